@@ -1,0 +1,35 @@
+// JSON-lines logging (pino) to stdout; one child logger per component. Secrets are redacted by path.
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const REDACT = [
+  'token', '*.token', 'password', '*.password', 'authorization', '*.authorization',
+  'headers.authorization', 'key', '*.key', 'keyData', '*.keyData', 'data', '*.data', 'stringData', '*.stringData',
+];
+
+export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = opts.level ?? process.env.DOCKERLET_LOG_LEVEL ?? 'info';
+  return pino(
+    { level, base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+let root: Logger | undefined;
+
+/** The process-wide root logger (created on first use). */
+export function rootLogger(): Logger {
+  root ??= createLogger();
+  return root;
+}
+
+/** A child logger for one component, e.g. component('pod-worker', { pod: 'ns/name' }). */
+export function component(name: string, bindings: Record<string, unknown> = {}, parent?: Logger): Logger {
+  return (parent ?? rootLogger()).child({ component: name, ...bindings });
+}
+
+/** A logger that drops everything (for unit tests). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,147 @@
+// The narrow container-runtime interface the agent needs. runtime/docker/ implements it with dockerode.
+// Everything here is keyed by Kubernetes identity (pod uid + container name), never by Docker name.
+
+export type ContainerKind = 'sandbox' | 'init' | 'container';
+
+/** Identity stamped on every managed container as labels, so the agent can adopt after a restart. */
+export interface ContainerIdentity {
+  podUid: string;
+  podName: string;
+  podNamespace: string;
+  /** Kubernetes container name; 'POD' for the sandbox. */
+  containerName: string;
+  kind: ContainerKind;
+  /** Docker name suffix: k8s_<container>_<pod>_<ns>_<uid>_<attempt>. */
+  attempt: number;
+  restartCount: number;
+  /** Hash of the container spec this container was created from (a change means restart). */
+  specHash: string;
+}
+
+export interface ObservedContainer extends ContainerIdentity {
+  id: string;
+  /** Docker's container name without the leading slash. */
+  dockerName: string;
+  state: 'created' | 'running' | 'exited' | 'dead' | 'unknown';
+  image: string;
+  imageRef: string; // docker-pullable://… or the image ID
+  createdAt: string; // RFC 3339
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  /** Docker's error text when the container failed to start. */
+  error?: string;
+  /** For sandboxes: the IP on the pod network. */
+  ip?: string;
+  /** Annotations the agent stored (termination message path/policy, ports…). */
+  annotations: Record<string, string>;
+  pid?: number;
+}
+
+export interface PortBinding {
+  containerPort: number;
+  hostPort: number;
+  hostIP?: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface SandboxSpec {
+  identity: ContainerIdentity;
+  image: string;
+  hostname: string;
+  hostNetwork: boolean;
+  portBindings: PortBinding[];
+  dns?: { servers: string[]; searches: string[]; options: string[] };
+  labels?: Record<string, string>;
+  /** cgroup parent for the pod (optional). */
+  cgroupParent?: string;
+}
+
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+export interface TmpfsMount {
+  containerPath: string;
+  sizeBytes?: number;
+}
+
+export interface Resources {
+  cpuShares?: number;
+  cpuQuota?: number; // microseconds per period
+  cpuPeriod?: number; // microseconds
+  memoryLimitBytes?: number;
+  oomScoreAdj?: number;
+}
+
+export interface ContainerCreateSpec {
+  identity: ContainerIdentity;
+  sandboxId: string;
+  image: string;
+  command?: string[]; // entrypoint override (Kubernetes `command`)
+  args?: string[]; // cmd override (Kubernetes `args`)
+  env: { name: string; value: string }[];
+  workingDir?: string;
+  mounts: Mount[];
+  tmpfs?: TmpfsMount[];
+  resources: Resources;
+  tty?: boolean;
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  privileged?: boolean;
+  user?: string;
+  readOnlyRootfs?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  sharePid?: boolean;
+  hostNetwork?: boolean;
+  annotations: Record<string, string>;
+  /** Host file that backs terminationMessagePath (bind-mounted there). */
+  terminationMessageHostPath?: string;
+}
+
+export interface PullProgress {
+  status: string;
+  current?: number;
+  total?: number;
+}
+
+export interface ImageInfo {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  stopSignal?: string;
+  sizeBytes?: number;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  timestamps?: boolean;
+  limitBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ContainerRuntime {
+  version(): Promise<{ name: 'docker'; version: string; apiVersion: string }>;
+  /** All containers the agent manages (label io.kubernetes.pod.uid present), running or not. */
+  listManaged(): Promise<ObservedContainer[]>;
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<ImageInfo>;
+  listImages(): Promise<ImageInfo[]>;
+  /** Creates and starts the sandbox (pause) container; returns its id. */
+  runSandbox(spec: SandboxSpec): Promise<string>;
+  createContainer(spec: ContainerCreateSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Sends stopSignal (image STOPSIGNAL or SIGTERM), then SIGKILL after graceSeconds. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  /** Container logs as a byte stream (stdout+stderr demultiplexed, in order). */
+  logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream>;
+  /** Reads a file from a (possibly exited) container, e.g. the termination message. */
+  readFile?(id: string, path: string, maxBytes: number): Promise<string | undefined>;
+}

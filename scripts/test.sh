@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, with every set-up it needs first (host packages, dockerd, local images,
+# egress guard, node modules, the control-plane binaries). Run as root on Debian/Ubuntu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"
+bash scripts/setup-host.sh
+[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+start=$(date +%s)
+DOCKERLET_CONTROL_PLANE_DIR=$(bash scripts/build-control-plane.sh | tail -n 1)
+export DOCKERLET_CONTROL_PLANE_DIR
+echo "control plane binaries ready in $(( $(date +%s) - start )) s: $DOCKERLET_CONTROL_PLANE_DIR"
+npm run -s typecheck
+npm run -s lint
+mapfile -t files < <(find test/unit test/integration -name '*.test.ts' 2>/dev/null | sort)
+[ ${#files[@]} -gt 0 ] || { echo "no test files found" >&2; exit 1; }
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
