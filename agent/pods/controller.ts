@@ -1,0 +1,176 @@
+// The pod controller: pod sources (API informer, static manifests) only upsert records and enqueue
+// pod UIDs; a keyed queue runs one sync per pod at a time; a relist loop (PLEG) enqueues pods whose
+// containers changed; GC and volume refresh run on their own timers.
+import type { Pod } from '../../kube/api.js';
+import type { Informer } from '../../kube/types.js';
+import { errorMessage } from '../../lib/errors.js';
+import { delay, type Service } from '../../lib/lifecycle.js';
+import { KeyedQueue } from '../../lib/queue.js';
+import type { WorkerDeps } from './deps.js';
+import { selectGarbage } from './gc.js';
+import { podFingerprint } from './observed.js';
+import type { PodRecord } from './types.js';
+import { PodWorker } from './worker.js';
+
+export interface PodControllerOptions {
+  workers?: number;
+  relistMs?: number;
+  gcMs?: number;
+  volumeRefreshMs?: number;
+}
+
+/** A source of desired pods: the API informer or the static manifest directory. */
+export interface PodSource {
+  readonly name: 'api' | 'file';
+  on(handlers: { add?(p: Pod): void; update?(o: Pod, n: Pod): void; delete?(p: Pod): void }): () => void;
+  start(signal: AbortSignal): Promise<void>;
+  list(): Pod[];
+}
+
+export function informerSource(inf: Informer<Pod>): PodSource {
+  return { name: 'api', on: (h) => inf.on(h), start: (s) => inf.start(s), list: () => inf.list() };
+}
+
+export class PodController implements Service {
+  readonly #deps: WorkerDeps;
+  readonly #sources: PodSource[];
+  readonly #opts: Required<PodControllerOptions>;
+  readonly #records = new Map<string, PodRecord>();
+  readonly #worker: PodWorker;
+  readonly #queue: KeyedQueue;
+  #abort = new AbortController();
+  #loops: Promise<void>[] = [];
+  #unsubscribe: (() => void)[] = [];
+  #synced = false;
+
+  constructor(deps: WorkerDeps, sources: PodSource[], opts: PodControllerOptions = {}) {
+    this.#deps = deps;
+    this.#sources = sources;
+    this.#opts = { workers: opts.workers ?? 8, relistMs: opts.relistMs ?? 1000, gcMs: opts.gcMs ?? 60_000, volumeRefreshMs: opts.volumeRefreshMs ?? 60_000 };
+    this.#worker = new PodWorker(deps);
+    this.#queue = new KeyedQueue((uid) => this.#sync(uid), {
+      workers: this.#opts.workers,
+      retryInitialMs: 1000,
+      retryMaxMs: 30_000,
+      onError: (uid, err, retryInMs) => deps.log.warn({ pod: this.#records.get(uid)?.key ?? uid, err: errorMessage(err), retryInMs }, 'pod sync failed; retrying'),
+    });
+  }
+
+  /** Records by UID (read-only view for the kubelet API and tests). */
+  pods(): PodRecord[] {
+    return [...this.#records.values()];
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => this.#abort.abort(), { once: true });
+    const s = this.#abort.signal;
+    await this.#deps.cache.refresh(); // adopt what runs before any sync
+    for (const src of this.#sources) {
+      this.#unsubscribe.push(src.on({
+        add: (p) => this.#upsert(p, src.name === 'file'),
+        update: (_o, n) => this.#upsert(n, src.name === 'file'),
+        delete: (p) => this.#removed(p),
+      }));
+    }
+    await Promise.all(this.#sources.map((src) => src.start(s)));
+    for (const src of this.#sources) for (const p of src.list()) this.#upsert(p, src.name === 'file');
+    this.#synced = true;
+    this.#queue.start(s);
+    this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
+    if (this.#deps.runtime.watchEvents) {
+      this.#loops.push(this.#deps.runtime.watchEvents(s, (e) => { if (e.podUid && this.#records.has(e.podUid)) this.#queue.add(e.podUid); }).catch(() => {}));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    for (const u of this.#unsubscribe) u();
+    await Promise.all(this.#loops);
+  }
+
+  #upsert(pod: Pod, isStatic: boolean): void {
+    const uid = pod.metadata.uid;
+    if (!uid) return;
+    const existing = this.#records.get(uid);
+    if (existing) {
+      existing.pod = pod;
+      existing.removed = false;
+    } else {
+      this.#records.set(uid, {
+        uid, key: `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`, pod, static: isStatic,
+        waiting: new Map(), removed: false, state: 'Registered',
+      });
+    }
+    this.#queue.add(uid);
+  }
+
+  #removed(pod: Pod): void {
+    const r = pod.metadata.uid ? this.#records.get(pod.metadata.uid) : undefined;
+    if (!r) return;
+    r.removed = true;
+    r.pod = pod;
+    this.#queue.add(r.uid);
+  }
+
+  async #sync(uid: string): Promise<void> {
+    const record = this.#records.get(uid);
+    if (!record) return;
+    const result = await this.#worker.sync(record);
+    if (result.done) {
+      if (record.removed || record.static) this.#records.delete(uid);
+      else record.removed = true; // deleted from the API by us; the informer's DELETE will follow
+      return;
+    }
+    if (result.requeueAfterMs !== undefined) this.#queue.addAfter(uid, result.requeueAfterMs);
+  }
+
+  async #relistLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await delay(this.#opts.relistMs, signal);
+      if (signal.aborted) break;
+      try {
+        const snap = await this.#deps.cache.refresh();
+        for (const [uid, r] of this.#records) {
+          const fp = podFingerprint(snap.get(uid) ?? []);
+          if (fp !== r.lastFingerprint) {
+            r.lastFingerprint = fp;
+            this.#queue.add(uid);
+          }
+        }
+      } catch (err) {
+        this.#deps.log.warn({ err: errorMessage(err) }, 'relist failed');
+      }
+    }
+  }
+
+  async #gcLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await delay(this.#opts.gcMs, signal);
+      if (signal.aborted || !this.#synced) continue;
+      await this.collectGarbage().catch((err) => this.#deps.log.warn({ err: errorMessage(err) }, 'container GC failed'));
+    }
+  }
+
+  /** One GC pass (exported for tests and shutdown). */
+  async collectGarbage(): Promise<number> {
+    const snap = await this.#deps.cache.refresh();
+    const { orphans, dead } = selectGarbage(snap, new Set(this.#records.keys()));
+    for (const c of orphans) {
+      if (c.state === 'running') await this.#deps.runtime.stopContainer(c.id, 2);
+      await this.#deps.runtime.removeContainer(c.id);
+    }
+    for (const c of dead) await this.#deps.runtime.removeContainer(c.id);
+    if (orphans.length || dead.length) this.#deps.log.info({ orphans: orphans.length, dead: dead.length }, 'garbage-collected containers');
+    return orphans.length + dead.length;
+  }
+
+  async #volumeLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await delay(this.#opts.volumeRefreshMs, signal);
+      for (const r of this.#records.values()) {
+        if (signal.aborted) break;
+        await this.#worker.refreshVolumes(r).catch((err) => this.#deps.log.warn({ pod: r.key, err: errorMessage(err) }, 'volume refresh failed'));
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// What the pod worker needs from the rest of the agent, as narrow interfaces (the controller wires
+// the real implementations: runtime/docker, agent/spec, agent/volumes, agent/events, agent/status).
+import type { ConfigMap, Container, Pod, Secret } from '../../kube/api.js';
+import type { KubeClient } from '../../kube/types.js';
+import type { Backoff } from '../../lib/backoff.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/log.js';
+import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec, TmpfsMount } from '../../runtime/types.js';
+import type { StatusManager } from '../status/manager.js';
+import type { ImageManager } from './images.js';
+import type { RuntimeCache } from './relist.js';
+
+export interface PreparedVolume {
+  hostPath: string;
+  readOnly?: boolean;
+}
+
+export interface Volumes {
+  setup(pod: Pod): Promise<Map<string, PreparedVolume>>;
+  mountsFor(pod: Pod, container: Container, prepared: Map<string, PreparedVolume>): Mount[] | Promise<Mount[]>;
+  refresh(pod: Pod): Promise<void>;
+  teardown(podUid: string): Promise<void>;
+}
+
+export interface EnvSources {
+  configMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  secret(namespace: string, name: string): Promise<Secret | undefined>;
+}
+
+export interface NodeFacts {
+  nodeName: string;
+  hostIP: string;
+  capacity: { cpuMillis: number; memoryBytes: number };
+}
+
+export interface SpecBuilders {
+  specHash(container: Container): string;
+  qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort';
+  resolveEnv(pod: Pod, container: Container, sources: EnvSources, node: NodeFacts & { podIP?: string }): Promise<{ name: string; value: string }[]>;
+  containerSpec(args: {
+    pod: Pod;
+    container: Container;
+    kind: 'init' | 'container';
+    sandboxId: string;
+    attempt: number;
+    restartCount: number;
+    env: { name: string; value: string }[];
+    mounts: Mount[];
+    tmpfs?: TmpfsMount[];
+    memoryCapacityBytes: number;
+    terminationMessageHostPath: string;
+    image: string;
+  }): ContainerCreateSpec;
+  sandboxSpec(pod: Pod, image: string, attempt: number): SandboxSpec;
+}
+
+export interface EventSink {
+  event(
+    obj: { kind: string; namespace?: string; name: string; uid?: string; apiVersion?: string; fieldPath?: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): void;
+}
+
+export interface WorkerDeps {
+  runtime: ContainerRuntime;
+  cache: RuntimeCache;
+  images: ImageManager;
+  volumes: Volumes;
+  spec: SpecBuilders;
+  envSources: EnvSources;
+  events: EventSink;
+  status: StatusManager;
+  client?: KubeClient;
+  node: NodeFacts;
+  pauseImage: string;
+  /** Where per-pod files live (termination-message files): <podsDir>/<uid>/… */
+  podsDir: string;
+  crashBackoff: Backoff;
+  clock: Clock;
+  log: Logger;
+}

@@ -1,0 +1,12 @@
+// Initializing: init containers run one at a time, in order, each to success.
+import type { PodState } from './index.js';
+
+export const initializing: PodState = {
+  name: 'Initializing',
+  runsContainers: true,
+  next(f) {
+    if (f.deleting) return 'Terminating';
+    if (f.initFailedForGood) return 'Terminated';
+    return f.initDone ? 'Running' : 'Initializing';
+  },
+};

@@ -1,0 +1,244 @@
+// One sync of one pod: observe, choose the lifecycle state, plan (pure), apply, observe again,
+// publish the status. Returns what the controller should do next.
+import { readFile } from 'node:fs/promises';
+import type { Pod } from '../../kube/api.js';
+import { errorMessage } from '../../lib/errors.js';
+import { computePodStatus } from '../status/compute.js';
+import { createSandbox, killContainers, podRef, startContainer, stopSandbox, terminationMessageHostPath } from './apply.js';
+import type { PreparedVolume, WorkerDeps } from './deps.js';
+import { isFinished, isRunning, viewPod, type PodObserved } from './observed.js';
+import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood } from './plan.js';
+import { settle, STATES, type PodFacts } from './states/index.js';
+import type { PodRecord } from './types.js';
+
+export interface SyncResult {
+  /** Sync again after this many ms (back-off expiry, image retry…). */
+  requeueAfterMs?: number;
+  /** The pod is finished with and its record can be dropped. */
+  done: boolean;
+}
+
+export interface WorkerState {
+  volumes: Map<string, Map<string, PreparedVolume>>;
+  messages: Map<string, string>;
+}
+
+export function isDeleting(r: PodRecord): boolean {
+  return r.removed || r.pod.metadata.deletionTimestamp !== undefined;
+}
+
+export function graceSecondsOf(pod: Pod): number {
+  const spec = pod.spec.terminationGracePeriodSeconds ?? 30;
+  const del = pod.metadata.deletionGracePeriodSeconds;
+  return Math.max(0, del === undefined ? spec : Math.min(del, spec));
+}
+
+export function factsOf(r: PodRecord, o: PodObserved): PodFacts {
+  const nothingRunning = !o.all.some((c) => isRunning(c));
+  const apiTerminal = r.pod.status?.phase === 'Succeeded' || r.pod.status?.phase === 'Failed';
+  return {
+    deleting: isDeleting(r),
+    hasInitContainers: (r.pod.spec.initContainers ?? []).length > 0,
+    initDone: firstIncompleteInit(r.pod, o) < 0,
+    initFailedForGood: initFailedForGood(r.pod, o),
+    allContainersDone: allContainersDone(r.pod, o) || (apiTerminal && o.all.length === 0),
+    nothingRunning,
+  };
+}
+
+export class PodWorker {
+  readonly #deps: WorkerDeps;
+  readonly #state: WorkerState = { volumes: new Map(), messages: new Map() };
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+  }
+
+  async sync(record: PodRecord): Promise<SyncResult> {
+    const deps = this.#deps;
+    const uid = record.uid;
+    let observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+    record.state = settle(record.state, factsOf(record, observed));
+    let requeueAfterMs: number | undefined;
+
+    if (STATES[record.state].runsContainers) {
+      requeueAfterMs = await this.#runContainers(record, observed);
+    } else if (record.state === 'Terminating') {
+      const plan = computePodActions(this.#planInput(record, observed, true));
+      await killContainers(deps, record.pod, plan.containersToKill);
+      observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+      await stopSandbox(deps, observed.sandbox);
+    } else if (record.state === 'Terminated') {
+      await stopSandbox(deps, observed.sandbox);
+    }
+
+    observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+    record.state = settle(record.state, factsOf(record, observed));
+    await this.#readMessages(record, observed);
+    const status = this.#status(record, observed);
+    deps.status.set(record.pod, status);
+    if (record.state === 'Terminated' && !isDeleting(record)) record.terminalPhase ??= status.phase === 'Succeeded' ? 'Succeeded' : status.phase === 'Failed' ? 'Failed' : undefined;
+
+    if (record.state === 'Terminated' && isDeleting(record)) {
+      await this.#finishDeletion(record);
+      return { done: true };
+    }
+    if (record.state === 'Terminating') requeueAfterMs = 1000;
+    return { requeueAfterMs, done: false };
+  }
+
+  /** Volume refresh (configMap/secret updates, token rotation) for a live pod. */
+  async refreshVolumes(record: PodRecord): Promise<void> {
+    if (!this.#state.volumes.has(record.uid) || isDeleting(record)) return;
+    await this.#deps.volumes.refresh(record.pod);
+  }
+
+  #planInput(record: PodRecord, observed: PodObserved, terminating: boolean) {
+    const deps = this.#deps;
+    return {
+      pod: record.pod,
+      observed,
+      terminating,
+      graceSeconds: graceSecondsOf(record.pod),
+      specHash: (c: Parameters<typeof deps.spec.specHash>[0]) => deps.spec.specHash(c),
+      backoffRemaining: (name: string, finishedAtMs: number) => {
+        const key = `${record.uid}/${name}`;
+        if (!deps.crashBackoff.inBackoff(key, finishedAtMs)) return 0;
+        return Math.max(1, finishedAtMs + deps.crashBackoff.current(key) - deps.clock.now());
+      },
+    };
+  }
+
+  async #prepared(record: PodRecord): Promise<Map<string, PreparedVolume>> {
+    let v = this.#state.volumes.get(record.uid);
+    if (!v) {
+      v = await this.#deps.volumes.setup(record.pod);
+      this.#state.volumes.set(record.uid, v);
+    }
+    return v;
+  }
+
+  async #runContainers(record: PodRecord, observed: PodObserved): Promise<number | undefined> {
+    const deps = this.#deps;
+    const plan = computePodActions(this.#planInput(record, observed, false));
+    for (const [name, remaining] of plan.backingOff) {
+      const secs = Math.round(deps.crashBackoff.current(`${record.uid}/${name}`) / 1000);
+      const podDesc = `${record.pod.metadata.name}_${record.pod.metadata.namespace}(${record.uid})`;
+      const already = record.waiting.get(name)?.reason === 'CrashLoopBackOff';
+      record.waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${secs}s restarting failed container=${name} pod=${podDesc}` });
+      if (!already) deps.events.event(podRef(record.pod), 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podDesc}`);
+      void remaining;
+    }
+    if (plan.containersToKill.length) await killContainers(deps, record.pod, plan.containersToKill);
+    let sandboxId = plan.sandboxId;
+    let sandboxIP = observed.sandbox?.ip;
+    if (plan.createSandbox) {
+      if (plan.killPod) await stopSandbox(deps, observed.sandbox);
+      try {
+        sandboxId = await createSandbox(deps, record, plan, () => this.#prepared(record));
+      } catch (err) {
+        deps.log.warn({ pod: record.key, err: errorMessage(err) }, 'sandbox not created; will retry');
+        return 2000;
+      }
+      sandboxIP = viewPod((await deps.cache.refresh()).get(record.uid) ?? []).sandbox?.ip;
+    }
+    if (!sandboxId) return plan.requeueAfterMs;
+    let prepared: Map<string, PreparedVolume>;
+    try {
+      prepared = await this.#prepared(record);
+    } catch (err) {
+      deps.events.event(podRef(record.pod), 'Warning', 'FailedMount', errorMessage(err));
+      return 5000;
+    }
+    let retry = plan.requeueAfterMs;
+    for (const action of plan.containersToStart) {
+      const ok = await startContainer(deps, record, action, sandboxId, sandboxIP, prepared);
+      if (!ok) {
+        const reason = record.waiting.get(action.container.name)?.reason;
+        const wait = reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 10_000 : 5000;
+        retry = Math.min(retry ?? Infinity, wait);
+        if (action.kind === 'init') break;
+      }
+    }
+    for (const name of record.waiting.keys()) {
+      const stillBacking = plan.backingOff.has(name) || plan.containersToStart.some((a) => a.container.name === name);
+      const running = isRunning(observed.byName.get(name)?.[0]);
+      if (!stillBacking && running) record.waiting.delete(name);
+    }
+    return retry;
+  }
+
+  async #readMessages(record: PodRecord, observed: PodObserved): Promise<void> {
+    for (const [name, instances] of observed.byName) {
+      for (const c of instances.slice(0, 2)) {
+        if (!isFinished(c) || this.#state.messages.has(c.id)) continue;
+        let msg = '';
+        try {
+          msg = (await readFile(terminationMessageHostPath(this.#deps.podsDir, record.uid, name, c.restartCount), 'utf8')).slice(0, 4096);
+        } catch {
+          msg = '';
+        }
+        const spec = [...(record.pod.spec.initContainers ?? []), ...record.pod.spec.containers].find((s) => s.name === name);
+        if (!msg && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && (c.exitCode ?? 0) !== 0) {
+          msg = await this.#tailLogs(c.id);
+        }
+        this.#state.messages.set(c.id, msg.trimEnd());
+      }
+    }
+  }
+
+  async #tailLogs(id: string): Promise<string> {
+    try {
+      const stream = await this.#deps.runtime.logs(id, { tailLines: 80 });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream as AsyncIterable<Buffer | string>) chunks.push(Buffer.from(chunk));
+      const text = Buffer.concat(chunks).toString('utf8');
+      return text.length > 2048 ? text.slice(text.length - 2048) : text;
+    } catch {
+      return '';
+    }
+  }
+
+  #status(record: PodRecord, observed: PodObserved) {
+    const deps = this.#deps;
+    record.startTime ??= record.pod.status?.startTime ?? new Date(deps.clock.now()).toISOString();
+    const messages = new Map<string, string>();
+    for (const c of observed.all) {
+      const m = this.#state.messages.get(c.id);
+      if (m) messages.set(c.id, m);
+    }
+    return computePodStatus({
+      pod: record.pod,
+      observed,
+      waiting: record.waiting,
+      messages,
+      hostIP: deps.node.hostIP,
+      qosClass: deps.spec.qosClass(record.pod),
+      startTime: record.startTime,
+      now: new Date(deps.clock.now()).toISOString(),
+      terminal: isDeleting(record) && record.state === 'Terminated',
+      previous: deps.status.get(record.uid) ?? record.pod.status,
+    });
+  }
+
+  async #finishDeletion(record: PodRecord): Promise<void> {
+    const deps = this.#deps;
+    const { uid, pod } = record;
+    await deps.status.flushed(uid);
+    if (deps.client && !record.removed && !record.static) {
+      try {
+        await deps.client.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, {
+          body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid } },
+        });
+      } catch (err) {
+        const status = (err as { details?: { status?: number } }).details?.status;
+        if (status !== 404 && status !== 409) throw err;
+      }
+    }
+    await deps.volumes.teardown(uid);
+    this.#state.volumes.delete(uid);
+    for (const c of deps.cache.containersOf(uid)) this.#state.messages.delete(c.id);
+    deps.status.remove(uid);
+    deps.images.forget(`${uid}/`);
+  }
+}

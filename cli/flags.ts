@@ -1,0 +1,112 @@
+// Command-line flags → a config layer. Flag names follow the kubelet's where one exists.
+import { parseArgs } from 'node:util';
+import { DockerletError, ErrorCodes } from '../lib/errors.js';
+
+export const FLAG_OPTIONS = {
+  config: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'node-name': { type: 'string' },
+  'hostname-override': { type: 'string' },
+  'pod-manifest-path': { type: 'string' },
+  'pod-infra-container-image': { type: 'string' },
+  'root-dir': { type: 'string' },
+  'docker-endpoint': { type: 'string' },
+  'max-pods': { type: 'string' },
+  'node-labels': { type: 'string' },
+  'register-with-taints': { type: 'string' },
+  port: { type: 'string' },
+  'log-level': { type: 'string' },
+  'with-proxy': { type: 'boolean' },
+  'proxy-healthz-port': { type: 'string' },
+  'proxy-metrics-port': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface ParsedFlags {
+  command: string;
+  configFile?: string;
+  layer: Record<string, unknown>;
+  help: boolean;
+}
+
+function int(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --${flag}: expected an integer, got "${v}"`);
+  return n;
+}
+
+function pairs(flag: string, v: string | undefined): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --${flag}: expected key=value, got "${part}"`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+function taints(v: string | undefined): unknown[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').filter(Boolean).map((t) => {
+    const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(t);
+    if (!m) throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --register-with-taints: expected key[=value]:Effect, got "${t}"`);
+    return { key: m[1], value: m[2], effect: m[3] };
+  });
+}
+
+export function parseFlags(argv: string[]): ParsedFlags {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAG_OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flags: ${(err as Error).message}`);
+  }
+  const v = parsed.values;
+  const proxy: Record<string, unknown> = {};
+  if (v['with-proxy']) proxy.enabled = true;
+  if (v['proxy-healthz-port'] !== undefined) proxy.healthzPort = int('proxy-healthz-port', v['proxy-healthz-port']);
+  if (v['proxy-metrics-port'] !== undefined) proxy.metricsPort = int('proxy-metrics-port', v['proxy-metrics-port']);
+  return {
+    command: parsed.positionals[0] ?? 'help',
+    configFile: v.config,
+    help: v.help ?? false,
+    layer: {
+      kubeconfig: v.kubeconfig,
+      nodeName: v['node-name'] ?? v['hostname-override'],
+      staticPodPath: v['pod-manifest-path'],
+      podInfraContainerImage: v['pod-infra-container-image'],
+      rootDir: v['root-dir'],
+      dockerEndpoint: v['docker-endpoint'],
+      maxPods: int('max-pods', v['max-pods']),
+      nodeLabels: pairs('node-labels', v['node-labels']),
+      registerWithTaints: taints(v['register-with-taints']),
+      port: int('port', v.port),
+      logLevel: v['log-level'],
+      proxy: Object.keys(proxy).length ? proxy : undefined,
+    },
+  };
+}
+
+export const USAGE = `usage: dockerlet <command> [flags]
+
+commands:
+  agent     run the node agent (kubelet on Docker); add --with-proxy for the service proxy too
+  proxy     run only the userspace service proxy (needs --kubeconfig)
+  run       agent and proxy in one daemon
+  version   print the version
+
+flags:
+  --config FILE                     YAML config file (keys as in cli/config.ts)
+  --kubeconfig FILE                 API server credentials; without it the agent runs standalone
+  --node-name NAME                  node name (default: hostname)
+  --pod-manifest-path DIR           static pod manifests
+  --pod-infra-container-image IMG   sandbox image (default registry.k8s.io/pause:3.10)
+  --root-dir DIR                    state directory (default /var/lib/dockerlet)
+  --docker-endpoint PATH            Docker socket (default /var/run/docker.sock)
+  --max-pods N                      pod capacity (default 110)
+  --node-labels k=v,...             labels to register the node with
+  --register-with-taints k=v:Effect,...
+  --log-level LEVEL                 trace|debug|info|warn|error
+`;

@@ -1,0 +1,91 @@
+// `npm run cluster`: a local control plane (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler) in the foreground, with kubeconfigs in .cluster/ for kubectl and a local dockerlet.
+// Ctrl-C (SIGINT) or SIGTERM stops everything.
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../lib/errors.js';
+import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
+
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const outDir = join(repoRoot, '.cluster');
+
+async function main(): Promise<number> {
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      console.error(`${sig} again: killing the control plane now`);
+      process.exit(130); // the harness's exit hook SIGKILLs every component
+    }
+    console.error(`${sig}: stopping the control plane...`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let cp: ControlPlane;
+  try {
+    cp = await startControlPlane({ signal: abort.signal, log: true });
+  } catch (err) {
+    console.error(errorMessage(err));
+    return 1;
+  }
+
+  const written: string[] = [];
+  try {
+    await mkdir(outDir, { recursive: true, mode: 0o700 });
+    const adminPath = join(outDir, 'admin.kubeconfig');
+    await copyFile(cp.adminKubeconfigPath, adminPath);
+    written.push(adminPath);
+    const node = hostname().toLowerCase();
+    const creds = await cp.mintNodeCredentials(node);
+    const nodePath = join(outDir, `node-${node}.kubeconfig`);
+    await copyFile(creds.kubeconfigPath, nodePath);
+    written.push(nodePath);
+
+    const rel = (p: string) => relative(process.cwd(), p) || p;
+    console.log(
+      [
+        '',
+        `control plane ready in ${cp.timings.ready} ms: ${cp.server} (advertised as ${cp.advertiseAddress}:${cp.apiPort})`,
+        `  work dir:     ${cp.dir} (logs in ${join(cp.dir, 'logs')})`,
+        `  admin:        kubectl --kubeconfig ${rel(adminPath)} get --raw /readyz`,
+        `  node ${node}:  ${rel(nodePath)} (system:node:${node}, for a local dockerlet)`,
+        `  services:     ${cp.serviceCidr}`,
+        'Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    );
+
+    // Watch the components until a signal arrives; a dead component ends the run with its log tail.
+    const died = await new Promise<boolean>((resolveWait) => {
+      const timer = setInterval(() => {
+        if (cp.pids().length < 4) {
+          clearInterval(timer);
+          resolveWait(true);
+        }
+      }, 2_000);
+      abort.signal.addEventListener('abort', () => {
+        clearInterval(timer);
+        resolveWait(false);
+      }, { once: true });
+    });
+    if (died) console.error(`a control-plane component exited:\n${cp.logTail(30)}`);
+    return died ? 1 : 0;
+  } finally {
+    await cp.stop();
+    await Promise.all(written.map((p) => rm(p, { force: true })));
+    console.error('control plane stopped');
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(errorMessage(err));
+    process.exit(1);
+  },
+);
