@@ -37,6 +37,16 @@ export interface ObservedContainer extends ContainerIdentity {
   /** Annotations the agent stored (termination message path/policy, ports…). */
   annotations: Record<string, string>;
   pid?: number;
+  /** For app/init containers: the sandbox container they joined (label io.kubernetes.sandbox.id). */
+  sandboxId?: string;
+}
+
+/** One Docker container event for a managed container (see ContainerRuntime.watchEvents). */
+export interface RuntimeEvent {
+  id: string;
+  podUid?: string;
+  /** Docker's action: create, start, die, oom, destroy, … */
+  action: string;
 }
 
 export interface PortBinding {
@@ -144,4 +154,6 @@ export interface ContainerRuntime {
   logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream>;
   /** Reads a file from a (possibly exited) container, e.g. the termination message. */
   readFile?(id: string, path: string, maxBytes: number): Promise<string | undefined>;
+  /** Streams lifecycle events of managed containers, reconnecting with backoff until signal aborts. */
+  watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void>;
 }

@@ -1,0 +1,102 @@
+// Image operations over dockerode: inspect, list, and pull with progress and Docker's error text.
+import type Dockerode from 'dockerode';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import type { ImageInfo, PullProgress } from '../types.js';
+import { isNotFound, toDockerletError } from './errors.js';
+
+export function imageInfoFromInspect(i: Dockerode.ImageInspectInfo): ImageInfo {
+  const info: ImageInfo = { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [] };
+  const stopSignal = (i.Config as { StopSignal?: string } | undefined)?.StopSignal;
+  if (stopSignal) info.stopSignal = stopSignal;
+  if (typeof i.Size === 'number') info.sizeBytes = i.Size;
+  return info;
+}
+
+export async function inspectImage(docker: Dockerode, ref: string): Promise<ImageInfo | undefined> {
+  try {
+    return imageInfoFromInspect(await docker.getImage(ref).inspect());
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw toDockerletError('inspect-image', err, { image: ref });
+  }
+}
+
+export async function listImages(docker: Dockerode): Promise<ImageInfo[]> {
+  try {
+    const list = await docker.listImages({ all: false });
+    return list.map((i) => ({
+      id: i.Id,
+      repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+      repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
+      sizeBytes: i.Size,
+    }));
+  } catch (err) {
+    throw toDockerletError('list-images', err);
+  }
+}
+
+interface PullEvent {
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  progressDetail?: { current?: number; total?: number };
+  id?: string;
+}
+
+/**
+ * Pulls ref (tag defaults to latest, as Kubernetes does). Errors, whether an HTTP error before the
+ * stream or an `error` line inside it, become IMAGE_PULL (INVALID_IMAGE_NAME for a bad reference)
+ * carrying Docker's message.
+ */
+export async function pullImage(
+  docker: Dockerode,
+  ref: string,
+  onProgress?: (p: PullProgress) => void,
+  signal?: AbortSignal,
+): Promise<ImageInfo> {
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = (await docker.pull(ref, signal ? { abortSignal: signal } : {})) as NodeJS.ReadableStream;
+  } catch (err) {
+    throw toDockerletError('pull', err, { image: ref });
+  }
+  const streamError = await new Promise<string | undefined>((resolve, reject) => {
+    let failure: string | undefined;
+    const onAbort = () => {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      reject(new DockerletError(ErrorCodes.IMAGE_PULL, `pull of ${ref} aborted`, { details: { image: ref } }));
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    docker.modem.followProgress(
+      stream,
+      (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(toDockerletError('pull', err, { image: ref }));
+        else resolve(failure);
+      },
+      (ev: PullEvent) => {
+        if (ev.error || ev.errorDetail?.message) {
+          failure ??= (ev.errorDetail?.message ?? ev.error ?? 'unknown error').trim();
+          return;
+        }
+        if (!onProgress || !ev.status) return;
+        const p: PullProgress = { status: ev.id ? `${ev.id}: ${ev.status}` : ev.status };
+        if (ev.progressDetail?.current !== undefined) p.current = ev.progressDetail.current;
+        if (ev.progressDetail?.total !== undefined) p.total = ev.progressDetail.total;
+        onProgress(p);
+      },
+    );
+  });
+  if (streamError !== undefined) {
+    const code = /invalid reference format/i.test(streamError) ? ErrorCodes.INVALID_IMAGE_NAME : ErrorCodes.IMAGE_PULL;
+    throw new DockerletError(code, `docker pull failed: ${streamError}`, { details: { op: 'pull', image: ref } });
+  }
+  const info = await inspectImage(docker, ref);
+  if (!info) {
+    throw new DockerletError(ErrorCodes.IMAGE_PULL, `docker pull of ${ref} finished but the image is not present`, {
+      details: { op: 'pull', image: ref },
+    });
+  }
+  return info;
+}

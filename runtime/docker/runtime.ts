@@ -1,0 +1,300 @@
+// ContainerRuntime on Docker Engine (API 1.41) through dockerode: pod sandboxes as pause containers
+// holding the network/IPC namespaces, app containers joined to them, named and labelled as dockershim.
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Dockerode from 'dockerode';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import { component, type Logger } from '../../lib/log.js';
+import { Labels } from '../naming.js';
+import type {
+  ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
+  SandboxSpec,
+} from '../types.js';
+import { dockerStatus, isNameConflict, isNotFound, toDockerletError, type DockerOp } from './errors.js';
+import { watchEvents } from './events.js';
+import * as images from './images.js';
+import { LogStream, logsQuery } from './logs.js';
+import { changeKey, imageRefFor, toObserved } from './observe.js';
+import { containerCreateOptions, sandboxCreateOptions } from './specs.js';
+import { readFirstFile } from './tar.js';
+
+export interface DockerRuntimeOptions {
+  /** Docker socket; defaults to dockerode's default (DOCKER_HOST or /var/run/docker.sock). */
+  socketPath?: string;
+  log?: Logger;
+}
+
+interface CacheEntry {
+  key: string;
+  /** undefined: a labelled container that does not parse as ours (inspected once, then skipped). */
+  observed: ObservedContainer | undefined;
+}
+
+const INSPECT_PARALLELISM = 8;
+const IMAGE_REF_CACHE_MAX = 1000;
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly #opts: DockerRuntimeOptions;
+  #docker: Dockerode | undefined;
+  #logger: Logger | undefined;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #imageRefs = new Map<string, string>();
+  #oomFloor: number | undefined;
+
+  constructor(opts: DockerRuntimeOptions = {}) {
+    this.#opts = { ...opts };
+  }
+
+  get #client(): Dockerode {
+    this.#docker ??= new Dockerode(this.#opts.socketPath ? { socketPath: this.#opts.socketPath } : undefined);
+    return this.#docker;
+  }
+
+  get #log(): Logger {
+    this.#logger ??= this.#opts.log ?? component('docker-runtime');
+    return this.#logger;
+  }
+
+  async version(): Promise<{ name: 'docker'; version: string; apiVersion: string }> {
+    const v = await this.#call('version', () => this.#client.version());
+    return { name: 'docker', version: v.Version, apiVersion: v.ApiVersion };
+  }
+
+  /** One list call; only containers whose state/status changed since the last call are inspected. */
+  async listManaged(): Promise<ObservedContainer[]> {
+    const list = await this.#call('list', () =>
+      this.#client.listContainers({ all: true, filters: { label: [Labels.podUid] } }),
+    );
+    const seen = new Set<string>();
+    const out: ObservedContainer[] = [];
+    const stale: { id: string; key: string }[] = [];
+    for (const c of list) {
+      seen.add(c.Id);
+      const key = changeKey(c);
+      const hit = this.#cache.get(c.Id);
+      if (hit && hit.key === key) {
+        if (hit.observed) out.push(hit.observed);
+      } else stale.push({ id: c.Id, key });
+    }
+    for (const id of this.#cache.keys()) if (!seen.has(id)) this.#cache.delete(id);
+    await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
+      const observed = await this.#observe(id);
+      if (observed === null) return; // removed between list and inspect
+      this.#cache.set(id, { key, observed });
+      if (observed) out.push(observed);
+    });
+    return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));
+  }
+
+  inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return images.inspectImage(this.#client, ref);
+  }
+
+  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<ImageInfo> {
+    return images.pullImage(this.#client, ref, onProgress, signal);
+  }
+
+  listImages(): Promise<ImageInfo[]> {
+    return images.listImages(this.#client);
+  }
+
+  async runSandbox(spec: SandboxSpec): Promise<string> {
+    const id = await this.#create(this.#clampOom(sandboxCreateOptions(spec)));
+    try {
+      await this.startContainer(id);
+    } catch (err) {
+      await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: String(e) }, 'removing failed sandbox'));
+      throw err;
+    }
+    return id;
+  }
+
+  async createContainer(spec: ContainerCreateSpec): Promise<string> {
+    if (spec.terminationMessageHostPath) ensureFile(spec.terminationMessageHostPath);
+    return this.#create(this.#clampOom(containerCreateOptions(spec)));
+  }
+
+  async startContainer(id: string): Promise<void> {
+    this.#cache.delete(id);
+    try {
+      await this.#client.getContainer(id).start();
+    } catch (err) {
+      if (dockerStatus(err) === 304) return; // already started
+      throw toDockerletError('start', err, { id });
+    }
+  }
+
+  /** Docker stop: the container's StopSignal (copied from the image's STOPSIGNAL), SIGKILL after grace. */
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    this.#cache.delete(id);
+    const t = Math.max(0, Math.ceil(Number.isFinite(graceSeconds) ? graceSeconds : 0));
+    try {
+      await this.#client.getContainer(id).stop({ t });
+    } catch (err) {
+      if (dockerStatus(err) === 304 || isNotFound(err)) return; // already stopped / gone
+      throw toDockerletError('stop', err, { id });
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.#cache.delete(id);
+    try {
+      await this.#client.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (dockerStatus(err) === 409 && /already in progress/i.test(String((err as Error).message))) return;
+      throw toDockerletError('remove', err, { id });
+    }
+  }
+
+  async logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream> {
+    const info = await this.#call('inspect', () => this.#client.getContainer(id).inspect(), { id });
+    const res = await new Promise<NodeJS.ReadableStream & { destroy(): void }>((resolve, reject) => {
+      this.#client.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(id)}/logs?`,
+          method: 'GET',
+          isStream: true,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: logsQuery(opts, Date.now()),
+          ...(opts.signal ? { abortSignal: opts.signal } : {}),
+        },
+        (err, data) => (err ? reject(toDockerletError('logs', err, { id })) : resolve(data as never)),
+      );
+    });
+    const out = new LogStream({ multiplexed: !info.Config.Tty, limitBytes: opts.limitBytes });
+    const onAbort = () => out.end();
+    const finish = () => {
+      res.destroy();
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    out.once('end', finish);
+    out.once('close', finish);
+    res.on('error', (e: Error) => (opts.signal?.aborted ? out.end() : out.destroy(e)));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    res.pipe(out);
+    return out;
+  }
+
+  /** Reads path from the container's filesystem (works on exited containers and bind mounts). */
+  async readFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.#client.getContainer(id).getArchive({ path });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw toDockerletError('archive', err, { id, path });
+    }
+    const data = await readFirstFile(stream, maxBytes);
+    return data?.toString('utf8');
+  }
+
+  /** Docker events for managed containers; each event also invalidates listManaged's cache entry. */
+  watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void> {
+    return watchEvents(this.#client, this.#log, signal, (e) => {
+      this.#cache.delete(e.id);
+      onEvent(e);
+    });
+  }
+
+  /**
+   * Lowering oom_score_adj needs CAP_SYS_RESOURCE; without it runc fails at start ("can't get final
+   * child's PID from pipe"). When this process lacks the capability (as does dockerd beside it, e.g.
+   * in a restricted VM), negative values are raised to 0, as the kubelet does in a user namespace.
+   */
+  #clampOom(opts: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions {
+    const adj = opts.HostConfig?.OomScoreAdj;
+    if (adj === undefined || adj >= 0) return opts;
+    if (this.#oomFloor === undefined) {
+      this.#oomFloor = hasCapSysResource() ? -1000 : 0;
+      if (this.#oomFloor === 0) this.#log.warn('no CAP_SYS_RESOURCE: negative oom_score_adj values are raised to 0');
+    }
+    if (adj >= this.#oomFloor) return opts;
+    return { ...opts, HostConfig: { ...opts.HostConfig, OomScoreAdj: this.#oomFloor } };
+  }
+
+  /** Creates a container; a name left over (e.g. by a crash) is removed and the create retried once. */
+  async #create(opts: Dockerode.ContainerCreateOptions): Promise<string> {
+    try {
+      return (await this.#client.createContainer(opts)).id;
+    } catch (err) {
+      if (!isNameConflict(err) || !opts.name) throw toDockerletError('create', err, { name: opts.name });
+      this.#log.warn({ name: opts.name }, 'container name in use; removing the old container and retrying');
+      await this.removeContainer(opts.name);
+    }
+    return this.#call('create', async () => (await this.#client.createContainer(opts)).id, { name: opts.name });
+  }
+
+  /** Inspect → ObservedContainer; null when the container is gone, undefined when not ours. */
+  async #observe(id: string): Promise<ObservedContainer | undefined | null> {
+    let info: Dockerode.ContainerInspectInfo;
+    try {
+      info = await this.#client.getContainer(id).inspect();
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toDockerletError('inspect', err, { id });
+    }
+    const observed = toObserved(info, await this.#imageRef(info.Image));
+    if (!observed) this.#log.debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');
+    return observed;
+  }
+
+  async #imageRef(imageId: string): Promise<string> {
+    const hit = this.#imageRefs.get(imageId);
+    if (hit) return hit;
+    let digests: string[] | undefined;
+    try {
+      digests = (await this.#client.getImage(imageId).inspect()).RepoDigests;
+    } catch (err) {
+      if (!isNotFound(err)) throw toDockerletError('inspect-image', err, { image: imageId });
+    }
+    const ref = imageRefFor(imageId, digests);
+    if (this.#imageRefs.size >= IMAGE_REF_CACHE_MAX) this.#imageRefs.clear();
+    this.#imageRefs.set(imageId, ref);
+    return ref;
+  }
+
+  async #call<T>(op: DockerOp, fn: () => Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toDockerletError(op, err, details);
+    }
+  }
+}
+
+/** Creates the host file (mode 0666, as the kubelet does) so Docker binds a file, not a new directory. */
+function ensureFile(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(path, 'a'));
+    chmodSync(path, 0o666);
+  } catch (err) {
+    throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `cannot create termination message file ${path}`, {
+      cause: err,
+      details: { path },
+    });
+  }
+}
+
+const CAP_SYS_RESOURCE = 24n;
+
+/** True when this process's effective capabilities include CAP_SYS_RESOURCE (true if unknown). */
+export function hasCapSysResource(statusText?: string): boolean {
+  try {
+    const text = statusText ?? readFileSync('/proc/self/status', 'utf8');
+    const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(text);
+    if (!m) return true;
+    return ((BigInt('0x' + m[1]) >> CAP_SYS_RESOURCE) & 1n) === 1n;
+  } catch {
+    return true;
+  }
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
