@@ -1,0 +1,97 @@
+// The file contents of API-backed volumes (configMap, secret, downwardAPI, projected), fetched through
+// the KubeClient. Token sources reuse a cached token until it needs refreshing.
+import type { KeyToPath, Pod, Volume } from '../../kube/api.js';
+import type { KubeClient } from '../../kube/types.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Allocatable } from '../spec/fieldpath.js';
+import { fetchConfigMap, fetchSecret } from '../spec/sources.js';
+import { configMapPayload, DEFAULT_MODE, downwardApiPayload, PayloadError, secretPayload, type Payload } from './payload.js';
+import { requestToken, requiresRefresh, tokenRequestKey, type IssuedToken } from './tokens.js';
+
+export interface ContentDeps {
+  client?: KubeClient;
+  clock: Clock;
+  allocatable(): Allocatable;
+  /** Token cache keyed by tokenCacheKey(). */
+  tokens: Map<string, IssuedToken>;
+}
+
+export function tokenCacheKey(podUid: string, volume: string, filePath: string): string {
+  return `${podUid}|${volume}|${filePath}`;
+}
+
+interface KeySource {
+  name: string;
+  items?: KeyToPath[];
+  optional?: boolean;
+}
+
+function needClient(deps: ContentDeps): KubeClient {
+  if (!deps.client) throw new PayloadError('no Kubernetes API client configured');
+  return deps.client;
+}
+
+function ns(pod: Pod): string {
+  return pod.metadata.namespace ?? 'default';
+}
+
+async function configMapFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode: number): Promise<Payload> {
+  const cm = await fetchConfigMap(needClient(deps), ns(pod), src.name);
+  if (!cm) {
+    if (src.optional) return new Map();
+    throw new PayloadError(`configmap "${src.name}" not found`);
+  }
+  return configMapPayload(cm, src.items, mode, src.optional === true);
+}
+
+async function secretFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode: number): Promise<Payload> {
+  const s = await fetchSecret(needClient(deps), ns(pod), src.name);
+  if (!s) {
+    if (src.optional) return new Map();
+    throw new PayloadError(`secret "${src.name}" not found`);
+  }
+  return secretPayload(s, src.items, mode, src.optional === true);
+}
+
+/** The current token for one projected serviceAccountToken file, requesting a new one when due. */
+async function tokenFor(pod: Pod, vol: Volume, filePath: string, src: { audience?: string; expirationSeconds?: number }, deps: ContentDeps): Promise<IssuedToken> {
+  const key = tokenCacheKey(pod.metadata.uid ?? '', vol.name, filePath);
+  const cached = deps.tokens.get(key);
+  if (cached && cached.key === tokenRequestKey(pod, src) && !requiresRefresh(cached, deps.clock.now())) return cached;
+  const t = await requestToken(needClient(deps), pod, src);
+  deps.tokens.set(key, t);
+  return t;
+}
+
+/** The payload of an API-backed volume; undefined for other volume types. Throws PayloadError. */
+export async function volumePayload(pod: Pod, vol: Volume, deps: ContentDeps): Promise<Payload | undefined> {
+  if (vol.configMap) {
+    const c = vol.configMap;
+    return configMapFiles(pod, deps, c, c.defaultMode ?? DEFAULT_MODE);
+  }
+  if (vol.secret) {
+    const s = vol.secret;
+    return secretFiles(pod, deps, { name: s.secretName, items: s.items, optional: s.optional }, s.defaultMode ?? DEFAULT_MODE);
+  }
+  if (vol.downwardAPI) {
+    return downwardApiPayload(pod, vol.downwardAPI.items, vol.downwardAPI.defaultMode ?? DEFAULT_MODE, deps.allocatable());
+  }
+  if (vol.projected) {
+    const mode = vol.projected.defaultMode ?? DEFAULT_MODE;
+    const fsGroup = pod.spec.securityContext?.fsGroup;
+    const out: Payload = new Map();
+    const merge = (p: Payload) => p.forEach((v, k) => out.set(k, v));
+    for (const src of vol.projected.sources ?? []) {
+      if (src.configMap) merge(await configMapFiles(pod, deps, src.configMap, mode));
+      else if (src.secret) merge(await secretFiles(pod, deps, src.secret, mode));
+      else if (src.downwardAPI) merge(downwardApiPayload(pod, src.downwardAPI.items, mode, deps.allocatable()));
+      else if (src.serviceAccountToken) {
+        const t = await tokenFor(pod, vol, src.serviceAccountToken.path, src.serviceAccountToken, deps);
+        // With an fsGroup the token is 0600 and the ownership change makes it 0640, as upstream.
+        out.set(src.serviceAccountToken.path, { data: Buffer.from(t.token, 'utf8'), mode: fsGroup === undefined ? mode : 0o600 });
+      }
+    }
+    return out;
+  }
+  return undefined;
+}

@@ -1,0 +1,264 @@
+// Per-pod volumes under <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: set up before the
+// pod's containers start, refreshed periodically (configMap/secret/downwardAPI/projected contents,
+// token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone.
+import { chmod, chown, mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import path from 'node:path';
+import type { Container, Pod, Volume } from '../../kube/api.js';
+import type { KubeClient } from '../../kube/types.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import { component, type Logger } from '../../lib/log.js';
+import type { Mount } from '../../runtime/types.js';
+import type { Allocatable } from '../spec/fieldpath.js';
+import { bytesOf } from '../spec/quantity.js';
+import { AtomicWriteError, writeAtomic } from './atomic-writer.js';
+import { volumePayload, type ContentDeps } from './contents.js';
+import { checkHostPath, HostPathError } from './hostpath.js';
+import { mountsFor, type PreparedVolume, type VolumeKind } from './mounts.js';
+import { ensureTmpfs, mountsUnder, unmount } from './mounts-host.js';
+import { PayloadError } from './payload.js';
+import { refreshAt, type IssuedToken } from './tokens.js';
+
+export type { PreparedVolume, VolumeKind } from './mounts.js';
+
+export interface VolumeManagerDeps {
+  rootDir: string;
+  client?: KubeClient;
+  clock?: Clock;
+  log?: Logger;
+  nodeName: string;
+  /** Node allocatable for downward API limits the containers leave unset (default: this host's CPUs/RAM). */
+  allocatable?: Allocatable | (() => Allocatable);
+}
+
+export interface RefreshResult {
+  /** Volumes whose files were rewritten. */
+  updated: string[];
+  /** Volumes that could not be refreshed (their previous content stays). */
+  errors: { volume: string; message: string }[];
+}
+
+export const DEFAULT_REFRESH_MS = 60_000;
+const MIN_REFRESH_MS = 1_000;
+
+const PLUGIN_DIR: Record<VolumeKind, string | undefined> = {
+  emptyDir: 'kubernetes.io~empty-dir',
+  configMap: 'kubernetes.io~configmap',
+  secret: 'kubernetes.io~secret',
+  downwardAPI: 'kubernetes.io~downward-api',
+  projected: 'kubernetes.io~projected',
+  hostPath: undefined,
+};
+
+const KNOWN_KEYS = new Set(['name', 'emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected']);
+
+export function volumeKind(v: Volume): VolumeKind | undefined {
+  if (v.emptyDir) return 'emptyDir';
+  if (v.hostPath) return 'hostPath';
+  if (v.configMap) return 'configMap';
+  if (v.secret) return 'secret';
+  if (v.downwardAPI) return 'downwardAPI';
+  if (v.projected) return 'projected';
+  return undefined;
+}
+
+function setupError(vol: string, message: string, cause?: unknown): DockerletError {
+  return new DockerletError(ErrorCodes.VOLUME, `MountVolume.SetUp failed for volume "${vol}" : ${message}`, {
+    cause,
+    details: { volume: vol },
+  });
+}
+
+/** The message safe to surface: our own errors verbatim, anything else by its message (never contents). */
+function reason(err: unknown): string {
+  if (err instanceof PayloadError || err instanceof HostPathError || err instanceof AtomicWriteError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class VolumeManager {
+  readonly #root: string;
+  readonly #client: KubeClient | undefined;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #alloc: Allocatable | (() => Allocatable) | undefined;
+  readonly #tokens = new Map<string, IssuedToken>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(deps: VolumeManagerDeps) {
+    this.#root = path.resolve(deps.rootDir);
+    this.#client = deps.client;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.log ?? component('volumes', { node: deps.nodeName });
+    this.#alloc = deps.allocatable;
+  }
+
+  podDir(podUid: string): string {
+    if (!podUid || podUid.includes('/') || podUid.startsWith('.')) throw new DockerletError(ErrorCodes.VOLUME, `invalid pod uid ${JSON.stringify(podUid)}`);
+    return path.join(this.#root, 'pods', podUid);
+  }
+
+  volumeDir(podUid: string, kind: VolumeKind, name: string): string {
+    const plugin = PLUGIN_DIR[kind];
+    if (!plugin) throw new DockerletError(ErrorCodes.VOLUME, `${kind} volumes have no pod directory`);
+    return path.join(this.podDir(podUid), 'volumes', plugin, name);
+  }
+
+  /** Prepares every pod.spec.volumes entry; idempotent (re-running keeps existing mounts and content). */
+  async setup(pod: Pod): Promise<Map<string, PreparedVolume>> {
+    const uid = this.#uid(pod);
+    return this.#withLock(uid, async () => {
+      const out = new Map<string, PreparedVolume>();
+      await mkdir(path.join(this.podDir(uid), 'volumes'), { recursive: true, mode: 0o750 });
+      for (const vol of pod.spec.volumes ?? []) out.set(vol.name, await this.#setupOne(pod, vol));
+      return out;
+    });
+  }
+
+  mountsFor(pod: Pod, container: Container, prepared: ReadonlyMap<string, PreparedVolume>, env?: ReadonlyMap<string, string>): Mount[] {
+    return mountsFor(pod, container, prepared, env);
+  }
+
+  /** Re-fetches API-backed volume contents and swaps them in atomically when they changed. */
+  async refresh(pod: Pod): Promise<RefreshResult> {
+    const uid = this.#uid(pod);
+    return this.#withLock(uid, async () => {
+      const res: RefreshResult = { updated: [], errors: [] };
+      for (const vol of pod.spec.volumes ?? []) {
+        const kind = volumeKind(vol);
+        if (!kind || kind === 'emptyDir' || kind === 'hostPath') continue;
+        const dir = this.volumeDir(uid, kind, vol.name);
+        if (!(await exists(dir))) continue; // never set up (or torn down)
+        try {
+          if (await this.#writeContents(pod, vol, dir)) res.updated.push(vol.name);
+        } catch (err) {
+          res.errors.push({ volume: vol.name, message: reason(err) });
+        }
+      }
+      if (res.updated.length) this.#log.info({ pod: podRef(pod), volumes: res.updated }, 'volume contents updated');
+      for (const e of res.errors) this.#log.warn({ pod: podRef(pod), volume: e.volume, err: e.message }, 'volume refresh failed');
+      return res;
+    });
+  }
+
+  /** Milliseconds until refresh(pod) should run next: the earliest token rotation, at most 60 s. */
+  nextRefreshDelay(pod: Pod): number {
+    const prefix = `${pod.metadata.uid ?? ''}|`;
+    let delay = DEFAULT_REFRESH_MS;
+    const now = this.#clock.now();
+    for (const [k, t] of this.#tokens) if (k.startsWith(prefix)) delay = Math.min(delay, refreshAt(t) - now);
+    return Math.max(MIN_REFRESH_MS, delay);
+  }
+
+  /** Unmounts every mount under the pod directory and removes it; a no-op when already gone. */
+  async teardown(podUid: string): Promise<void> {
+    const dir = this.podDir(podUid);
+    await this.#withLock(podUid, async () => {
+      const real = await realpathOr(dir);
+      for (const m of await mountsUnder([...new Set([dir, real])])) {
+        await unmount(m.mountpoint);
+      }
+      const left = await mountsUnder([...new Set([dir, real])]);
+      if (left.length) {
+        throw new DockerletError(ErrorCodes.VOLUME, `cannot remove pod directory ${dir}: still mounted at ${left[0]?.mountpoint}`);
+      }
+      await rm(dir, { recursive: true, force: true });
+      for (const k of [...this.#tokens.keys()]) if (k.startsWith(`${podUid}|`)) this.#tokens.delete(k);
+      this.#log.debug({ podUid }, 'pod volumes torn down');
+    });
+  }
+
+  async #setupOne(pod: Pod, vol: Volume): Promise<PreparedVolume> {
+    const kind = volumeKind(vol);
+    if (!kind) {
+      const type = Object.keys(vol).find((k) => !KNOWN_KEYS.has(k)) ?? 'unknown';
+      throw setupError(vol.name, `volume type ${type} is not supported by dockerlet`);
+    }
+    const uid = this.#uid(pod);
+    try {
+      if (kind === 'hostPath') {
+        const hp = vol.hostPath!;
+        await checkHostPath(hp.path, hp.type);
+        return { hostPath: hp.path, kind };
+      }
+      const dir = this.volumeDir(uid, kind, vol.name);
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+      const fsGroup = pod.spec.securityContext?.fsGroup;
+      if (kind === 'emptyDir') {
+        if (vol.emptyDir?.medium === 'Memory') await ensureTmpfs(dir, bytesOf(vol.emptyDir.sizeLimit) || undefined);
+        // Containers may run as any uid: the emptyDir root is world-writable (setgid + group with fsGroup).
+        if (fsGroup !== undefined) await chown(dir, -1, fsGroup);
+        await chmod(dir, 0o777 | (fsGroup !== undefined ? 0o2000 : 0));
+        return { hostPath: dir, kind };
+      }
+      // secret and projected are memory-backed (tmpfs) like upstream; configMap/downwardAPI are on disk.
+      if (kind === 'secret' || kind === 'projected') await ensureTmpfs(dir);
+      else await chmod(dir, 0o777);
+      await this.#writeContents(pod, vol, dir);
+      return { hostPath: dir, readOnly: true, kind };
+    } catch (err) {
+      if (err instanceof DockerletError && err.code === ErrorCodes.VOLUME) throw err;
+      throw setupError(vol.name, reason(err), err);
+    }
+  }
+
+  async #writeContents(pod: Pod, vol: Volume, dir: string): Promise<boolean> {
+    const deps: ContentDeps = {
+      client: this.#client,
+      clock: this.#clock,
+      allocatable: () => this.#allocatable(),
+      tokens: this.#tokens,
+    };
+    const payload = await volumePayload(pod, vol, deps);
+    if (!payload) return false;
+    const fsGroup = pod.spec.securityContext?.fsGroup;
+    const changed = await writeAtomic(dir, payload, { now: this.#clock.now(), fsGroup });
+    if (changed) this.#log.debug({ pod: podRef(pod), volume: vol.name, files: payload.size }, 'volume contents written');
+    return changed;
+  }
+
+  #allocatable(): Allocatable {
+    if (typeof this.#alloc === 'function') return this.#alloc();
+    return this.#alloc ?? { cpuMillis: availableParallelism() * 1000, memoryBytes: totalmem() };
+  }
+
+  #uid(pod: Pod): string {
+    const uid = pod.metadata.uid;
+    if (!uid) throw new DockerletError(ErrorCodes.VOLUME, `pod ${podRef(pod)} has no uid`);
+    return uid;
+  }
+
+  /** Serialises setup/refresh/teardown per pod. */
+  async #withLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(uid) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(uid, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(uid) === tail) this.#locks.delete(uid);
+    }
+  }
+}
+
+function podRef(pod: Pod): string {
+  return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name ?? ''}`;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function realpathOr(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    return p;
+  }
+}
