@@ -49,8 +49,10 @@ export class FakeClock implements Clock {
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const t = this.setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => { t.cancel(); resolve(); }, { once: true });
+      if (signal?.aborted) return resolve();
+      const onAbort = () => { t.cancel(); resolve(); };
+      const t = this.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   /** Moves time forward, firing due timers in order. */

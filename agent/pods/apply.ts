@@ -95,7 +95,7 @@ export async function startContainer(
     const image = await deps.images.ensure(`${record.uid}/${c.name}`, c, emit);
     stage = 'config';
     const env = await deps.spec.resolveEnv(pod, c, deps.envSources, { ...deps.node, podIP: sandboxIP });
-    const mounts = await deps.volumes.mountsFor(pod, c, prepared);
+    const mounts = await deps.volumes.mountsFor(pod, c, prepared, env);
     const tmPath = terminationMessageHostPath(deps.podsDir, record.uid, c.name, action.restartCount);
     await mkdir(join(tmPath, '..'), { recursive: true });
     await writeFile(tmPath, '');

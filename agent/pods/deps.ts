@@ -17,7 +17,7 @@ export interface PreparedVolume {
 
 export interface Volumes {
   setup(pod: Pod): Promise<Map<string, PreparedVolume>>;
-  mountsFor(pod: Pod, container: Container, prepared: Map<string, PreparedVolume>): Mount[] | Promise<Mount[]>;
+  mountsFor(pod: Pod, container: Container, prepared: Map<string, PreparedVolume>, env?: { name: string; value: string }[]): Mount[] | Promise<Mount[]>;
   refresh(pod: Pod): Promise<void>;
   teardown(podUid: string): Promise<void>;
 }

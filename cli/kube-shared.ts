@@ -1,0 +1,22 @@
+// One API client and one informer registry per kubeconfig per process, shared by agent and proxy.
+import { createKubeClient, type DockerletKubeClient } from '../kube/client.js';
+import { loadKubeconfig } from '../kube/kubeconfig.js';
+import { SharedInformers } from '../kube/shared-informers.js';
+import type { Logger } from '../lib/log.js';
+
+export interface KubeShared {
+  client: DockerletKubeClient;
+  informers: SharedInformers;
+}
+
+const shared = new Map<string, KubeShared>();
+
+export function kubeFor(kubeconfig: string, log: Logger): KubeShared {
+  let s = shared.get(kubeconfig);
+  if (!s) {
+    const client = createKubeClient(loadKubeconfig(kubeconfig), { log: log.child({ component: 'kube-client' }) });
+    s = { client, informers: new SharedInformers(client, { log: log.child({ component: 'informer' }) }) };
+    shared.set(kubeconfig, s);
+  }
+  return s;
+}

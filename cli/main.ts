@@ -1,0 +1,79 @@
+// Entry point: parse flags, validate the config once, run the chosen parts until a signal.
+import { Agent } from '../agent/agent.js';
+import { DockerletError, errorMessage } from '../lib/errors.js';
+import type { Service } from '../lib/lifecycle.js';
+import { createLogger } from '../lib/log.js';
+import { configFromEnv, mergeConfig, readConfigFile, validateConfig, type Config } from './config.js';
+import { parseFlags, USAGE } from './flags.js';
+import { VERSION } from './version.js';
+
+function loadConfig(argv: string[]): { command: string; config: Config } {
+  const flags = parseFlags(argv);
+  if (flags.help || flags.command === 'help') {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const file = flags.configFile ? readConfigFile(flags.configFile) : {};
+  const source = flags.configFile ? `config ${flags.configFile}` : 'config';
+  return { command: flags.command, config: validateConfig(mergeConfig(file, configFromEnv(process.env), flags.layer), source) };
+}
+
+async function buildParts(command: string, config: Config): Promise<Service[]> {
+  const log = createLogger({ level: config.logLevel });
+  switch (command) {
+    case 'agent':
+    case 'run': {
+      const withProxy = command === 'run' || config.proxy.enabled;
+      const parts: Service[] = [new Agent(config, log)];
+      if (withProxy) {
+        const { ProxyService } = await import('./proxy-service.js');
+        parts.push(new ProxyService(config, log));
+      }
+      return parts;
+    }
+    case 'proxy': {
+      const { ProxyService } = await import('./proxy-service.js');
+      return [new ProxyService(config, log)];
+    }
+    default:
+      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `unknown command "${command}" (agent, proxy, run, version)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'version') {
+    process.stdout.write(`dockerlet ${VERSION}\n`);
+    return;
+  }
+  let parts: Service[];
+  try {
+    const { command, config } = loadConfig(argv);
+    parts = await buildParts(command, config);
+  } catch (err) {
+    process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+    process.exit(2);
+  }
+  const ac = new AbortController();
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`dockerlet: ${sig}, stopping\n`);
+    ac.abort();
+    await Promise.allSettled(parts.map((p) => p.stop()));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    for (const p of parts) await p.start(ac.signal);
+  } catch (err) {
+    process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+    ac.abort();
+    await Promise.allSettled(parts.map((p) => p.stop()));
+    process.exit(1);
+  }
+}
+
+await main();
