@@ -22,7 +22,8 @@ export const ConfigSchema = z.object({
   port: z.number().int().min(1).max(65535).default(10250),
   clusterDNS: z.array(z.string()).default([]),
   clusterDomain: z.string().default('cluster.local'),
-  podWorkers: z.number().int().positive().max(64).default(8),
+  // One worker per pod, as the kubelet: a pod waiting out its grace period must not hold up others.
+  podWorkers: z.number().int().positive().max(4096).default(1024),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   proxy: z.object({
     enabled: z.boolean().default(false),

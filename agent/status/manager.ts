@@ -17,6 +17,8 @@ interface Entry {
   status: PodStatus;
   sentVersion: number;
   sent?: PodStatus;
+  /** Static pods write to their mirror pod, which may not exist yet (see setTarget). */
+  awaitingTarget: boolean;
   waiters: { version: number; resolve: () => void }[];
 }
 
@@ -34,6 +36,8 @@ export class StatusManager implements Service {
   readonly #concurrency: number;
   readonly #entries = new Map<string, Entry>();
   readonly #dirty = new Set<string>();
+  /** Targets named before the pod's first status (static pods whose mirror came first). */
+  readonly #targets = new Map<string, { name: string; uid: string }>();
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
@@ -71,21 +75,30 @@ export class StatusManager implements Service {
       this.skipped++;
       return false;
     }
-    const entry: Entry = e ?? { namespace: pod.metadata.namespace ?? 'default', name: apiName ?? pod.metadata.name!, uid, version: 0, status, sentVersion: 0, waiters: [] };
+    const isStatic = pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file';
+    const entry: Entry = e ?? { namespace: pod.metadata.namespace ?? 'default', name: apiName ?? pod.metadata.name!, uid, version: 0, status, sentVersion: 0, awaitingTarget: isStatic, waiters: [] };
     entry.version++;
     entry.status = status;
     if (apiName) entry.name = apiName;
     this.#entries.set(uid, entry);
+    const target = this.#targets.get(uid);
+    if (target && entry.awaitingTarget) {
+      entry.name = target.name;
+      entry.uid = target.uid;
+      entry.awaitingTarget = false;
+    }
     this.#markDirty(uid);
     return true;
   }
 
   /** Retargets writes for a pod (static pods: once the mirror pod exists). */
   setTarget(uid: string, name: string, apiUid: string): void {
+    this.#targets.set(uid, { name, uid: apiUid });
     const e = this.#entries.get(uid);
-    if (!e || (e.name === name && e.uid === apiUid)) return;
+    if (!e || (e.name === name && e.uid === apiUid && !e.awaitingTarget)) return;
     e.name = name;
     e.uid = apiUid;
+    e.awaitingTarget = false;
     e.sentVersion = 0;
     e.sent = undefined;
     this.#markDirty(uid);
@@ -94,7 +107,7 @@ export class StatusManager implements Service {
   /** Resolves once the status set so far for uid has been written (or the manager stops). */
   flushed(uid: string): Promise<void> {
     const e = this.#entries.get(uid);
-    if (!e || !this.#client || e.sentVersion >= e.version) return Promise.resolve();
+    if (!e || !this.#client || e.awaitingTarget || e.sentVersion >= e.version) return Promise.resolve();
     return new Promise((resolve) => {
       e.waiters.push({ version: e.version, resolve });
       this.#markDirty(uid);
@@ -105,6 +118,7 @@ export class StatusManager implements Service {
     const e = this.#entries.get(uid);
     for (const w of e?.waiters ?? []) w.resolve();
     this.#entries.delete(uid);
+    this.#targets.delete(uid);
     this.#dirty.delete(uid);
   }
 
@@ -143,7 +157,7 @@ export class StatusManager implements Service {
     if (!e) return;
     const version = e.version;
     const status = e.status;
-    if (!this.#client) {
+    if (!this.#client || e.awaitingTarget) {
       e.sentVersion = version;
     } else if (e.sent && podStatusEqual(e.sent, status) && e.sentVersion > 0) {
       e.sentVersion = version;
@@ -158,7 +172,7 @@ export class StatusManager implements Service {
       } catch (err) {
         this.#log.warn({ pod: `${e.namespace}/${e.name}`, err: errorMessage(err) }, 'pod status write failed; will retry');
         const code = (err as { details?: { status?: number } }).details?.status;
-        if (code === 404 || code === 409) e.sentVersion = version; // the object is gone or replaced
+        if (code === 404 || code === 409 || code === 422) e.sentVersion = version; // gone, replaced, or refused
         else setTimeout(() => this.#markDirty(uid), 1000).unref();
       }
     }
