@@ -1,6 +1,6 @@
 // Entry point: parse flags, validate the config once, run the chosen parts until a signal.
 import { Agent } from '../agent/agent.js';
-import { DockerletError, errorMessage } from '../lib/errors.js';
+import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import type { Service } from '../lib/lifecycle.js';
 import { createLogger } from '../lib/log.js';
 import { configFromEnv, mergeConfig, readConfigFile, validateConfig, type Config } from './config.js';
@@ -36,7 +36,7 @@ async function buildParts(command: string, config: Config): Promise<Service[]> {
       return [new ProxyService(config, log)];
     }
     default:
-      throw new DockerletError('DKL_ERR_CONFIG_INVALID', `unknown command "${command}" (agent, proxy, run, version)`);
+      throw new DockerletError(ErrorCodes.CONFIG_INVALID, `unknown command "${command}" (agent, proxy, run, version)`);
   }
 }
 

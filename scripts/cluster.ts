@@ -1,6 +1,9 @@
 // `npm run cluster`: a local control plane (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler) in the foreground, with kubeconfigs in .cluster/ for kubectl and a local dockerlet.
-// Ctrl-C (SIGINT) or SIGTERM stops everything.
+// Unless --no-agent is given, a dockerlet (agent + proxy) runs on this host as node <hostname>,
+// logging to .cluster/dockerlet.log. Ctrl-C (SIGINT) or SIGTERM stops everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -47,6 +50,14 @@ async function main(): Promise<number> {
     written.push(nodePath);
 
     const rel = (p: string) => relative(process.cwd(), p) || p;
+    let agent: ChildProcess | undefined;
+    const agentLog = join(outDir, 'dockerlet.log');
+    if (!process.argv.includes('--no-agent')) {
+      const out = openSync(agentLog, 'a');
+      agent = spawn(process.execPath, [join(repoRoot, 'bin/dockerlet.js'), 'run', '--kubeconfig', nodePath, '--node-name', node, '--root-dir', '/var/lib/dockerlet'], { stdio: ['ignore', out, out] });
+      abort.signal.addEventListener('abort', () => agent?.kill('SIGTERM'), { once: true });
+      process.on('exit', () => agent?.kill('SIGKILL'));
+    }
     console.log(
       [
         '',
@@ -55,6 +66,7 @@ async function main(): Promise<number> {
         `  admin:        kubectl --kubeconfig ${rel(adminPath)} get --raw /readyz`,
         `  node ${node}:  ${rel(nodePath)} (system:node:${node}, for a local dockerlet)`,
         `  services:     ${cp.serviceCidr}`,
+        agent ? `  dockerlet:    node ${node} (pid ${agent.pid}), log ${rel(agentLog)}` : '  dockerlet:    not started (--no-agent)',
         'Ctrl-C to stop.',
         '',
       ].join('\n'),
@@ -74,6 +86,10 @@ async function main(): Promise<number> {
       }, { once: true });
     });
     if (died) console.error(`a control-plane component exited:\n${cp.logTail(30)}`);
+    if (agent && agent.exitCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent?.once('exit', r));
+    }
     return died ? 1 : 0;
   } finally {
     await cp.stop();

@@ -1,5 +1,6 @@
 // Shared types of the pod worker: the plan (what to do) and the per-pod memory the worker keeps.
 import type { Container, Pod } from '../../kube/api.js';
+import type { PodStateName } from './states/index.js';
 
 export type StartReason = 'new' | 'restart' | 'spec-changed';
 
@@ -55,5 +56,5 @@ export interface PodRecord {
   /** The pod object is gone from the source (deleted with grace 0 or unbound). */
   removed: boolean;
   lastFingerprint?: string;
-  state: import('./states/index.js').PodStateName;
+  state: PodStateName;
 }

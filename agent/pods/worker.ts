@@ -172,12 +172,8 @@ export class PodWorker {
     for (const [name, instances] of observed.byName) {
       for (const c of instances.slice(0, 2)) {
         if (!isFinished(c) || this.#state.messages.has(c.id)) continue;
-        let msg = '';
-        try {
-          msg = (await readFile(terminationMessageHostPath(this.#deps.podsDir, record.uid, name, c.restartCount), 'utf8')).slice(0, 4096);
-        } catch {
-          msg = '';
-        }
+        let msg = await readFile(terminationMessageHostPath(this.#deps.podsDir, record.uid, name, c.restartCount), 'utf8')
+          .then((t) => t.slice(0, 4096), () => '');
         const spec = [...(record.pod.spec.initContainers ?? []), ...record.pod.spec.containers].find((s) => s.name === name);
         if (!msg && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && (c.exitCode ?? 0) !== 0) {
           msg = await this.#tailLogs(c.id);

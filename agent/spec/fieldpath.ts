@@ -119,8 +119,9 @@ function limitOrAllocatable(c: Container, res: string, alloc: Allocatable): Quan
 export function resourceFieldValue(pod: Pod, container: Container | undefined, sel: ResourceFieldSelector, alloc: Allocatable): string {
   const c = sel.containerName ? findContainer(pod, sel.containerName) : container;
   if (!c) throw configError(`resourceFieldRef ${sel.resource}: containerName is required`);
-  const divisor = sel.divisor === undefined || sel.divisor === '' ? fromInteger(1) : parseQuantity(sel.divisor);
-  if (divisor.num === 0n) throw configError(`resourceFieldRef ${sel.resource}: divisor must not be zero`);
+  // The API server defaults divisor to "0"; upstream (ExtractContainerResourceValue) reads zero as 1.
+  const parsed = sel.divisor === undefined || sel.divisor === '' ? fromInteger(1) : parseQuantity(sel.divisor);
+  const divisor = parsed.num === 0n ? fromInteger(1) : parsed;
   const dot = sel.resource.indexOf('.');
   const kind = sel.resource.slice(0, dot);
   const res = sel.resource.slice(dot + 1);

@@ -17,8 +17,7 @@ test('a key queued many times is processed once', async () => {
 
 test('a key added while it is processed runs again afterwards, never concurrently', async () => {
   let running = 0, maxRunning = 0, runs = 0;
-  let q!: KeyedQueue;
-  q = new KeyedQueue(async (k) => {
+  const q: KeyedQueue = new KeyedQueue(async (k) => {
     running++; maxRunning = Math.max(maxRunning, running); runs++;
     if (runs === 1) q.add(k);
     await new Promise((r) => setImmediate(r));
