@@ -21,6 +21,7 @@ export const ErrorCodes = {
   PROXY: 'DKL_ERR_PROXY',
   IPTABLES: 'DKL_ERR_IPTABLES',
   CONTROL_PLANE: 'DKL_ERR_CONTROL_PLANE',
+  EXEC_TIMEOUT: 'DKL_ERR_EXEC_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

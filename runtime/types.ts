@@ -156,4 +156,6 @@ export interface ContainerRuntime {
   readFile?(id: string, path: string, maxBytes: number): Promise<string | undefined>;
   /** Streams lifecycle events of managed containers, reconnecting with backoff until signal aborts. */
   watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void>;
+  /** Runs cmd in a running container (exec probes): exit code + combined output (≤10 KiB); throws EXEC_TIMEOUT. */
+  exec?(id: string, cmd: string[], opts: { timeoutMs: number }): Promise<{ exitCode: number; output: string }>;
 }

@@ -12,6 +12,7 @@ import type {
 } from '../types.js';
 import { dockerStatus, isNameConflict, isNotFound, toDockerletError, type DockerOp } from './errors.js';
 import { watchEvents } from './events.js';
+import { execInContainer } from './exec.js';
 import * as images from './images.js';
 import { LogStream, logsQuery } from './logs.js';
 import { changeKey, imageRefFor, toObserved } from './observe.js';
@@ -187,6 +188,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const data = await readFirstFile(stream, maxBytes);
     return data?.toString('utf8');
+  }
+
+  /** docker exec with stdout+stderr combined (first 10 KiB), bounded by opts.timeoutMs. */
+  exec(id: string, cmd: string[], opts: { timeoutMs: number }): Promise<{ exitCode: number; output: string }> {
+    return execInContainer(this.#client, id, cmd, opts);
   }
 
   /** Docker events for managed containers; each event also invalidates listManaged's cache entry. */
