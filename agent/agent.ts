@@ -14,6 +14,7 @@ import { DockerRuntime } from '../runtime/docker/runtime.js';
 import { EventRecorder } from './events/recorder.js';
 import { readHostInfo } from './node/hostinfo.js';
 import { NodeController } from './node/controller.js';
+import { ProberManager } from './prober/manager.js';
 import { PodController, type PodSource } from './pods/controller.js';
 import type { EnvSources, WorkerDeps } from './pods/deps.js';
 import { ImageManager } from './pods/images.js';
@@ -80,6 +81,7 @@ export class Agent implements Service {
     const status = new StatusManager({ client, log: this.#log.child({ component: 'status-manager' }) });
     const volumes = new VolumeManager({ rootDir: cfg.rootDir, client, nodeName: cfg.nodeName, log: this.#log.child({ component: 'volumes' }) });
     const hostDNS = await readHostResolvConf();
+    const prober = new ProberManager({ runtime, events, hostIP, log: this.#log.child({ component: 'prober' }) });
     const deps: WorkerDeps = {
       runtime,
       cache: new RuntimeCache(runtime),
@@ -104,6 +106,7 @@ export class Agent implements Service {
       node: { nodeName: cfg.nodeName, hostIP, capacity: { cpuMillis: host.cpuCount * 1000, memoryBytes: host.memoryBytes } },
       pauseImage: cfg.podInfraContainerImage,
       podsDir: join(cfg.rootDir, 'pods'),
+      probes: prober,
       crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, systemClock),
       clock: systemClock,
       log: this.#log.child({ component: 'pod-worker' }),
@@ -119,7 +122,7 @@ export class Agent implements Service {
 
     await events.start(signal);
     await status.start(signal);
-    this.#parts.push(status, events);
+    this.#parts.push({ start: async () => {}, stop: async () => prober.stop() }, status, events);
     if (client) {
       this.#node = new NodeController({
         client, nodeName: cfg.nodeName, runtime, events, log: this.#log.child({ component: 'node' }),

@@ -76,6 +76,8 @@ export class PodController implements Service {
     for (const src of this.#sources) for (const p of src.list()) this.#upsert(p, src.name === 'file');
     this.#synced = true;
     this.#queue.start(s);
+    const unsubProbes = this.#deps.probes?.onChange?.((uid) => { if (this.#records.has(uid)) this.#queue.add(uid); });
+    if (unsubProbes) this.#unsubscribe.push(unsubProbes);
     this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
     if (this.#deps.runtime.watchEvents) {
       this.#loops.push(this.#deps.runtime.watchEvents(s, (e) => { if (e.podUid && this.#records.has(e.podUid)) this.#queue.add(e.podUid); }).catch(() => {}));

@@ -63,6 +63,18 @@ export interface EventSink {
   ): void;
 }
 
+/** Container probes (agent/prober ProberManager). */
+export interface Probes {
+  syncPod(pod: Pod, running: { containerName: string; containerId: string; podIP?: string; startedAtMs: number }[]): void;
+  removePod(uid: string): void;
+  isStarted(uid: string, name: string, id: string): boolean;
+  isReady(uid: string, name: string, id: string): boolean;
+  /** Set when a liveness or startup probe failed: the container must be killed. */
+  restartMessage(uid: string, name: string, id: string): string | undefined;
+  /** Called with a pod UID when one of its probe results flips. */
+  onChange?(cb: (podUid: string) => void): () => void;
+}
+
 export interface WorkerDeps {
   runtime: ContainerRuntime;
   cache: RuntimeCache;
@@ -78,6 +90,7 @@ export interface WorkerDeps {
   /** Where per-pod files live (termination-message files): <podsDir>/<uid>/… */
   podsDir: string;
   crashBackoff: Backoff;
+  probes?: Probes;
   clock: Clock;
   log: Logger;
 }

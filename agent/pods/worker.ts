@@ -74,6 +74,7 @@ export class PodWorker {
 
     observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
     record.state = settle(record.state, factsOf(record, observed));
+    deps.probes?.syncPod(record.pod, this.#runningForProbes(record, observed));
     await this.#readMessages(record, observed);
     const status = this.#status(record, observed);
     deps.status.set(record.pod, status);
@@ -118,8 +119,37 @@ export class PodWorker {
     return v;
   }
 
-  async #runContainers(record: PodRecord, observed: PodObserved): Promise<number | undefined> {
+  #runningForProbes(record: PodRecord, observed: PodObserved) {
+    const podIP = record.pod.spec.hostNetwork ? this.#deps.node.hostIP : observed.sandbox?.ip;
+    const running = [];
+    for (const c of record.pod.spec.containers) {
+      const cur = observed.byName.get(c.name)?.[0];
+      if (cur && isRunning(cur)) running.push({ containerName: c.name, containerId: cur.id, podIP, startedAtMs: Date.parse(cur.startedAt ?? cur.createdAt) });
+    }
+    return running;
+  }
+
+  /** Kills containers whose liveness or startup probe failed; the restart policy decides the rest. */
+  async #killUnhealthy(record: PodRecord, observed: PodObserved): Promise<boolean> {
+    const probes = this.#deps.probes;
+    if (!probes) return false;
+    const kills: Promise<void>[] = [];
+    for (const c of record.pod.spec.containers) {
+      const cur = observed.byName.get(c.name)?.[0];
+      const message = cur && isRunning(cur) ? probes.restartMessage(record.uid, c.name, cur.id) : undefined;
+      if (!cur || !message) continue;
+      const grace = c.livenessProbe?.terminationGracePeriodSeconds ?? record.pod.spec.terminationGracePeriodSeconds ?? 30;
+      this.#deps.events.event(podRef(record.pod, `spec.containers{${c.name}}`), 'Normal', 'Killing', message);
+      kills.push(this.#deps.runtime.stopContainer(cur.id, grace));
+    }
+    await Promise.all(kills);
+    return kills.length > 0;
+  }
+
+  async #runContainers(record: PodRecord, observedBefore: PodObserved): Promise<number | undefined> {
     const deps = this.#deps;
+    let observed = observedBefore;
+    if (await this.#killUnhealthy(record, observed)) observed = viewPod((await deps.cache.refresh()).get(record.uid) ?? []);
     const plan = computePodActions(this.#planInput(record, observed, false));
     for (const [name, remaining] of plan.backingOff) {
       const secs = Math.round(deps.crashBackoff.current(`${record.uid}/${name}`) / 1000);
@@ -214,6 +244,10 @@ export class PodWorker {
       now: new Date(deps.clock.now()).toISOString(),
       terminal: isDeleting(record) && record.state === 'Terminated',
       previous: deps.status.get(record.uid) ?? record.pod.status,
+      probes: deps.probes && {
+        isStarted: (name, id) => deps.probes!.isStarted(record.uid, name, id),
+        isReady: (name, id) => deps.probes!.isReady(record.uid, name, id),
+      },
     });
   }
 
@@ -231,6 +265,7 @@ export class PodWorker {
         if (status !== 404 && status !== 409) throw err;
       }
     }
+    deps.probes?.removePod(uid);
     await deps.volumes.teardown(uid);
     this.#state.volumes.delete(uid);
     for (const c of deps.cache.containersOf(uid)) this.#state.messages.delete(c.id);

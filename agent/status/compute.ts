@@ -19,6 +19,8 @@ export interface StatusInput {
   /** The pod is being deleted and nothing of it runs any more. */
   terminal: boolean;
   previous?: PodStatus;
+  /** Probe results; without them a running container is started and ready. */
+  probes?: { isStarted(name: string, id: string): boolean; isReady(name: string, id: string): boolean };
 }
 
 function terminatedState(c: ObservedContainer, message: string | undefined): ContainerState {
@@ -50,8 +52,8 @@ function containerStatus(container: Container, input: StatusInput, defaultWaitin
   if (cur) status.containerID = `docker://${cur.id}`;
   if (cur && isRunning(cur)) {
     status.state = { running: cur.startedAt ? { startedAt: cur.startedAt } : {} };
-    status.ready = true;
-    status.started = true;
+    status.started = input.probes ? input.probes.isStarted(container.name, cur.id) : true;
+    status.ready = input.probes ? input.probes.isReady(container.name, cur.id) : true;
     if (prev && isFinished(prev)) status.lastState = terminatedState(prev, input.messages.get(prev.id));
   } else if (waiting && !input.terminal) {
     status.state = { waiting: waiting.message ? { reason: waiting.reason, message: waiting.message } : { reason: waiting.reason } };
