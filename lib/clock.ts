@@ -1,4 +1,5 @@
 // An injectable clock: everything that depends on time takes a Clock so tests can drive it.
+import { delay } from './lifecycle.js';
 
 export interface Clock {
   now(): number; // epoch milliseconds
@@ -17,18 +18,7 @@ export const systemClock: Clock = {
     t.unref?.();
     return { cancel: () => clearTimeout(t) };
   },
-  sleep(ms, signal) {
-    return new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  },
+  sleep: delay,
 };
 
 /** A manual clock for unit tests: time moves only when advance() is called. */

@@ -18,6 +18,8 @@ export const Labels = {
 
 /** Prefix under which annotations are stored as Docker labels (as dockershim did). */
 export const ANNOTATION_PREFIX = 'annotation.';
+/** Where a container's termination message is read from when its spec names no path. */
+export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 /** The Kubernetes container name of a pod sandbox. */
 export const SANDBOX_CONTAINER_NAME = 'POD';
 const NAME_PREFIX = 'k8s';

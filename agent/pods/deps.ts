@@ -5,7 +5,8 @@ import type { KubeClient } from '../../kube/types.js';
 import type { Backoff } from '../../lib/backoff.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
-import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec, TmpfsMount } from '../../runtime/types.js';
+import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec } from '../../runtime/types.js';
+import type { ContainerSpecArgs } from '../spec/container.js';
 import type { StatusManager } from '../status/manager.js';
 import type { ImageManager } from './images.js';
 import type { RuntimeCache } from './relist.js';
@@ -37,20 +38,7 @@ export interface SpecBuilders {
   specHash(container: Container): string;
   qosClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort';
   resolveEnv(pod: Pod, container: Container, sources: EnvSources, node: NodeFacts & { podIP?: string }): Promise<{ name: string; value: string }[]>;
-  containerSpec(args: {
-    pod: Pod;
-    container: Container;
-    kind: 'init' | 'container';
-    sandboxId: string;
-    attempt: number;
-    restartCount: number;
-    env: { name: string; value: string }[];
-    mounts: Mount[];
-    tmpfs?: TmpfsMount[];
-    memoryCapacityBytes: number;
-    terminationMessageHostPath: string;
-    image: string;
-  }): ContainerCreateSpec;
+  containerSpec(args: ContainerSpecArgs): ContainerCreateSpec;
   sandboxSpec(pod: Pod, image: string, attempt: number): SandboxSpec;
 }
 

@@ -1,5 +1,6 @@
 // Pod container → ContainerCreateSpec: identity, dockershim-style annotations, resources, security context.
 import type { Container, ContainerPort, Pod } from '../../kube/api.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../runtime/naming.js';
 import type { ContainerCreateSpec, Mount, TmpfsMount } from '../../runtime/types.js';
 import { envMap, type EnvVarValue } from './env.js';
 import { expandAll } from './expansion.js';
@@ -21,7 +22,6 @@ export const Annotations = {
   podDeletionGracePeriod: 'io.kubernetes.pod.deletionGracePeriod',
 } as const;
 
-export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const DEFAULT_TERMINATION_MESSAGE_POLICY = 'File';
 
 export interface ContainerSpecArgs {

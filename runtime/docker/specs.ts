@@ -1,11 +1,10 @@
 // Pure translation of SandboxSpec / ContainerCreateSpec into Docker Engine create options.
 import type Dockerode from 'dockerode';
-import { dockerName, Labels, labelsFor } from '../naming.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, dockerName, Labels, labelsFor } from '../naming.js';
 import type { ContainerCreateSpec, PortBinding, SandboxSpec } from '../types.js';
 
 /** Annotation naming the in-container path of the termination message (dockershim's key). */
 export const TERMINATION_MESSAGE_PATH_ANNOTATION = 'io.kubernetes.container.terminationMessagePath';
-export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 /** oom_score_adj of the pod infra container (kubelet qos.PodInfraOOMAdj). */
 export const SANDBOX_OOM_SCORE_ADJ = -998;
 /** Kubelet defaults containerLogMaxSize 10Mi / containerLogMaxFiles 5, as json-file options. */
