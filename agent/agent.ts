@@ -70,7 +70,7 @@ export class Agent implements Service {
   async start(signal: AbortSignal): Promise<void> {
     const cfg = this.#config;
     const log = this.#log.child({ component: 'agent', node: cfg.nodeName });
-    const runtime = new DockerRuntime({ socketPath: cfg.dockerEndpoint, log: this.#log.child({ component: 'runtime' }) });
+    const runtime = new DockerRuntime({ socketPath: cfg.dockerEndpoint, nodeName: cfg.nodeName, log: this.#log.child({ component: 'runtime' }) });
     const host = await readHostInfo(runtime);
     const hostIP = host.internalIP ?? '127.0.0.1';
     const kube = cfg.kubeconfig ? kubeFor(cfg.kubeconfig, this.#log) : undefined;

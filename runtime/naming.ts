@@ -14,6 +14,8 @@ export const Labels = {
   attempt: 'io.dockerlet.attempt',
   restartCount: 'io.dockerlet.restart-count',
   specHash: 'io.dockerlet.spec-hash',
+  /** The node (agent) that owns the container: an agent adopts and collects only its own. */
+  node: 'io.dockerlet.node',
 } as const;
 
 /** Prefix under which annotations are stored as Docker labels (as dockershim did). */

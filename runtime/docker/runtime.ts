@@ -23,6 +23,8 @@ export interface DockerRuntimeOptions {
   /** Docker socket; defaults to dockerode's default (DOCKER_HOST or /var/run/docker.sock). */
   socketPath?: string;
   log?: Logger;
+  /** When set, created containers carry this node's label and only such containers are managed. */
+  nodeName?: string;
 }
 
 interface CacheEntry {
@@ -64,7 +66,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** One list call; only containers whose state/status changed since the last call are inspected. */
   async listManaged(): Promise<ObservedContainer[]> {
     const list = await this.#call('list', () =>
-      this.#client.listContainers({ all: true, filters: { label: [Labels.podUid] } }),
+      this.#client.listContainers({ all: true, filters: { label: this.#ownedFilter() } }),
     );
     const seen = new Set<string>();
     const out: ObservedContainer[] = [];
@@ -99,8 +101,18 @@ export class DockerRuntime implements ContainerRuntime {
     return images.listImages(this.#client);
   }
 
+  #ownedFilter(): string[] {
+    const node = this.#opts.nodeName;
+    return node ? [Labels.podUid, `${Labels.node}=${node}`] : [Labels.podUid];
+  }
+
+  #owned(opts: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions {
+    const node = this.#opts.nodeName;
+    return node ? { ...opts, Labels: { ...opts.Labels, [Labels.node]: node } } : opts;
+  }
+
   async runSandbox(spec: SandboxSpec): Promise<string> {
-    const id = await this.#create(this.#clampOom(sandboxCreateOptions(spec)));
+    const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec))));
     try {
       await this.startContainer(id);
     } catch (err) {
@@ -112,7 +124,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async createContainer(spec: ContainerCreateSpec): Promise<string> {
     if (spec.terminationMessageHostPath) ensureFile(spec.terminationMessageHostPath);
-    return this.#create(this.#clampOom(containerCreateOptions(spec)));
+    return this.#create(this.#clampOom(this.#owned(containerCreateOptions(spec))));
   }
 
   async startContainer(id: string): Promise<void> {
