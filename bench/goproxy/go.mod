@@ -1,0 +1,3 @@
+module dockerlet/bench/goproxy
+
+go 1.21

@@ -1,0 +1,38 @@
+// The proxy's configuration, validated once at the edge (defaults follow kube-proxy where it has one).
+import { z } from 'zod';
+import { DockerletError, ErrorCodes } from '../lib/errors.js';
+import { MAX_PREFIX_LENGTH } from './portals.js';
+
+const port = z.number().int().min(-1).max(65535);
+
+export const ProxyConfigSchema = z.object({
+  nodeName: z.string().min(1),
+  /** Listener bind address; 0.0.0.0 ⇒ container portals use REDIRECT. */
+  bindAddress: z.string().default('0.0.0.0'),
+  healthBindAddress: z.string().default('0.0.0.0'),
+  /** kube-proxy ProxyHealthzPort; -1 = off. */
+  healthPort: port.default(10256),
+  metricsBindAddress: z.string().default('127.0.0.1'),
+  /** kube-proxy ProxyStatusPort; -1 = off. */
+  metricsPort: port.default(10249),
+  iptables: z.boolean().default(true),
+  chainPrefix: z.string().regex(/^[A-Z][A-Z0-9-]*$/).max(MAX_PREFIX_LENGTH).default('DOCKERLET'),
+  syncPeriodMs: z.number().int().positive().default(30_000),
+  minSyncPeriodMs: z.number().int().min(0).default(1_000),
+  udpIdleTimeoutMs: z.number().int().positive().default(250),
+  tcpIdleTimeoutMs: z.number().int().min(0).default(3_600_000),
+  maxConnectionsPerListener: z.number().int().positive().default(65_536),
+  dataPath: z.enum(['pump', 'pipe', 'onread']).default('pump'),
+  raiseFdLimit: z.boolean().default(true),
+});
+
+export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
+export type ProxyConfigInput = z.input<typeof ProxyConfigSchema>;
+
+export function parseProxyConfig(input: unknown): ProxyConfig {
+  const r = ProxyConfigSchema.safeParse(input);
+  if (!r.success) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `invalid proxy config: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return Object.freeze(r.data);
+}

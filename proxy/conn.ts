@@ -1,0 +1,256 @@
+// One proxied TCP connection: dial with the retry ladder, then splice both directions with
+// backpressure, forward half-closes, propagate resets, and always tear both sockets down.
+// Event handlers are module-level functions (no per-connection closures); sockets carry their
+// connection and peer under symbols.
+import net, { type Socket } from 'node:net';
+import type { Balancer } from './balancer.js';
+import type { ListenerStats } from './stats.js';
+import type { Target } from './types.js';
+
+/** How bytes are moved: stream pipe(), a hand-written pump, or the pump + onread into pooled buffers (endpoint → client). */
+export type DataPathMode = 'pipe' | 'pump' | 'onread';
+
+export interface ConnOwner {
+  readonly balancer: Balancer;
+  readonly stats: ListenerStats;
+  readonly dialTimeoutsMs: readonly number[];
+  readonly mode: DataPathMode;
+  readonly highWaterMark: number | undefined;
+  track(conn: ProxyConn): void;
+  untrack(conn: ProxyConn): void;
+  takeBuffer(): Buffer;
+  giveBuffer(buf: Buffer): void;
+}
+
+const kConn = Symbol('dockerlet.conn');
+const kPeer = Symbol('dockerlet.peer');
+type Tagged = Socket & { [kConn]?: ProxyConn | null; [kPeer]?: Socket };
+
+export class ProxyConn {
+  readonly client: Tagged;
+  backend: Tagged | null = null;
+  target: Target | null = null;
+  #owner: ConnOwner;
+  #attempt = 0;
+  #connected = false;
+  #open = 1;
+  #finished = false;
+  #buf: Buffer | null = null;
+  #resume: (() => void) | null = null;
+  /** Idle sweep state (see TcpListener): activity seen at the last sweep and sweeps without any since. */
+  idleMark = 0;
+  idleSweeps = 0;
+
+  constructor(owner: ConnOwner, client: Socket) {
+    this.#owner = owner;
+    this.client = client as Tagged;
+  }
+
+  start(): void {
+    const c = this.client;
+    c[kConn] = this;
+    c.on('error', onSockError);
+    c.on('close', onSockClose);
+    this.#owner.track(this);
+    this.#dial();
+  }
+
+  #dial(): void {
+    const o = this.#owner;
+    if (this.#attempt >= o.dialTimeoutsMs.length) return this.#reject();
+    // getpeername is a syscall: only ClientIP affinity needs the client address.
+    const t = o.balancer.next(o.balancer.sticky ? (this.client.remoteAddress ?? '') : '', this.#attempt > 0);
+    if (!t) return this.#reject();
+    this.target = t;
+    const opts: net.NetConnectOpts & { onread?: unknown; highWaterMark?: number } = { host: t.ip, port: t.port, noDelay: true, allowHalfOpen: true };
+    if (o.highWaterMark) opts.highWaterMark = o.highWaterMark;
+    if (o.mode === 'onread') {
+      this.#buf ??= o.takeBuffer();
+      opts.onread = { buffer: this.#buf, callback: onBackendRead };
+    }
+    const b = net.connect(opts) as Tagged;
+    this.backend = b;
+    b[kConn] = this;
+    b.on('error', onSockError);
+    b.on('close', onSockClose);
+    b.once('connect', onBackendConnect);
+    b.on('timeout', onSockTimeout);
+    b.setTimeout(o.dialTimeoutsMs[this.#attempt]!);
+    this.#attempt++;
+  }
+
+  /** A dial attempt failed (error or per-try timeout): forget that socket and try the next endpoint. */
+  dialFailed(b: Tagged): void {
+    if (b !== this.backend || this.#connected) return;
+    this.#owner.stats.connectFailures++;
+    b[kConn] = null;
+    b.destroy();
+    this.backend = null;
+    if (this.client.destroyed) return this.#finish();
+    this.#dial();
+  }
+
+  #reject(): void {
+    this.#owner.stats.rejects++;
+    this.target = null;
+    resetSocket(this.client);
+  }
+
+  connected(): void {
+    const b = this.backend!;
+    const c = this.client;
+    if (c.destroyed) { b.destroy(); return; }
+    this.#connected = true;
+    this.#open = 2;
+    this.#owner.stats.connectionsTotal++;
+    this.#owner.stats.active++;
+    b.setTimeout(0);
+    c[kPeer] = b;
+    b[kPeer] = c;
+    const mode = this.#owner.mode;
+    if (mode === 'pipe') {
+      c.pipe(b);
+      b.pipe(c);
+    } else {
+      c.on('data', onData);
+      c.on('end', onEnd);
+      b.on('drain', onDrain);
+      if (mode === 'pump') {
+        b.on('data', onData);
+        c.on('drain', onDrain);
+      }
+      b.on('end', onEnd);
+      c.resume();
+    }
+  }
+
+  /** Idle timeout or endpoint removal: reset both sides. */
+  abort(reason: 'idle' | 'endpoint-removed'): void {
+    if (this.#finished) return;
+    if (reason === 'idle') this.#owner.stats.idleTimeouts++;
+    else this.#owner.stats.endpointRemovalCloses++;
+    resetSocket(this.client);
+    if (this.backend) resetSocket(this.backend);
+  }
+
+  /** One socket reported an error after the dial phase: the peer gets a reset for a reset, else a destroy. */
+  socketError(s: Tagged, err: NodeJS.ErrnoException): void {
+    const peer = s === this.client ? this.backend : this.client;
+    if (!peer || peer.destroyed) return;
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resetSocket(peer);
+    else peer.destroy();
+  }
+
+  socketClosed(s: Tagged): void {
+    if (!this.#connected) {
+      // The client went away while we were dialing: drop the attempt.
+      if (s === this.client) {
+        const b = this.backend;
+        if (b) { b[kConn] = null; b.destroy(); this.backend = null; }
+        this.#finish();
+      }
+      return;
+    }
+    const peer = s === this.client ? this.backend! : this.client;
+    // After a clean close the peer is only flushing what is left (the idle sweep still bounds it).
+    const clean = s.readableEnded && s.writableFinished;
+    if (!peer.destroyed && !clean) peer.destroy();
+    if (--this.#open === 0) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const o = this.#owner;
+    if (this.#connected) {
+      o.stats.active--;
+      o.stats.bytesIn += this.client.bytesRead;
+      o.stats.bytesOut += this.client.bytesWritten;
+    }
+    o.untrack(this);
+    if (this.#buf) { o.giveBuffer(this.#buf); this.#buf = null; }
+    this.client[kConn] = null;
+    if (this.backend) this.backend[kConn] = null;
+  }
+
+  /** onread mode: the endpoint → client write has flushed; read again into the same buffer. */
+  resumeBackend(): () => void {
+    return (this.#resume ??= () => {
+      const b = this.backend as (Tagged & { _read(n: number): void }) | null;
+      if (b && !b.destroyed) b._read(0);
+    });
+  }
+
+  /** Bytes moved in either direction so far (client side counters see both). */
+  activity(): number {
+    return this.client.bytesRead + this.client.bytesWritten;
+  }
+
+  isConnected(): boolean {
+    return this.#connected;
+  }
+}
+
+/** RST when possible (TCP handle present), otherwise a plain destroy. */
+export function resetSocket(s: Socket): void {
+  if (s.destroyed) return;
+  if (s.connecting) { s.destroy(); return; }
+  try {
+    s.resetAndDestroy();
+  } catch {
+    s.destroy();
+  }
+}
+
+function onSockError(this: Tagged, err: NodeJS.ErrnoException): void {
+  const c = this[kConn];
+  if (!c) return;
+  if (this === c.backend && !c.isConnected()) c.dialFailed(this);
+  else c.socketError(this, err);
+}
+
+function onSockClose(this: Tagged): void {
+  const c = this[kConn];
+  if (!c) return;
+  if (this === c.backend && !c.isConnected()) c.dialFailed(this);
+  else c.socketClosed(this);
+}
+
+function onSockTimeout(this: Tagged): void {
+  const c = this[kConn];
+  if (!c) return;
+  if (this === c.backend && !c.isConnected()) c.dialFailed(this);
+  else c.abort('idle');
+}
+
+function onBackendConnect(this: Tagged): void {
+  const c = this[kConn];
+  if (c && this === c.backend) c.connected();
+}
+
+function onData(this: Tagged, chunk: Buffer): void {
+  if (!this[kPeer]!.write(chunk)) this.pause();
+}
+
+function onDrain(this: Tagged): void {
+  this[kPeer]!.resume();
+}
+
+function onEnd(this: Tagged): void {
+  this[kPeer]!.end();
+}
+
+// onread mode: the endpoint socket reads into one pooled buffer per connection. When a write
+// cannot complete synchronously the buffer is still referenced, so reading pauses until an empty
+// marker write queued behind it completes (its callback resumes reading).
+const EMPTY = Buffer.alloc(0);
+
+function onBackendRead(this: Tagged, nread: number, buf: Buffer): boolean {
+  const peer = this[kPeer];
+  if (!peer || peer.destroyed) return false;
+  peer.write(buf.subarray(0, nread));
+  if (peer.writableLength === 0) return true;
+  const c = this[kConn];
+  if (c) peer.write(EMPTY, c.resumeBackend());
+  return false;
+}

@@ -1,0 +1,102 @@
+// Applies the rendered portals with iptables-restore --noflush (one batch per sync) and removes
+// them on clean exit. Also the host settings the portals need (route_localnet).
+import { execFile, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { MAX_PREFIX_LENGTH, renderCleanup, renderJumpFixes, renderRestore, renderServiceRules, type PortalOptions, type PortalSpec } from './portals.js';
+
+const execFileP = promisify(execFile);
+const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
+
+export interface IptablesRunner {
+  /** `iptables -t nat -S PREROUTING` + `-S OUTPUT`, concatenated. */
+  listBuiltins(): Promise<string>;
+  restore(input: string): Promise<void>;
+}
+
+export const systemIptables: IptablesRunner = {
+  async listBuiltins() {
+    const a = await execFileP('iptables', ['-w', '5', '-t', 'nat', '-S', 'PREROUTING'], { timeout: 15_000 });
+    const b = await execFileP('iptables', ['-w', '5', '-t', 'nat', '-S', 'OUTPUT'], { timeout: 15_000 });
+    return `${a.stdout}\n${b.stdout}`;
+  },
+  restore(input) {
+    return new Promise((resolve, reject) => {
+      const p = spawn('iptables-restore', ['-w', '5', '--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+      const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
+      p.on('error', (e) => { clearTimeout(t); reject(e); });
+      p.on('close', (code) => {
+        clearTimeout(t);
+        if (code === 0) resolve();
+        else reject(new Error(`iptables-restore exited ${code}: ${err.trim()}`));
+      });
+      p.stdin.end(input);
+    });
+  },
+};
+
+export class Portals {
+  readonly #opts: PortalOptions;
+  readonly #runner: IptablesRunner;
+  readonly #log: Logger;
+  readonly #touchHost: boolean;
+  #lastRules: string | undefined;
+
+  /** deps.runner replaces the iptables binaries (tests); then prepareHost leaves sysctls alone. */
+  constructor(opts: PortalOptions, deps: { runner?: IptablesRunner; log?: Logger } = {}) {
+    if (!/^[A-Z][A-Z0-9-]*$/.test(opts.prefix) || opts.prefix.length > MAX_PREFIX_LENGTH) {
+      throw new DockerletError(ErrorCodes.CONFIG_INVALID, `iptables chain prefix must be 1-${MAX_PREFIX_LENGTH} of [A-Z0-9-]: ${opts.prefix}`);
+    }
+    this.#opts = opts;
+    this.#runner = deps.runner ?? systemIptables;
+    this.#touchHost = deps.runner === undefined;
+    this.#log = deps.log ?? silentLogger();
+  }
+
+  get options(): Readonly<PortalOptions> {
+    return this.#opts;
+  }
+
+  /** Sets net.ipv4.conf.all.route_localnet=1 (host traffic is DNATed to 127.0.0.1). */
+  async prepareHost(): Promise<void> {
+    if (!this.#touchHost) return;
+    try {
+      if ((await readFile(ROUTE_LOCALNET, 'utf8')).trim() !== '1') await writeFile(ROUTE_LOCALNET, '1\n');
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'could not set net.ipv4.conf.all.route_localnet=1; host → ClusterIP traffic will not reach the proxy');
+    }
+  }
+
+  /**
+   * Applies the whole table in one batch. Returns false when nothing had to change (same rules as
+   * last time and force not set).
+   */
+  async apply(specs: readonly PortalSpec[], force = false): Promise<boolean> {
+    const builtins = await this.#runner.listBuiltins().catch((err) => {
+      throw new DockerletError(ErrorCodes.IPTABLES, `listing nat builtin chains failed: ${errorMessage(err)}`, { cause: err });
+    });
+    const rules = renderServiceRules(specs, this.#opts).join('\n');
+    const jumpsOk = renderJumpFixes(this.#opts.prefix, builtins).length === 0;
+    if (!force && jumpsOk && rules === this.#lastRules) return false;
+    const input = renderRestore(specs, this.#opts, builtins);
+    try {
+      await this.#runner.restore(input);
+    } catch (err) {
+      this.#lastRules = undefined;
+      throw new DockerletError(ErrorCodes.IPTABLES, `iptables-restore failed: ${errorMessage(err)}`, { cause: err, details: { input } });
+    }
+    this.#lastRules = rules;
+    return true;
+  }
+
+  /** Removes our jump rules and chains. */
+  async cleanup(): Promise<void> {
+    const builtins = await this.#runner.listBuiltins();
+    await this.#runner.restore(renderCleanup(this.#opts.prefix, builtins));
+    this.#lastRules = undefined;
+  }
+}

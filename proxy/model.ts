@@ -1,0 +1,117 @@
+// Pure join of Services and EndpointSlices into the desired table of service ports
+// (mirrors kube-proxy's endpointslicecache.go: service-name label, port match by name+protocol,
+// addresses[0], nil-condition defaults, dedup by ip:port preferring non-terminating endpoints).
+import type { EndpointSlice, Service } from '../kube/api.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointInfo, type Protocol, type ServicePortEntry } from './types.js';
+
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
+export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
+/** The label selector kube-proxy puts on both informers. */
+export const PROXY_LABEL_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME},!${LABEL_HEADLESS}`;
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export function isIPv4(s: string | undefined): s is string {
+  return typeof s === 'string' && IPV4.test(s);
+}
+
+export function servicePortKey(ns: string, svc: string, portName: string): string {
+  return `${ns}/${svc}:${portName}`;
+}
+
+/** Why a Service is not proxied at all, or undefined when it is. */
+export function skipReason(svc: Service): string | undefined {
+  if (!svc.spec) return 'no spec';
+  if (svc.metadata.labels?.[LABEL_SERVICE_PROXY_NAME] !== undefined) return 'service-proxy-name';
+  if (svc.spec.type === 'ExternalName') return 'ExternalName';
+  if (svc.spec.clusterIP === 'None' || svc.spec.clusterIPs?.[0] === 'None') return 'headless';
+  if (clusterIPv4s(svc).length === 0) return 'no IPv4 cluster IP';
+  return undefined;
+}
+
+function clusterIPv4s(svc: Service): string[] {
+  const ips = svc.spec.clusterIPs?.length ? svc.spec.clusterIPs : svc.spec.clusterIP ? [svc.spec.clusterIP] : [];
+  return ips.filter(isIPv4);
+}
+
+/** Endpoints of all slices that belong to one service, grouped by `portName/protocol`. */
+type PortEndpoints = Map<string, Map<string, EndpointInfo>>;
+
+function endpointFromSlice(ep: EndpointSlice['endpoints'][number], port: number): EndpointInfo | undefined {
+  const ip = ep.addresses?.[0];
+  if (!isIPv4(ip)) return undefined;
+  const ready = ep.conditions?.ready ?? true;
+  const serving = ep.conditions?.serving ?? ready;
+  const terminating = ep.conditions?.terminating ?? false;
+  const info: EndpointInfo = { ip, port, ready, serving, terminating };
+  if (ep.nodeName) info.nodeName = ep.nodeName;
+  return info;
+}
+
+/** Indexes slices by `ns/service` → `portName/protocol` → `ip:port` → endpoint. */
+export function indexSlices(slices: Iterable<EndpointSlice>): Map<string, PortEndpoints> {
+  const bySvc = new Map<string, PortEndpoints>();
+  for (const slice of slices) {
+    const svcName = slice.metadata.labels?.[LABEL_SERVICE_NAME];
+    if (!svcName || slice.addressType !== 'IPv4') continue;
+    const svcKey = `${slice.metadata.namespace ?? ''}/${svcName}`;
+    let ports = bySvc.get(svcKey);
+    if (!ports) bySvc.set(svcKey, (ports = new Map()));
+    for (const p of slice.ports ?? []) {
+      if (p.name === undefined || p.name === null || !p.port) continue;
+      const pk = `${p.name}/${p.protocol ?? 'TCP'}`;
+      let eps = ports.get(pk);
+      if (!eps) ports.set(pk, (eps = new Map()));
+      for (const ep of slice.endpoints ?? []) {
+        const info = endpointFromSlice(ep, p.port);
+        if (!info) continue;
+        const k = `${info.ip}:${info.port}`;
+        const prev = eps.get(k);
+        // The same ip:port in two slices (pod IP reuse): a non-terminating endpoint wins.
+        if (!prev || (prev.terminating && !info.terminating)) eps.set(k, info);
+      }
+    }
+  }
+  return bySvc;
+}
+
+function compareEndpoints(a: EndpointInfo, b: EndpointInfo): number {
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port;
+}
+
+/** The desired table: one entry per proxied (TCP/UDP) service port, keyed `ns/svc:portName`. */
+export function buildServicePorts(services: Iterable<Service>, slices: Iterable<EndpointSlice>): Map<string, ServicePortEntry> {
+  const index = indexSlices(slices);
+  const out = new Map<string, ServicePortEntry>();
+  for (const svc of services) {
+    if (skipReason(svc)) continue;
+    const ns = svc.metadata.namespace ?? '';
+    const name = svc.metadata.name ?? '';
+    const portsIndex = index.get(`${ns}/${name}`);
+    const affinity = svc.spec.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None';
+    const timeout = svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
+    for (const sp of svc.spec.ports ?? []) {
+      const protocol = sp.protocol ?? 'TCP';
+      if (protocol !== 'TCP' && protocol !== 'UDP') continue;
+      const portName = sp.name ?? '';
+      const eps = portsIndex?.get(`${portName}/${protocol}`);
+      const entry: ServicePortEntry = {
+        key: servicePortKey(ns, name, portName),
+        namespace: ns,
+        service: name,
+        portName,
+        protocol: protocol as Protocol,
+        clusterIPs: clusterIPv4s(svc),
+        externalIPs: (svc.spec.externalIPs ?? []).filter(isIPv4),
+        port: sp.port,
+        nodePort: svc.spec.type === 'NodePort' || svc.spec.type === 'LoadBalancer' ? (sp.nodePort ?? 0) : 0,
+        sessionAffinity: affinity,
+        affinityTimeoutSeconds: timeout && timeout > 0 ? timeout : DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+        internalTrafficPolicy: svc.spec.internalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+        endpoints: eps ? [...eps.values()].sort(compareEndpoints) : [],
+      };
+      out.set(entry.key, entry);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,311 @@
+// The proxier: informer events only mark dirty and schedule a coalesced sync (min interval, plus a
+// periodic resync); a sync joins Services + EndpointSlices into the desired table, diffs it against
+// the running listeners (open/close listeners, update endpoints in place) and applies the portals.
+import type { EndpointSlice, Service } from '../kube/api.js';
+import type { Informer } from '../kube/types.js';
+import { systemClock, type Clock, type Timer } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import type { Service as Lifecycle } from '../lib/lifecycle.js';
+import { Balancer, type BalancerConfig } from './balancer.js';
+import type { DataPathMode } from './conn.js';
+import { balancerConfigChanged, diffTables } from './diff.js';
+import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
+import { Portals, type IptablesRunner } from './iptables.js';
+import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
+import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
+import type { PortalSpec } from './portals.js';
+import { TcpListener } from './tcp.js';
+import type { ServicePortEntry } from './types.js';
+import { UdpListener } from './udp.js';
+
+export interface ProxierDeps {
+  services: Informer<Service>;
+  slices: Informer<EndpointSlice>;
+  nodeName: string;
+  clock?: Clock;
+  log?: Logger;
+  /** Program iptables portals (default true). */
+  iptables?: boolean;
+  /** Listener bind address (default 0.0.0.0: container traffic is REDIRECTed). */
+  bindAddress?: string;
+  /** Health server port (default 10256; 0 = a free port; -1 = off). */
+  healthPort?: number;
+  healthBindAddress?: string;
+  /** Metrics server port (default 10249; 0 = a free port; -1 = off). */
+  metricsPort?: number;
+  metricsBindAddress?: string;
+  syncPeriodMs?: number;
+  minSyncPeriodMs?: number;
+  udpIdleTimeoutMs?: number;
+  tcpIdleTimeoutMs?: number;
+  maxConnectionsPerListener?: number;
+  dataPath?: DataPathMode;
+  chainPrefix?: string;
+  iptablesRunner?: IptablesRunner;
+  /** Start/stop the informers here (default true); false when the caller shares them. */
+  ownInformers?: boolean;
+}
+
+type Listener = TcpListener | UdpListener;
+interface Running { entry: ServicePortEntry; listener: Listener }
+
+export class Proxier implements Lifecycle {
+  readonly #d: ProxierDeps;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly health: ProxyHealth;
+  readonly metrics: ProxyMetrics;
+  readonly #portals: Portals | null;
+  #running = new Map<string, Running>();
+  #healthSrv: SmallHttpServer | null = null;
+  #metricsSrv: SmallHttpServer | null = null;
+  #stopping: Promise<void> | null = null;
+  #unsubscribe: (() => void)[] = [];
+  #timer: Timer | null = null;
+  #timerAt = 0;
+  #lastSyncStart = 0;
+  #syncing: Promise<void> | null = null;
+  #again = false;
+  #stopped = true;
+  #pendingServices = new Set<string>();
+  #pendingEndpoints = new Set<string>();
+
+  constructor(deps: ProxierDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.log ?? silentLogger();
+    this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
+    this.metrics = new ProxyMetrics(() => this.#views(), this.health);
+    this.#portals = deps.iptables === false ? null : new Portals(
+      { prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1', ...(deps.bindAddress && deps.bindAddress !== '0.0.0.0' ? { containerDnatIP: deps.bindAddress } : {}) },
+      { runner: deps.iptablesRunner, log: this.#log },
+    );
+  }
+
+  #syncPeriod(): number { return this.#d.syncPeriodMs ?? 30_000; }
+  #minSync(): number { return this.#d.minSyncPeriodMs ?? 1_000; }
+
+  *#views(): Iterable<ListenerView> {
+    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: r.listener.stats };
+  }
+
+  #started = false;
+
+  async start(signal: AbortSignal): Promise<void> {
+    this.#stopped = false;
+    this.#started = true;
+    this.health.queuedUpdate();
+    const d = this.#d;
+    if (d.healthPort !== -1) {
+      this.#healthSrv = healthServer(this.health, { host: d.healthBindAddress ?? '0.0.0.0', port: d.healthPort ?? 10256, log: this.#log });
+      await this.#healthSrv.start();
+    }
+    if (d.metricsPort !== -1) {
+      this.#metricsSrv = metricsServer(this.metrics, { host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log });
+      await this.#metricsSrv.start();
+    }
+    if (this.#portals) await this.#portals.prepareHost();
+    this.#unsubscribe.push(d.services.on({
+      add: (s) => this.#serviceChanged(s),
+      update: (_o, s) => this.#serviceChanged(s),
+      delete: (s) => this.#serviceChanged(s),
+    }));
+    this.#unsubscribe.push(d.slices.on({
+      add: (s) => this.#sliceChanged(s),
+      update: (_o, s) => this.#sliceChanged(s),
+      delete: (s) => this.#sliceChanged(s),
+    }));
+    if (d.ownInformers !== false) await Promise.all([d.services.start(signal), d.slices.start(signal)]);
+    signal.addEventListener('abort', () => { void this.stop(); }, { once: true });
+    this.requestSync();
+  }
+
+  /** Ports the health/metrics servers are bound to (after start). */
+  serverPorts(): { health?: number; metrics?: number } {
+    const out: { health?: number; metrics?: number } = {};
+    if (this.#healthSrv) out.health = this.#healthSrv.port;
+    if (this.#metricsSrv) out.metrics = this.#metricsSrv.port;
+    return out;
+  }
+
+  #serviceChanged(s: Service): void {
+    const key = `${s.metadata.namespace ?? ''}/${s.metadata.name ?? ''}`;
+    this.#pendingServices.add(key);
+    this.metrics.serviceChangesTotal.inc();
+    this.metrics.serviceChangesPending.set(this.#pendingServices.size);
+    this.#queued();
+  }
+
+  #sliceChanged(s: EndpointSlice): void {
+    const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
+    if (!svc) return;
+    this.#pendingEndpoints.add(`${s.metadata.namespace ?? ''}/${svc}`);
+    this.metrics.endpointChangesTotal.inc();
+    this.metrics.endpointChangesPending.set(this.#pendingEndpoints.size);
+    this.#queued();
+  }
+
+  #queued(): void {
+    this.health.queuedUpdate();
+    this.metrics.lastQueued.set(this.#clock.now() / 1000);
+    this.requestSync();
+  }
+
+  /** Schedules a sync no sooner than minSyncPeriod after the previous one started. */
+  requestSync(): void {
+    if (this.#stopped) return;
+    if (this.#syncing) { this.#again = true; return; }
+    const at = Math.max(this.#clock.now(), this.#lastSyncStart + this.#minSync());
+    this.#schedule(at);
+  }
+
+  #schedule(at: number): void {
+    if (this.#timer && this.#timerAt <= at) return;
+    this.#timer?.cancel();
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = null;
+      this.syncNow().catch((err: unknown) => {
+        this.#log.error({ err: errorMessage(err) }, 'proxy sync crashed; retrying');
+        this.#schedule(this.#clock.now() + this.#minSync());
+      });
+    }, Math.max(0, at - this.#clock.now()));
+  }
+
+  /** Runs one sync now (single-flight); resolves when it is done. */
+  syncNow(): Promise<void> {
+    if (this.#syncing) { this.#again = true; return this.#syncing; }
+    this.#syncing = this.#sync().finally(() => {
+      this.#syncing = null;
+      if (this.#stopped) return;
+      if (this.#again) { this.#again = false; this.requestSync(); }
+      else this.#schedule(this.#lastSyncStart + this.#syncPeriod());
+    });
+    return this.#syncing;
+  }
+
+  async #sync(): Promise<void> {
+    const d = this.#d;
+    if (!d.services.hasSynced() || !d.slices.hasSynced()) {
+      // Nothing is programmed from partial data; look again shortly.
+      this.#schedule(this.#clock.now() + this.#minSync());
+      return;
+    }
+    const start = this.#clock.now();
+    const periodic = start - this.#lastSyncStart >= this.#syncPeriod();
+    this.#lastSyncStart = start;
+    this.#pendingServices.clear();
+    this.#pendingEndpoints.clear();
+    this.metrics.serviceChangesPending.set(0);
+    this.metrics.endpointChangesPending.set(0);
+    let ok = await this.#reconcile(buildServicePorts(d.services.list(), d.slices.list()));
+    if (this.#portals) {
+      try {
+        await this.#portals.apply(this.#portalSpecs(), periodic);
+      } catch (err) {
+        ok = false;
+        this.metrics.restoreFailures.inc();
+        this.#log.error({ err: errorMessage(err) }, 'applying portals failed; will retry');
+      }
+    }
+    if (!ok) this.#again = true;
+    for (const r of this.#running.values()) r.listener.balancer.cleanupStaleAffinity();
+    if (ok) {
+      this.health.updated();
+      this.metrics.observeSync(this.#clock.now() - start, this.#clock.now());
+    }
+  }
+
+  /** Returns false when some listener could not be opened (retried at the next sync). */
+  async #reconcile(desired: Map<string, ServicePortEntry>): Promise<boolean> {
+    const current = new Map<string, ServicePortEntry>();
+    for (const [k, r] of this.#running) current.set(k, r.entry);
+    const diff = diffTables(current, desired);
+    for (const e of diff.removed) await this.#close(e.key);
+    for (const { from } of diff.replaced) await this.#close(from.key);
+    let ok = true;
+    for (const e of [...diff.added, ...diff.replaced.map((x) => x.to)]) ok = (await this.#open(e)) && ok;
+    for (const { from, to } of diff.updated) {
+      const r = this.#running.get(to.key);
+      if (!r) continue;
+      if (balancerConfigChanged(from, to)) r.listener.balancer.setConfig(this.#balancerConfig(to));
+      r.listener.setEndpoints(to.endpoints);
+      r.entry = to;
+    }
+    if (diff.added.length || diff.removed.length || diff.replaced.length || diff.updated.length) {
+      this.#log.info({ added: diff.added.length, removed: diff.removed.length, replaced: diff.replaced.length, updated: diff.updated.length }, 'proxy table synced');
+    }
+    return ok;
+  }
+
+  #balancerConfig(e: ServicePortEntry): BalancerConfig {
+    return { nodeName: this.#d.nodeName, internalTrafficPolicy: e.internalTrafficPolicy, sessionAffinity: e.sessionAffinity, affinityTimeoutSeconds: e.affinityTimeoutSeconds };
+  }
+
+  async #open(e: ServicePortEntry): Promise<boolean> {
+    const d = this.#d;
+    const balancer = new Balancer(this.#balancerConfig(e), this.#clock);
+    const log = this.#log.child({ servicePort: e.key });
+    const listener: Listener = e.protocol === 'TCP'
+      ? new TcpListener({ key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.tcpIdleTimeoutMs, maxConnections: d.maxConnectionsPerListener, mode: d.dataPath, log })
+      : new UdpListener({ key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.udpIdleTimeoutMs, clock: this.#clock, log });
+    listener.setEndpoints(e.endpoints);
+    try {
+      const port = await listener.start();
+      this.#running.set(e.key, { entry: e, listener });
+      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length }, 'opened service port listener');
+      return true;
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'could not open a listener; will retry at the next sync');
+      return false;
+    }
+  }
+
+  async #close(key: string): Promise<void> {
+    const r = this.#running.get(key);
+    if (!r) return;
+    this.#running.delete(key);
+    await r.listener.stop();
+    this.#log.info({ servicePort: key }, 'closed service port listener');
+  }
+
+  #portalSpecs(): PortalSpec[] {
+    return [...this.#running.values()].map(({ entry: e, listener }) => ({
+      key: e.key, protocol: e.protocol, ips: [...e.clusterIPs, ...e.externalIPs], port: e.port, nodePort: e.nodePort, listenerPort: listener.port,
+    }));
+  }
+
+  /** The running table: service port → listener port and usable endpoints (for tests and debugging). */
+  table(): { key: string; protocol: string; listenerPort: number; clusterIPs: string[]; port: number; nodePort: number; usable: string[] }[] {
+    return [...this.#running.values()].map(({ entry: e, listener }) => ({
+      key: e.key, protocol: e.protocol, listenerPort: listener.port, clusterIPs: e.clusterIPs, port: e.port, nodePort: e.nodePort,
+      usable: listener.balancer.targets().map((t) => t.key),
+    }));
+  }
+
+  listener(key: string): Listener | undefined {
+    return this.#running.get(key)?.listener;
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopped = true;
+    if (!this.#started) return;
+    this.#timer?.cancel();
+    this.#timer = null;
+    for (const u of this.#unsubscribe.splice(0)) u();
+    await this.#syncing?.catch(() => undefined);
+    for (const key of [...this.#running.keys()]) await this.#close(key);
+    if (this.#portals) {
+      await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
+    }
+    await this.#healthSrv?.stop();
+    await this.#metricsSrv?.stop();
+    if (this.#d.ownInformers !== false) await Promise.all([this.#d.services.stop(), this.#d.slices.stop()]);
+  }
+}

@@ -1,0 +1,47 @@
+// Entry point for `dockerlet proxy` (and the combined daemon): validate config, raise the fd limit,
+// build the Service/EndpointSlice informers through the caller's factory, start the Proxier.
+import type { EndpointSlice, KubeObject, Service } from '../kube/api.js';
+import type { Informer, InformerOptions } from '../kube/types.js';
+import type { Clock } from '../lib/clock.js';
+import { component, type Logger } from '../lib/log.js';
+import { parseProxyConfig, type ProxyConfigInput } from './config.js';
+import { raiseFdLimit } from './host.js';
+import { PROXY_LABEL_SELECTOR } from './model.js';
+import { Proxier } from './proxier.js';
+
+export interface ProxyRunDeps {
+  /** Creates a list+watch informer (kube/ implementation). */
+  informerFactory: <T extends KubeObject>(opts: InformerOptions) => Informer<T>;
+  log?: Logger;
+  clock?: Clock;
+  /** Already-running shared informers may be passed instead of being created here. */
+  services?: Informer<Service>;
+  slices?: Informer<EndpointSlice>;
+}
+
+export const SERVICES_PATH = '/api/v1/services';
+export const ENDPOINTSLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
+
+/**
+ * Starts the userspace kube-proxy and resolves with the running Proxier once its informers have
+ * synced and its health/metrics servers listen. Stop it with `proxier.stop()` or by aborting signal.
+ */
+export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, signal: AbortSignal): Promise<Proxier> {
+  const cfg = parseProxyConfig(config);
+  const log = deps.log ?? component('proxy');
+  if (cfg.raiseFdLimit) await raiseFdLimit(log);
+  const shared = deps.services !== undefined && deps.slices !== undefined;
+  const services = deps.services ?? deps.informerFactory<Service>({ path: SERVICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
+  const slices = deps.slices ?? deps.informerFactory<EndpointSlice>({ path: ENDPOINTSLICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
+  const proxier = new Proxier({
+    services, slices, nodeName: cfg.nodeName, log, clock: deps.clock,
+    iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
+    healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
+    syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
+    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath: cfg.dataPath,
+    ownInformers: !shared,
+  });
+  await proxier.start(signal);
+  log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables }, 'proxy started');
+  return proxier;
+}

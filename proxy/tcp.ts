@@ -1,0 +1,186 @@
+// A TCP listener for one service port: accept → pick an endpoint → dial (retry ladder) → splice.
+// Tracks open connections per endpoint so connections to an endpoint that leaves the slice are
+// closed, while endpoints that stay (even not ready) keep theirs.
+import net, { type Server, type Socket } from 'node:net';
+import type { Logger } from '../lib/log.js';
+import { silentLogger } from '../lib/log.js';
+import { DockerletError, ErrorCodes } from '../lib/errors.js';
+import type { Balancer } from './balancer.js';
+import { ProxyConn, resetSocket, type ConnOwner, type DataPathMode } from './conn.js';
+import { ListenerStats } from './stats.js';
+import { DIAL_TIMEOUTS_MS, type EndpointInfo } from './types.js';
+
+export interface TcpListenerOptions {
+  /** Service port key (ns/svc:port), for logs and metrics. */
+  key: string;
+  balancer: Balancer;
+  bindAddress?: string;
+  /** 0 (default) = a kernel-chosen free port. */
+  port?: number;
+  dialTimeoutsMs?: readonly number[];
+  /**
+   * Reset a connection after about this long without traffic in either direction (0 = never).
+   * Checked by a sweep every idleTimeout/4, so the reset comes within 1–1.25 × the timeout.
+   */
+  idleTimeoutMs?: number;
+  maxConnections?: number;
+  mode?: DataPathMode;
+  /** Stream highWaterMark for both legs (bytes); Node's default when unset. */
+  highWaterMark?: number;
+  /** onread mode: size of the pooled read buffer each open connection holds (memory = size × connections). */
+  readBufferSize?: number;
+  backlog?: number;
+  log?: Logger;
+}
+
+export const TCP_DEFAULTS = {
+  idleTimeoutMs: 3_600_000,
+  maxConnections: 65_536,
+  mode: 'pump' as DataPathMode,
+  readBufferSize: 16 * 1024,
+  backlog: 4096,
+};
+
+const MAX_POOLED_BUFFERS = 256;
+const IDLE_SWEEPS = 4;
+
+export class TcpListener implements ConnOwner {
+  readonly key: string;
+  readonly stats = new ListenerStats();
+  readonly balancer: Balancer;
+  readonly dialTimeoutsMs: readonly number[];
+  readonly idleTimeoutMs: number;
+  readonly mode: DataPathMode;
+  readonly highWaterMark: number | undefined;
+  readonly #opts: TcpListenerOptions;
+  readonly #log: Logger;
+  #server: Server | null = null;
+  #port = 0;
+  /** Every live connection, from accept (dialing) to close. */
+  #conns = new Set<ProxyConn>();
+  #pool: Buffer[] = [];
+
+  constructor(opts: TcpListenerOptions) {
+    this.#opts = opts;
+    this.key = opts.key;
+    this.balancer = opts.balancer;
+    this.dialTimeoutsMs = opts.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs;
+    this.mode = opts.mode ?? TCP_DEFAULTS.mode;
+    this.highWaterMark = opts.highWaterMark;
+    this.#log = opts.log ?? silentLogger();
+  }
+
+  /** Binds and starts accepting; resolves with the bound port. */
+  async start(): Promise<number> {
+    if (this.#server) return this.#port;
+    // No pauseOnConnect: it costs a readStop + readStart per connection; bytes sent before the endpoint
+    // answers wait in the readable buffer (bounded by highWaterMark) instead of the kernel's.
+    const srvOpts: net.ServerOpts = { allowHalfOpen: true, noDelay: true };
+    if (this.highWaterMark) srvOpts.highWaterMark = this.highWaterMark;
+    const server = net.createServer(srvOpts, (s) => this.#onConnection(s));
+    server.maxConnections = this.#opts.maxConnections ?? TCP_DEFAULTS.maxConnections;
+    server.on('drop', () => { this.stats.drops++; });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (err: Error) => reject(new DockerletError(ErrorCodes.PROXY, `listen for ${this.key} failed: ${err.message}`, { cause: err }));
+      server.once('error', onErr);
+      server.listen({ host: this.#opts.bindAddress ?? '0.0.0.0', port: this.#opts.port ?? 0, backlog: this.#opts.backlog ?? TCP_DEFAULTS.backlog }, () => {
+        server.off('error', onErr);
+        resolve();
+      });
+    }).catch((err) => { this.#server = null; throw err; });
+    server.on('error', (err: NodeJS.ErrnoException) => this.#onServerError(err));
+    const addr = server.address();
+    this.#port = typeof addr === 'object' && addr ? addr.port : 0;
+    return this.#port;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  #onConnection(s: Socket): void {
+    const conn = new ProxyConn(this, s);
+    conn.start();
+  }
+
+  #errorsLogged = 0;
+  #onServerError(err: NodeJS.ErrnoException): void {
+    // EMFILE/ENFILE from accept: libuv has already closed the pending connection; keep serving.
+    this.stats.listenerErrors++;
+    if (this.#errorsLogged++ % 1000 === 0) this.#log.warn({ err: err.message, code: err.code, key: this.key, count: this.stats.listenerErrors }, 'listener error');
+  }
+
+  /** New endpoint list for this service port: selection is refreshed; connections to endpoints that left are reset. */
+  setEndpoints(endpoints: readonly EndpointInfo[]): void {
+    this.balancer.update(endpoints);
+    if (this.#conns.size === 0) return;
+    const present = new Set<string>();
+    for (const e of endpoints) present.add(`${e.ip}:${e.port}`);
+    let closed = 0;
+    for (const c of this.#conns) {
+      if (c.target && !present.has(c.target.key)) { c.abort('endpoint-removed'); closed++; }
+    }
+    if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');
+  }
+
+  track(conn: ProxyConn): void {
+    this.#conns.add(conn);
+    if (!this.#sweep && this.idleTimeoutMs > 0 && this.#server) this.#scheduleSweep();
+  }
+
+  // Idle detection without a timer per socket: every idleTimeout/IDLE_SWEEPS a sweep compares each
+  // connection's byte counters with the last sweep; IDLE_SWEEPS sweeps without activity ⇒ reset.
+  #sweep: NodeJS.Timeout | null = null;
+  #scheduleSweep(): void {
+    const every = Math.max(10, Math.floor(this.idleTimeoutMs / IDLE_SWEEPS));
+    this.#sweep = setTimeout(() => {
+      this.#sweep = null;
+      for (const c of this.#conns) {
+        if (!c.isConnected()) continue;
+        const a = c.activity();
+        if (a !== c.idleMark) { c.idleMark = a; c.idleSweeps = 0; continue; }
+        if (++c.idleSweeps >= IDLE_SWEEPS) c.abort('idle');
+      }
+      if (this.#conns.size > 0 && this.#server) this.#scheduleSweep();
+    }, every);
+    this.#sweep.unref();
+  }
+
+  untrack(conn: ProxyConn): void {
+    this.#conns.delete(conn);
+  }
+
+  /** Open (connected) proxied connections per endpoint key. */
+  connectionsByEndpoint(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const c of this.#conns) {
+      if (c.target && c.isConnected()) m.set(c.target.key, (m.get(c.target.key) ?? 0) + 1);
+    }
+    return m;
+  }
+
+  takeBuffer(): Buffer {
+    return this.#pool.pop() ?? Buffer.allocUnsafe(this.#opts.readBufferSize ?? TCP_DEFAULTS.readBufferSize);
+  }
+
+  giveBuffer(buf: Buffer): void {
+    if (this.#pool.length < MAX_POOLED_BUFFERS) this.#pool.push(buf);
+  }
+
+  /** Stops accepting and resets every open connection. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = null;
+    if (this.#sweep) { clearTimeout(this.#sweep); this.#sweep = null; }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of [...this.#conns]) {
+      resetSocket(c.client);
+      if (c.backend) resetSocket(c.backend);
+    }
+    this.#pool = [];
+    await closed;
+  }
+}

@@ -1,0 +1,50 @@
+// The proxy's own view of Services: one desired entry per service port, with its endpoints.
+
+export type Protocol = 'TCP' | 'UDP';
+
+export interface EndpointInfo {
+  ip: string;
+  port: number;
+  /** conditions.ready (nil ⇒ true). */
+  ready: boolean;
+  /** conditions.serving (nil ⇒ ready). */
+  serving: boolean;
+  /** conditions.terminating (nil ⇒ false). */
+  terminating: boolean;
+  nodeName?: string;
+}
+
+export interface ServicePortEntry {
+  /** `ns/svc:portName` (portName may be empty: `ns/svc:`). */
+  key: string;
+  namespace: string;
+  service: string;
+  portName: string;
+  protocol: Protocol;
+  /** IPv4 cluster IPs (spec.clusterIPs, else spec.clusterIP). */
+  clusterIPs: string[];
+  externalIPs: string[];
+  port: number;
+  /** 0 when none. */
+  nodePort: number;
+  sessionAffinity: 'None' | 'ClientIP';
+  /** ClientIP affinity timeout; default 10800. */
+  affinityTimeoutSeconds: number;
+  internalTrafficPolicy: 'Cluster' | 'Local';
+  /** Sorted by ip, then port; deduplicated by ip:port. */
+  endpoints: EndpointInfo[];
+}
+
+/** One chosen backend: an endpoint as the data path sees it. */
+export interface Target {
+  readonly ip: string;
+  readonly port: number;
+  /** `ip:port` */
+  readonly key: string;
+}
+
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+/** kube-proxy userspace EndpointDialTimeouts. */
+export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
+/** kube-proxy's --udp-timeout default (UDPIdleTimeout). */
+export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 250;

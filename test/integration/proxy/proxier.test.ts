@@ -1,0 +1,121 @@
+// The Proxier driven by in-memory informers (no API server): listeners follow Services and
+// EndpointSlices, portals are rendered to a recording iptables runner, health and metrics serve.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { EndpointSlice, Service } from '../../../kube/api.js';
+import { silentLogger } from '../../../lib/log.js';
+import { Proxier } from '../../../proxy/proxier.js';
+import { FakeInformer } from '../../../proxy/testing/fake-informer.js';
+import type { IptablesRunner } from '../../../proxy/iptables.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+async function backend(host: string, name: string): Promise<number> {
+  const s = net.createServer({ allowHalfOpen: true }, (c) => { c.on('data', () => {}); c.on('end', () => c.end(name)); c.on('error', () => c.destroy()); });
+  await new Promise<void>((r) => s.listen(0, host, r));
+  cleanups.push(() => new Promise<void>((r) => s.close(() => r())));
+  return (s.address() as net.AddressInfo).port;
+}
+
+function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => c.end('hi'));
+    let out = '';
+    c.on('data', (d) => { out += d.toString(); });
+    c.on('end', () => { c.end(); resolve(out); });
+    c.on('error', reject);
+  });
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const service: Service = {
+  metadata: { namespace: 'default', name: 'web' },
+  spec: { type: 'NodePort', clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80, nodePort: 30080 }] },
+};
+const slice = (eps: { ip: string; port: number }[]): EndpointSlice => ({
+  metadata: { namespace: 'default', name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: eps[0]?.port ?? 1, protocol: 'TCP' }],
+  endpoints: eps.map((e) => ({ addresses: [e.ip], conditions: { ready: true } })),
+});
+
+test('listeners, endpoints, portals, health and metrics follow the informers', async () => {
+  const port = await backend('127.0.0.2', 'b2');
+  // Same port number on a second loopback address, so one slice port fits both endpoints.
+  const s3 = net.createServer({ allowHalfOpen: true }, (c) => { c.on('data', () => {}); c.on('end', () => c.end('b3')); });
+  await new Promise<void>((r) => s3.listen(port, '127.0.0.3', r));
+  cleanups.push(() => new Promise<void>((r) => s3.close(() => r())));
+
+  const services = new FakeInformer<Service>([service]);
+  const slices = new FakeInformer<EndpointSlice>([slice([{ ip: '127.0.0.2', port }])]);
+  const restores: string[] = [];
+  const runner: IptablesRunner = { listBuiltins: async () => '', restore: async (input) => { restores.push(input); } };
+  const proxier = new Proxier({
+    services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: runner, chainPrefix: 'DKLT',
+    healthPort: 0, healthBindAddress: '127.0.0.1', metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+  });
+  const ac = new AbortController();
+  cleanups.push(() => proxier.stop());
+  await proxier.start(ac.signal);
+  await until(() => proxier.table().length === 1, 'the service port listener');
+  const row = proxier.table()[0]!;
+  assert.equal(row.key, 'default/web:http');
+  assert.deepEqual(row.usable, [`127.0.0.2:${port}`]);
+  assert.equal(await get(row.listenerPort), 'b2');
+  await until(() => restores.length > 0, 'portals applied');
+  assert.match(restores.at(-1)!, new RegExp(`-A DKLT-PORTALS-HOST -d 10\\.96\\.1\\.1/32 -p tcp .* --dport 80 -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`));
+  assert.match(restores.at(-1)!, new RegExp(`-A DKLT-NODEPORT-HOST -p tcp .* --dport 30080 -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`));
+  assert.match(restores.at(-1)!, new RegExp(`-A DKLT-PORTALS-CONTAINER -d 10\\.96\\.1\\.1/32 .* -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`), 'bound to one address ⇒ container DNAT');
+
+  // Endpoint update in place: same listener port, two endpoints, round robin reaches both.
+  slices.upsert(slice([{ ip: '127.0.0.2', port }, { ip: '127.0.0.3', port }]));
+  await until(() => proxier.table()[0]!.usable.length === 2, 'two endpoints');
+  assert.equal(proxier.table()[0]!.listenerPort, row.listenerPort);
+  const got = new Set([await get(row.listenerPort), await get(row.listenerPort)]);
+  assert.deepEqual([...got].sort(), ['b2', 'b3']);
+
+  const { health, metrics } = proxier.serverPorts();
+  const hz = await fetch(`http://127.0.0.1:${health}/healthz`);
+  assert.equal(hz.status, 200);
+  assert.ok('lastUpdated' in (await hz.json() as object));
+  const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+  assert.match(text, /^kubeproxy_sync_proxy_rules_duration_seconds_count \d+$/m);
+  assert.match(text, /^kubeproxy_sync_proxy_rules_last_timestamp_seconds \d/m);
+  assert.match(text, /^kubeproxy_sync_proxy_rules_endpoint_changes_total 1$/m);
+  assert.match(text, /^dockerlet_proxy_connections_total\{service_port="default\/web:http",protocol="TCP"\} 3$/m);
+  assert.match(text, /^dockerlet_proxy_errors_total\{service_port="default\/web:http",protocol="TCP",kind="reject"\} 0$/m);
+
+  // Service deleted: the listener closes.
+  services.remove('default/web');
+  await until(() => proxier.table().length === 0, 'listener removal');
+  await assert.rejects(get(row.listenerPort), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+
+  await proxier.stop();
+  assert.match(restores.at(-1)!, /^-X DKLT-PORTALS-HOST$/m, 'stop removes the chains');
+});
+
+test('nothing is programmed before both informers have synced', async () => {
+  const services = new FakeInformer<Service>([service]);
+  const slices = new FakeInformer<EndpointSlice>([], { synced: false });
+  const restores: string[] = [];
+  const proxier = new Proxier({
+    services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: { listBuiltins: async () => '', restore: async (i) => { restores.push(i); } },
+    healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, ownInformers: false, bindAddress: '127.0.0.1',
+  });
+  cleanups.push(() => proxier.stop());
+  await proxier.start(new AbortController().signal);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(proxier.table().length, 0);
+  assert.equal(restores.length, 0);
+  await slices.start();
+  await until(() => proxier.table().length === 1, 'first sync after informers synced');
+});

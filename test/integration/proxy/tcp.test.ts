@@ -1,0 +1,205 @@
+// The TCP data path against real loopback backends (127.0.0.x), no API server.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Balancer } from '../../../proxy/balancer.js';
+import { TcpListener } from '../../../proxy/tcp.js';
+import type { DataPathMode } from '../../../proxy/conn.js';
+import type { EndpointInfo } from '../../../proxy/types.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+async function backend(host: string, onConn: (s: net.Socket) => void): Promise<{ port: number; server: net.Server }> {
+  const server = net.createServer({ allowHalfOpen: true }, onConn);
+  await new Promise<void>((r) => server.listen(0, host, r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as net.AddressInfo).port, server };
+}
+
+/** Reads until the client end, answers `<name> <bytes>` and ends. */
+const replyAfterEnd = (name: string) => (s: net.Socket) => {
+  let n = 0;
+  s.on('data', (d) => { n += d.length; });
+  s.on('end', () => s.end(`${name} ${n}`));
+  s.on('error', () => s.destroy());
+};
+
+/** Echoes every chunk; ends when the client ends. */
+const echo = (s: net.Socket) => { s.on('error', () => s.destroy()); s.pipe(s); };
+
+const ep = (ip: string, port: number, o: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port, ready: true, serving: true, terminating: false, ...o });
+
+async function listener(endpoints: EndpointInfo[], opts: { mode?: DataPathMode; idleTimeoutMs?: number; maxConnections?: number } = {}): Promise<TcpListener> {
+  const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 });
+  const l = new TcpListener({ key: 'test/svc:p', balancer, bindAddress: '127.0.0.1', ...opts });
+  l.setEndpoints(endpoints);
+  await l.start();
+  cleanups.push(() => l.stop());
+  return l;
+}
+
+/** Connects, sends payload, half-closes, resolves with the full reply. */
+function request(port: number, payload: string | Buffer = 'x'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => { c.end(payload); });
+    let out = '';
+    c.on('data', (d) => { out += d.toString(); });
+    c.on('end', () => { c.end(); resolve(out); });
+    c.on('error', reject);
+  });
+}
+
+function connectionError(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect({ port, host: '127.0.0.1' });
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    c.on('close', () => resolve('closed-without-error'));
+  });
+}
+
+function until(cond: () => boolean, what: string, tries = 200): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    const tick = () => {
+      if (cond()) return resolve();
+      if (++n > tries) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
+
+for (const mode of ['pump', 'pipe', 'onread'] as const) {
+  test(`[${mode}] round robin reaches every backend; half-close is forwarded both ways`, async () => {
+    const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+    const eps: EndpointInfo[] = [];
+    for (const h of hosts) eps.push(ep(h, (await backend(h, replyAfterEnd(h))).port));
+    const l = await listener(eps, { mode });
+    const replies: string[] = [];
+    for (let i = 0; i < 9; i++) replies.push(await request(l.port, Buffer.alloc(100_000 + i, 1)));
+    const byHost = new Map<string, number>();
+    for (const r of replies) byHost.set(r.split(' ')[0]!, (byHost.get(r.split(' ')[0]!) ?? 0) + 1);
+    assert.deepEqual([...byHost.entries()].sort(), hosts.map((h) => [h, 3]));
+    // The client ended its write side and still read the reply: half-close works; byte counts are exact.
+    assert.deepEqual(replies.map((r) => Number(r.split(' ')[1])), Array.from({ length: 9 }, (_, i) => 100_000 + i));
+    await until(() => l.stats.active === 0, 'connections to close');
+    assert.equal(l.stats.connectionsTotal, 9);
+  });
+}
+
+test('no endpoints: the client is reset at once (ECONNRESET)', async () => {
+  const l = await listener([]);
+  assert.equal(await connectionError(l.port), 'ECONNRESET');
+  const b = await backend('127.0.0.2', replyAfterEnd('b'));
+  // Only non-serving endpoints: still a reject.
+  l.setEndpoints([ep('127.0.0.2', b.port, { ready: false, serving: false })]);
+  assert.equal(await connectionError(l.port), 'ECONNRESET');
+  assert.equal(l.stats.rejects, 2);
+});
+
+test('failover: a closed endpoint port is skipped, 0 failed connections', async () => {
+  const dead = await backend('127.0.0.5', () => {});
+  await new Promise<void>((r) => dead.server.close(() => r()));
+  const live = await backend('127.0.0.6', replyAfterEnd('live'));
+  const l = await listener([ep('127.0.0.5', dead.port), ep('127.0.0.6', live.port)]);
+  let failed = 0;
+  for (let i = 0; i < 40; i++) {
+    const r = await request(l.port).catch(() => 'failed');
+    if (!r.startsWith('live')) failed++;
+  }
+  assert.equal(failed, 0);
+  assert.ok(l.stats.connectFailures >= 20, `connect failures counted: ${l.stats.connectFailures}`);
+});
+
+test('a reset from the endpoint is propagated to the client as ECONNRESET', async () => {
+  const b = await backend('127.0.0.2', (s) => { s.once('data', () => s.resetAndDestroy()); });
+  const l = await listener([ep('127.0.0.2', b.port)]);
+  const code = await new Promise<string>((resolve) => {
+    const c = net.connect({ port: l.port, host: '127.0.0.1' }, () => c.write('hello'));
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    c.on('close', () => resolve('closed-without-error'));
+  });
+  assert.equal(code, 'ECONNRESET');
+});
+
+test('idle timeout closes a silent connection; the connection limit drops extra clients', async () => {
+  const b = await backend('127.0.0.2', echo);
+  const l = await listener([ep('127.0.0.2', b.port)], { idleTimeoutMs: 150, maxConnections: 1 });
+  const c = net.connect({ port: l.port, host: '127.0.0.1' });
+  c.on('error', () => {});
+  const closed = new Promise<void>((r) => c.on('close', () => r()));
+  await until(() => l.stats.active === 1, 'first connection');
+  const second = await connectionError(l.port);
+  assert.notEqual(second, 'never');
+  await closed;
+  assert.equal(l.stats.idleTimeouts, 1);
+  assert.equal(l.stats.drops, 1);
+});
+
+test('an endpoint leaving the slice closes its connections; a not-ready but serving one keeps them', async () => {
+  const a = await backend('127.0.0.2', echo);
+  const b = await backend('127.0.0.3', echo);
+  const l = await listener([ep('127.0.0.2', a.port), ep('127.0.0.3', b.port)]);
+  const open = async () => {
+    const c = net.connect({ port: l.port, host: '127.0.0.1' });
+    c.on('error', () => {});
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    return c;
+  };
+  const roundTrip = (c: net.Socket, msg: string) => new Promise<string>((resolve, reject) => {
+    c.once('data', (d) => resolve(d.toString()));
+    c.once('close', () => reject(new Error('closed')));
+    c.write(msg);
+  });
+  const c1 = await open();
+  const c2 = await open();
+  assert.equal(await roundTrip(c1, 'one'), 'one');
+  assert.equal(await roundTrip(c2, 'two'), 'two');
+  const byEp = l.connectionsByEndpoint();
+  assert.equal(byEp.get(`127.0.0.2:${a.port}`), 1);
+  assert.equal(byEp.get(`127.0.0.3:${b.port}`), 1);
+  const c2closed = new Promise<void>((r) => c2.once('close', () => r()));
+  // .2 becomes terminating but still serving; .3 leaves the slice.
+  l.setEndpoints([ep('127.0.0.2', a.port, { ready: false, serving: true, terminating: true })]);
+  await c2closed;
+  assert.equal(await roundTrip(c1, 'still'), 'still');
+  assert.equal(l.stats.endpointRemovalCloses, 1);
+  c1.destroy();
+});
+
+function closeWaitCount(ports: number[]): number {
+  const hex = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4 || f[3] !== '08') continue;
+    if (hex.has(f[1]!.split(':')[1]!) || hex.has(f[2]!.split(':')[1]!)) n++;
+  }
+  return n;
+}
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+test('10,000 proxied connections leave 0 sockets in CLOSE_WAIT and the fd count where it started', async () => {
+  const b = await backend('127.0.0.2', replyAfterEnd('b'));
+  const l = await listener([ep('127.0.0.2', b.port)]);
+  await request(l.port); // warm up lazily created handles
+  await until(() => l.stats.active === 0, 'warm-up close');
+  const fdsBefore = fdCount();
+  const total = 10_000;
+  const batch = 100;
+  let failures = 0;
+  for (let i = 0; i < total; i += batch) {
+    const rs = await Promise.allSettled(Array.from({ length: batch }, () => request(l.port, 'ping')));
+    failures += rs.filter((r) => r.status === 'rejected' || !r.value.startsWith('b 4')).length;
+  }
+  assert.equal(failures, 0);
+  await until(() => l.stats.active === 0, 'all proxied connections to close');
+  await until(() => closeWaitCount([l.port, b.port]) === 0, '0 CLOSE_WAIT').catch(() => undefined);
+  assert.equal(closeWaitCount([l.port, b.port]), 0);
+  await until(() => fdCount() <= fdsBefore, 'fd count back to start').catch(() => undefined);
+  assert.equal(fdCount(), fdsBefore);
+  assert.equal(l.stats.connectionsTotal, total + 1);
+});

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EndpointSlice, Service } from '../../../kube/api.js';
+import { buildServicePorts, skipReason } from '../../../proxy/model.js';
+
+function svc(name: string, spec: Partial<Service['spec']>, labels?: Record<string, string>): Service {
+  return { metadata: { namespace: 'default', name, labels }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }], ...spec } };
+}
+
+function slice(name: string, service: string, endpoints: EndpointSlice['endpoints'], ports: EndpointSlice['ports'] = [{ name: 'http', port: 8080, protocol: 'TCP' }], addressType: EndpointSlice['addressType'] = 'IPv4'): EndpointSlice {
+  return { metadata: { namespace: 'default', name, labels: { 'kubernetes.io/service-name': service } }, addressType, endpoints, ports };
+}
+
+test('joins a Service with its EndpointSlices by service-name label and port name', () => {
+  const t = buildServicePorts(
+    [svc('web', { ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] })],
+    [
+      slice('web-a', 'web', [{ addresses: ['10.0.0.2'] }], [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'metrics', port: 9100, protocol: 'TCP' }]),
+      slice('web-b', 'web', [{ addresses: ['10.0.0.1'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'n1' }]),
+      slice('other', 'api', [{ addresses: ['10.0.0.9'] }]),
+    ],
+  );
+  assert.deepEqual([...t.keys()], ['default/web:http', 'default/web:metrics']);
+  const http = t.get('default/web:http')!;
+  assert.equal(http.protocol, 'TCP');
+  assert.deepEqual(http.clusterIPs, ['10.96.0.10']);
+  assert.equal(http.port, 80);
+  assert.equal(http.nodePort, 0);
+  assert.equal(http.sessionAffinity, 'None');
+  assert.equal(http.affinityTimeoutSeconds, 10800);
+  assert.equal(http.internalTrafficPolicy, 'Cluster');
+  assert.deepEqual(http.endpoints, [
+    { ip: '10.0.0.1', port: 8080, ready: false, serving: true, terminating: true, nodeName: 'n1' },
+    { ip: '10.0.0.2', port: 8080, ready: true, serving: true, terminating: false },
+  ]);
+  assert.deepEqual(t.get('default/web:metrics')!.endpoints.map((e) => `${e.ip}:${e.port}`), ['10.0.0.2:9100']);
+});
+
+test('nil conditions: ready ⇒ true, serving ⇒ ready, terminating ⇒ false', () => {
+  const t = buildServicePorts([svc('web', {})], [slice('s', 'web', [
+    { addresses: ['10.0.0.1'] },
+    { addresses: ['10.0.0.2'], conditions: { ready: false } },
+  ])]);
+  const eps = t.get('default/web:http')!.endpoints;
+  assert.deepEqual(eps.map((e) => [e.ready, e.serving, e.terminating]), [[true, true, false], [false, false, false]]);
+});
+
+test('unnamed ports match slice ports named ""; protocol must match; slice ports without a name are ignored', () => {
+  const t = buildServicePorts(
+    [svc('dns', { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP', name: 'tcp' }] })],
+    [slice('d', 'dns', [{ addresses: ['10.0.0.5'] }], [{ name: '', port: 5353, protocol: 'UDP' }, { port: 1, protocol: 'TCP' }])],
+  );
+  assert.deepEqual(t.get('default/dns:')!.endpoints.map((e) => e.port), [5353]);
+  assert.equal(t.get('default/dns:')!.protocol, 'UDP');
+  assert.deepEqual(t.get('default/dns:tcp')!.endpoints, []);
+});
+
+test('skips headless, ExternalName, service-proxy-name and SCTP; ignores IPv6/FQDN slices', () => {
+  assert.equal(skipReason(svc('h', { clusterIP: 'None' })), 'headless');
+  assert.equal(skipReason(svc('e', { type: 'ExternalName', clusterIP: undefined })), 'ExternalName');
+  assert.equal(skipReason(svc('p', {}, { 'service.kubernetes.io/service-proxy-name': 'other' })), 'service-proxy-name');
+  const t = buildServicePorts(
+    [svc('h', { clusterIP: 'None' }), svc('s', { ports: [{ name: 'x', port: 1, protocol: 'SCTP' }, { name: 'http', port: 80 }] })],
+    [slice('v6', 's', [{ addresses: ['fd00::1'] }], undefined, 'IPv6')],
+  );
+  assert.deepEqual([...t.keys()], ['default/s:http']);
+  assert.deepEqual(t.get('default/s:http')!.endpoints, []);
+});
+
+test('dedups ip:port across slices, a non-terminating endpoint wins', () => {
+  const t = buildServicePorts([svc('web', {})], [
+    slice('a', 'web', [{ addresses: ['10.0.0.1'], conditions: { ready: false, serving: false, terminating: true } }]),
+    slice('b', 'web', [{ addresses: ['10.0.0.1'], conditions: { ready: true } }]),
+  ]);
+  assert.deepEqual(t.get('default/web:http')!.endpoints, [{ ip: '10.0.0.1', port: 8080, ready: true, serving: true, terminating: false }]);
+});
+
+test('NodePort, externalIPs, affinity and traffic policy are carried over', () => {
+  const t = buildServicePorts([svc('np', {
+    type: 'NodePort', clusterIPs: ['10.96.1.1', 'fd00::1'], externalIPs: ['192.0.2.10'],
+    ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+    sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, internalTrafficPolicy: 'Local',
+  })], []);
+  const e = t.get('default/np:http')!;
+  assert.deepEqual(e.clusterIPs, ['10.96.1.1']);
+  assert.deepEqual(e.externalIPs, ['192.0.2.10']);
+  assert.equal(e.nodePort, 30080);
+  assert.equal(e.sessionAffinity, 'ClientIP');
+  assert.equal(e.affinityTimeoutSeconds, 60);
+  assert.equal(e.internalTrafficPolicy, 'Local');
+});

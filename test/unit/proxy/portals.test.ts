@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chainNames, renderCleanup, renderJumpFixes, renderRestore, tokenize, type PortalSpec } from '../../../proxy/portals.js';
+
+const specs: PortalSpec[] = [
+  { key: 'kube-system/dns:dns', protocol: 'UDP', ips: ['10.96.0.10'], port: 53, nodePort: 0, listenerPort: 40001 },
+  { key: 'default/web:http', protocol: 'TCP', ips: ['10.96.0.20', '192.0.2.7'], port: 80, nodePort: 30080, listenerPort: 40002 },
+  { key: 'default/none:x', protocol: 'TCP', ips: ['10.96.0.30'], port: 81, nodePort: 0, listenerPort: 0 },
+];
+
+const EMPTY_BUILTINS = '-P PREROUTING ACCEPT\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\n-P OUTPUT ACCEPT\n-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER\n-A OUTPUT -d 10.96.0.0/12 -o eth0 -m comment --comment dockerlet-egress-guard -j REJECT --reject-with icmp-port-unreachable\n';
+
+test('renders the whole table as one restore batch (golden)', () => {
+  const got = renderRestore(specs, { prefix: 'DOCKERLET', hostIP: '127.0.0.1' }, EMPTY_BUILTINS);
+  assert.equal(got, `*nat
+:DOCKERLET-PORTALS-CONTAINER - [0:0]
+:DOCKERLET-PORTALS-HOST - [0:0]
+:DOCKERLET-NODEPORT-CONTAINER - [0:0]
+:DOCKERLET-NODEPORT-HOST - [0:0]
+-I PREROUTING 1 -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-CONTAINER
+-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-CONTAINER
+-I OUTPUT 1 -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-HOST
+-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-HOST
+-A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j REDIRECT --to-ports 40002
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:40002
+-A DOCKERLET-PORTALS-CONTAINER -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j REDIRECT --to-ports 40002
+-A DOCKERLET-PORTALS-HOST -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:40002
+-A DOCKERLET-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http" -m tcp --dport 30080 -j REDIRECT --to-ports 40002
+-A DOCKERLET-NODEPORT-HOST -p tcp -m comment --comment "default/web:http" -m tcp --dport 30080 -j DNAT --to-destination 127.0.0.1:40002
+-A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 53 -j REDIRECT --to-ports 40001
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 53 -j DNAT --to-destination 127.0.0.1:40001
+COMMIT
+`);
+});
+
+test('a listener bound to one address gets DNAT for container traffic', () => {
+  const got = renderRestore([specs[0]!], { prefix: 'DKL', hostIP: '127.0.0.1', containerDnatIP: '172.17.0.1' }, '');
+  assert.match(got, /^-A DKL-PORTALS-CONTAINER -d 10\.96\.0\.10\/32 -p udp .* -j DNAT --to-destination 172\.17\.0\.1:40001$/m);
+});
+
+test('jump fixes: nothing when exactly one of each exists; duplicates and stale variants are deleted; foreign rules untouched', () => {
+  const ok = `${EMPTY_BUILTINS}
+-A PREROUTING -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-CONTAINER
+-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-CONTAINER
+-A OUTPUT -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-HOST
+-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-HOST
+`;
+  assert.deepEqual(renderJumpFixes('DOCKERLET', ok), []);
+  const messy = `${ok}-A PREROUTING -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-CONTAINER
+-A OUTPUT -j DOCKERLET-PORTALS-HOST
+-A OUTPUT -j DKLTEST-PORTALS-HOST
+`;
+  assert.deepEqual(renderJumpFixes('DOCKERLET', messy), [
+    '-D PREROUTING -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-CONTAINER',
+    '-D OUTPUT -j DOCKERLET-PORTALS-HOST',
+  ]);
+});
+
+test('cleanup deletes every jump to our chains, then flushes and deletes them', () => {
+  const cur = `${EMPTY_BUILTINS}-A PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER\n-A OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST\n`;
+  assert.equal(renderCleanup('DKT', cur), `*nat
+-D PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER
+-D OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST
+:DKT-PORTALS-CONTAINER - [0:0]
+:DKT-PORTALS-HOST - [0:0]
+:DKT-NODEPORT-CONTAINER - [0:0]
+:DKT-NODEPORT-HOST - [0:0]
+-X DKT-PORTALS-CONTAINER
+-X DKT-PORTALS-HOST
+-X DKT-NODEPORT-CONTAINER
+-X DKT-NODEPORT-HOST
+COMMIT
+`);
+});
+
+test('chain names fit iptables limits with the default prefix; tokenizer keeps quoted words', () => {
+  for (const n of Object.values(chainNames('DOCKERLET'))) assert.ok(n.length <= 28, n);
+  assert.deepEqual(tokenize('-A X -m comment --comment "a b" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a b', '-j', 'Y']);
+});
