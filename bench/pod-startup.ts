@@ -1,10 +1,10 @@
 // `npm run bench -- pod-startup [--pods 20] [--warmup 1] [--density 100] [--parallelism 4,10]
-//   [--direct-docker] [--cpu-prof] [--compiled] [--agent-repo DIR] [--skip-baseline] [--out FILE]`
+//   [--direct-docker] [--cpu-prof] [--compiled] [--agent-repo DIR] [--pod-workers N] [--skip-baseline] [--out FILE]`
 // A real control plane + the agent as a child process on this host's Docker. Measures (a) single-pod
 // create → Running-seen-by-watch latency, (b) a Deployment scaled 0 → N on the node to all Running,
 // against a raw-Docker baseline of the same sandbox + container pairs, and the agent's RSS and CPU.
 // Writes bench/results/pod-startup.json.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,8 @@ interface Options {
   /** Run the agent from another checkout (e.g. a patched copy); default this repo. */
   agentRepo: string;
   skipBaseline: boolean;
+  /** podWorkers for the agent (config file); default the agent's own default. */
+  podWorkers?: number;
   out: string;
 }
 
@@ -52,7 +54,7 @@ function options(args: string[]): Options {
     options: {
       pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' }, parallelism: { type: 'string' },
       'direct-docker': { type: 'boolean' }, 'cpu-prof': { type: 'boolean' }, compiled: { type: 'boolean' }, out: { type: 'string' },
-      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' },
+      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'pod-workers': { type: 'string' },
     },
   });
   const int = (s: string | undefined, d: number, min: number, max: number) => {
@@ -70,6 +72,7 @@ function options(args: string[]): Options {
     compiled: v.compiled ?? false,
     agentRepo: v['agent-repo'] ?? REPO,
     skipBaseline: v['skip-baseline'] ?? false,
+    ...(v['pod-workers'] !== undefined ? { podWorkers: int(v['pod-workers'], 1024, 1, 4096) } : {}),
     out: v.out ?? join(REPO, 'bench/results/pod-startup.json'),
   };
 }
@@ -165,10 +168,16 @@ export async function main(args: string[]): Promise<void> {
       notes.push('the agent ran as plain JavaScript (sources transpiled file by file with esbuild, no tsx loader): --compiled');
     }
     if (opts.agentRepo !== REPO) notes.push(`the agent ran from ${opts.agentRepo}, not this checkout`);
+    let configFile: string | undefined;
+    if (opts.podWorkers !== undefined) {
+      configFile = join(work, 'agent.yaml');
+      await writeFile(configFile, `podWorkers: ${opts.podWorkers}\n`);
+      notes.push(`the agent ran with podWorkers ${opts.podWorkers} (at most that many pod syncs at once)`);
+    }
     const logPath = join(work, 'agent.log');
     const profDir = join(work, 'prof');
     agent = startAgent({
-      repo: opts.agentRepo, kubeconfig: creds.kubeconfigPath, nodeName: NODE, rootDir, dockerEndpoint: endpoint, logPath, ...(entry ? { entry } : {}),
+      repo: opts.agentRepo, kubeconfig: creds.kubeconfigPath, nodeName: NODE, rootDir, dockerEndpoint: endpoint, logPath, ...(entry ? { entry } : {}), ...(configFile ? { configFile } : {}),
       nodeFlags: opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
     });
     const ag = agent;

@@ -12,6 +12,8 @@ export interface AgentOptions {
   rootDir: string;
   dockerEndpoint: string;
   logPath: string;
+  /** A YAML config file (--config). */
+  configFile?: string;
   /** Script to run instead of bin/dockerlet.js (e.g. compileAgent's output). */
   entry?: string;
   /** Extra node flags, e.g. --cpu-prof. */
@@ -40,6 +42,7 @@ export function startAgent(o: AgentOptions): AgentProcess {
     ...(o.nodeFlags ?? []), o.entry ?? join(o.repo, 'bin/dockerlet.js'), 'agent',
     '--kubeconfig', o.kubeconfig, '--node-name', o.nodeName, '--root-dir', o.rootDir,
     '--docker-endpoint', o.dockerEndpoint, '--log-level', o.logLevel ?? 'info',
+    ...(o.configFile ? ['--config', o.configFile] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
@@ -191,8 +194,8 @@ export class ProcSampler {
   }
 }
 
-/** Counts the agent's JSON log lines by level, and its warnings/errors by message (top 8). */
-export function summariseAgentLog(path: string): { lines: number; byLevel: Record<string, number>; problems: [string, number][] } {
+/** Counts the agent's JSON log lines by level, and its warnings/errors by message (top 8, with one example error). */
+export function summariseAgentLog(path: string): { lines: number; byLevel: Record<string, number>; problems: [string, number, string][] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -200,7 +203,7 @@ export function summariseAgentLog(path: string): { lines: number; byLevel: Recor
     return { lines: 0, byLevel: {}, problems: [] };
   }
   const byLevel: Record<string, number> = {};
-  const problems = new Map<string, number>();
+  const problems = new Map<string, { n: number; example: string }>();
   let lines = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
@@ -214,11 +217,13 @@ export function summariseAgentLog(path: string): { lines: number; byLevel: Recor
     const lvl = String(rec.level ?? '?');
     byLevel[lvl] = (byLevel[lvl] ?? 0) + 1;
     if ((rec.level ?? 0) >= 40) {
-      const key = `${rec.msg ?? ''}${rec.err ? `: ${String(rec.err).slice(0, 80)}` : ''}`;
-      problems.set(key, (problems.get(key) ?? 0) + 1);
+      const key = rec.msg ?? '';
+      const p = problems.get(key) ?? { n: 0, example: rec.err ? String(rec.err).slice(0, 160) : '' };
+      p.n++;
+      problems.set(key, p);
     }
   }
-  return { lines, byLevel, problems: [...problems.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8) };
+  return { lines, byLevel, problems: [...problems.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 8).map(([k, v]) => [k, v.n, v.example]) };
 }
 
 /** Pids whose /proc/<pid>/comm is one of names. */
