@@ -24,7 +24,9 @@ export function buildReport(figures: Record<string, number>, densityN: number, n
   const rKey = `raw_docker_${densityN}_s`;
   const ratioKey = `density_${densityN}_vs_raw_docker`;
   const ratio = figures[dKey]! / figures[rKey]!;
-  const ratios = { [ratioKey]: Math.round(ratio * 1000) / 1000 };
+  const median = figures[`raw_docker_${densityN}_median_trial_s`];
+  const ratios: Record<string, number> = { [ratioKey]: Math.round(ratio * 1000) / 1000 };
+  if (median !== undefined) ratios[`${ratioKey}_median_trial`] = Math.round((figures[dKey]! / median) * 1000) / 1000;
   const targets = { single_pod_p99_s: TARGETS.single_pod_p99_s, [ratioKey]: TARGETS.density_vs_raw_docker, agent_peak_rss_mib: TARGETS.agent_peak_rss_mib };
   const met = {
     single_pod_p99_s: figures.single_pod_p99_s! <= TARGETS.single_pod_p99_s,
@@ -45,7 +47,7 @@ export function printTable(r: PodStartupReport): void {
   for (const [k, v] of Object.entries(r.figures)) {
     rows.push([k, String(v), tgt[k] !== undefined ? `≤ ${tgt[k]}` : '', r.met[k] === undefined ? '' : r.met[k] ? 'yes' : 'NO']);
   }
-  for (const [k, v] of Object.entries(r.ratios)) rows.push([k, String(v), `≤ ${tgt[k]}`, r.met[k] ? 'yes' : 'NO']);
+  for (const [k, v] of Object.entries(r.ratios)) rows.push([k, String(v), tgt[k] !== undefined ? `≤ ${tgt[k]}` : '', r.met[k] === undefined ? '' : r.met[k] ? 'yes' : 'NO']);
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((c, i) => c.padEnd(w[i]!)).join('  ');
   console.log(`\npod-startup (${r.date}, ${r.host.cores} cores, ${r.host.memory})`);
