@@ -16,5 +16,6 @@ COPY runtime ./runtime
 COPY agent ./agent
 COPY proxy ./proxy
 COPY metrics ./metrics
+ENV NODE_OPTIONS=--max-semi-space-size=4
 ENTRYPOINT ["node", "/opt/dockerlet/bin/dockerlet.js"]
 CMD ["run"]

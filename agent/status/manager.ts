@@ -170,10 +170,17 @@ export class StatusManager implements Service {
         e.sent = status;
         e.sentVersion = version;
       } catch (err) {
-        this.#log.warn({ pod: `${e.namespace}/${e.name}`, err: errorMessage(err) }, 'pod status write failed; will retry');
         const code = (err as { details?: { status?: number } }).details?.status;
-        if (code === 404 || code === 409 || code === 422) e.sentVersion = version; // gone, replaced, or refused
-        else setTimeout(() => this.#markDirty(uid), 1000).unref();
+        if (code === 404) {
+          this.#log.debug({ pod: `${e.namespace}/${e.name}` }, 'pod is gone; status not written');
+          e.sentVersion = version;
+        } else if (code === 409 || code === 422) {
+          this.#log.warn({ pod: `${e.namespace}/${e.name}`, err: errorMessage(err) }, 'pod status write refused');
+          e.sentVersion = version; // replaced, or refused: retrying the same write cannot help
+        } else {
+          this.#log.warn({ pod: `${e.namespace}/${e.name}`, err: errorMessage(err) }, 'pod status write failed; will retry');
+          setTimeout(() => this.#markDirty(uid), 1000).unref();
+        }
       }
     }
     e.waiters = e.waiters.filter((w) => {

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { component, type Logger } from '../../lib/log.js';
-import { Labels } from '../naming.js';
+import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
 import type {
   ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
   SandboxSpec,
@@ -42,6 +42,8 @@ export class DockerRuntime implements ContainerRuntime {
   #logger: Logger | undefined;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #imageRefs = new Map<string, string>();
+  /** Why a start failed, by container id (a created container is described from the list, not inspected). */
+  readonly #startErrors = new Map<string, string>();
   #oomFloor: number | undefined;
 
   constructor(opts: DockerRuntimeOptions = {}) {
@@ -73,6 +75,26 @@ export class DockerRuntime implements ContainerRuntime {
     const stale: { id: string; key: string }[] = [];
     for (const c of list) {
       seen.add(c.Id);
+      // A container not yet started is described from the list entry, never inspected: Docker holds
+      // the container lock for the whole of a start, so inspecting another pod's container while it
+      // starts would stall this caller for seconds (measured by bench/pod-startup).
+      if (c.State === 'created') {
+        const identity = identityFromLabels(c.Labels, parseDockerName(c.Names?.[0] ?? ''));
+        if (identity) {
+          const o: ObservedContainer = {
+            ...identity, id: c.Id, dockerName: (c.Names?.[0] ?? '').replace(/^\//, ''), state: 'created',
+            image: c.Image, imageRef: this.#imageRefs.get(c.ImageID) ?? `docker://${c.ImageID}`,
+            createdAt: new Date(c.Created * 1000).toISOString(), annotations: annotationsFromLabels(c.Labels),
+          };
+          const sb = c.Labels[Labels.sandboxId];
+          if (sb) o.sandboxId = sb;
+          const startError = this.#startErrors.get(c.Id);
+          if (startError) o.error = startError;
+          out.push(o);
+        }
+        this.#cache.delete(c.Id);
+        continue;
+      }
       const key = changeKey(c);
       const hit = this.#cache.get(c.Id);
       if (hit && hit.key === key) {
@@ -80,6 +102,7 @@ export class DockerRuntime implements ContainerRuntime {
       } else stale.push({ id: c.Id, key });
     }
     for (const id of this.#cache.keys()) if (!seen.has(id)) this.#cache.delete(id);
+    for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
     await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
       const observed = await this.#observe(id);
       if (observed === null) return; // removed between list and inspect
@@ -133,7 +156,9 @@ export class DockerRuntime implements ContainerRuntime {
       await this.#client.getContainer(id).start();
     } catch (err) {
       if (dockerStatus(err) === 304) return; // already started
-      throw toDockerletError('start', err, { id });
+      const e = toDockerletError('start', err, { id });
+      this.#startErrors.set(id, e.message);
+      throw e;
     }
   }
 
