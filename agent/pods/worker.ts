@@ -151,13 +151,12 @@ export class PodWorker {
     let observed = observedBefore;
     if (await this.#killUnhealthy(record, observed)) observed = viewPod((await deps.cache.refresh()).get(record.uid) ?? []);
     const plan = computePodActions(this.#planInput(record, observed, false));
-    for (const [name, remaining] of plan.backingOff) {
+    for (const name of plan.backingOff.keys()) {
       const secs = Math.round(deps.crashBackoff.current(`${record.uid}/${name}`) / 1000);
       const podDesc = `${record.pod.metadata.name}_${record.pod.metadata.namespace}(${record.uid})`;
       const already = record.waiting.get(name)?.reason === 'CrashLoopBackOff';
       record.waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${secs}s restarting failed container=${name} pod=${podDesc}` });
       if (!already) deps.events.event(podRef(record.pod), 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podDesc}`);
-      void remaining;
     }
     if (plan.containersToKill.length) await killContainers(deps, record.pod, plan.containersToKill);
     let sandboxId = plan.sandboxId;

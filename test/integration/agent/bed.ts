@@ -38,11 +38,15 @@ export interface BedOptions {
   staticPods?: boolean;
   /** Extra environment for the agent (e.g. DOCKERLET_* config). */
   agentEnv?: Record<string, string>;
+  /** The daemon command: `agent` (default) or `run` (agent + service proxy; startAgent then also waits for "proxy started"). */
+  command?: 'agent' | 'run';
 }
 
 export interface Bed {
   cp: ControlPlane;
   nodeName: string;
+  /** The node's kubeconfig (the agent's credentials). */
+  kubeconfigPath: string;
   /** The bed's temp dir (removed on stop); hostPath volumes for tests may live under it. */
   dir: string;
   /** The static pod manifest dir, when staticPods was asked for. */
@@ -61,6 +65,8 @@ export interface Bed {
   stopAgent(signal?: NodeJS.Signals): Promise<void>;
   killAgent(): Promise<void>;
   agentRunning(): boolean;
+  /** pid of the running agent process, or undefined. */
+  agentPid(): number | undefined;
   agentLog(): string;
   waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions): Promise<T>;
   /** The pod, or undefined when it does not exist. */
@@ -201,7 +207,8 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
 
   async function startAgent(extraArgs: string[] = []): Promise<void> {
     if (agent) throw new Error('agent already running');
-    const args = [join(REPO, 'bin/dockerlet.js'), 'agent', '--kubeconfig', creds.kubeconfigPath, '--node-name', opts.nodeName, '--root-dir', rootDir];
+    const command = opts.command ?? 'agent';
+    const args = [join(REPO, 'bin/dockerlet.js'), command, '--kubeconfig', creds.kubeconfigPath, '--node-name', opts.nodeName, '--root-dir', rootDir];
     if (manifestDir) args.push('--pod-manifest-path', manifestDir);
     args.push(...extraArgs);
     const fd = openSync(logPath, 'a');
@@ -214,10 +221,13 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
       resolve();
     }));
     agent = { child, exited };
-    const startsBefore = (agentLog().match(/"agent started"/g) ?? []).length;
+    const count = (re: RegExp) => (agentLog().match(re) ?? []).length;
+    const startsBefore = count(/"agent started"/g);
+    const proxyStartsBefore = count(/"proxy started"/g);
     await waitFor(async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`agent exited (${child.exitCode ?? child.signalCode})`);
-      if ((agentLog().match(/"agent started"/g) ?? []).length <= startsBefore) return undefined;
+      if (count(/"agent started"/g) <= startsBefore) return undefined;
+      if (command === 'run' && count(/"proxy started"/g) <= proxyStartsBefore) return undefined;
       const ready = (await node()).status?.conditions?.find((c) => c.type === 'Ready');
       // A heartbeat from this run (the time has second precision).
       const beat = Date.parse(ready?.lastHeartbeatTime ?? '');
@@ -251,6 +261,7 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
   return {
     cp,
     nodeName: opts.nodeName,
+    kubeconfigPath: creds.kubeconfigPath,
     dir,
     ...(manifestDir ? { manifestDir } : {}),
     kubectl,
@@ -267,6 +278,7 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
     stopAgent,
     killAgent: () => stopAgent('SIGKILL'),
     agentRunning: () => agent !== undefined,
+    agentPid: () => agent?.child.pid,
     agentLog,
     waitFor,
     async pod(namespace, name) {
