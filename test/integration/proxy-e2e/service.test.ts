@@ -1,0 +1,125 @@
+// End to end through the whole daemon (`dockerlet run`): a 3-replica web Deployment behind
+// ClusterIP and NodePort Services answers through the userspace proxy from the host (OUTPUT DNAT)
+// and from inside a pod (PREROUTING REDIRECT), round-robins over every replica, drops a not-ready
+// endpoint from the rotation, keeps ClientIP affinity, and refuses at once when no endpoint is left.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, readyPods, removeOurRules, sliceEndpoints, tally, webDeployment, webService,
+  type DaemonBed,
+} from './fixture.js';
+import type { Bed } from '../agent/bed.js';
+
+const NODE = 'dl-px-svc';
+const NS = 'px-svc';
+let d: DaemonBed | undefined;
+const b = (): Bed => (d as DaemonBed).bed;
+let names: string[] = [];
+let podIPs = new Map<string, string>();
+let clusterIP = '';
+
+const fmt = (m: Map<string, number>) => [...m].map(([k, v]) => `${k}×${v}`).join(', ');
+
+before(async () => {
+  d = await daemonBed(NODE);
+  await d.start();
+  await b().kubectl(['create', 'namespace', NS]);
+  await b().apply(webDeployment(NS, 'web', { replicas: 3 }));
+  await b().apply(webService(NS, 'web', 'web'));
+  await b().apply(JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: NS },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] },
+  }));
+  const pods = await readyPods(b(), NS, 'web', 3, 150_000);
+  names = pods.map((p) => p.metadata.name!).sort();
+  podIPs = new Map(pods.map((p) => [p.metadata.name!, p.status!.podIP!]));
+  clusterIP = (await getService(b(), NS, 'web')).spec.clusterIP!;
+  assert.match(clusterIP, /^10\.96\.\d+\.\d+$/);
+  // Converged: the slice lists the 3 ready pods, and the proxy (portal programmed, endpoints
+  // synced at most once a second) reaches all of them.
+  await b().waitFor(async () => [...(await sliceEndpoints(b(), NS, 'web')).values()].filter(Boolean).length === 3, { what: '3 ready endpoints in the slice', timeoutMs: 60_000 });
+  await b().waitFor(async () => (await tally(clusterIP, 80, 6)).size === 3, { what: `all 3 replicas through http://${clusterIP}/`, timeoutMs: 60_000 });
+}, { timeout: 300_000 });
+
+after(async () => {
+  await d?.bed.stop();
+  await removeOurRules().catch(() => undefined);
+}, { timeout: 120_000 });
+
+test('ClusterIP from the host: every request answers and every replica is seen', { timeout: 60_000 }, async () => {
+  const seen = await tally(clusterIP, 80, 30);
+  assert.deepEqual([...seen.keys()].sort(), names, `replies: ${fmt(seen)}`);
+  // Round robin: 10 each.
+  assert.deepEqual([...seen.values()], [10, 10, 10], `replies: ${fmt(seen)}`);
+});
+
+test('ClusterIP from inside a pod (PREROUTING REDIRECT) answers with the replicas', { timeout: 60_000 }, async () => {
+  await b().waitFor(async () => (await b().pod(NS, 'client'))?.status?.phase === 'Running', { what: 'client pod Running', timeoutMs: 60_000 });
+  const out = await b().exec(NS, 'client', 'c', ['sh', '-c', `for i in 1 2 3 4 5 6 7 8 9; do timeout 10 wget -qO- http://${clusterIP}/ || echo FAIL; done`]);
+  const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  assert.equal(lines.length, 9, out);
+  assert.ok(lines.every((l) => names.includes(l)), `replies: ${lines.join(' ')}`);
+  assert.deepEqual([...new Set(lines)].sort(), names);
+});
+
+test('NodePort answers on 127.0.0.1 and on the node InternalIP from the host', { timeout: 60_000 }, async () => {
+  await b().apply(webService(NS, 'web-np', 'web', { type: 'NodePort' }));
+  const svc = await getService(b(), NS, 'web-np');
+  const nodePort = svc.spec.ports?.[0]?.nodePort ?? 0;
+  assert.ok(nodePort >= 30000 && nodePort <= 32767, `nodePort ${nodePort}`);
+  const ip = await nodeInternalIP(b());
+  const first = await b().waitFor(() => mustGet('127.0.0.1', nodePort), { what: `http://127.0.0.1:${nodePort}/`, timeoutMs: 30_000, intervalMs: 500 });
+  assert.ok(names.includes(first), first);
+  for (const host of ['127.0.0.1', ip]) {
+    const seen = await tally(host, nodePort, 6);
+    assert.deepEqual([...seen.keys()].sort(), names, `${host}:${nodePort} replies: ${fmt(seen)}`);
+  }
+  // Its ClusterIP is proxied too.
+  assert.ok(names.includes(await mustGet(svc.spec.clusterIP!, 80)));
+});
+
+test('an endpoint whose readiness fails leaves the rotation, and comes back when ready', { timeout: 120_000 }, async () => {
+  const victim = names[0]!;
+  const others = names.filter((n) => n !== victim);
+  await b().exec(NS, victim, 'web', ['rm', '/www/index.html']);
+  await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === false,
+    { what: `EndpointSlice shows ${victim} not ready`, timeoutMs: 60_000 });
+  // The proxy syncs at most once a second: within a bounded number of rounds the victim stops answering.
+  let seen = new Map<string, number>();
+  for (let round = 0; round < 10; round++) {
+    seen = await tally(clusterIP, 80, 12);
+    if (!seen.has(victim)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.ok(!seen.has(victim), `not-ready ${victim} still answers: ${fmt(seen)}`);
+  const final = await tally(clusterIP, 80, 30);
+  assert.deepEqual([...final.keys()].sort(), others, `replies: ${fmt(final)}`);
+
+  await b().exec(NS, victim, 'web', ['sh', '-c', 'hostname > /www/index.html']);
+  await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === true,
+    { what: `EndpointSlice shows ${victim} ready again`, timeoutMs: 60_000 });
+  await b().waitFor(async () => (await tally(clusterIP, 80, 6)).has(victim), { what: `${victim} back in the rotation`, timeoutMs: 30_000 });
+});
+
+test('sessionAffinity ClientIP: every request of one client lands on one pod', { timeout: 60_000 }, async () => {
+  await b().apply(webService(NS, 'web-sticky', 'web', { sessionAffinity: 'ClientIP' }));
+  const ip = (await getService(b(), NS, 'web-sticky')).spec.clusterIP!;
+  await b().waitFor(() => mustGet(ip, 80), { what: `http://${ip}/ (sticky)`, timeoutMs: 30_000, intervalMs: 500 });
+  const seen = await tally(ip, 80, 30);
+  assert.equal(seen.size, 1, `replies: ${fmt(seen)}`);
+  assert.ok(names.includes([...seen.keys()][0]!), fmt(seen));
+  // The non-sticky service still spreads.
+  assert.equal((await tally(clusterIP, 80, 9)).size, 3);
+});
+
+test('scaled to 0: a new connection is refused or reset at once, not left hanging', { timeout: 120_000 }, async (t) => {
+  await b().kubectl(['scale', 'deployment', 'web', '-n', NS, '--replicas=0']);
+  await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).size === 0, { what: 'no endpoints left in the slice', timeoutMs: 60_000 });
+  await b().waitFor(async () => !(await httpGet(clusterIP, 80, 8000)).ok, { what: 'the ClusterIP stops answering', timeoutMs: 30_000 });
+  for (let i = 0; i < 5; i++) {
+    const r = await httpGet(clusterIP, 80, 8000);
+    assert.equal(r.ok, false, 'a reply with no endpoints');
+    if (!r.ok) assert.ok(r.code === 'ECONNREFUSED' || r.code === 'ECONNRESET', `attempt ${i}: ${r.code} (want ECONNREFUSED/ECONNRESET, not a timeout)`);
+    if (!r.ok && i === 0) t.diagnostic(`no endpoints: ${r.code}`);
+  }
+});
