@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { component, type Logger } from '../lib/log.js';
 import type { KubeObject, List, WatchEvent } from './api.js';
-import { isGone } from './errors.js';
+import { isForbidden, isGone } from './errors.js';
 import { diffStore } from './store.js';
 import { objectKey, type Informer, type InformerEventHandler, type InformerOptions, type KubeClient, type WatchEnd } from './types.js';
 
@@ -141,7 +141,9 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
           await this.#relist(signal);
         } catch (err) {
           if (signal.aborted) break;
-          this.#log.warn({ err: errorMessage(err) }, 'list failed; retrying');
+          if (isForbidden(err)) {
+            this.#log.error({ err: errorMessage(err), path: this.opts.path }, 'list forbidden: these credentials lack RBAC permission to list this resource; retrying');
+          } else this.#log.warn({ err: errorMessage(err) }, 'list failed; retrying');
           await this.#sleepBackoff('list', signal);
           continue;
         }

@@ -109,7 +109,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       return expect(r.status === 200, r);
     });
     mark('kube-apiserver');
-    await wait('clusterrolebinding kube-apiserver-kubelet-admin', () => bindKubeletApiAdmin(server, admin));
+    await wait('clusterrolebinding kube-apiserver-kubelet-admin', () => bind(server, admin, 'kube-apiserver-kubelet-admin', 'system:kubelet-api-admin', { kind: 'User', name: 'kube-apiserver' }));
+    // dockerlet's proxy half runs with the node's credentials, which need kube-proxy's role to list
+    // EndpointSlices (README: the one grant a cluster running dockerlet needs).
+    await wait('clusterrolebinding dockerlet-node-proxier', () => bind(server, admin, 'dockerlet-node-proxier', 'system:node-proxier', { kind: 'Group', name: 'system:nodes' }));
 
     start('kube-controller-manager', controllerManagerArgs(ports, pki));
     start('kube-scheduler', schedulerArgs(ports, pki));
@@ -148,16 +151,16 @@ function expect(ok: boolean, r: HttpResult): boolean {
   throw new Error(`HTTP ${r.status}: ${(failing.length > 0 ? failing.join('; ') : r.body).slice(0, 400)}`);
 }
 
-async function bindKubeletApiAdmin(server: string, admin: TlsClient): Promise<boolean> {
+async function bind(server: string, admin: TlsClient, name: string, role: string, subject: { kind: 'User' | 'Group'; name: string }): Promise<boolean> {
   const r = await httpCall(`${server}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`, {
     method: 'POST',
     tls: admin,
     body: {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
-      metadata: { name: 'kube-apiserver-kubelet-admin' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kubelet-api-admin' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'kube-apiserver' }],
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', ...subject }],
     },
   });
   if (r.status === 201 || r.status === 409) return true;

@@ -23,9 +23,7 @@ export interface DaemonBed {
 /** A bed whose agent is the whole daemon (`run`); not started yet. */
 export async function daemonBed(nodeName: string): Promise<DaemonBed> {
   const bed = await startBed({ nodeName, command: 'run' });
-  // Nodes may not list EndpointSlices: the daemon's proxy half needs kube-proxy's role (as a cluster
-  // running dockerlet with node credentials must grant it).
-  await bed.kubectl(['create', 'clusterrolebinding', 'dockerlet-node-proxier', '--clusterrole=system:node-proxier', '--group=system:nodes']);
+  // The harness grants nodes kube-proxy's role (system:node-proxier), as the README asks of a cluster.
   const healthPort = await freePort('0.0.0.0');
   const metricsPort = await freePort('127.0.0.1');
   return {
