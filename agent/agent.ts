@@ -8,6 +8,7 @@ import type { Pod } from '../kube/api.js';
 import type { KubeClient } from '../kube/types.js';
 import { Backoff } from '../lib/backoff.js';
 import { systemClock } from '../lib/clock.js';
+import { Semaphore } from '../lib/semaphore.js';
 import type { Service } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import { DockerRuntime } from '../runtime/docker/runtime.js';
@@ -107,6 +108,7 @@ export class Agent implements Service {
       pauseImage: cfg.podInfraContainerImage,
       podsDir: join(cfg.rootDir, 'pods'),
       probes: prober,
+      startSlots: new Semaphore(cfg.runtimeParallelism),
       crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, systemClock),
       clock: systemClock,
       log: this.#log.child({ component: 'pod-worker' }),

@@ -67,7 +67,7 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
   await deps.images.ensure(`${record.uid}/POD`, { name: 'POD', image: deps.pauseImage, imagePullPolicy: 'IfNotPresent' }, () => {});
   if (plan.sandboxAttempt > 0) deps.events.event(podRef(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
   try {
-    return await deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt));
+    return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)));
   } catch (err) {
     deps.events.event(podRef(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
     throw err;
@@ -104,10 +104,10 @@ export async function startContainer(
       pod, container: c, kind: action.kind, sandboxId, attempt: action.attempt, restartCount: action.restartCount,
       env, mounts, memoryCapacityBytes: deps.node.capacity.memoryBytes, terminationMessageHostPath: tmPath, image: c.image ?? image.id,
     });
-    const id = await deps.runtime.createContainer(spec);
+    const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec));
     emit('Normal', 'Created', `Created container: ${c.name}`);
     stage = 'start';
-    await deps.runtime.startContainer(id);
+    await deps.startSlots.run(() => deps.runtime.startContainer(id));
     emit('Normal', 'Started', `Started container ${c.name}`);
     record.waiting.delete(c.name);
     if (action.reason === 'restart') deps.crashBackoff.next(`${record.uid}/${c.name}`);

@@ -5,6 +5,7 @@ import type { KubeClient } from '../../kube/types.js';
 import type { Backoff } from '../../lib/backoff.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
+import type { Semaphore } from '../../lib/semaphore.js';
 import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec } from '../../runtime/types.js';
 import type { ContainerSpecArgs } from '../spec/container.js';
 import type { StatusManager } from '../status/manager.js';
@@ -78,6 +79,8 @@ export interface WorkerDeps {
   /** Where per-pod files live (termination-message files): <podsDir>/<uid>/… */
   podsDir: string;
   crashBackoff: Backoff;
+  /** Bounds concurrent Docker creates/starts: Docker is fastest at low parallelism (bench/pod-startup). */
+  startSlots: Semaphore;
   probes?: Probes;
   clock: Clock;
   log: Logger;
