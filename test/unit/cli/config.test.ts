@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { configFromEnv, mergeConfig, validateConfig } from '../../../cli/config.js';
+import { parseFlags } from '../../../cli/flags.js';
+import { ErrorCodes, isCode } from '../../../lib/errors.js';
+
+test('defaults follow the kubelet and the config is frozen', () => {
+  const c = validateConfig({ nodeName: 'n1' }, 'config');
+  assert.equal(c.maxPods, 110);
+  assert.equal(c.port, 10250);
+  assert.equal(c.podInfraContainerImage, 'registry.k8s.io/pause:3.10');
+  assert.equal(c.proxy.healthzPort, 10256);
+  assert.equal(c.proxy.metricsPort, 10249);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.proxy));
+});
+
+test('flags override the environment, which overrides the file', () => {
+  const file = { nodeName: 'from-file', maxPods: 20, proxy: { healthzPort: 1 } };
+  const env = configFromEnv({ DOCKERLET_NODE_NAME: 'from-env' });
+  const flags = parseFlags(['agent', '--max-pods', '30', '--node-labels', 'a=b,c=d', '--register-with-taints', 'k=v:NoSchedule', '--with-proxy']);
+  const c = validateConfig(mergeConfig(file, env, flags.layer), 'config');
+  assert.equal(flags.command, 'agent');
+  assert.equal(c.nodeName, 'from-env');
+  assert.equal(c.maxPods, 30);
+  assert.deepEqual(c.nodeLabels, { a: 'b', c: 'd' });
+  assert.deepEqual(c.registerWithTaints, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]);
+  assert.deepEqual({ ...c.proxy }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true });
+});
+
+test('a bad setting is one error naming the source and the field', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ maxPods: 'many' }, /^config \/etc\/d\.yaml: maxPods: /],
+    [{ podWorkerz: 3 }, /^config \/etc\/d\.yaml: podWorkerz: unknown field$/],
+    [{ proxy: { healthzPort: 70000 } }, /^config \/etc\/d\.yaml: proxy\.healthzPort: /],
+    [{ nodeName: 'Bad_Name' }, /^config \/etc\/d\.yaml: nodeName: must be a lowercase RFC 1123 name$/],
+  ];
+  for (const [raw, re] of cases) {
+    assert.throws(() => validateConfig(raw, 'config /etc/d.yaml'), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID) && re.test(err.message) && !err.message.includes('\n'));
+  }
+  assert.throws(() => parseFlags(['agent', '--no-such-flag']), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID));
+  assert.throws(() => parseFlags(['agent', '--register-with-taints', 'nope']), /expected key\[=value\]:Effect/);
+});
