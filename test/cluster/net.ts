@@ -121,3 +121,19 @@ export async function waitFor(
     await delay(opts.intervalMs ?? 250, opts.signal);
   }
 }
+
+/** Polls fn every intervalMs until it yields a value (not undefined) or timeoutMs passes; errors count as "not yet". */
+export async function pollValue<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await delay(intervalMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}

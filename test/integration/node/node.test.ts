@@ -14,6 +14,7 @@ import { leasePath } from '../../../agent/node/lease.js';
 import { registerNode } from '../../../agent/node/register.js';
 import { EventRecorder } from '../../../agent/events/recorder.js';
 import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
+import { pollValue } from '../../cluster/net.js';
 
 const NODE = 'dl-node-h6';
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
@@ -36,20 +37,7 @@ function kubectlJson<T>(args: string[]): Promise<T> {
   });
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const until = <T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> => pollValue(what, timeoutMs, fn, 1000);
 
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 

@@ -14,6 +14,7 @@ import { StatusManager } from '../../../agent/status/manager.js';
 import { StaticPodSource } from '../../../agent/static/source.js';
 import { MirrorPodManager, buildMirrorPod, isMirrorPod } from '../../../agent/static/mirror.js';
 import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
+import { pollValue } from '../../cluster/net.js';
 
 const NODE = 'dl-node-h7';
 const EXAMPLES = new URL('../../../examples/static/', import.meta.url);
@@ -42,20 +43,7 @@ async function gone(name: string): Promise<boolean> {
   }
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const until = <T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> => pollValue(what, timeoutMs, fn, 250);
 
 before(async () => {
   cp = await startControlPlane();
