@@ -5,10 +5,13 @@
 import net, { type Socket } from 'node:net';
 import type { Balancer } from './balancer.js';
 import type { ListenerStats } from './stats.js';
-import type { Target } from './types.js';
+import type { Target, TrackedConn } from './types.js';
 
-/** How bytes are moved: stream pipe(), a hand-written pump, or the pump + onread into pooled buffers (endpoint → client). */
-export type DataPathMode = 'pipe' | 'pump' | 'onread';
+/**
+ * How bytes are moved: 'raw' = libuv handles without net.Socket (proxy/raw/), else net.Socket with
+ * stream pipe(), a hand-written pump, or the pump + onread into pooled buffers (endpoint → client).
+ */
+export type DataPathMode = 'raw' | 'pipe' | 'pump' | 'onread';
 
 export interface ConnOwner {
   readonly balancer: Balancer;
@@ -16,8 +19,8 @@ export interface ConnOwner {
   readonly dialTimeoutsMs: readonly number[];
   readonly mode: DataPathMode;
   readonly highWaterMark: number | undefined;
-  track(conn: ProxyConn): void;
-  untrack(conn: ProxyConn): void;
+  track(conn: TrackedConn): void;
+  untrack(conn: TrackedConn): void;
   takeBuffer(): Buffer;
   giveBuffer(buf: Buffer): void;
 }
@@ -26,7 +29,7 @@ const kConn = Symbol('dockerlet.conn');
 const kPeer = Symbol('dockerlet.peer');
 type Tagged = Socket & { [kConn]?: ProxyConn | null; [kPeer]?: Socket };
 
-export class ProxyConn {
+export class ProxyConn implements TrackedConn {
   readonly client: Tagged;
   backend: Tagged | null = null;
   target: Target | null = null;
@@ -129,6 +132,12 @@ export class ProxyConn {
     if (this.#finished) return;
     if (reason === 'idle') this.#owner.stats.idleTimeouts++;
     else this.#owner.stats.endpointRemovalCloses++;
+    resetSocket(this.client);
+    if (this.backend) resetSocket(this.backend);
+  }
+
+  /** Listener shutdown: reset both sides, no counters. */
+  kill(): void {
     resetSocket(this.client);
     if (this.backend) resetSocket(this.backend);
   }

@@ -6,9 +6,12 @@ import type { Logger } from '../lib/log.js';
 import { silentLogger } from '../lib/log.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Balancer } from './balancer.js';
-import { ProxyConn, resetSocket, type ConnOwner, type DataPathMode } from './conn.js';
+import { ProxyConn, type ConnOwner, type DataPathMode } from './conn.js';
+import { rawBindings, serverHandle, type RawTcpHandle } from './raw/binding.js';
+import { RawConn, type RawOwner } from './raw/conn.js';
+import { BulkBufferPool } from './raw/pool.js';
 import { ListenerStats } from './stats.js';
-import { DIAL_TIMEOUTS_MS, type EndpointInfo } from './types.js';
+import { DIAL_TIMEOUTS_MS, type EndpointInfo, type TrackedConn } from './types.js';
 
 export interface TcpListenerOptions {
   /** Service port key (ns/svc:port), for logs and metrics. */
@@ -30,13 +33,19 @@ export interface TcpListenerOptions {
   /** onread mode: size of the pooled read buffer each open connection holds (memory = size × connections). */
   readBufferSize?: number;
   backlog?: number;
+  /**
+   * An already-listening server to adopt instead of binding one (a shard process receives its copy of
+   * the primary's listening socket over IPC); stop() closes only this copy.
+   */
+  server?: Server;
   log?: Logger;
 }
 
 export const TCP_DEFAULTS = {
   idleTimeoutMs: 3_600_000,
   maxConnections: 65_536,
-  mode: 'pump' as DataPathMode,
+  /** 'raw' where this Node exposes the libuv handle bindings, else the net.Socket pump. */
+  mode: (rawBindings() ? 'raw' : 'pump') as DataPathMode,
   readBufferSize: 16 * 1024,
   backlog: 4096,
 };
@@ -44,7 +53,13 @@ export const TCP_DEFAULTS = {
 const MAX_POOLED_BUFFERS = 256;
 const IDLE_SWEEPS = 4;
 
-export class TcpListener implements ConnOwner {
+/** The data path actually used for a requested mode ('raw' falls back to 'pump' when unavailable). */
+export function effectiveMode(mode: DataPathMode | undefined): DataPathMode {
+  const m = mode ?? TCP_DEFAULTS.mode;
+  return m === 'raw' && !rawBindings() ? 'pump' : m;
+}
+
+export class TcpListener implements ConnOwner, RawOwner {
   readonly key: string;
   readonly stats = new ListenerStats();
   readonly balancer: Balancer;
@@ -57,7 +72,7 @@ export class TcpListener implements ConnOwner {
   #server: Server | null = null;
   #port = 0;
   /** Every live connection, from accept (dialing) to close. */
-  #conns = new Set<ProxyConn>();
+  #conns = new Set<TrackedConn>();
   #pool: Buffer[] = [];
 
   constructor(opts: TcpListenerOptions) {
@@ -66,7 +81,7 @@ export class TcpListener implements ConnOwner {
     this.balancer = opts.balancer;
     this.dialTimeoutsMs = opts.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs;
-    this.mode = opts.mode ?? TCP_DEFAULTS.mode;
+    this.mode = effectiveMode(opts.mode);
     this.highWaterMark = opts.highWaterMark;
     this.#log = opts.log ?? silentLogger();
   }
@@ -78,10 +93,17 @@ export class TcpListener implements ConnOwner {
     // answers wait in the readable buffer (bounded by highWaterMark) instead of the kernel's.
     const srvOpts: net.ServerOpts = { allowHalfOpen: true, noDelay: true };
     if (this.highWaterMark) srvOpts.highWaterMark = this.highWaterMark;
-    const server = net.createServer(srvOpts, (s) => this.#onConnection(s));
+    const given = this.#opts.server;
+    const server = given ?? net.createServer(srvOpts);
+    if (given) Object.assign(given, { allowHalfOpen: true, noDelay: true });
+    if (this.mode !== 'raw') server.on('connection', (s: Socket) => this.#onConnection(s));
     server.maxConnections = this.#opts.maxConnections ?? TCP_DEFAULTS.maxConnections;
     server.on('drop', () => { this.stats.drops++; });
     this.#server = server;
+    if (given) {
+      if (!given.listening) await new Promise<void>((resolve) => given.once('listening', () => resolve()));
+      return this.#listening(given);
+    }
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(new DockerletError(ErrorCodes.PROXY, `listen for ${this.key} failed: ${err.message}`, { cause: err }));
       server.once('error', onErr);
@@ -90,14 +112,38 @@ export class TcpListener implements ConnOwner {
         resolve();
       });
     }).catch((err) => { this.#server = null; throw err; });
+    return this.#listening(server);
+  }
+
+  #listening(server: Server): number {
     server.on('error', (err: NodeJS.ErrnoException) => this.#onServerError(err));
     const addr = server.address();
     this.#port = typeof addr === 'object' && addr ? addr.port : 0;
+    if (this.mode === 'raw') this.#takeOver(server);
     return this.#port;
+  }
+
+  // Raw mode: the listening handle's connection callback is replaced, so accepted connections never
+  // become net.Sockets. Accept errors (EMFILE…) arrive as a negative status.
+  #takeOver(server: Server): void {
+    const b = rawBindings();
+    const h = serverHandle(server);
+    if (!b || !h) throw new DockerletError(ErrorCodes.PROXY, `raw data path unavailable for ${this.key}`);
+    const max = server.maxConnections;
+    h.onconnection = (status: number, client: RawTcpHandle | undefined) => {
+      if (status < 0 || !client) { this.#onServerError(Object.assign(new Error(`accept failed (${status})`), { code: String(status) })); return; }
+      if (this.#conns.size >= max) { this.stats.drops++; client.close(); return; }
+      new RawConn(b, this, client).start();
+    };
   }
 
   get port(): number {
     return this.#port;
+  }
+
+  /** The listening server (the primary sends it to shard processes); null before start / after stop. */
+  get server(): Server | null {
+    return this.#server;
   }
 
   #onConnection(s: Socket): void {
@@ -125,7 +171,7 @@ export class TcpListener implements ConnOwner {
     if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');
   }
 
-  track(conn: ProxyConn): void {
+  track(conn: TrackedConn): void {
     this.#conns.add(conn);
     if (!this.#sweep && this.idleTimeoutMs > 0 && this.#server) this.#scheduleSweep();
   }
@@ -148,7 +194,7 @@ export class TcpListener implements ConnOwner {
     this.#sweep.unref();
   }
 
-  untrack(conn: ProxyConn): void {
+  untrack(conn: TrackedConn): void {
     this.#conns.delete(conn);
   }
 
@@ -169,6 +215,14 @@ export class TcpListener implements ConnOwner {
     if (this.#pool.length < MAX_POOLED_BUFFERS) this.#pool.push(buf);
   }
 
+  takeBulkBuffer(): Buffer | null {
+    return BulkBufferPool.shared.take();
+  }
+
+  giveBulkBuffer(buf: Buffer): void {
+    BulkBufferPool.shared.give(buf);
+  }
+
   /** Stops accepting and resets every open connection. */
   async stop(): Promise<void> {
     const server = this.#server;
@@ -176,10 +230,7 @@ export class TcpListener implements ConnOwner {
     this.#server = null;
     if (this.#sweep) { clearTimeout(this.#sweep); this.#sweep = null; }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of [...this.#conns]) {
-      resetSocket(c.client);
-      if (c.backend) resetSocket(c.backend);
-    }
+    for (const c of [...this.#conns]) (c as ProxyConn | RawConn).kill();
     this.#pool = [];
     await closed;
   }

@@ -48,3 +48,16 @@ export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
 /** kube-proxy's --udp-timeout default (UDPIdleTimeout). */
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 250;
+
+/** What a TCP listener needs from an open connection of either data path (idle sweep, endpoint removal). */
+export interface TrackedConn {
+  readonly target: Target | null;
+  /** Idle sweep state: activity seen at the last sweep and sweeps without any since. */
+  idleMark: number;
+  idleSweeps: number;
+  /** Bytes moved in either direction so far. */
+  activity(): number;
+  isConnected(): boolean;
+  /** Reset both sides. */
+  abort(reason: 'idle' | 'endpoint-removed'): void;
+}

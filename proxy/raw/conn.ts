@@ -1,0 +1,285 @@
+// One proxied TCP connection on raw libuv handles (see binding.ts): dial with the retry ladder,
+// then relay both directions. Reads arrive as fresh ArrayBuffers (or, once a direction has moved
+// BULK_AFTER bytes, into a pooled per-leg buffer: fewer, larger reads), each written straight to
+// the peer; a write that cannot finish synchronously stops reading that direction until it
+// completes (backpressure). EOF is forwarded as shutdown(SHUT_WR); when both directions have ended
+// both handles are closed; a reset is forwarded as a reset. All callbacks are module-level
+// functions; handles and requests carry their leg under a symbol.
+import { isIPv6 } from 'node:net';
+import type { Balancer } from '../balancer.js';
+import type { ListenerStats } from '../stats.js';
+import type { Target, TrackedConn } from '../types.js';
+import { UV_EOF, type RawBindings, type RawConnectReq, type RawShutdownReq, type RawTcpHandle, type RawWriteReq } from './binding.js';
+
+export interface RawOwner {
+  readonly balancer: Balancer;
+  readonly stats: ListenerStats;
+  readonly dialTimeoutsMs: readonly number[];
+  track(conn: RawConn): void;
+  untrack(conn: RawConn): void;
+  /** A large read buffer for a bulk direction, or null when the pool is exhausted. */
+  takeBulkBuffer(): Buffer | null;
+  giveBulkBuffer(buf: Buffer): void;
+}
+
+/** A direction that has read this many bytes switches to a pooled large buffer. */
+export const BULK_AFTER = 1 << 20;
+const ECONNRESET = -104;
+const EPIPE = -32;
+const kLeg = Symbol('dockerlet.leg');
+const kConn = Symbol('dockerlet.rawconn');
+
+class Leg {
+  readonly conn: RawConn;
+  readonly handle: RawTcpHandle;
+  peer!: Leg;
+  /** Bytes read from this handle. */
+  bytes = 0;
+  eof = false;
+  shutdownDone = false;
+  /** Writes to this handle still queued in libuv. */
+  pending = 0;
+  /** Reads from this handle are stopped because the peer's write queue is not empty. */
+  paused = false;
+  wreq: RawWriteReq | null = null;
+  ubuf: Buffer | null = null;
+  bulkTried = false;
+
+  constructor(conn: RawConn, handle: RawTcpHandle) {
+    this.conn = conn;
+    this.handle = handle;
+    handle[kLeg] = this;
+  }
+}
+
+export class RawConn implements TrackedConn {
+  readonly #b: RawBindings;
+  readonly #owner: RawOwner;
+  readonly client: Leg;
+  backend: Leg | null = null;
+  target: Target | null = null;
+  idleMark = 0;
+  idleSweeps = 0;
+  #attempt = 0;
+  #connected = false;
+  #finished = false;
+  #dialTimer: NodeJS.Timeout | null = null;
+
+  constructor(b: RawBindings, owner: RawOwner, client: RawTcpHandle) {
+    this.#b = b;
+    this.#owner = owner;
+    this.client = new Leg(this, client);
+  }
+
+  get bindings(): RawBindings {
+    return this.#b;
+  }
+
+  start(): void {
+    this.#owner.track(this);
+    this.#dial();
+  }
+
+  #dial(): void {
+    const o = this.#owner;
+    while (this.#attempt < o.dialTimeoutsMs.length) {
+      const t = o.balancer.next(o.balancer.sticky ? peerAddress(this.client.handle) : '', this.#attempt > 0);
+      if (!t) break;
+      this.target = t;
+      const h = this.#b.newSocket();
+      const req = this.#b.newConnectReq();
+      req.oncomplete = onConnect;
+      req[kConn] = this;
+      const err = isIPv6(t.ip) ? h.connect6(req, t.ip, t.port) : h.connect(req, t.ip, t.port);
+      const timeoutMs = o.dialTimeoutsMs[this.#attempt]!;
+      this.#attempt++;
+      if (err) { o.stats.connectFailures++; h.close(); continue; }
+      this.backend = new Leg(this, h);
+      this.#dialTimer = setTimeout(onDialTimeout, timeoutMs, this, h);
+      return;
+    }
+    this.#reject();
+  }
+
+  /** connect() finished for handle h (which may be a superseded attempt). */
+  connectDone(h: RawTcpHandle, status: number): void {
+    if (this.#finished || !this.backend || this.backend.handle !== h || this.#connected) return;
+    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    if (status < 0) return this.dialFailed(h);
+    this.#connected = true;
+    const s = this.#owner.stats;
+    s.connectionsTotal++;
+    s.active++;
+    const c = this.client;
+    const b = this.backend;
+    c.peer = b;
+    b.peer = c;
+    c.handle.onread = onRead;
+    b.handle.onread = onRead;
+    c.handle.setNoDelay(true);
+    b.handle.setNoDelay(true);
+    c.handle.readStart();
+    b.handle.readStart();
+  }
+
+  /** A dial attempt failed or timed out: drop that handle and try the next endpoint. */
+  dialFailed(h: RawTcpHandle): void {
+    if (this.#finished || !this.backend || this.backend.handle !== h || this.#connected) return;
+    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    this.#owner.stats.connectFailures++;
+    this.backend = null;
+    h.close();
+    this.#dial();
+  }
+
+  #reject(): void {
+    this.#owner.stats.rejects++;
+    this.target = null;
+    this.#teardown('reset-client');
+  }
+
+  abort(reason: 'idle' | 'endpoint-removed'): void {
+    if (this.#finished) return;
+    if (reason === 'idle') this.#owner.stats.idleTimeouts++;
+    else this.#owner.stats.endpointRemovalCloses++;
+    this.#teardown('reset-both');
+  }
+
+  /** Listener shutdown: reset both sides, no counters. */
+  kill(): void {
+    this.#teardown('reset-both');
+  }
+
+  /** A read returned an error on leg l. */
+  readError(l: Leg, status: number): void {
+    this.#teardown(status === ECONNRESET || status === EPIPE ? (l === this.client ? 'reset-backend' : 'reset-client') : 'close');
+  }
+
+  /** Leg l reached EOF: forward the half-close, or close both when the other direction already ended. */
+  ended(l: Leg): void {
+    l.eof = true;
+    const p = l.peer;
+    if (p.eof && p.pending === 0 && l.pending === 0) return this.#teardown('close');
+    const req = this.#b.newShutdownReq();
+    req.handle = p.handle;
+    req.oncomplete = onShutdown;
+    req[kLeg] = p;
+    if (p.handle.shutdown(req) !== 0) this.#teardown('close');
+  }
+
+  /** The half-close forwarded to l has gone out; once both directions have, the connection is done. */
+  shutdownDone(l: Leg): void {
+    l.shutdownDone = true;
+    if (l.peer.shutdownDone) this.#teardown('close');
+  }
+
+  #teardown(how: 'close' | 'reset-client' | 'reset-backend' | 'reset-both'): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    closeHandle(this.client.handle, how === 'reset-client' || how === 'reset-both');
+    if (this.backend) closeHandle(this.backend.handle, how === 'reset-backend' || how === 'reset-both');
+    const o = this.#owner;
+    if (this.#connected) {
+      o.stats.active--;
+      o.stats.bytesIn += this.client.bytes;
+      o.stats.bytesOut += this.backend!.bytes;
+    }
+    for (const l of [this.client, this.backend]) {
+      if (l?.ubuf) { o.giveBulkBuffer(l.ubuf); l.ubuf = null; }
+    }
+    o.untrack(this);
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Leg l has moved BULK_AFTER bytes: read into a pooled large buffer from now on. */
+  promote(l: Leg): void {
+    const buf = this.#owner.takeBulkBuffer();
+    if (!buf) return;
+    l.ubuf = buf;
+    l.handle.useUserBuffer(buf);
+  }
+
+  activity(): number {
+    return this.client.bytes + (this.backend?.bytes ?? 0);
+  }
+
+  isConnected(): boolean {
+    return this.#connected;
+  }
+}
+
+function closeHandle(h: RawTcpHandle, reset: boolean): void {
+
+  if (reset && h.reset() === 0) return;
+  h.close();
+}
+
+function peerAddress(h: RawTcpHandle): string {
+  const out: { address?: string } = {};
+  return h.getpeername(out) === 0 ? (out.address ?? '') : '';
+}
+
+// Called as oncomplete(status, handle, req, readable, writable).
+function onConnect(this: RawConnectReq, status: number, handle?: RawTcpHandle): void {
+  const c = this[kConn] as RawConn;
+  if (handle) c.connectDone(handle, status);
+}
+
+function onDialTimeout(c: RawConn, h: RawTcpHandle): void {
+  c.dialFailed(h);
+}
+
+function onShutdown(this: RawShutdownReq): void {
+  const l = this[kLeg] as Leg;
+  if (!l.conn.finished) l.conn.shutdownDone(l);
+}
+
+function onWriteDone(this: RawWriteReq, status: number): void {
+  const l = this[kLeg] as Leg;
+  this.buffer = null;
+  l.pending--;
+  const c = l.conn;
+  if (c.finished) return;
+  if (status < 0) return c.readError(l, status);
+  const src = l.peer;
+  if (l.pending === 0 && src.paused && !src.eof) { src.paused = false; src.handle.readStart(); }
+}
+
+function onRead(this: RawTcpHandle, ab: ArrayBuffer | undefined): void {
+  const l = this[kLeg] as Leg;
+  const c = l.conn;
+  if (c.finished) return;
+  const b = c.bindings;
+  const n = b.state[b.kReadBytesOrError]!;
+  if (n > 0) {
+    const buf = l.ubuf ? l.ubuf.subarray(0, n) : Buffer.from(ab!, b.state[b.kArrayBufferOffset]!, n);
+    l.bytes += n;
+    const p = l.peer;
+    let req = p.wreq;
+    if (req === null) {
+      req = b.newWriteReq();
+      req.handle = p.handle;
+      req.oncomplete = onWriteDone;
+      req[kLeg] = p;
+      p.wreq = req;
+    }
+    const err = p.handle.writeBuffer(req, buf);
+    if (err) return c.readError(p, err);
+    if (b.state[b.kLastWriteWasAsync]) {
+      // libuv still references buf: keep it alive, use a new request next time, stop reading this side.
+      req.buffer = buf;
+      p.wreq = null;
+      p.pending++;
+      if (!l.paused) { l.paused = true; this.readStop(); }
+    }
+    if (l.bytes >= BULK_AFTER && !l.bulkTried) { l.bulkTried = true; c.promote(l); }
+    return;
+  }
+  if (n === 0) return;
+  if (n === UV_EOF) return c.ended(l);
+  c.readError(l, n);
+}
