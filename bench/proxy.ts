@@ -11,8 +11,11 @@ import { iperf, wrk } from './lib/load.js';
 import { groupCpuSeconds } from './lib/cpu.js';
 import type { ChildConfig } from './lib/proxy-child.js';
 import { TCP_DEFAULTS } from '../proxy/tcp.js';
+import { autoShards } from '../proxy/config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** What `dockerlet proxy` runs by default on this machine. */
+const DEFAULT_VARIANT = `${TCP_DEFAULTS.mode}+shards${autoShards()}`;
 const root = path.resolve(here, '..');
 
 interface Figures {
@@ -108,7 +111,7 @@ async function startGo(dir: string, iperfB: number, httpB: number): Promise<Fron
   return { iperfPort: pi, httpPort: ph, pgids: [...fa.pgids, ...fb.pgids], stop: async () => { await fa.stop(); await fb.stop(); } };
 }
 
-/** variant: "pump" | "pipe" | "onread", optionally "+hwm<N>k", "+buf<N>k" (onread buffer) and "+cluster<N>[none]". */
+/** variant: "raw" | "pump" | "pipe" | "onread", optionally "+hwm<N>k", "+buf<N>k" (onread buffer), "+shards<N>" and "+cluster<N>[none]". */
 function parseVariant(v: string): Omit<ChildConfig, 'routes'> {
   const [mode, ...mods] = v.split('+');
   const cfg: Omit<ChildConfig, 'routes'> = { mode: (mode || TCP_DEFAULTS.mode) as ChildConfig['mode'] };
@@ -116,8 +119,10 @@ function parseVariant(v: string): Omit<ChildConfig, 'routes'> {
     const hwm = /^hwm(\d+)k$/.exec(m);
     const buf = /^buf(\d+)k$/.exec(m);
     const cl = /^cluster(\d+)(none)?$/.exec(m);
+    const sh = /^shards(\d+)$/.exec(m);
     if (hwm) cfg.highWaterMark = Number(hwm[1]) * 1024;
     else if (buf) cfg.readBufferSize = Number(buf[1]) * 1024;
+    else if (sh) cfg.shards = Number(sh[1]);
     else if (cl) { cfg.workers = Number(cl[1]); cfg.sched = cl[2] ? 'none' : 'rr'; }
     else throw new Error(`unknown variant modifier ${m}`);
   }
@@ -187,7 +192,7 @@ export async function main(args: string[] = []): Promise<void> {
       ['direct', async () => ({ iperfPort: iperfB, httpPort: httpB, pgids: [], stop: async () => {} })],
       ['haproxy', () => startHaproxy(dir, iperfB, httpB)],
       ['go_userspace', () => startGo(dir, iperfB, httpB)],
-      ['dockerlet', () => startDockerlet(TCP_DEFAULTS.mode, iperfB, httpB)],
+      ['dockerlet', () => startDockerlet(DEFAULT_VARIANT, iperfB, httpB)],
       ...variants.map((v): [string, () => Promise<Fronts>] => [`dockerlet[${v}]`, () => startDockerlet(v, iperfB, httpB)]),
     ];
     const samples: Record<string, Figures[]> = {};
@@ -217,7 +222,7 @@ export async function main(args: string[] = []): Promise<void> {
   const result = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
-    method: { seconds, rounds, aggregate: 'median per figure over rounds', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dataPath: TCP_DEFAULTS.mode, note: 'client, proxy and server share the same cores; indicative only' },
+    method: { seconds, rounds, aggregate: 'median per figure over rounds', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's defaults here: data path ${TCP_DEFAULTS.mode}, shards auto = ${autoShards()})`, note: 'client, proxy and server share the same cores; indicative only' },
     figures: rows,
     ratios: { ...ratios(d, rows.haproxy!, 'vs_haproxy'), ...ratios(d, rows.go_userspace!, 'vs_go_userspace'), ...ratios(d, rows.direct!, 'vs_direct') },
   };

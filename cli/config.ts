@@ -32,6 +32,10 @@ export const ConfigSchema = z.object({
     healthzPort: z.number().int().min(0).max(65535).default(10256),
     metricsPort: z.number().int().min(0).max(65535).default(10249),
     iptables: z.boolean().default(true),
+    /** TCP data path: 'raw' libuv handles (falls back to 'pump' when this Node lacks them) or the net.Socket 'pump'. */
+    dataPath: z.enum(['raw', 'pump']).default('raw'),
+    /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = min(cpus - 1, 3). */
+    shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
   }).strict().prefault({}),
 }).strict();
 

@@ -19,6 +19,8 @@ export const FLAG_OPTIONS = {
   'with-proxy': { type: 'boolean' },
   'proxy-healthz-port': { type: 'string' },
   'proxy-metrics-port': { type: 'string' },
+  'proxy-shards': { type: 'string' },
+  'proxy-data-path': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -68,6 +70,8 @@ export function parseFlags(argv: string[]): ParsedFlags {
   if (v['with-proxy']) proxy.enabled = true;
   if (v['proxy-healthz-port'] !== undefined) proxy.healthzPort = int('proxy-healthz-port', v['proxy-healthz-port']);
   if (v['proxy-metrics-port'] !== undefined) proxy.metricsPort = int('proxy-metrics-port', v['proxy-metrics-port']);
+  if (v['proxy-shards'] !== undefined) proxy.shards = v['proxy-shards'] === 'auto' ? 'auto' : int('proxy-shards', v['proxy-shards']);
+  if (v['proxy-data-path'] !== undefined) proxy.dataPath = v['proxy-data-path'];
   return {
     command: parsed.positionals[0] ?? 'help',
     configFile: v.config,
@@ -109,4 +113,6 @@ flags:
   --node-labels k=v,...             labels to register the node with
   --register-with-taints k=v:Effect,...
   --log-level LEVEL                 trace|debug|info|warn|error
+  --proxy-shards N|auto             extra processes accepting on TCP service listeners (default auto = min(cpus-1, 3))
+  --proxy-data-path raw|pump        proxy TCP data path (default raw: libuv handles, no net.Socket)
 `;

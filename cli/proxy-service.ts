@@ -3,6 +3,7 @@ import type { Service } from '../lib/lifecycle.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Proxier } from '../proxy/proxier.js';
+import { autoShards } from '../proxy/config.js';
 import { runProxy } from '../proxy/run.js';
 import type { Config } from './config.js';
 import { kubeFor } from './kube-shared.js';
@@ -26,7 +27,10 @@ export class ProxyService implements Service {
     if (!cfg.kubeconfig) throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'proxy: kubeconfig: required (the proxy needs an API server)');
     const kube = kubeFor(cfg.kubeconfig, this.#log);
     this.#proxier = await runProxy(
-      { nodeName: cfg.nodeName, healthPort: cfg.proxy.healthzPort, metricsPort: cfg.proxy.metricsPort, iptables: cfg.proxy.iptables },
+      {
+        nodeName: cfg.nodeName, healthPort: cfg.proxy.healthzPort, metricsPort: cfg.proxy.metricsPort, iptables: cfg.proxy.iptables,
+        dataPath: cfg.proxy.dataPath, shards: cfg.proxy.shards === 'auto' ? autoShards() : cfg.proxy.shards,
+      },
       { informerFactory: (opts) => kube.informers.get(opts), log: this.#log.child({ component: 'proxy' }) },
       signal,
     );

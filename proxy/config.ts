@@ -1,4 +1,5 @@
 // The proxy's configuration, validated once at the edge (defaults follow kube-proxy where it has one).
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { MAX_PREFIX_LENGTH } from './portals.js';
@@ -22,9 +23,17 @@ export const ProxyConfigSchema = z.object({
   udpIdleTimeoutMs: z.number().int().positive().default(250),
   tcpIdleTimeoutMs: z.number().int().min(0).default(3_600_000),
   maxConnectionsPerListener: z.number().int().positive().default(65_536),
-  dataPath: z.enum(['pump', 'pipe', 'onread']).default('pump'),
+  /** 'raw' (libuv handles; falls back to 'pump' where Node lacks them) or the net.Socket paths. */
+  dataPath: z.enum(['raw', 'pump', 'pipe', 'onread']).default('raw'),
+  /** Extra processes accepting on every non-sticky TCP listener (0 = the proxy's own thread only). */
+  shards: z.number().int().min(0).max(64).default(0),
   raiseFdLimit: z.boolean().default(true),
 });
+
+/** The 'auto' shard count: one shard process per core beyond the first, at most 3. */
+export function autoShards(cpus = availableParallelism()): number {
+  return Math.max(0, Math.min(cpus - 1, 3));
+}
 
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
 export type ProxyConfigInput = z.input<typeof ProxyConfigSchema>;

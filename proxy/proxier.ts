@@ -15,7 +15,10 @@ import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
 import type { PortalSpec } from './portals.js';
-import { TcpListener } from './tcp.js';
+import { ShardPool } from './shards/pool.js';
+import { addCounters, snapshot } from './shards/protocol.js';
+import type { ListenerStats } from './stats.js';
+import { TcpListener, TCP_DEFAULTS } from './tcp.js';
 import type { ServicePortEntry } from './types.js';
 import { UdpListener } from './udp.js';
 
@@ -41,6 +44,11 @@ export interface ProxierDeps {
   tcpIdleTimeoutMs?: number;
   maxConnectionsPerListener?: number;
   dataPath?: DataPathMode;
+  /**
+   * Shard processes that also accept on every TCP listener without ClientIP affinity (default 0).
+   * Each runs the same data path on its copy of the listening socket; round robin is per process.
+   */
+  shards?: number;
   chainPrefix?: string;
   iptablesRunner?: IptablesRunner;
   /** Start/stop the informers here (default true); false when the caller shares them. */
@@ -58,6 +66,9 @@ export class Proxier implements Lifecycle {
   readonly metrics: ProxyMetrics;
   readonly #portals: Portals | null;
   #running = new Map<string, Running>();
+  #shards: ShardPool | null = null;
+  /** Keys whose listener the shard processes accept on too. */
+  #sharded = new Set<string>();
   #healthSrv: SmallHttpServer | null = null;
   #metricsSrv: SmallHttpServer | null = null;
   #stopping: Promise<void> | null = null;
@@ -87,7 +98,57 @@ export class Proxier implements Lifecycle {
   #minSync(): number { return this.#d.minSyncPeriodMs ?? 1_000; }
 
   *#views(): Iterable<ListenerView> {
-    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: r.listener.stats };
+    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: this.#stats(r) };
+  }
+
+  /** A listener's counters, plus its shards' when it is sharded. */
+  #stats(r: Running): ListenerStats {
+    if (!this.#shards || !this.#sharded.has(r.entry.key)) return r.listener.stats;
+    const sum = this.#shards.remoteStats(r.entry.key);
+    addCounters(sum, snapshot(r.listener.stats), true);
+    return sum;
+  }
+
+  async #startShards(signal: AbortSignal): Promise<void> {
+    const n = this.#d.shards ?? 0;
+    if (n <= 0) return;
+    const pool = new ShardPool({ shards: n, log: this.#log.child({ component: 'proxy-shards' }) });
+    try {
+      await pool.start(signal);
+      this.#shards = pool;
+      this.#log.info({ shards: n, pids: pool.pids() }, 'proxy shard processes started');
+    } catch (err) {
+      this.#log.error({ err: errorMessage(err) }, 'proxy shard processes could not start; serving from this process only');
+      await pool.stop().catch(() => undefined);
+    }
+  }
+
+  /** Shares a TCP listener without ClientIP affinity with the shard processes (or updates them). */
+  async #share(e: ServicePortEntry, listener: Listener): Promise<void> {
+    const pool = this.#shards;
+    if (!pool) return;
+    const want = listener instanceof TcpListener && listener.server !== null && e.sessionAffinity !== 'ClientIP';
+    const has = this.#sharded.has(e.key);
+    if (has && want) return pool.update(e.key, e.endpoints, this.#balancerConfig(e));
+    if (has) return this.#unshare(e.key);
+    if (!want) return;
+    const d = this.#d;
+    try {
+      await pool.attach(e.key, (listener as TcpListener).server!, {
+        balancerConfig: this.#balancerConfig(e), endpoints: e.endpoints, mode: (listener as TcpListener).mode,
+        idleTimeoutMs: d.tcpIdleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs, maxConnections: d.maxConnectionsPerListener ?? TCP_DEFAULTS.maxConnections,
+      });
+      this.#sharded.add(e.key);
+    } catch (err) {
+      this.#log.warn({ servicePort: e.key, err: errorMessage(err) }, 'could not share the listener with the shard processes; this process serves it alone');
+      await pool.detach(e.key).catch(() => undefined);
+    }
+  }
+
+  async #unshare(key: string): Promise<void> {
+    if (!this.#shards || !this.#sharded.delete(key)) return;
+    await this.#shards.detach(key);
+    this.#shards.forget(key);
   }
 
   #started = false;
@@ -106,6 +167,7 @@ export class Proxier implements Lifecycle {
       await this.#metricsSrv.start();
     }
     if (this.#portals) await this.#portals.prepareHost();
+    await this.#startShards(signal);
     this.#unsubscribe.push(d.services.on({
       add: (s) => this.#serviceChanged(s),
       update: (_o, s) => this.#serviceChanged(s),
@@ -232,6 +294,7 @@ export class Proxier implements Lifecycle {
       if (balancerConfigChanged(from, to)) r.listener.balancer.setConfig(this.#balancerConfig(to));
       r.listener.setEndpoints(to.endpoints);
       r.entry = to;
+      await this.#share(to, r.listener);
     }
     if (diff.added.length || diff.removed.length || diff.replaced.length || diff.updated.length) {
       this.#log.info({ added: diff.added.length, removed: diff.removed.length, replaced: diff.replaced.length, updated: diff.updated.length }, 'proxy table synced');
@@ -254,7 +317,8 @@ export class Proxier implements Lifecycle {
     try {
       const port = await listener.start();
       this.#running.set(e.key, { entry: e, listener });
-      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length }, 'opened service port listener');
+      await this.#share(e, listener);
+      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length, sharded: this.#sharded.has(e.key) }, 'opened service port listener');
       return true;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'could not open a listener; will retry at the next sync');
@@ -266,6 +330,8 @@ export class Proxier implements Lifecycle {
     const r = this.#running.get(key);
     if (!r) return;
     this.#running.delete(key);
+    // The shards close their copies first: while any process holds the socket the port still accepts.
+    await this.#unshare(key).catch((err) => this.#log.warn({ servicePort: key, err: errorMessage(err) }, 'shard detach failed'));
     await r.listener.stop();
     this.#log.info({ servicePort: key }, 'closed service port listener');
   }
@@ -301,6 +367,8 @@ export class Proxier implements Lifecycle {
     for (const u of this.#unsubscribe.splice(0)) u();
     await this.#syncing?.catch(() => undefined);
     for (const key of [...this.#running.keys()]) await this.#close(key);
+    await this.#shards?.stop();
+    this.#shards = null;
     if (this.#portals) {
       await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
     }

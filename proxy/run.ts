@@ -38,7 +38,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
     healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
-    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath: cfg.dataPath,
+    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath: cfg.dataPath, shards: cfg.shards,
     ownInformers: !shared,
   });
   await proxier.start(signal);
