@@ -36,6 +36,8 @@ class Leg {
   /** Bytes read from this handle. */
   bytes = 0;
   eof = false;
+  /** shutdown() was called on this handle (a reset is then refused by libuv: close instead). */
+  shutdownIssued = false;
   shutdownDone = false;
   /** Writes to this handle still queued in libuv. */
   pending = 0;
@@ -164,6 +166,7 @@ export class RawConn implements TrackedConn {
     req.handle = p.handle;
     req.oncomplete = onShutdown;
     req[kLeg] = p;
+    p.shutdownIssued = true;
     if (p.handle.shutdown(req) !== 0) this.#teardown('close');
   }
 
@@ -177,8 +180,8 @@ export class RawConn implements TrackedConn {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
-    closeHandle(this.client.handle, how === 'reset-client' || how === 'reset-both');
-    if (this.backend) closeHandle(this.backend.handle, how === 'reset-backend' || how === 'reset-both');
+    closeLeg(this.client, how === 'reset-client' || how === 'reset-both');
+    if (this.backend) closeLeg(this.backend, how === 'reset-backend' || how === 'reset-both');
     const o = this.#owner;
     if (this.#connected) {
       o.stats.active--;
@@ -212,10 +215,11 @@ export class RawConn implements TrackedConn {
   }
 }
 
-function closeHandle(h: RawTcpHandle, reset: boolean): void {
-
-  if (reset && h.reset() === 0) return;
-  h.close();
+// uv_tcp_close_reset refuses a handle with a shutdown in flight, and Node then marks the handle as
+// closing without closing it: never ask for a reset there, close (FIN) instead.
+function closeLeg(l: Leg, reset: boolean): void {
+  if (reset && !l.shutdownIssued) l.handle.reset();
+  else l.handle.close();
 }
 
 function peerAddress(h: RawTcpHandle): string {

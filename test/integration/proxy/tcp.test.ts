@@ -237,3 +237,25 @@ test('[raw] 24 MiB each way through a slow reader: every byte intact (bulk buffe
   assert.equal(BulkBufferPool.shared.takenTotal - taken, 2);
   assert.equal(BulkBufferPool.shared.inUse, 0);
 });
+
+test('[raw] idle timeout on half-closed connections closes every handle (no fd left behind)', async () => {
+  // The endpoint reads the client's request and end, then stays silent with its side open.
+  const held: net.Socket[] = [];
+  const b = await backend('127.0.0.2', (s) => { held.push(s); s.on('data', () => {}); s.on('error', () => s.destroy()); });
+  const l = await listener([ep('127.0.0.2', b.port)], { mode: 'raw', idleTimeoutMs: 200 });
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const closed = await Promise.all(Array.from({ length: 20 }, () => new Promise<string>((resolve) => {
+    const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('req'));
+    c.on('data', () => {});
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    c.on('close', () => resolve('closed'));
+  })));
+  assert.equal(closed.length, 20);
+  await until(() => l.stats.active === 0, 'idle connections to be closed');
+  assert.equal(l.stats.idleTimeouts, 20);
+  // The endpoint never learns (its side stays open): close those, then client sockets, proxy legs
+  // and endpoint sockets are all gone again.
+  for (const s of held) s.destroy();
+  await until(() => fds() <= before, `fds back to ${before} (now ${fds()})`);
+});

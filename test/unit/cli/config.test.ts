@@ -24,7 +24,15 @@ test('flags override the environment, which overrides the file', () => {
   assert.equal(c.maxPods, 30);
   assert.deepEqual(c.nodeLabels, { a: 'b', c: 'd' });
   assert.deepEqual(c.registerWithTaints, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]);
-  assert.deepEqual({ ...c.proxy }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true });
+  assert.deepEqual({ ...c.proxy }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true, dataPath: 'raw', shards: 'auto' });
+  const p = validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', '2', '--proxy-data-path', 'pump']).layer), 'config').proxy;
+  assert.deepEqual([p.shards, p.dataPath], [2, 'pump']);
+  assert.equal(validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', 'auto']).layer), 'config').proxy.shards, 'auto');
+});
+
+test('proxy shards: auto is one per core beyond the first, at most 3', async () => {
+  const { autoShards } = await import('../../../proxy/config.js');
+  assert.deepEqual([1, 2, 4, 16].map((n) => autoShards(n)), [0, 1, 3, 3]);
 });
 
 test('a bad setting is one error naming the source and the field', () => {
@@ -33,6 +41,8 @@ test('a bad setting is one error naming the source and the field', () => {
     [{ podWorkerz: 3 }, /^config \/etc\/d\.yaml: podWorkerz: unknown field$/],
     [{ proxy: { healthzPort: 70000 } }, /^config \/etc\/d\.yaml: proxy\.healthzPort: /],
     [{ nodeName: 'Bad_Name' }, /^config \/etc\/d\.yaml: nodeName: must be a lowercase RFC 1123 name$/],
+    [{ proxy: { shards: -1 } }, /^config \/etc\/d\.yaml: proxy\.shards: /],
+    [{ proxy: { dataPath: 'splice' } }, /^config \/etc\/d\.yaml: proxy\.dataPath: /],
   ];
   for (const [raw, re] of cases) {
     assert.throws(() => validateConfig(raw, 'config /etc/d.yaml'), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID) && re.test(err.message) && !err.message.includes('\n'));
