@@ -1,7 +1,7 @@
 // End to end through the whole daemon (`dockerlet run`): losing a backend under load costs no new
 // connection (the proxy retries the next endpoint), and 10,000 proxied connections leave no socket
 // in CLOSE_WAIT and no file descriptors behind in the daemon.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bed } from '../agent/bed.js';
@@ -26,13 +26,23 @@ async function metric(name: string, labels = ''): Promise<number> {
   return line ? Number(line.split(' ').pop()) : NaN;
 }
 
+/** The daemon and its proxy shard processes (its children). */
+function daemonPids(): number[] {
+  const pid = b().agentPid()!;
+  const kids = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+    try { return readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+  });
+  return [pid, ...kids];
+}
+
 function daemonFds(): number {
-  return readdirSync(`/proc/${b().agentPid()!}/fd`).length;
+  return daemonPids().reduce((n, p) => n + readdirSync(`/proc/${p}/fd`).length, 0);
 }
 
 async function daemonCloseWait(): Promise<string[]> {
   const out = await sh('ss', ['-tanpH', 'state', 'close-wait']);
-  return out.split('\n').filter((l) => l.includes(`pid=${b().agentPid()!},`));
+  const pids = daemonPids();
+  return out.split('\n').filter((l) => pids.some((p) => l.includes(`pid=${p},`)));
 }
 
 /** Ready endpoints of the service as the API shows them. */
@@ -133,7 +143,9 @@ test('10,000 proxied connections: no CLOSE_WAIT in the daemon, fds back to where
       if (!r.ok && ++failed <= 20) failures.push(r.code);
     }
   }));
-  const proxied = (await metric('dockerlet_proxy_connections_total')) - total0;
+  // Shard processes report their counters about once a second.
+  let proxied = 0;
+  await b().waitFor(async () => (proxied = (await metric('dockerlet_proxy_connections_total')) - total0) >= N, { what: `${N} proxied connections counted`, timeoutMs: 15_000 }).catch(() => undefined);
   await b().waitFor(async () => (await metric('dockerlet_proxy_connections_active')) === 0, { what: 'every proxied connection closed', timeoutMs: 60_000 });
   const closeWait = await daemonCloseWait();
   // fds settle once the closes are processed; bounded wait for them to come back within the slack.
@@ -142,7 +154,7 @@ test('10,000 proxied connections: no CLOSE_WAIT in the daemon, fds back to where
     await sleep(500);
     fdsAfter = daemonFds();
   }
-  t.diagnostic(`connections: ${N} sent, ${proxied} proxied (incl. 50 warm-up), ${failed} failed; CLOSE_WAIT: ${closeWait.length}; fds: ${fdsBefore} → ${fdsAfter}`);
+  t.diagnostic(`connections: ${N} sent, ${proxied} proxied (incl. 50 warm-up), ${failed} failed; CLOSE_WAIT: ${closeWait.length}; fds (daemon + ${daemonPids().length - 1} shard): ${fdsBefore} → ${fdsAfter}`);
   assert.equal(failed, 0, `failures: ${failures.join(' ')}`);
   assert.ok(proxied >= N, `proxied ${proxied}`);
   assert.deepEqual(closeWait, []);

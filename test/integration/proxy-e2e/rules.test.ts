@@ -112,7 +112,13 @@ test('health answers 200 with lastUpdated/currentTime; metrics show syncs and pe
   const N = 20;
   const seen = await tally(clusterIP, 80, N);
   assert.ok(![...seen.keys()].some((k) => k.startsWith('!')), `failures: ${[...seen].join(' ')}`);
-  const m = await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
+  // Shard processes report their counters about once a second: scrape until they are in (bounded).
+  let m = await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
+  const connLine = `dockerlet_proxy_connections_total{service_port="${NS}/web:http",protocol="TCP"} `;
+  for (let i = 0; i < 30 && Number(m.text.split('\n').find((l) => l.startsWith(connLine))?.split(' ').pop() ?? 0) < N; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    m = await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
+  }
   assert.equal(m.status, 200);
   const value = (prefix: string) => {
     const line = m.text.split('\n').find((l) => l.startsWith(prefix));
