@@ -180,6 +180,7 @@ export async function main(args: string[] = []): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dockerlet-bench-proxy-'));
   const children: Child[] = [];
   const rows: Record<string, Figures> = {};
+  let samplesOut: Record<string, Figures[]> | undefined;
   try {
     await goBuild(dir);
     const iperfB = await freePort();
@@ -211,6 +212,7 @@ export async function main(args: string[] = []): Promise<void> {
       }
     }
     for (const [name, list] of Object.entries(samples)) rows[name] = medianFigures(list);
+    samplesOut = samples;
   } finally {
     for (const c of children) await c.stop();
     await rm(dir, { recursive: true, force: true });
@@ -224,6 +226,8 @@ export async function main(args: string[] = []): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
     method: { seconds, rounds, aggregate: 'median per figure over rounds', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's defaults here: data path ${TCP_DEFAULTS.mode}, shards auto = ${autoShards()})`, note: 'client, proxy and server share the same cores; indicative only' },
     figures: rows,
+    /** Every round's figures (the medians above come from these). */
+    rounds: samplesOut,
     ratios: { ...ratios(d, rows.haproxy!, 'vs_haproxy'), ...ratios(d, rows.go_userspace!, 'vs_go_userspace'), ...ratios(d, rows.direct!, 'vs_direct') },
   };
   await mkdir(path.join(here, 'results'), { recursive: true });

@@ -30,9 +30,13 @@ export const ProxyConfigSchema = z.object({
   raiseFdLimit: z.boolean().default(true),
 });
 
-/** The 'auto' shard count: one shard process per core beyond the first, at most 3. */
+/**
+ * The 'auto' shard count: none below 4 cores, else min(cpus - 2, 3). On 2 cores shared with the
+ * clients and servers a shard cost more than it brought (bench/proxy: the accept herd and a second
+ * heap compete for the same CPU share); with spare cores each shard adds an accepting event loop.
+ */
 export function autoShards(cpus = availableParallelism()): number {
-  return Math.max(0, Math.min(cpus - 1, 3));
+  return cpus < 4 ? 0 : Math.min(cpus - 2, 3);
 }
 
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;

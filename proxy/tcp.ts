@@ -51,6 +51,8 @@ export const TCP_DEFAULTS = {
 };
 
 const MAX_POOLED_BUFFERS = 256;
+/** Granularity of raw dial timeouts (the ladder's shortest step is 250 ms). */
+const DIAL_SWEEP_MS = 25;
 const IDLE_SWEEPS = 4;
 
 /** The data path actually used for a requested mode ('raw' falls back to 'pump' when unavailable). */
@@ -215,6 +217,25 @@ export class TcpListener implements ConnOwner, RawOwner {
     if (this.#pool.length < MAX_POOLED_BUFFERS) this.#pool.push(buf);
   }
 
+  // Raw dials: one sweep timer for every dial in flight instead of a timer per connection.
+  #dialing = new Set<RawConn>();
+  #dialSweep: NodeJS.Timeout | null = null;
+
+  dialing(conn: RawConn): void {
+    this.#dialing.add(conn);
+    if (!this.#dialSweep) this.#dialSweep = setInterval(() => this.#sweepDials(), DIAL_SWEEP_MS);
+  }
+
+  dialDone(conn: RawConn): void {
+    this.#dialing.delete(conn);
+  }
+
+  #sweepDials(): void {
+    const now = performance.now();
+    for (const c of this.#dialing) if (c.dialDeadline <= now) c.dialTimedOut();
+    if (this.#dialing.size === 0 && this.#dialSweep) { clearInterval(this.#dialSweep); this.#dialSweep = null; }
+  }
+
   takeBulkBuffer(): Buffer | null {
     return BulkBufferPool.shared.take();
   }
@@ -229,6 +250,7 @@ export class TcpListener implements ConnOwner, RawOwner {
     if (!server) return;
     this.#server = null;
     if (this.#sweep) { clearTimeout(this.#sweep); this.#sweep = null; }
+    if (this.#dialSweep) { clearInterval(this.#dialSweep); this.#dialSweep = null; }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const c of [...this.#conns]) (c as ProxyConn | RawConn).kill();
     this.#pool = [];

@@ -5,7 +5,6 @@
 // completes (backpressure). EOF is forwarded as shutdown(SHUT_WR); when both directions have ended
 // both handles are closed; a reset is forwarded as a reset. All callbacks are module-level
 // functions; handles and requests carry their leg under a symbol.
-import { isIPv6 } from 'node:net';
 import type { Balancer } from '../balancer.js';
 import type { ListenerStats } from '../stats.js';
 import type { Target, TrackedConn } from '../types.js';
@@ -17,6 +16,9 @@ export interface RawOwner {
   readonly dialTimeoutsMs: readonly number[];
   track(conn: RawConn): void;
   untrack(conn: RawConn): void;
+  /** conn is dialing until its dialDeadline (performance.now() ms); the owner calls dialTimedOut() after it. */
+  dialing(conn: RawConn): void;
+  dialDone(conn: RawConn): void;
   /** A large read buffer for a bulk direction, or null when the pool is exhausted. */
   takeBulkBuffer(): Buffer | null;
   giveBulkBuffer(buf: Buffer): void;
@@ -65,7 +67,8 @@ export class RawConn implements TrackedConn {
   #attempt = 0;
   #connected = false;
   #finished = false;
-  #dialTimer: NodeJS.Timeout | null = null;
+  /** performance.now() by which the current dial attempt must have connected. */
+  dialDeadline = 0;
 
   constructor(b: RawBindings, owner: RawOwner, client: RawTcpHandle) {
     this.#b = b;
@@ -92,12 +95,13 @@ export class RawConn implements TrackedConn {
       const req = this.#b.newConnectReq();
       req.oncomplete = onConnect;
       req[kConn] = this;
-      const err = isIPv6(t.ip) ? h.connect6(req, t.ip, t.port) : h.connect(req, t.ip, t.port);
+      const err = t.ip.includes(':') ? h.connect6(req, t.ip, t.port) : h.connect(req, t.ip, t.port);
       const timeoutMs = o.dialTimeoutsMs[this.#attempt]!;
       this.#attempt++;
       if (err) { o.stats.connectFailures++; h.close(); continue; }
       this.backend = new Leg(this, h);
-      this.#dialTimer = setTimeout(onDialTimeout, timeoutMs, this, h);
+      this.dialDeadline = performance.now() + timeoutMs;
+      o.dialing(this);
       return;
     }
     this.#reject();
@@ -106,7 +110,7 @@ export class RawConn implements TrackedConn {
   /** connect() finished for handle h (which may be a superseded attempt). */
   connectDone(h: RawTcpHandle, status: number): void {
     if (this.#finished || !this.backend || this.backend.handle !== h || this.#connected) return;
-    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    this.#owner.dialDone(this);
     if (status < 0) return this.dialFailed(h);
     this.#connected = true;
     const s = this.#owner.stats;
@@ -124,10 +128,15 @@ export class RawConn implements TrackedConn {
     b.handle.readStart();
   }
 
+  /** The owner's sweep found the current attempt past its deadline. */
+  dialTimedOut(): void {
+    if (this.backend && !this.#connected) this.dialFailed(this.backend.handle);
+  }
+
   /** A dial attempt failed or timed out: drop that handle and try the next endpoint. */
   dialFailed(h: RawTcpHandle): void {
     if (this.#finished || !this.backend || this.backend.handle !== h || this.#connected) return;
-    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    this.#owner.dialDone(this);
     this.#owner.stats.connectFailures++;
     this.backend = null;
     h.close();
@@ -179,7 +188,7 @@ export class RawConn implements TrackedConn {
   #teardown(how: 'close' | 'reset-client' | 'reset-backend' | 'reset-both'): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#dialTimer) { clearTimeout(this.#dialTimer); this.#dialTimer = null; }
+    if (!this.#connected) this.#owner.dialDone(this);
     closeLeg(this.client, how === 'reset-client' || how === 'reset-both');
     if (this.backend) closeLeg(this.backend, how === 'reset-backend' || how === 'reset-both');
     const o = this.#owner;
@@ -233,9 +242,7 @@ function onConnect(this: RawConnectReq, status: number, handle?: RawTcpHandle): 
   if (handle) c.connectDone(handle, status);
 }
 
-function onDialTimeout(c: RawConn, h: RawTcpHandle): void {
-  c.dialFailed(h);
-}
+
 
 function onShutdown(this: RawShutdownReq): void {
   const l = this[kLeg] as Leg;

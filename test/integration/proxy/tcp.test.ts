@@ -259,3 +259,22 @@ test('[raw] idle timeout on half-closed connections closes every handle (no fd l
   for (const s of held) s.destroy();
   await until(() => fds() <= before, `fds back to ${before} (now ${fds()})`);
 });
+
+for (const mode of ['raw', 'pump'] as const) {
+  test(`[${mode}] a dial that gets no answer times out (250 ms step) and the next endpoint serves`, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const live = await backend('127.0.0.6', replyAfterEnd('live'));
+    // SYNs to 127.0.0.7:<port> are dropped on this host only (loopback), so the connect hangs.
+    const port = live.port;
+    const rule = ['OUTPUT', '-d', '127.0.0.7/32', '-p', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', 'dockerlet-test-dial-timeout', '-j', 'DROP'];
+    execFileSync('iptables', ['-w', '-I', ...rule]);
+    cleanups.push(() => { try { execFileSync('iptables', ['-w', '-D', ...rule]); } catch { /* gone */ } });
+    const l = await listener([ep('127.0.0.7', port), ep('127.0.0.6', port)], { mode });
+    const replies: string[] = [];
+    for (let i = 0; i < 6; i++) replies.push(await request(l.port));
+    assert.ok(replies.every((r) => r.startsWith('live')), replies.join(','));
+    // Round robin sends every other connection to the silent endpoint first: each of those timed out.
+    assert.ok(l.stats.connectFailures >= 3, `dial timeouts counted: ${l.stats.connectFailures}`);
+    execFileSync('iptables', ['-w', '-D', ...rule]);
+  });
+}

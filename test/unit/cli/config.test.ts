@@ -30,9 +30,9 @@ test('flags override the environment, which overrides the file', () => {
   assert.equal(validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', 'auto']).layer), 'config').proxy.shards, 'auto');
 });
 
-test('proxy shards: auto is one per core beyond the first, at most 3', async () => {
+test('proxy shards: auto is none below 4 cores, else cpus - 2, at most 3', async () => {
   const { autoShards } = await import('../../../proxy/config.js');
-  assert.deepEqual([1, 2, 4, 16].map((n) => autoShards(n)), [0, 1, 3, 3]);
+  assert.deepEqual([1, 2, 3, 4, 5, 16].map((n) => autoShards(n)), [0, 0, 0, 2, 3, 3]);
 });
 
 test('a bad setting is one error naming the source and the field', () => {
