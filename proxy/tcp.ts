@@ -2,6 +2,7 @@
 // Tracks open connections per endpoint so connections to an endpoint that leaves the slice are
 // closed, while endpoints that stay (even not ready) keep theirs.
 import net, { type Server, type Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { Logger } from '../lib/log.js';
 import { silentLogger } from '../lib/log.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
@@ -133,7 +134,11 @@ export class TcpListener implements ConnOwner, RawOwner {
     if (!b || !h) throw new DockerletError(ErrorCodes.PROXY, `raw data path unavailable for ${this.key}`);
     const max = server.maxConnections;
     h.onconnection = (status: number, client: RawTcpHandle | undefined) => {
-      if (status < 0 || !client) { this.#onServerError(Object.assign(new Error(`accept failed (${status})`), { code: String(status) })); return; }
+      if (status < 0 || !client) {
+        const code = status < 0 ? getSystemErrorName(status) : 'ENOHANDLE';
+        this.#onServerError(Object.assign(new Error(`accept failed: ${code}`), { code }));
+        return;
+      }
       if (this.#conns.size >= max) { this.stats.drops++; client.close(); return; }
       new RawConn(b, this, client).start();
     };
