@@ -127,21 +127,23 @@ export class Proxier implements Lifecycle {
   async #share(e: ServicePortEntry, listener: Listener): Promise<void> {
     const pool = this.#shards;
     if (!pool) return;
-    const want = listener instanceof TcpListener && listener.server !== null && e.sessionAffinity !== 'ClientIP';
+    const tcp = listener instanceof TcpListener ? listener : null;
+    const server = tcp?.server ?? null;
+    const want = server !== null && e.sessionAffinity !== 'ClientIP';
     const has = this.#sharded.has(e.key);
     if (has && want) return pool.update(e.key, e.endpoints, this.#balancerConfig(e));
     if (has) return this.#unshare(e.key);
     if (!want) return;
     const d = this.#d;
     try {
-      await pool.attach(e.key, (listener as TcpListener).server!, {
-        balancerConfig: this.#balancerConfig(e), endpoints: e.endpoints, mode: (listener as TcpListener).mode,
+      // attach() takes the listener back from every shard itself when it fails.
+      await pool.attach(e.key, server, {
+        balancerConfig: this.#balancerConfig(e), endpoints: e.endpoints, mode: tcp!.mode,
         idleTimeoutMs: d.tcpIdleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs, maxConnections: d.maxConnectionsPerListener ?? TCP_DEFAULTS.maxConnections,
       });
       this.#sharded.add(e.key);
     } catch (err) {
       this.#log.warn({ servicePort: e.key, err: errorMessage(err) }, 'could not share the listener with the shard processes; this process serves it alone');
-      await pool.detach(e.key).catch(() => undefined);
     }
   }
 

@@ -3,6 +3,7 @@
 // proxy's health and metrics endpoints report syncs and per-service connection counts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pollValue } from '../../cluster/net.js';
 import type { Bed } from '../agent/bed.js';
 import {
   daemonBed, fetchText, getService, httpGet, mustGet, natSave, ourRules, PREFIX, readyPods, removeOurRules, tally, webDeployment, webService,
@@ -113,12 +114,11 @@ test('health answers 200 with lastUpdated/currentTime; metrics show syncs and pe
   const seen = await tally(clusterIP, 80, N);
   assert.ok(![...seen.keys()].some((k) => k.startsWith('!')), `failures: ${[...seen].join(' ')}`);
   // Shard processes report their counters about once a second: scrape until they are in (bounded).
-  let m = await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
+  const scrape = () => fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
   const connLine = `dockerlet_proxy_connections_total{service_port="${NS}/web:http",protocol="TCP"} `;
-  for (let i = 0; i < 30 && Number(m.text.split('\n').find((l) => l.startsWith(connLine))?.split(' ').pop() ?? 0) < N; i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    m = await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`);
-  }
+  const counted = (t: string) => Number(t.split('\n').find((l) => l.startsWith(connLine))?.split(' ').pop() ?? 0) >= N;
+  const m = await pollValue('shard counters in the metrics', 6_000, async () => { const r = await scrape(); return counted(r.text) ? r : undefined; }, 200)
+    .catch(() => scrape());
   assert.equal(m.status, 200);
   const value = (prefix: string) => {
     const line = m.text.split('\n').find((l) => l.startsWith(prefix));

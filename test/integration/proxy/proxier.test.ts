@@ -2,6 +2,7 @@
 // EndpointSlices, portals are rendered to a recording iptables runner, health and metrics serve.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { pollValue } from '../../cluster/net.js';
 import net from 'node:net';
 import type { EndpointSlice, Service } from '../../../kube/api.js';
 import { silentLogger } from '../../../lib/log.js';
@@ -150,7 +151,7 @@ test('shards: a shard process accepts on the same listener, metrics add both up,
     return Number(new RegExp(`^dockerlet_proxy_connections_total\\{service_port="default/${svc}:http",protocol="TCP"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
   };
   // Shard counters arrive about once a second.
-  for (let i = 0; i < 100 && (await total('web')) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  await pollValue('shard counters in the metrics', 10_000, async () => ((await total('web')) === 200 ? true : undefined), 100).catch(() => undefined);
   assert.equal(await total('web'), 200);
   const here = proxier.listener('default/web:http')!.stats.connectionsTotal;
   assert.ok(here < 200, `the shard accepted some of the 200 (this process: ${here})`);
