@@ -10,7 +10,7 @@ import type { Balancer } from './balancer.js';
 import { ProxyConn, type ConnOwner, type DataPathMode } from './conn.js';
 import { rawBindings, serverHandle, type RawTcpHandle } from './raw/binding.js';
 import { RawConn, type RawOwner } from './raw/conn.js';
-import { BulkBufferPool } from './raw/pool.js';
+import { BufferPool } from './raw/pool.js';
 import { ListenerStats } from './stats.js';
 import { DIAL_TIMEOUTS_MS, type EndpointInfo, type TrackedConn } from './types.js';
 
@@ -67,6 +67,7 @@ export class TcpListener implements ConnOwner, RawOwner {
   readonly stats = new ListenerStats();
   readonly balancer: Balancer;
   readonly dialTimeoutsMs: readonly number[];
+  clientNoDelay = false;
   readonly idleTimeoutMs: number;
   readonly mode: DataPathMode;
   readonly highWaterMark: number | undefined;
@@ -133,6 +134,8 @@ export class TcpListener implements ConnOwner, RawOwner {
     const h = serverHandle(server);
     if (!b || !h) throw new DockerletError(ErrorCodes.PROXY, `raw data path unavailable for ${this.key}`);
     const max = server.maxConnections;
+    // Accepted sockets inherit TCP_NODELAY from the listening socket on Linux: one setsockopt per connection saved.
+    this.clientNoDelay = process.platform === 'linux' && h.setNoDelay(true) === 0;
     h.onconnection = (status: number, client: RawTcpHandle | undefined) => {
       if (status < 0 || !client) {
         const code = status < 0 ? getSystemErrorName(status) : 'ENOHANDLE';
@@ -241,12 +244,12 @@ export class TcpListener implements ConnOwner, RawOwner {
     if (this.#dialing.size === 0 && this.#dialSweep) { clearInterval(this.#dialSweep); this.#dialSweep = null; }
   }
 
-  takeBulkBuffer(): Buffer | null {
-    return BulkBufferPool.shared.take();
+  takeReadBuffer(bulk: boolean): Buffer | null {
+    return (bulk ? BufferPool.bulk : BufferPool.small).take();
   }
 
-  giveBulkBuffer(buf: Buffer): void {
-    BulkBufferPool.shared.give(buf);
+  giveReadBuffer(buf: Buffer): void {
+    (buf.length === BufferPool.bulk.size ? BufferPool.bulk : BufferPool.small).give(buf);
   }
 
   /** Stops accepting and resets every open connection. */

@@ -1,8 +1,10 @@
 // One proxied TCP connection on raw libuv handles (see binding.ts): dial with the retry ladder,
-// then relay both directions. Reads arrive as fresh ArrayBuffers (or, once a direction has moved
-// BULK_AFTER bytes, into a pooled per-leg buffer: fewer, larger reads), each written straight to
-// the peer; a write that cannot finish synchronously stops reading that direction until it
-// completes (backpressure). EOF is forwarded as shutdown(SHUT_WR); when both directions have ended
+// then relay both directions. Each connected leg reads into a pooled 16 KiB buffer of its own (no
+// allocation per read; fresh buffers from Node's allocator when the pool is exhausted), and a
+// direction that has moved BULK_AFTER bytes switches to a pooled 1 MiB one (fewer, larger reads).
+// Each read is written straight to the peer; a write that cannot finish synchronously stops
+// reading that direction until it completes (backpressure), so a leg's buffer is never refilled
+// while libuv still sends from it. EOF is forwarded as shutdown(SHUT_WR); when both directions have ended
 // both handles are closed; a reset is forwarded as a reset. All callbacks are module-level
 // functions; handles and requests carry their leg under a symbol.
 import type { Balancer } from '../balancer.js';
@@ -14,14 +16,16 @@ export interface RawOwner {
   readonly balancer: Balancer;
   readonly stats: ListenerStats;
   readonly dialTimeoutsMs: readonly number[];
+  /** TCP_NODELAY is set on the listening socket, which accepted sockets inherit (Linux). */
+  readonly clientNoDelay: boolean;
   track(conn: RawConn): void;
   untrack(conn: RawConn): void;
   /** conn is dialing until its dialDeadline (performance.now() ms); the owner calls dialTimedOut() after it. */
   dialing(conn: RawConn): void;
   dialDone(conn: RawConn): void;
-  /** A large read buffer for a bulk direction, or null when the pool is exhausted. */
-  takeBulkBuffer(): Buffer | null;
-  giveBulkBuffer(buf: Buffer): void;
+  /** A per-leg read buffer (small, or large for a bulk direction), or null when that pool is exhausted. */
+  takeReadBuffer(bulk: boolean): Buffer | null;
+  giveReadBuffer(buf: Buffer): void;
 }
 
 /** A direction that has read this many bytes switches to a pooled large buffer. */
@@ -45,9 +49,11 @@ class Leg {
   pending = 0;
   /** Reads from this handle are stopped because the peer's write queue is not empty. */
   paused = false;
-  wreq: RawWriteReq | null = null;
+  /** The pooled buffer this handle reads into (null: a fresh buffer from Node's allocator per read). */
   ubuf: Buffer | null = null;
-  bulkTried = false;
+  bulk = false;
+  /** readStart() was called before the connect completed (backend legs). */
+  reading = false;
 
   constructor(conn: RawConn, handle: RawTcpHandle) {
     this.conn = conn;
@@ -100,6 +106,10 @@ export class RawConn implements TrackedConn {
       this.#attempt++;
       if (err) { o.stats.connectFailures++; h.close(); continue; }
       this.backend = new Leg(this, h);
+      // Reading may start while the connect is in flight (libuv reports nothing but the connect until
+      // it completes): the fd is then registered once for both, as HAProxy does, not twice.
+      h.onread = onRead;
+      this.backend.reading = h.readStart() === 0;
       this.dialDeadline = performance.now() + timeoutMs;
       o.dialing(this);
       return;
@@ -113,7 +123,8 @@ export class RawConn implements TrackedConn {
     this.#owner.dialDone(this);
     if (status < 0) return this.dialFailed(h);
     this.#connected = true;
-    const s = this.#owner.stats;
+    const o = this.#owner;
+    const s = o.stats;
     s.connectionsTotal++;
     s.active++;
     const c = this.client;
@@ -121,11 +132,12 @@ export class RawConn implements TrackedConn {
     c.peer = b;
     b.peer = c;
     c.handle.onread = onRead;
-    b.handle.onread = onRead;
-    c.handle.setNoDelay(true);
+    if (!o.clientNoDelay) c.handle.setNoDelay(true);
     b.handle.setNoDelay(true);
+    this.#useBuffer(c, false);
+    this.#useBuffer(b, false);
     c.handle.readStart();
-    b.handle.readStart();
+    if (!b.reading) b.handle.readStart();
   }
 
   /** The owner's sweep found the current attempt past its deadline. */
@@ -197,9 +209,8 @@ export class RawConn implements TrackedConn {
       o.stats.bytesIn += this.client.bytes;
       o.stats.bytesOut += this.backend!.bytes;
     }
-    for (const l of [this.client, this.backend]) {
-      if (l?.ubuf) { o.giveBulkBuffer(l.ubuf); l.ubuf = null; }
-    }
+    if (this.client.ubuf) { o.giveReadBuffer(this.client.ubuf); this.client.ubuf = null; }
+    if (this.backend?.ubuf) { o.giveReadBuffer(this.backend.ubuf); this.backend.ubuf = null; }
     o.untrack(this);
   }
 
@@ -207,10 +218,16 @@ export class RawConn implements TrackedConn {
     return this.#finished;
   }
 
-  /** Leg l has moved BULK_AFTER bytes: read into a pooled large buffer from now on. */
+  /** Leg l has moved BULK_AFTER bytes and nothing it read is still queued: read into a large buffer from now on. */
   promote(l: Leg): void {
-    const buf = this.#owner.takeBulkBuffer();
+    l.bulk = true;
+    this.#useBuffer(l, true);
+  }
+
+  #useBuffer(l: Leg, bulk: boolean): void {
+    const buf = this.#owner.takeReadBuffer(bulk);
     if (!buf) return;
+    if (l.ubuf) this.#owner.giveReadBuffer(l.ubuf);
     l.ubuf = buf;
     l.handle.useUserBuffer(buf);
   }
@@ -260,6 +277,14 @@ function onWriteDone(this: RawWriteReq, status: number): void {
   if (l.pending === 0 && src.paused && !src.eof) { src.paused = false; src.handle.readStart(); }
 }
 
+let spareWriteReq: RawWriteReq | null = null;
+
+function newWriteReq(b: RawBindings): RawWriteReq {
+  const req = b.newWriteReq();
+  req.oncomplete = onWriteDone;
+  return req;
+}
+
 function onRead(this: RawTcpHandle, ab: ArrayBuffer | undefined): void {
   const l = this[kLeg] as Leg;
   const c = l.conn;
@@ -270,24 +295,23 @@ function onRead(this: RawTcpHandle, ab: ArrayBuffer | undefined): void {
     const buf = l.ubuf ? l.ubuf.subarray(0, n) : Buffer.from(ab!, b.state[b.kArrayBufferOffset]!, n);
     l.bytes += n;
     const p = l.peer;
-    let req = p.wreq;
-    if (req === null) {
-      req = b.newWriteReq();
-      req.handle = p.handle;
-      req.oncomplete = onWriteDone;
-      req[kLeg] = p;
-      p.wreq = req;
-    }
+    // One request object serves every write that completes synchronously (libuv keeps no reference
+    // to it then); a write left queued keeps its request and buffer, and a new spare is made.
+    const req = spareWriteReq ?? newWriteReq(b);
+    req[kLeg] = p;
     const err = p.handle.writeBuffer(req, buf);
     if (err) return c.readError(p, err);
     if (b.state[b.kLastWriteWasAsync]) {
-      // libuv still references buf: keep it alive, use a new request next time, stop reading this side.
+      // libuv still references buf: keep it alive and stop reading this side until the write is done.
       req.buffer = buf;
-      p.wreq = null;
+      spareWriteReq = null;
       p.pending++;
       if (!l.paused) { l.paused = true; this.readStop(); }
+    } else {
+      spareWriteReq = req;
     }
-    if (l.bytes >= BULK_AFTER && !l.bulkTried) { l.bulkTried = true; c.promote(l); }
+    // Promote only while no write from this leg's buffer is queued (libuv still reads from it then).
+    if (l.bytes >= BULK_AFTER && !l.bulk && p.pending === 0) c.promote(l);
     return;
   }
   if (n === 0) return;

@@ -89,6 +89,28 @@ for (const mode of ['raw', 'pump', 'pipe', 'onread'] as const) {
   });
 }
 
+for (const mode of ['raw', 'pump'] as const) {
+  test(`[${mode}] a backend that speaks first: its banner arrives before the client sends, then the exchange continues`, async () => {
+    const b = await backend('127.0.0.2', (s) => {
+      s.on('error', () => s.destroy());
+      s.write('220 ready\n');
+      s.on('data', (d) => s.end(`got ${d.toString()}`));
+    });
+    const l = await listener([ep('127.0.0.2', b.port)], { mode });
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ port: l.port, host: '127.0.0.1' });
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d.toString();
+        if (buf === '220 ready\n') c.write('hello');
+      });
+      c.on('end', () => resolve(buf));
+      c.on('error', reject);
+    });
+    assert.equal(out, '220 ready\ngot hello');
+  });
+}
+
 test('no endpoints: the client is reset at once (ECONNRESET)', async () => {
   const l = await listener([]);
   assert.equal(await connectionError(l.port), 'ECONNRESET');
@@ -208,8 +230,9 @@ test('[raw] 24 MiB each way through a slow reader: every byte intact (bulk buffe
   const { createHash } = await import('node:crypto');
   const b = await backend('127.0.0.2', echo);
   const l = await listener([ep('127.0.0.2', b.port)], { mode: 'raw' });
-  const { BulkBufferPool } = await import('../../../proxy/raw/pool.js');
-  const taken = BulkBufferPool.shared.takenTotal;
+  const { BufferPool } = await import('../../../proxy/raw/pool.js');
+  const taken = BufferPool.bulk.takenTotal;
+  const takenSmall = BufferPool.small.takenTotal;
   const size = 24 << 20;
   const payload = Buffer.allocUnsafe(size);
   for (let i = 0; i < size; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -234,8 +257,11 @@ test('[raw] 24 MiB each way through a slow reader: every byte intact (bulk buffe
   assert.equal(l.stats.bytesIn, size);
   assert.equal(l.stats.bytesOut, size);
   // Both directions passed 1 MiB and switched to pooled large buffers, which came back.
-  assert.equal(BulkBufferPool.shared.takenTotal - taken, 2);
-  assert.equal(BulkBufferPool.shared.inUse, 0);
+  assert.equal(BufferPool.bulk.takenTotal - taken, 2);
+  assert.equal(BufferPool.bulk.inUse, 0);
+  // Each leg read into a pooled small buffer before that, returned too.
+  assert.equal(BufferPool.small.takenTotal - takenSmall, 2);
+  assert.equal(BufferPool.small.inUse, 0);
 });
 
 test('[raw] idle timeout on half-closed connections closes every handle (no fd left behind)', async () => {
