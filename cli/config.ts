@@ -34,11 +34,8 @@ export const ConfigSchema = z.object({
     iptables: z.boolean().default(true),
     /** TCP data path: 'raw' libuv handles (falls back to 'pump' when this Node lacks them) or the net.Socket 'pump'. */
     dataPath: z.enum(['raw', 'pump']).default('raw'),
-    /**
-     * Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores,
-     * else min(cpus - 2, 3). Opt-in (default 0): one e2e run saw a shard keep a stale rotation.
-     */
-    shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default(0),
+    /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores, else min(cpus - 2, 3). */
+    shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
   }).strict().prefault({}),
 }).strict();
 

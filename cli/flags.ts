@@ -113,6 +113,6 @@ flags:
   --node-labels k=v,...             labels to register the node with
   --register-with-taints k=v:Effect,...
   --log-level LEVEL                 trace|debug|info|warn|error
-  --proxy-shards N|auto             extra processes accepting on TCP service listeners (default 0; auto: 0 below 4 cores, else min(cpus-2, 3))
+  --proxy-shards N|auto             extra processes accepting on TCP service listeners (auto: 0 below 4 cores, else min(cpus-2, 3))
   --proxy-data-path raw|pump        proxy TCP data path (default raw: libuv handles, no net.Socket)
 `;

@@ -28,7 +28,8 @@ export async function daemonBed(nodeName: string): Promise<DaemonBed> {
   const metricsPort = await freePort('127.0.0.1');
   return {
     bed, healthPort, metricsPort,
-    start: () => bed.startAgent(['--proxy-healthz-port', String(healthPort), '--proxy-metrics-port', String(metricsPort)]),
+    // One shard process, so the daemon's shared listeners are exercised end to end whatever the core count.
+    start: () => bed.startAgent(['--proxy-healthz-port', String(healthPort), '--proxy-metrics-port', String(metricsPort), '--proxy-shards', '1']),
   };
 }
 

@@ -84,21 +84,26 @@ test('NodePort answers on 127.0.0.1 and on the node InternalIP from the host', {
 test('an endpoint whose readiness fails leaves the rotation, and comes back when ready', { timeout: 120_000 }, async () => {
   const victim = names[0]!;
   const others = names.filter((n) => n !== victim);
+  const onlyOthers = (seen: Map<string, number>) => [...seen.keys()].every((k) => others.includes(k));
   await b().exec(NS, victim, 'web', ['rm', '/www/index.html']);
-  await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === false,
-    { what: `EndpointSlice shows ${victim} not ready`, timeoutMs: 60_000 });
-  // The proxy syncs at most once a second: within a bounded number of rounds the victim stops answering.
-  let seen = new Map<string, number>();
-  for (let round = 0; round < 10; round++) {
-    seen = await tally(clusterIP, 80, 12);
-    if (!seen.has(victim)) break;
-    await new Promise((r) => setTimeout(r, 1000));
+  try {
+    await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === false,
+      { what: `EndpointSlice shows ${victim} not ready`, timeoutMs: 60_000 });
+    // The proxy syncs at most once a second: within a bounded number of rounds the victim stops
+    // answering (it answers 404 while in the rotation, so a round must hold nothing but the others).
+    let seen = new Map<string, number>();
+    for (let round = 0; round < 10; round++) {
+      seen = await tally(clusterIP, 80, 12);
+      if (onlyOthers(seen)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(onlyOthers(seen), `not-ready ${victim} still in the rotation: ${fmt(seen)}`);
+    const final = await tally(clusterIP, 80, 30);
+    assert.deepEqual([...final.keys()].sort(), others, `replies: ${fmt(final)}`);
+  } finally {
+    // Restored even when an assertion above failed, so the next tests see three ready pods.
+    await b().exec(NS, victim, 'web', ['sh', '-c', 'hostname > /www/index.html']);
   }
-  assert.ok(!seen.has(victim), `not-ready ${victim} still answers: ${fmt(seen)}`);
-  const final = await tally(clusterIP, 80, 30);
-  assert.deepEqual([...final.keys()].sort(), others, `replies: ${fmt(final)}`);
-
-  await b().exec(NS, victim, 'web', ['sh', '-c', 'hostname > /www/index.html']);
   await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === true,
     { what: `EndpointSlice shows ${victim} ready again`, timeoutMs: 60_000 });
   await b().waitFor(async () => (await tally(clusterIP, 80, 6)).has(victim), { what: `${victim} back in the rotation`, timeoutMs: 30_000 });
