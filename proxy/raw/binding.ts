@@ -14,8 +14,8 @@ export interface RawWriteReq {
   [key: symbol]: unknown;
 }
 export interface RawShutdownReq {
-  handle: RawTcpHandle;
-  oncomplete: (this: RawShutdownReq, status: number) => void;
+  /** Optional: without it libuv's completion reaches no JavaScript at all. */
+  oncomplete?: (this: RawShutdownReq, status: number) => void;
   [key: symbol]: unknown;
 }
 

@@ -10,7 +10,7 @@
 import type { Balancer } from '../balancer.js';
 import type { ListenerStats } from '../stats.js';
 import type { Target, TrackedConn } from '../types.js';
-import { UV_EOF, type RawBindings, type RawConnectReq, type RawShutdownReq, type RawTcpHandle, type RawWriteReq } from './binding.js';
+import { UV_EOF, type RawBindings, type RawConnectReq, type RawTcpHandle, type RawWriteReq } from './binding.js';
 
 export interface RawOwner {
   readonly balancer: Balancer;
@@ -44,7 +44,6 @@ class Leg {
   eof = false;
   /** shutdown() was called on this handle (a reset is then refused by libuv: close instead). */
   shutdownIssued = false;
-  shutdownDone = false;
   /** Writes to this handle still queued in libuv. */
   pending = 0;
   /** Reads from this handle are stopped because the peer's write queue is not empty. */
@@ -178,23 +177,24 @@ export class RawConn implements TrackedConn {
     this.#teardown(status === ECONNRESET || status === EPIPE ? (l === this.client ? 'reset-backend' : 'reset-client') : 'close');
   }
 
-  /** Leg l reached EOF: forward the half-close, or close both when the other direction already ended. */
+  /**
+   * Leg l reached EOF. When the other direction has ended too, both handles close once nothing is
+   * left to write (close sends what is queued in the kernel, then FIN). Otherwise the half-close is
+   * forwarded: shutdown(SHUT_WR) on the peer, after its queued writes. No completion callback is
+   * needed: the connection ends when the peer's EOF arrives.
+   */
   ended(l: Leg): void {
     l.eof = true;
     const p = l.peer;
-    if (p.eof && p.pending === 0 && l.pending === 0) return this.#teardown('close');
+    if (p.eof) return this.drained();
     const req = this.#b.newShutdownReq();
-    req.handle = p.handle;
-    req.oncomplete = onShutdown;
-    req[kLeg] = p;
     p.shutdownIssued = true;
     if (p.handle.shutdown(req) !== 0) this.#teardown('close');
   }
 
-  /** The half-close forwarded to l has gone out; once both directions have, the connection is done. */
-  shutdownDone(l: Leg): void {
-    l.shutdownDone = true;
-    if (l.peer.shutdownDone) this.#teardown('close');
+  /** Both directions have ended: close once no write is queued (else the last write completion calls again). */
+  drained(): void {
+    if (this.client.pending === 0 && this.backend!.pending === 0) this.#teardown('close');
   }
 
   #teardown(how: 'close' | 'reset-client' | 'reset-backend' | 'reset-both'): void {
@@ -261,11 +261,6 @@ function onConnect(this: RawConnectReq, status: number, handle?: RawTcpHandle): 
 
 
 
-function onShutdown(this: RawShutdownReq): void {
-  const l = this[kLeg] as Leg;
-  if (!l.conn.finished) l.conn.shutdownDone(l);
-}
-
 function onWriteDone(this: RawWriteReq, status: number): void {
   const l = this[kLeg] as Leg;
   this.buffer = null;
@@ -274,6 +269,7 @@ function onWriteDone(this: RawWriteReq, status: number): void {
   if (c.finished) return;
   if (status < 0) return c.readError(l, status);
   const src = l.peer;
+  if (l.eof && src.eof) return c.drained();
   if (l.pending === 0 && src.paused && !src.eof) { src.paused = false; src.handle.readStart(); }
 }
 
