@@ -76,7 +76,7 @@ function medianFigures(list: Figures[]): Figures {
   const out = { ...list[0]! };
   for (const k of Object.keys(out) as (keyof Figures)[]) {
     const v = list.map((f) => f[k]).sort((a, b) => a - b);
-    out[k] = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+    out[k] = round(v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2);
   }
   return out;
 }
@@ -198,7 +198,11 @@ export async function main(args: string[] = []): Promise<void> {
     ];
     const samples: Record<string, Figures[]> = {};
     for (let round = 1; round <= rounds; round++) {
-      for (const [name, start] of targets) {
+      // Direct first, then the proxies in an order rotated each round, so none always follows the same
+      // neighbour (whose TIME_WAIT sockets and page cache it would inherit).
+      const proxies = targets.slice(1);
+      const shift = (round - 1) % proxies.length;
+      for (const [name, start] of [targets[0]!, ...proxies.slice(shift), ...proxies.slice(0, shift)]) {
         const fronts = await start();
         try {
           console.log(`round ${round}/${rounds}: measuring ${name} ...`);
@@ -224,7 +228,7 @@ export async function main(args: string[] = []): Promise<void> {
   const result = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
-    method: { seconds, rounds, aggregate: 'median per figure over rounds', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's defaults here: data path ${TCP_DEFAULTS.mode}, shards auto = ${autoShards()})`, note: 'client, proxy and server share the same cores; indicative only' },
+    method: { seconds, rounds, aggregate: 'median per figure over rounds', order: 'direct first, then the proxies rotated by one each round', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's defaults here: data path ${TCP_DEFAULTS.mode}, shards auto = ${autoShards()})`, note: 'client, proxy and server share the same cores; indicative only' },
     figures: rows,
     /** Every round's figures (the medians above come from these). */
     rounds: samplesOut,
