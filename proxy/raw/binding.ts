@@ -8,7 +8,6 @@ export interface RawConnectReq {
   [key: symbol]: unknown;
 }
 export interface RawWriteReq {
-  handle: RawTcpHandle;
   oncomplete: (this: RawWriteReq, status: number) => void;
   buffer: Uint8Array | null;
   [key: symbol]: unknown;

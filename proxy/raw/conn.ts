@@ -259,8 +259,6 @@ function onConnect(this: RawConnectReq, status: number, handle?: RawTcpHandle): 
   if (handle) c.connectDone(handle, status);
 }
 
-
-
 function onWriteDone(this: RawWriteReq, status: number): void {
   const l = this[kLeg] as Leg;
   this.buffer = null;
