@@ -9,29 +9,44 @@ import type { Logger } from '../lib/log.js';
 const execFileP = promisify(execFile);
 export const WANTED_NOFILE = 1_048_576;
 
-/** Raises this process's nofile limit with prlimit (as root). Returns the new soft limit, or undefined. */
+/**
+ * Raises this process's nofile limit with prlimit. As root (CAP_SYS_RESOURCE) both limits go to
+ * `wanted` (capped by fs.nr_open); without that capability the soft limit still goes up to the hard
+ * one. Returns the new soft limit, or undefined when nothing could be raised.
+ */
 export async function raiseFdLimit(log: Logger, wanted = WANTED_NOFILE): Promise<number | undefined> {
   let limit = wanted;
   try {
     const nrOpen = Number((await readFile('/proc/sys/fs/nr_open', 'utf8')).trim());
     if (Number.isFinite(nrOpen) && nrOpen > 0) limit = Math.min(limit, nrOpen);
   } catch { /* keep wanted */ }
+  const setLimit = (soft: number, hard: number) =>
+    execFileP('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:${hard}`], { timeout: 10_000 });
   try {
-    await execFileP('prlimit', ['--pid', String(process.pid), `--nofile=${limit}:${limit}`], { timeout: 10_000 });
+    await setLimit(limit, limit);
     log.info({ nofile: limit }, 'raised the open-files limit');
     return limit;
   } catch (err) {
+    const hard = (await fdLimits())?.hard;
+    if (hard !== undefined && Number.isFinite(hard) && hard > 0) {
+      try {
+        await setLimit(hard, hard);
+        log.warn({ err: errorMessage(err), wanted: limit, nofile: hard }, 'could not raise the hard open-files limit; raised the soft limit to the hard one');
+        return hard;
+      } catch { /* report the first error below */ }
+    }
     log.warn({ err: errorMessage(err), wanted: limit }, 'could not raise the open-files limit; the proxy may hit EMFILE under load');
     return undefined;
   }
 }
 
-/** Current soft nofile limit of this process (from /proc/self/limits). */
-export async function currentFdLimit(): Promise<number | undefined> {
+/** Soft and hard nofile limits of this process (from /proc/self/limits). */
+async function fdLimits(): Promise<{ soft: number; hard: number } | undefined> {
   try {
     const text = await readFile('/proc/self/limits', 'utf8');
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : undefined;
+    const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+    const num = (v: string | undefined) => (v === 'unlimited' ? Infinity : Number(v));
+    return m ? { soft: num(m[1]), hard: num(m[2]) } : undefined;
   } catch {
     return undefined;
   }

@@ -6,13 +6,8 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, host, resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+/** Free ports come from below the ephemeral range (see test/cluster/net.ts). */
+export { freePort } from '../../test/cluster/net.js';
 
 /** Polls until a TCP connect to host:port succeeds (bounded). */
 export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {

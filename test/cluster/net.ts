@@ -8,16 +8,50 @@ import { networkInterfaces } from 'node:os';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { delay } from '../../lib/lifecycle.js';
 
-/** Picks a free TCP port by binding host:0 and releasing it. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * Picks a free TCP port for a server a test starts later. It comes from below the kernel's ephemeral
+ * range (net.ipv4.ip_local_port_range): a port from that range, once released, can be taken as the
+ * local port of any outgoing connection on this host (the apiserver, etcd and the agent open many)
+ * before the server binds it, which failed CI with EADDRINUSE.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralLow() - 1;
+  for (let attempt = 0; attempt < 64 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(host, port)) return port;
+  }
+  return listenOnce(host, 0);
+}
+
+/** The first port of the kernel's ephemeral range (32768 when unreadable). */
+function ephemeralLow(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 0 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+async function canListen(host: string, port: number): Promise<boolean> {
+  try {
+    return (await listenOnce(host, port)) === port;
+  } catch {
+    return false;
+  }
+}
+
+/** Binds host:port (0 = any), closes again, and returns the bound port. */
+function listenOnce(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once('error', reject);
-    srv.listen({ host, port: 0, exclusive: true }, () => {
+    srv.listen({ host, port, exclusive: true }, () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
+      const got = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (got > 0 ? resolve(got) : reject(new Error('no port assigned'))));
     });
   });
 }

@@ -4,11 +4,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { silentLogger } from '../../../lib/log.js';
+import { freePort } from '../../cluster/net.js';
 import { DockerRuntime } from '../../../runtime/docker/runtime.js';
 import type { ContainerCreateSpec, ContainerIdentity, ObservedContainer, RuntimeEvent } from '../../../runtime/types.js';
 
@@ -73,14 +73,6 @@ function spyInspect(): string[] & { restore(): void } {
     return orig.apply(this, a);
   };
   return seen;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 before(async () => {

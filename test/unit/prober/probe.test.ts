@@ -7,6 +7,7 @@ import type { Container, Pod, Probe } from '../../../kube/api.js';
 import { DockerletError, ErrorCodes } from '../../../lib/errors.js';
 import { createProbeRunner, httpProbe, probeURL, resolvePort, tcpProbe, PROBE_USER_AGENT, type ProbeTarget } from '../../../agent/prober/probe.js';
 import { ResultsCache, type ResultUpdate } from '../../../agent/prober/results.js';
+import { freePort } from '../../cluster/net.js';
 
 let server: Server;
 let port = 0;
@@ -160,11 +161,3 @@ test('results cache: set notifies only on change; remove is silent', () => {
   cache.set('u', 'c', 'readiness', 'failure');
   assert.equal(seen.length, 3, 'unsubscribed');
 });
-
-async function freePort(): Promise<number> {
-  const srv = createTcpServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const p = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
