@@ -22,6 +22,17 @@ export function usableEndpoints(endpoints: readonly EndpointInfo[], policy: Sele
   return candidates.filter((e) => e.serving && e.terminating);
 }
 
+/**
+ * What the packet filter does with new connections (kube-proxy's filter KUBE-SERVICES): REJECT when
+ * the service port has no usable endpoint anywhere, DROP when it has some but none on this node under
+ * internalTrafficPolicy Local, nothing (undefined) when the listener has somewhere to send them.
+ */
+export function refusal(endpoints: readonly EndpointInfo[], policy: SelectionPolicy): 'REJECT' | 'DROP' | undefined {
+  if (usableEndpoints(endpoints, { ...policy, internalTrafficPolicy: 'Cluster' }).length === 0) return 'REJECT';
+  if (policy.internalTrafficPolicy === 'Local' && usableEndpoints(endpoints, policy).length === 0) return 'DROP';
+  return undefined;
+}
+
 export interface BalancerConfig extends SelectionPolicy {
   sessionAffinity: 'None' | 'ClientIP';
   affinityTimeoutSeconds: number;

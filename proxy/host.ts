@@ -1,6 +1,7 @@
-// Host preparation for the proxy: raise RLIMIT_NOFILE (a proxied connection costs 2 fds;
-// kube-proxy's userspace mode died on EMFILE until it raised the limit).
+// Host facts for the proxy: raise RLIMIT_NOFILE (a proxied connection costs 2 fds; kube-proxy's
+// userspace mode died on EMFILE until it raised the limit), and the source address of a route.
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { errorMessage } from '../lib/errors.js';
@@ -50,4 +51,26 @@ async function fdLimits(): Promise<{ soft: number; hard: number } | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The source address this host's traffic to ip gets (the route's source), found by connecting a UDP
+ * socket: connect() only looks up the route, nothing is sent. Undefined when there is no route.
+ */
+export function routeSource(ip: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const done = (v: string | undefined) => {
+      s.close();
+      resolve(v);
+    };
+    s.once('error', () => done(undefined));
+    s.connect(9, ip, () => {
+      try {
+        done(s.address().address);
+      } catch {
+        done(undefined);
+      }
+    });
+  });
 }

@@ -1,26 +1,27 @@
-// Applies the rendered portals with iptables-restore --noflush (one batch per sync) and removes
-// them on clean exit. Also the host settings the portals need (route_localnet).
+// Applies the rendered portals and refusals with iptables-restore --noflush (one batch per sync,
+// nat and filter) and removes them on clean exit. Also the host settings the portals need (route_localnet).
 import { execFile, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { MAX_PREFIX_LENGTH, renderCleanup, renderJumpFixes, renderRestore, renderServiceRules, type PortalOptions, type PortalSpec } from './portals.js';
+import {
+  MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderJumpFixes, renderRestore, renderServiceRules, type BuiltinRules, type PortalOptions, type PortalSpec,
+} from './portals.js';
 
 const execFileP = promisify(execFile);
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
 
 export interface IptablesRunner {
-  /** `iptables -t nat -S PREROUTING` + `-S OUTPUT`, concatenated. */
-  listBuiltins(): Promise<string>;
+  /** The builtin chains we jump from: `iptables -t nat -S PREROUTING` + `-S OUTPUT`, and `-t filter -S INPUT`. */
+  listBuiltins(): Promise<BuiltinRules>;
   restore(input: string): Promise<void>;
 }
 
 export const systemIptables: IptablesRunner = {
   async listBuiltins() {
-    const a = await execFileP('iptables', ['-w', '5', '-t', 'nat', '-S', 'PREROUTING'], { timeout: 15_000 });
-    const b = await execFileP('iptables', ['-w', '5', '-t', 'nat', '-S', 'OUTPUT'], { timeout: 15_000 });
-    return `${a.stdout}\n${b.stdout}`;
+    const list = async (table: string, chain: string) => (await execFileP('iptables', ['-w', '5', '-t', table, '-S', chain], { timeout: 15_000 })).stdout;
+    return { nat: `${await list('nat', 'PREROUTING')}\n${await list('nat', 'OUTPUT')}`, filter: await list('filter', 'INPUT') };
   },
   restore(input) {
     return new Promise((resolve, reject) => {
@@ -77,10 +78,10 @@ export class Portals {
    */
   async apply(specs: readonly PortalSpec[], force = false): Promise<boolean> {
     const builtins = await this.#runner.listBuiltins().catch((err) => {
-      throw new DockerletError(ErrorCodes.IPTABLES, `listing nat builtin chains failed: ${errorMessage(err)}`, { cause: err });
+      throw new DockerletError(ErrorCodes.IPTABLES, `listing builtin chains failed: ${errorMessage(err)}`, { cause: err });
     });
-    const rules = renderServiceRules(specs, this.#opts).join('\n');
-    const jumpsOk = renderJumpFixes(this.#opts.prefix, builtins).length === 0;
+    const rules = [...renderServiceRules(specs, this.#opts), '*filter', ...renderFilterRules(specs, this.#opts.prefix)].join('\n');
+    const jumpsOk = renderJumpFixes(this.#opts.prefix, builtins.nat, 'nat').length === 0 && renderJumpFixes(this.#opts.prefix, builtins.filter, 'filter').length === 0;
     if (!force && jumpsOk && rules === this.#lastRules) return false;
     const input = renderRestore(specs, this.#opts, builtins);
     try {

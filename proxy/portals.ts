@@ -1,6 +1,10 @@
-// Pure rendering of the iptables portals (nat table) as one iptables-restore --noflush batch:
-// our own chains are declared (flushed) and refilled, and exactly one jump rule from each builtin
-// chain is ensured by deleting extras and inserting a missing one. Nothing else is touched.
+// Pure rendering of the iptables portals as one iptables-restore --noflush batch: nat chains that
+// send service traffic to the listeners, and a filter chain that refuses new connections to a
+// service port without endpoints (REJECT, icmp-port-unreachable: the client sees ECONNREFUSED at
+// once, for UDP too) or without local endpoints under internalTrafficPolicy Local (DROP), as
+// kube-proxy's filter KUBE-SERVICES does. Our own chains are declared (flushed) and refilled, and
+// exactly one jump rule from each builtin chain is ensured by deleting extras and inserting a
+// missing one. Nothing else is touched.
 
 export interface PortalSpec {
   /** Service port key, used as the rule comment. */
@@ -13,6 +17,16 @@ export interface PortalSpec {
   nodePort: number;
   /** The local listener that serves this service port. */
   listenerPort: number;
+  /**
+   * UDP only: for each IP, the source address the host's own traffic to it has (the route's
+   * source). Host traffic is DNATed to that address, not to hostIP: a reply from the listener's
+   * wildcard socket leaves from the address the client wrote to, and only then does conntrack
+   * translate it back to ClusterIP:port (the same reason upstream's userspace proxy DNATed to the
+   * node IP). A NodePort keeps its local address and only the port changes.
+   */
+  replySources?: Readonly<Record<string, string>>;
+  /** New connections are refused: REJECT when the service port has no endpoints, DROP when none is local under internalTrafficPolicy Local. */
+  refuse?: 'REJECT' | 'DROP';
 }
 
 export interface PortalOptions {
@@ -40,10 +54,31 @@ export function chainNames(prefix: string): Chains {
   };
 }
 
+/** The filter-table chain with the refusals (jumped to from INPUT for new connections). */
+export function filterChainName(prefix: string): string {
+  return `${prefix}-SERVICES`;
+}
+
+/** Every chain of ours, nat and filter. */
+export function allChainNames(prefix: string): string[] {
+  return [...Object.values(chainNames(prefix)), filterChainName(prefix)];
+}
+
 export const MAX_PREFIX_LENGTH = 9;
 
+export type Table = 'nat' | 'filter';
+
+/** `iptables -S` output of the builtin chains we jump from: nat PREROUTING + OUTPUT, filter INPUT. */
+export interface BuiltinRules {
+  nat: string;
+  filter: string;
+}
+
+const BUILTINS: Record<Table, readonly string[]> = { nat: ['PREROUTING', 'OUTPUT'], filter: ['INPUT'] };
+
 export interface JumpRule {
-  builtin: 'PREROUTING' | 'OUTPUT';
+  table: Table;
+  builtin: 'PREROUTING' | 'OUTPUT' | 'INPUT';
   /** Rule spec as `iptables -S` prints it, without `-A <chain>`. */
   spec: string;
   /** Portals go first (before Docker's and NodePort rules); NodePort jumps go last. */
@@ -55,11 +90,15 @@ export function jumpRules(prefix: string): JumpRule[] {
   const c = chainNames(prefix);
   const portals = `-m comment --comment "${prefix.toLowerCase()} service portals"`;
   const nodeports = `-m addrtype --dst-type LOCAL -m comment --comment "${prefix.toLowerCase()} service nodeports"`;
+  const refusals = `-m conntrack --ctstate NEW -m comment --comment "${prefix.toLowerCase()} service refusals"`;
+  const f = filterChainName(prefix);
   return [
-    { builtin: 'PREROUTING', spec: `${portals} -j ${c.portalsContainer}`, position: 'first', target: c.portalsContainer },
-    { builtin: 'OUTPUT', spec: `${portals} -j ${c.portalsHost}`, position: 'first', target: c.portalsHost },
-    { builtin: 'PREROUTING', spec: `${nodeports} -j ${c.nodePortContainer}`, position: 'last', target: c.nodePortContainer },
-    { builtin: 'OUTPUT', spec: `${nodeports} -j ${c.nodePortHost}`, position: 'last', target: c.nodePortHost },
+    { table: 'nat', builtin: 'PREROUTING', spec: `${portals} -j ${c.portalsContainer}`, position: 'first', target: c.portalsContainer },
+    { table: 'nat', builtin: 'OUTPUT', spec: `${portals} -j ${c.portalsHost}`, position: 'first', target: c.portalsHost },
+    { table: 'nat', builtin: 'PREROUTING', spec: `${nodeports} -j ${c.nodePortContainer}`, position: 'last', target: c.nodePortContainer },
+    { table: 'nat', builtin: 'OUTPUT', spec: `${nodeports} -j ${c.nodePortHost}`, position: 'last', target: c.nodePortHost },
+    // After the nat portals the packet's destination is the listener: refusals match its port.
+    { table: 'filter', builtin: 'INPUT', spec: `${refusals} -j ${f}`, position: 'first', target: f },
   ];
 }
 
@@ -90,15 +129,15 @@ function ruleTarget(line: string): string | undefined {
 }
 
 /**
- * Lines that make the builtin chains hold exactly one of each of our jump rules: `-D` for every
- * rule that jumps to one of our chains but is a duplicate or differs from the desired spec, and
- * `-I`/`-A` for a missing one. `current` is the `iptables -t nat -S` output of PREROUTING and OUTPUT.
+ * Lines that make the builtin chains of one table hold exactly one of each of our jump rules: `-D`
+ * for every rule that jumps to one of our chains but is a duplicate or differs from the desired
+ * spec, and `-I`/`-A` for a missing one. `current` is the `iptables -t <table> -S` output of its builtins.
  */
-export function renderJumpFixes(prefix: string, current: string): string[] {
+export function renderJumpFixes(prefix: string, current: string, table: Table = 'nat'): string[] {
   const lines: string[] = [];
-  const rules = jumpRules(prefix);
+  const rules = jumpRules(prefix).filter((r) => r.table === table);
   const ours = new Set(rules.map((r) => r.target));
-  for (const builtin of ['PREROUTING', 'OUTPUT'] as const) {
+  for (const builtin of BUILTINS[table]) {
     const wanted = rules.filter((r) => r.builtin === builtin);
     const kept = new Set<JumpRule>();
     for (const line of chainRules(current, builtin)) {
@@ -117,27 +156,47 @@ export function renderJumpFixes(prefix: string, current: string): string[] {
   return lines;
 }
 
-/** The per-service rules (pure, deterministic order: by key, then IP). */
+function bySpecKey(a: PortalSpec, b: PortalSpec): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0;
+}
+
+/** The per-service nat rules (pure, deterministic order: by key, then IP). */
 export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOptions): string[] {
   const c = chainNames(opts.prefix);
   const toContainer = (port: number) => (opts.containerDnatIP ? `-j DNAT --to-destination ${opts.containerDnatIP}:${port}` : `-j REDIRECT --to-ports ${port}`);
   const toHost = (port: number) => `-j DNAT --to-destination ${opts.hostIP}:${port}`;
   const lines: string[] = [];
-  const sorted = [...specs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
-  for (const s of sorted) {
+  for (const s of [...specs].sort(bySpecKey)) {
     if (!s.listenerPort) continue;
     const p = s.protocol.toLowerCase();
     const comment = `-m comment --comment "${s.key.replace(/"/g, '')}"`;
+    const udp = s.protocol === 'UDP';
     for (const ip of [...new Set(s.ips)]) {
       const match = `-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
+      const replyFrom = udp ? s.replySources?.[ip] : undefined;
       lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
-      lines.push(`-A ${c.portalsHost} ${match} ${toHost(s.listenerPort)}`);
+      lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${s.listenerPort}` : toHost(s.listenerPort)}`);
     }
     if (s.nodePort > 0) {
       const match = `-p ${p} ${comment} -m ${p} --dport ${s.nodePort}`;
       lines.push(`-A ${c.nodePortContainer} ${match} ${toContainer(s.listenerPort)}`);
-      lines.push(`-A ${c.nodePortHost} ${match} ${toHost(s.listenerPort)}`);
+      const udpNodePort = `-j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${s.listenerPort}`;
+      lines.push(`-A ${c.nodePortHost} ${match} ${udp ? udpNodePort : toHost(s.listenerPort)}`);
     }
+  }
+  return lines;
+}
+
+/** The filter rules: refuse new connections to the listener of a service port that has nowhere to send them. */
+export function renderFilterRules(specs: readonly PortalSpec[], prefix: string): string[] {
+  const chain = filterChainName(prefix);
+  const lines: string[] = [];
+  for (const s of [...specs].sort(bySpecKey)) {
+    if (!s.listenerPort || !s.refuse) continue;
+    const p = s.protocol.toLowerCase();
+    const why = s.refuse === 'REJECT' ? 'has no endpoints' : 'has no local endpoints';
+    const target = s.refuse === 'REJECT' ? '-j REJECT --reject-with icmp-port-unreachable' : '-j DROP';
+    lines.push(`-A ${chain} -p ${p} -m comment --comment "${s.key.replace(/"/g, '')} ${why}" -m ${p} --dport ${s.listenerPort} ${target}`);
   }
   return lines;
 }
@@ -146,21 +205,27 @@ function chainDecls(prefix: string): string[] {
   return Object.values(chainNames(prefix)).map((n) => `:${n} - [0:0]`);
 }
 
-/** The whole batch for `iptables-restore --noflush`: declare (= flush) our chains, fix jumps, refill. */
-export function renderRestore(specs: readonly PortalSpec[], opts: PortalOptions, currentBuiltins: string): string {
-  return ['*nat', ...chainDecls(opts.prefix), ...renderJumpFixes(opts.prefix, currentBuiltins), ...renderServiceRules(specs, opts), 'COMMIT', ''].join('\n');
+/** The whole batch for `iptables-restore --noflush`: per table, declare (= flush) our chains, fix jumps, refill. */
+export function renderRestore(specs: readonly PortalSpec[], opts: PortalOptions, current: BuiltinRules): string {
+  return [
+    '*nat', ...chainDecls(opts.prefix), ...renderJumpFixes(opts.prefix, current.nat, 'nat'), ...renderServiceRules(specs, opts), 'COMMIT',
+    '*filter', `:${filterChainName(opts.prefix)} - [0:0]`, ...renderJumpFixes(opts.prefix, current.filter, 'filter'), ...renderFilterRules(specs, opts.prefix), 'COMMIT',
+    '',
+  ].join('\n');
 }
 
-/** The batch that removes every jump to our chains, then flushes and deletes the chains. */
-export function renderCleanup(prefix: string, currentBuiltins: string): string {
-  const ours = new Set(Object.values(chainNames(prefix)));
-  const dels: string[] = [];
-  for (const builtin of ['PREROUTING', 'OUTPUT']) {
-    for (const line of chainRules(currentBuiltins, builtin)) {
-      const t = ruleTarget(line);
-      if (t && ours.has(t)) dels.push(`-D ${builtin} ${line.slice(`-A ${builtin} `.length)}`);
+/** The batch that removes every jump to our chains, then flushes and deletes the chains, in both tables. */
+export function renderCleanup(prefix: string, current: BuiltinRules): string {
+  const section = (table: Table, names: string[]) => {
+    const ours = new Set(names);
+    const dels: string[] = [];
+    for (const builtin of BUILTINS[table]) {
+      for (const line of chainRules(current[table], builtin)) {
+        const t = ruleTarget(line);
+        if (t && ours.has(t)) dels.push(`-D ${builtin} ${line.slice(`-A ${builtin} `.length)}`);
+      }
     }
-  }
-  const names = Object.values(chainNames(prefix));
-  return ['*nat', ...dels, ...chainDecls(prefix), ...names.map((n) => `-X ${n}`), 'COMMIT', ''].join('\n');
+    return [`*${table}`, ...dels, ...names.map((n) => `:${n} - [0:0]`), ...names.map((n) => `-X ${n}`), 'COMMIT'];
+  };
+  return [...section('nat', Object.values(chainNames(prefix))), ...section('filter', [filterChainName(prefix)]), ''].join('\n');
 }

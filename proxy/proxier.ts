@@ -7,10 +7,11 @@ import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Service as Lifecycle } from '../lib/lifecycle.js';
-import { Balancer, type BalancerConfig } from './balancer.js';
+import { Balancer, refusal, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables } from './diff.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
+import { routeSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
@@ -266,7 +267,7 @@ export class Proxier implements Lifecycle {
     let ok = await this.#reconcile(buildServicePorts(d.services.list(), d.slices.list()));
     if (this.#portals) {
       try {
-        await this.#portals.apply(this.#portalSpecs(), periodic);
+        await this.#portals.apply(await this.#portalSpecs(), periodic);
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();
@@ -338,10 +339,27 @@ export class Proxier implements Lifecycle {
     this.#log.info({ servicePort: key }, 'closed service port listener');
   }
 
-  #portalSpecs(): PortalSpec[] {
-    return [...this.#running.values()].map(({ entry: e, listener }) => ({
-      key: e.key, protocol: e.protocol, ips: [...e.clusterIPs, ...e.externalIPs], port: e.port, nodePort: e.nodePort, listenerPort: listener.port,
-    }));
+  async #portalSpecs(): Promise<PortalSpec[]> {
+    const wildcard = !this.#portals?.options.containerDnatIP;
+    const sources = new Map<string, string | undefined>();
+    const specs: PortalSpec[] = [];
+    for (const { entry: e, listener } of this.#running.values()) {
+      const ips = [...e.clusterIPs, ...e.externalIPs];
+      const spec: PortalSpec = { key: e.key, protocol: e.protocol, ips, port: e.port, nodePort: e.nodePort, listenerPort: listener.port };
+      if (e.protocol === 'UDP' && wildcard) {
+        const replySources: Record<string, string> = {};
+        for (const ip of ips) {
+          if (!sources.has(ip)) sources.set(ip, await routeSource(ip));
+          const src = sources.get(ip);
+          if (src) replySources[ip] = src;
+        }
+        spec.replySources = replySources;
+      }
+      const refuse = refusal(e.endpoints, { nodeName: this.#d.nodeName, internalTrafficPolicy: e.internalTrafficPolicy });
+      if (refuse) spec.refuse = refuse;
+      specs.push(spec);
+    }
+    return specs;
   }
 
   /** The running table: service port → listener port and usable endpoints (for tests and debugging). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent host set-up for dockerlet on Debian/Ubuntu, as root:
-#  - installs docker.io, iptables, busybox-static (and gcc for the pause image) when missing
+#  - installs docker.io, iptables, busybox-static (and gcc for the pause and udpecho images) when missing
 #  - starts dockerd when it is not running (systemctl under systemd, otherwise setsid + log file)
 #  - builds the local images tests and examples use (no registry is reachable)
 #  - adds the egress guard: REJECT 10.96.0.0/12 leaving through the default-route interface
@@ -12,6 +12,7 @@ log() { echo "[setup-host] $*" >&2; }
 SERVICE_CIDR=10.96.0.0/12
 PAUSE_IMAGE=${DOCKERLET_PAUSE_IMAGE:-registry.k8s.io/pause:3.10}
 BUSYBOX_IMAGE=${DOCKERLET_BUSYBOX_IMAGE:-dockerlet/busybox:1.36}
+UDPECHO_IMAGE=dockerlet/udpecho:1.1
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 
 # 1. packages
@@ -69,6 +70,15 @@ if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
   DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$tmp/root" >/dev/null 2>&1
   rm -rf "$tmp"
 fi
+if ! docker image inspect "$UDPECHO_IMAGE" >/dev/null 2>&1; then
+  log "building $UDPECHO_IMAGE (UDP echo server for the proxy tests)"
+  tmp=$(mktemp -d); mkdir -p "$tmp/root"
+  gcc -static -Os -o "$tmp/root/udpecho" "$here/images/udpecho/udpecho.c"
+  strip "$tmp/root/udpecho" || true
+  printf 'FROM scratch\nCOPY udpecho /udpecho\nENTRYPOINT ["/udpecho"]\n' > "$tmp/root/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$UDPECHO_IMAGE" "$tmp/root" >/dev/null 2>&1
+  rm -rf "$tmp"
+fi
 
 # 4. egress guard
 dev=$(ip route show default | awk '/^default/ {for (i=1;i<=NF;i++) if ($i=="dev") {print $(i+1); exit}}')
@@ -81,4 +91,4 @@ if [ -n "$dev" ]; then
 else
   log "no default route: no egress guard needed"
 fi
-log "ready: docker $(docker version -f '{{.Server.Version}}'), images $PAUSE_IMAGE $BUSYBOX_IMAGE"
+log "ready: docker $(docker version -f '{{.Server.Version}}'), images $PAUSE_IMAGE $BUSYBOX_IMAGE $UDPECHO_IMAGE"

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import type { EndpointSlice, Node, Pod, Service } from '../../../kube/api.js';
-import { chainNames, chainRules, renderCleanup } from '../../../proxy/portals.js';
+import { allChainNames, chainRules, renderCleanup } from '../../../proxy/portals.js';
 import { systemIptables } from '../../../proxy/iptables.js';
 import { freePort } from '../../cluster/net.js';
 import { startBed, type Bed } from '../agent/bed.js';
@@ -168,21 +168,22 @@ export function sh(cmd: string, args: string[], timeoutMs = 30_000): Promise<str
   });
 }
 
-export const natSave = () => sh('iptables-save', ['-t', 'nat']);
+/** `iptables-save` of the two tables we write to, nat then filter. */
+export const rulesSave = async () => `${await sh('iptables-save', ['-t', 'nat'])}\n${await sh('iptables-save', ['-t', 'filter'])}`;
 
-/** Our footprint in an `iptables-save -t nat` dump: chain declarations and jump rules from the builtins. */
+/** Our footprint in a rulesSave() dump: chain declarations, jump rules from the builtins, rules in our chains. */
 export function ourRules(save: string): { chains: string[]; jumps: string[]; serviceRules: string[] } {
-  const names = Object.values(chainNames(PREFIX));
+  const names = allChainNames(PREFIX);
   const lines = save.split('\n').map((l) => l.trim());
   const chains = lines.filter((l) => names.some((n) => l.startsWith(`:${n} `)));
-  const jumps = [...chainRules(save, 'PREROUTING'), ...chainRules(save, 'OUTPUT')].filter((l) => names.some((n) => l.includes(`-j ${n}`)));
+  const jumps = [...chainRules(save, 'PREROUTING'), ...chainRules(save, 'OUTPUT'), ...chainRules(save, 'INPUT')].filter((l) => names.some((n) => l.includes(`-j ${n}`)));
   const serviceRules = names.flatMap((n) => chainRules(save, n));
   return { chains, jumps, serviceRules };
 }
 
 /** Removes every DOCKERLET jump and chain (test cleanup after a failure; a clean daemon exit does this itself). */
 export async function removeOurRules(): Promise<void> {
-  const r = ourRules(await natSave());
+  const r = ourRules(await rulesSave());
   if (r.chains.length === 0 && r.jumps.length === 0) return;
   await systemIptables.restore(renderCleanup(PREFIX, await systemIptables.listBuiltins()));
 }

@@ -6,19 +6,19 @@ import assert from 'node:assert/strict';
 import { pollValue } from '../../cluster/net.js';
 import type { Bed } from '../agent/bed.js';
 import {
-  daemonBed, fetchText, getService, httpGet, mustGet, natSave, ourRules, PREFIX, readyPods, removeOurRules, tally, webDeployment, webService,
+  daemonBed, fetchText, getService, httpGet, mustGet, rulesSave, ourRules, PREFIX, readyPods, removeOurRules, tally, webDeployment, webService,
   type DaemonBed,
 } from './fixture.js';
-import { chainNames } from '../../../proxy/portals.js';
+import { allChainNames } from '../../../proxy/portals.js';
 
 const NODE = 'dl-px-rules';
 const NS = 'px-rules';
 let d: DaemonBed | undefined;
 const b = (): Bed => (d as DaemonBed).bed;
 let clusterIP = '';
-const CHAINS = Object.values(chainNames(PREFIX)).sort();
+const CHAINS = allChainNames(PREFIX).sort();
 
-/** Asserts exactly one set of our rules: 4 chains, one jump to each from its builtin, no duplicate rule. */
+/** Asserts exactly one set of our rules: 5 chains (4 nat, 1 filter), one jump to each from its builtin, no duplicate rule. */
 function assertOneSet(save: string, what: string): ReturnType<typeof ourRules> {
   const r = ourRules(save);
   assert.deepEqual(r.chains.map((c) => c.split(' ')[0]!.slice(1)).sort(), CHAINS, `${what}: chains\n${save}`);
@@ -35,9 +35,9 @@ function webRules(r: ReturnType<typeof ourRules>): string[] {
 
 /** Waits until the running daemon has applied its rules for the web service and the ClusterIP answers. */
 async function programmed(what: string): Promise<ReturnType<typeof ourRules>> {
-  await b().waitFor(async () => webRules(ourRules(await natSave())).length === 2, { what: `${what}: web service rules`, timeoutMs: 60_000, intervalMs: 500 });
+  await b().waitFor(async () => webRules(ourRules(await rulesSave())).length === 2, { what: `${what}: web service rules`, timeoutMs: 60_000, intervalMs: 500 });
   await b().waitFor(() => mustGet(clusterIP, 80), { what: `${what}: ClusterIP answers`, timeoutMs: 30_000, intervalMs: 500 });
-  return assertOneSet(await natSave(), what);
+  return assertOneSet(await rulesSave(), what);
 }
 
 function assertNone(save: string, what: string): void {
@@ -47,7 +47,7 @@ function assertNone(save: string, what: string): void {
 }
 
 before(async () => {
-  const leftover = ourRules(await natSave());
+  const leftover = ourRules(await rulesSave());
   if (leftover.chains.length || leftover.jumps.length) await removeOurRules(); // a previous run's crash
   d = await daemonBed(NODE);
   await d.start();
@@ -73,19 +73,19 @@ test('a running daemon has exactly one set of DOCKERLET rules', { timeout: 90_00
 
 test('restart after SIGKILL: still exactly one set, pointing at the new listener, without stale services', { timeout: 150_000 }, async () => {
   await b().apply(webService(NS, 'gone', 'web'));
-  const goneRules = async () => ourRules(await natSave()).serviceRules.filter((l) => l.includes(`"${NS}/gone:http"`));
+  const goneRules = async () => ourRules(await rulesSave()).serviceRules.filter((l) => l.includes(`"${NS}/gone:http"`));
   await b().waitFor(async () => (await goneRules()).length === 2, { what: 'rules of service gone', timeoutMs: 30_000, intervalMs: 500 });
-  const before = webRules(ourRules(await natSave()));
+  const before = webRules(ourRules(await rulesSave()));
   await b().killAgent();
   // A killed daemon cannot clean up: its rules stay (pointing at a dead listener).
-  assertOneSet(await natSave(), 'after SIGKILL');
+  assertOneSet(await rulesSave(), 'after SIGKILL');
   const dead = await httpGet(clusterIP, 80, 8000);
   assert.equal(dead.ok, false, 'the ClusterIP answered with the daemon dead');
   // A service deleted while the daemon is down must not survive its restart.
   await b().kubectl(['delete', 'service', '-n', NS, 'gone']);
   await d!.start();
   await b().waitFor(async () => {
-    const now = webRules(ourRules(await natSave()));
+    const now = webRules(ourRules(await rulesSave()));
     return now.length === 2 && now.join() !== before.join();
   }, { what: 'web rules re-pointed at the new listener', timeoutMs: 60_000, intervalMs: 500 });
   await programmed('after restart from SIGKILL');
@@ -95,7 +95,7 @@ test('restart after SIGKILL: still exactly one set, pointing at the new listener
 test('restart after SIGTERM: the clean stop removed everything, the new start installs one set', { timeout: 120_000 }, async () => {
   await b().stopAgent('SIGTERM');
   assert.match(b().agentLog(), /SIGTERM, stopping/);
-  assertNone(await natSave(), 'after SIGTERM');
+  assertNone(await rulesSave(), 'after SIGTERM');
   await d!.start();
   await programmed('after restart from SIGTERM');
 });
@@ -133,7 +133,7 @@ test('health answers 200 with lastUpdated/currentTime; metrics show syncs and pe
 
 test('a clean SIGTERM stop leaves none of our chains or jumps, and closes the proxy ports', { timeout: 90_000 }, async () => {
   await b().stopAgent('SIGTERM');
-  assertNone(await natSave(), 'after the final SIGTERM');
+  assertNone(await rulesSave(), 'after the final SIGTERM');
   const r = await httpGet('127.0.0.1', d!.healthPort, 5000);
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.code, 'ECONNREFUSED');

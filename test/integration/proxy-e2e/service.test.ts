@@ -1,14 +1,17 @@
 // End to end through the whole daemon (`dockerlet run`): a 3-replica web Deployment behind
 // ClusterIP and NodePort Services answers through the userspace proxy from the host (OUTPUT DNAT)
 // and from inside a pod (PREROUTING REDIRECT), round-robins over every replica, drops a not-ready
-// endpoint from the rotation, keeps ClientIP affinity, and refuses at once when no endpoint is left.
+// endpoint from the rotation, keeps ClientIP affinity, and refuses at once when no endpoint is left
+// (REJECT in the filter table: ECONNREFUSED for TCP, and for UDP through ICMP). A UDP echo
+// Deployment answers through its ClusterIP and NodePort.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, readyPods, removeOurRules, sliceEndpoints, tally, webDeployment, webService,
+  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, PREFIX, readyPods, removeOurRules, sh, sliceEndpoints, tally, webDeployment, webService,
   type DaemonBed,
 } from './fixture.js';
 import type { Bed } from '../agent/bed.js';
+import { udpAsk, udpDeployment, udpService } from './udp.js';
 
 const NODE = 'dl-px-svc';
 const NS = 'px-svc';
@@ -120,14 +123,66 @@ test('sessionAffinity ClientIP: every request of one client lands on one pod', {
   assert.equal((await tally(clusterIP, 80, 9)).size, 3);
 });
 
-test('scaled to 0: a new connection is refused or reset at once, not left hanging', { timeout: 120_000 }, async (t) => {
+test('UDP: ClusterIP and NodePort reach both replicas, one session per client; scaled to 0 → ECONNREFUSED (ICMP) at once', { timeout: 180_000 }, async () => {
+  await b().apply(udpDeployment(NS, 'echo', 2));
+  await b().apply(udpService(NS, 'echo', 'echo'));
+  const echoNames = (await readyPods(b(), NS, 'echo', 2, 120_000)).map((p) => p.metadata.name!).sort();
+  const svc = await getService(b(), NS, 'echo');
+  const ip = svc.spec.clusterIP!;
+  const nodePort = svc.spec.ports?.[0]?.nodePort ?? 0;
+  assert.ok(nodePort > 0, 'a node port was allocated');
+  await b().waitFor(async () => [...(await sliceEndpoints(b(), NS, 'echo')).values()].filter(Boolean).length === 2, { what: '2 ready echo endpoints', timeoutMs: 60_000 });
+  // Until the proxy has synced both endpoints, a new client may land on a single one: wait for both.
+  await b().waitFor(async () => {
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await udpAsk(ip, 53, 'ping'));
+    if (got.every((r) => r.ok) && new Set(got.map((r) => (r.ok ? r.from : ''))).size === 2) return true;
+    throw new Error(`replies: ${JSON.stringify(got)}`);
+  }, { what: `both echo pods through udp://${ip}:53`, timeoutMs: 60_000, intervalMs: 500 });
+  // Every new client socket is a new session: round robin alternates between the two pods.
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 6; i++) {
+    const r = await udpAsk(ip, 53, `q${i}`);
+    assert.ok(r.ok, `query ${i}: ${r.ok ? '' : r.code}`);
+    if (r.ok) {
+      assert.equal(r.text, `q${i}`);
+      seen.set(r.from, (seen.get(r.from) ?? 0) + 1);
+    }
+  }
+  assert.deepEqual([...seen.keys()].sort(), echoNames, fmt(seen));
+  // Strictly alternating unless a client port was reused within the session timeout (then it sticks).
+  assert.ok([...seen.values()].every((n) => n >= 2), fmt(seen));
+  for (const host of ['127.0.0.1', await nodeInternalIP(b())]) {
+    const viaNodePort = await udpAsk(host, nodePort, 'np');
+    assert.ok(viaNodePort.ok && echoNames.includes(viaNodePort.from) && viaNodePort.text === 'np', `udp://${host}:${nodePort}: ${JSON.stringify(viaNodePort)}`);
+  }
+  // From inside a pod (PREROUTING REDIRECT): the reply comes back from the ClusterIP.
+  const inPod = (await b().exec(NS, echoNames[0]!, 'echo', ['/udpecho', 'ask', ip, '53', 'inpod'])).trim();
+  assert.ok(echoNames.some((n) => inPod === `${n} inpod`), `in-pod reply: ${inPod}`);
+
+  await b().kubectl(['scale', 'deployment', 'echo', '-n', NS, '--replicas=0']);
+  await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'echo')).size === 0, { what: 'no echo endpoints left', timeoutMs: 60_000 });
+  await b().waitFor(async () => {
+    const r = await udpAsk(ip, 53, 'x', 2000);
+    return !r.ok && r.code === 'ECONNREFUSED' ? true : undefined;
+  }, { what: 'ECONNREFUSED from the UDP ClusterIP', timeoutMs: 30_000, intervalMs: 500 });
+  const refusals = await sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-SERVICES`]);
+  assert.match(refusals, new RegExp(`-p udp -m comment --comment "${NS}/echo:dns has no endpoints" -m udp --dport \\d+ -j REJECT`), refusals);
+  for (const [host, port] of [[ip, 53], ['127.0.0.1', nodePort]] as const) {
+    assert.deepEqual(await udpAsk(host, port, 'x', 3000), { ok: false, code: 'ECONNREFUSED' }, `udp://${host}:${port}`);
+  }
+});
+
+test('scaled to 0: a new connection is refused at once (ECONNREFUSED), not left hanging', { timeout: 120_000 }, async () => {
   await b().kubectl(['scale', 'deployment', 'web', '-n', NS, '--replicas=0']);
   await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).size === 0, { what: 'no endpoints left in the slice', timeoutMs: 60_000 });
-  await b().waitFor(async () => !(await httpGet(clusterIP, 80, 8000)).ok, { what: 'the ClusterIP stops answering', timeoutMs: 30_000 });
+  // Between the listener learning of it and the filter rule being in place, the listener resets.
+  await b().waitFor(async () => {
+    const r = await httpGet(clusterIP, 80, 8000);
+    return !r.ok && r.code === 'ECONNREFUSED' ? true : undefined;
+  }, { what: 'the ClusterIP refuses', timeoutMs: 30_000, intervalMs: 500 });
   for (let i = 0; i < 5; i++) {
     const r = await httpGet(clusterIP, 80, 8000);
-    assert.equal(r.ok, false, 'a reply with no endpoints');
-    if (!r.ok) assert.ok(r.code === 'ECONNREFUSED' || r.code === 'ECONNRESET', `attempt ${i}: ${r.code} (want ECONNREFUSED/ECONNRESET, not a timeout)`);
-    if (!r.ok && i === 0) t.diagnostic(`no endpoints: ${r.code}`);
+    assert.deepEqual(r, { ok: false, code: 'ECONNREFUSED' }, `attempt ${i} (not a timeout, not a reply)`);
   }
 });

@@ -59,7 +59,7 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   const services = new FakeInformer<Service>([service]);
   const slices = new FakeInformer<EndpointSlice>([slice([{ ip: '127.0.0.2', port }])]);
   const restores: string[] = [];
-  const runner: IptablesRunner = { listBuiltins: async () => '', restore: async (input) => { restores.push(input); } };
+  const runner: IptablesRunner = { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (input) => { restores.push(input); } };
   const proxier = new Proxier({
     services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: runner, chainPrefix: 'DKLT',
     healthPort: 0, healthBindAddress: '127.0.0.1', metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
@@ -95,6 +95,15 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   assert.match(text, /^dockerlet_proxy_connections_total\{service_port="default\/web:http",protocol="TCP"\} 3$/m);
   assert.match(text, /^dockerlet_proxy_errors_total\{service_port="default\/web:http",protocol="TCP",kind="reject"\} 0$/m);
 
+  // No endpoints left: the filter refuses new connections to the listener (REJECT); back with one.
+  assert.doesNotMatch(restores.at(-1)!, /-j REJECT/);
+  slices.upsert(slice([]));
+  await until(() => /-j REJECT/.test(restores.at(-1)!), 'the REJECT rule');
+  assert.match(restores.at(-1)!, new RegExp(`^-A DKLT-SERVICES -p tcp -m comment --comment "default/web:http has no endpoints" -m tcp --dport ${row.listenerPort} -j REJECT --reject-with icmp-port-unreachable$`, 'm'));
+  slices.upsert(slice([{ ip: '127.0.0.2', port }]));
+  await until(() => !/-j REJECT/.test(restores.at(-1)!), 'the REJECT rule removed');
+  assert.equal(await get(row.listenerPort), 'b2');
+
   // Service deleted: the listener closes.
   services.remove('default/web');
   await until(() => proxier.table().length === 0, 'listener removal');
@@ -102,6 +111,7 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
 
   await proxier.stop();
   assert.match(restores.at(-1)!, /^-X DKLT-PORTALS-HOST$/m, 'stop removes the chains');
+  assert.match(restores.at(-1)!, /^-X DKLT-SERVICES$/m, 'stop removes the filter chain');
 });
 
 test('nothing is programmed before both informers have synced', async () => {
@@ -109,7 +119,7 @@ test('nothing is programmed before both informers have synced', async () => {
   const slices = new FakeInformer<EndpointSlice>([], { synced: false });
   const restores: string[] = [];
   const proxier = new Proxier({
-    services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: { listBuiltins: async () => '', restore: async (i) => { restores.push(i); } },
+    services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (i) => { restores.push(i); } },
     healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, ownInformers: false, bindAddress: '127.0.0.1',
   });
   cleanups.push(() => proxier.stop());

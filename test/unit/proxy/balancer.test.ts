@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../lib/clock.js';
-import { Balancer, usableEndpoints } from '../../../proxy/balancer.js';
+import { Balancer, refusal, usableEndpoints } from '../../../proxy/balancer.js';
 import type { EndpointInfo } from '../../../proxy/types.js';
 
 const ep = (ip: string, o: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 80, ready: true, serving: true, terminating: false, ...o });
@@ -20,6 +20,17 @@ test('internalTrafficPolicy Local keeps only endpoints on this node', () => {
   const eps = [ep('1', { nodeName: 'n1' }), ep('2', { nodeName: 'n2' }), ep('3')];
   assert.deepEqual(usableEndpoints(eps, { nodeName: 'n1', internalTrafficPolicy: 'Local' }).map((e) => e.ip), ['1']);
   assert.deepEqual(usableEndpoints(eps, { nodeName: 'n9', internalTrafficPolicy: 'Local' }), []);
+});
+
+test('refusal: REJECT with no usable endpoint anywhere, DROP with none on this node under Local, else none', () => {
+  const local = { nodeName: 'n1', internalTrafficPolicy: 'Local' as const };
+  assert.equal(refusal([], cluster), 'REJECT');
+  assert.equal(refusal([ep('1', { ready: false, serving: false })], cluster), 'REJECT');
+  assert.equal(refusal([ep('1', { ready: false, serving: true, terminating: true })], cluster), undefined, 'serving+terminating still serves');
+  assert.equal(refusal([ep('1', { nodeName: 'n2' })], cluster), undefined);
+  assert.equal(refusal([ep('1', { nodeName: 'n2' })], local), 'DROP');
+  assert.equal(refusal([ep('1', { nodeName: 'n1' })], local), undefined);
+  assert.equal(refusal([], local), 'REJECT');
 });
 
 test('round robin cycles over usable targets; empty ⇒ undefined', () => {

@@ -1,17 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chainNames, renderCleanup, renderJumpFixes, renderRestore, tokenize, type PortalSpec } from '../../../proxy/portals.js';
+import { allChainNames, chainNames, renderCleanup, renderJumpFixes, renderRestore, tokenize, type PortalSpec } from '../../../proxy/portals.js';
 
 const specs: PortalSpec[] = [
-  { key: 'kube-system/dns:dns', protocol: 'UDP', ips: ['10.96.0.10'], port: 53, nodePort: 0, listenerPort: 40001 },
+  { key: 'kube-system/dns:dns', protocol: 'UDP', ips: ['10.96.0.10'], port: 53, nodePort: 30053, listenerPort: 40001, replySources: { '10.96.0.10': '192.0.2.2' } },
   { key: 'default/web:http', protocol: 'TCP', ips: ['10.96.0.20', '192.0.2.7'], port: 80, nodePort: 30080, listenerPort: 40002 },
   { key: 'default/none:x', protocol: 'TCP', ips: ['10.96.0.30'], port: 81, nodePort: 0, listenerPort: 0 },
+  { key: 'default/empty:q', protocol: 'UDP', ips: ['10.96.0.40'], port: 5353, nodePort: 0, listenerPort: 40003, refuse: 'REJECT' },
+  { key: 'default/local:t', protocol: 'TCP', ips: ['10.96.0.50'], port: 8080, nodePort: 0, listenerPort: 40004, refuse: 'DROP' },
 ];
 
+const EMPTY_FILTER = '-P INPUT ACCEPT\n';
 const EMPTY_BUILTINS = '-P PREROUTING ACCEPT\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\n-P OUTPUT ACCEPT\n-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER\n-A OUTPUT -d 10.96.0.0/12 -o eth0 -m comment --comment dockerlet-egress-guard -j REJECT --reject-with icmp-port-unreachable\n';
 
 test('renders the whole table as one restore batch (golden)', () => {
-  const got = renderRestore(specs, { prefix: 'DOCKERLET', hostIP: '127.0.0.1' }, EMPTY_BUILTINS);
+  const got = renderRestore(specs, { prefix: 'DOCKERLET', hostIP: '127.0.0.1' }, { nat: EMPTY_BUILTINS, filter: EMPTY_FILTER });
   assert.equal(got, `*nat
 :DOCKERLET-PORTALS-CONTAINER - [0:0]
 :DOCKERLET-PORTALS-HOST - [0:0]
@@ -21,6 +24,10 @@ test('renders the whole table as one restore batch (golden)', () => {
 -A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-CONTAINER
 -I OUTPUT 1 -m comment --comment "dockerlet service portals" -j DOCKERLET-PORTALS-HOST
 -A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-HOST
+-A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.40/32 -p udp -m comment --comment "default/empty:q" -m udp --dport 5353 -j REDIRECT --to-ports 40003
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.40/32 -p udp -m comment --comment "default/empty:q" -m udp --dport 5353 -j DNAT --to-destination 127.0.0.1:40003
+-A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.50/32 -p tcp -m comment --comment "default/local:t" -m tcp --dport 8080 -j REDIRECT --to-ports 40004
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.50/32 -p tcp -m comment --comment "default/local:t" -m tcp --dport 8080 -j DNAT --to-destination 127.0.0.1:40004
 -A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j REDIRECT --to-ports 40002
 -A DOCKERLET-PORTALS-HOST -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:40002
 -A DOCKERLET-PORTALS-CONTAINER -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j REDIRECT --to-ports 40002
@@ -28,14 +35,23 @@ test('renders the whole table as one restore batch (golden)', () => {
 -A DOCKERLET-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http" -m tcp --dport 30080 -j REDIRECT --to-ports 40002
 -A DOCKERLET-NODEPORT-HOST -p tcp -m comment --comment "default/web:http" -m tcp --dport 30080 -j DNAT --to-destination 127.0.0.1:40002
 -A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 53 -j REDIRECT --to-ports 40001
--A DOCKERLET-PORTALS-HOST -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 53 -j DNAT --to-destination 127.0.0.1:40001
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 53 -j DNAT --to-destination 192.0.2.2:40001
+-A DOCKERLET-NODEPORT-CONTAINER -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 30053 -j REDIRECT --to-ports 40001
+-A DOCKERLET-NODEPORT-HOST -p udp -m comment --comment "kube-system/dns:dns" -m udp --dport 30053 -j DNAT --to-destination :40001
+COMMIT
+*filter
+:DOCKERLET-SERVICES - [0:0]
+-I INPUT 1 -m conntrack --ctstate NEW -m comment --comment "dockerlet service refusals" -j DOCKERLET-SERVICES
+-A DOCKERLET-SERVICES -p udp -m comment --comment "default/empty:q has no endpoints" -m udp --dport 40003 -j REJECT --reject-with icmp-port-unreachable
+-A DOCKERLET-SERVICES -p tcp -m comment --comment "default/local:t has no local endpoints" -m tcp --dport 40004 -j DROP
 COMMIT
 `);
 });
 
-test('a listener bound to one address gets DNAT for container traffic', () => {
-  const got = renderRestore([specs[0]!], { prefix: 'DKL', hostIP: '127.0.0.1', containerDnatIP: '172.17.0.1' }, '');
+test('a listener bound to one address gets DNAT for container traffic (and UDP NodePort host traffic)', () => {
+  const got = renderRestore([specs[0]!], { prefix: 'DKL', hostIP: '127.0.0.1', containerDnatIP: '172.17.0.1' }, { nat: '', filter: '' });
   assert.match(got, /^-A DKL-PORTALS-CONTAINER -d 10\.96\.0\.10\/32 -p udp .* -j DNAT --to-destination 172\.17\.0\.1:40001$/m);
+  assert.match(got, /^-A DKL-NODEPORT-HOST -p udp .* --dport 30053 -j DNAT --to-destination 172\.17\.0\.1:40001$/m);
 });
 
 test('jump fixes: nothing when exactly one of each exists; duplicates and stale variants are deleted; foreign rules untouched', () => {
@@ -56,9 +72,19 @@ test('jump fixes: nothing when exactly one of each exists; duplicates and stale 
   ]);
 });
 
-test('cleanup deletes every jump to our chains, then flushes and deletes them', () => {
+test('jump fixes in the filter table: one INPUT jump, a stale one replaced', () => {
+  const want = '-A INPUT -m conntrack --ctstate NEW -m comment --comment "dockerlet service refusals" -j DOCKERLET-SERVICES';
+  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}${want}\n`, 'filter'), []);
+  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}-A INPUT -j DOCKERLET-SERVICES\n`, 'filter'), [
+    '-D INPUT -j DOCKERLET-SERVICES',
+    want.replace('-A INPUT', '-I INPUT 1'),
+  ]);
+});
+
+test('cleanup deletes every jump to our chains, then flushes and deletes them, in both tables', () => {
   const cur = `${EMPTY_BUILTINS}-A PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER\n-A OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST\n`;
-  assert.equal(renderCleanup('DKT', cur), `*nat
+  const filter = `${EMPTY_FILTER}-A INPUT -m conntrack --ctstate NEW -j DKT-SERVICES\n-A INPUT -j ACCEPT\n`;
+  assert.equal(renderCleanup('DKT', { nat: cur, filter }), `*nat
 -D PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER
 -D OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST
 :DKT-PORTALS-CONTAINER - [0:0]
@@ -70,10 +96,16 @@ test('cleanup deletes every jump to our chains, then flushes and deletes them', 
 -X DKT-NODEPORT-CONTAINER
 -X DKT-NODEPORT-HOST
 COMMIT
+*filter
+-D INPUT -m conntrack --ctstate NEW -j DKT-SERVICES
+:DKT-SERVICES - [0:0]
+-X DKT-SERVICES
+COMMIT
 `);
 });
 
 test('chain names fit iptables limits with the default prefix; tokenizer keeps quoted words', () => {
-  for (const n of Object.values(chainNames('DOCKERLET'))) assert.ok(n.length <= 28, n);
+  for (const n of allChainNames('DOCKERLET')) assert.ok(n.length <= 28, n);
+  assert.equal(Object.keys(chainNames('X')).length, 4);
   assert.deepEqual(tokenize('-A X -m comment --comment "a b" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a b', '-j', 'Y']);
 });
