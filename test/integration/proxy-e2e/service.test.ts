@@ -84,6 +84,21 @@ test('NodePort answers on 127.0.0.1 and on the node InternalIP from the host', {
   assert.ok(names.includes(await mustGet(svc.spec.clusterIP!, 80)));
 });
 
+test('an externalIP answers from the host and from a pod; a NodePort answers from a pod on the node IP', { timeout: 60_000 }, async () => {
+  const extIP = '10.99.0.7'; // inside the egress-guarded service range: never leaves this host
+  await b().apply(webService(NS, 'web-ext', 'web', { type: 'NodePort', externalIPs: [extIP] }));
+  const nodePort = (await getService(b(), NS, 'web-ext')).spec.ports?.[0]?.nodePort ?? 0;
+  await b().waitFor(() => mustGet(extIP, 80), { what: `http://${extIP}/`, timeoutMs: 30_000, intervalMs: 500 });
+  const seen = await tally(extIP, 80, 6);
+  assert.deepEqual([...seen.keys()].sort(), names, `replies: ${fmt(seen)}`);
+  const nodeIP = await nodeInternalIP(b());
+  const urls = [`http://${extIP}/`, `http://${nodeIP}:${nodePort}/`];
+  const out = await b().exec(NS, 'client', 'c', ['sh', '-c', urls.map((u) => `timeout 10 wget -qO- ${u} || echo FAIL`).join('; ')]);
+  const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  assert.equal(lines.length, urls.length, out);
+  assert.ok(lines.every((l) => names.includes(l)), `in-pod replies for ${urls.join(' ')}: ${lines.join(' ')}`);
+});
+
 test('an endpoint whose readiness fails leaves the rotation, and comes back when ready', { timeout: 120_000 }, async () => {
   const victim = names[0]!;
   const others = names.filter((n) => n !== victim);
