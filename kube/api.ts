@@ -398,6 +398,7 @@ export interface Service extends KubeObject {
     sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
     internalTrafficPolicy?: 'Cluster' | 'Local';
     externalTrafficPolicy?: 'Cluster' | 'Local';
+    healthCheckNodePort?: number;
   };
 }
 

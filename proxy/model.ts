@@ -111,7 +111,30 @@ export function buildServicePorts(services: Iterable<Service>, slices: Iterable<
         endpoints: eps ? [...eps.values()].sort(compareEndpoints) : [],
       };
       out.set(entry.key, entry);
+      const external = externalEntry(svc, entry);
+      if (external) {
+        out.set(external.key, external);
+        entry.externalIPs = [];
+        entry.nodePort = 0;
+      }
     }
   }
   return out;
+}
+
+export const EXTERNAL_KEY_SUFFIX = '/external';
+
+/**
+ * Under externalTrafficPolicy Local, the NodePort and externalIPs of a service port move to an entry
+ * of their own that selects only this node's endpoints (none ⇒ dropped, so a load balancer's health
+ * check moves traffic elsewhere); the cluster entry keeps the ClusterIPs.
+ */
+function externalEntry(svc: Service, entry: ServicePortEntry): ServicePortEntry | undefined {
+  if (svc.spec.externalTrafficPolicy !== 'Local' || (entry.nodePort === 0 && entry.externalIPs.length === 0)) return undefined;
+  const ext: ServicePortEntry = {
+    ...entry, key: `${entry.key}${EXTERNAL_KEY_SUFFIX}`, clusterIPs: [], internalTrafficPolicy: 'Local', clusterKey: entry.key,
+  };
+  const hc = svc.spec.healthCheckNodePort;
+  if (hc && hc > 0) ext.healthCheckNodePort = hc;
+  return ext;
 }

@@ -17,6 +17,8 @@ export interface PortalSpec {
   nodePort: number;
   /** The local listener that serves this service port. */
   listenerPort: number;
+  /** The listener the host's own traffic goes to, when not listenerPort (externalTrafficPolicy Local: the cluster listener). */
+  hostListenerPort?: number;
   /**
    * UDP only: for each IP, the source address the host's own traffic to it has (the route's
    * source). Host traffic is DNATed to that address, not to hostIP: a reply from the listener's
@@ -171,17 +173,18 @@ export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOpt
     const p = s.protocol.toLowerCase();
     const comment = `-m comment --comment "${s.key.replace(/"/g, '')}"`;
     const udp = s.protocol === 'UDP';
+    const hostPort = s.hostListenerPort || s.listenerPort;
     for (const ip of [...new Set(s.ips)]) {
       const match = `-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
       const replyFrom = udp ? s.replySources?.[ip] : undefined;
       lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
-      lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${s.listenerPort}` : toHost(s.listenerPort)}`);
+      lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${hostPort}` : toHost(hostPort)}`);
     }
     if (s.nodePort > 0) {
       const match = `-p ${p} ${comment} -m ${p} --dport ${s.nodePort}`;
       lines.push(`-A ${c.nodePortContainer} ${match} ${toContainer(s.listenerPort)}`);
-      const udpNodePort = `-j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${s.listenerPort}`;
-      lines.push(`-A ${c.nodePortHost} ${match} ${udp ? udpNodePort : toHost(s.listenerPort)}`);
+      const udpNodePort = `-j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${hostPort}`;
+      lines.push(`-A ${c.nodePortHost} ${match} ${udp ? udpNodePort : toHost(hostPort)}`);
     }
   }
   return lines;

@@ -7,16 +7,16 @@ import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Service as Lifecycle } from '../lib/lifecycle.js';
-import { Balancer, refusal, type BalancerConfig } from './balancer.js';
+import { Balancer, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables } from './diff.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
-import { routeSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
-import type { PortalSpec } from './portals.js';
+import { portalSpecs } from './portal-specs.js';
 import { ShardPool } from './shards/pool.js';
+import { ServiceHealthServers, serviceHealthTargets } from './service-health.js';
 import { addCounters, snapshot } from './shards/protocol.js';
 import type { ListenerStats } from './stats.js';
 import { TcpListener, TCP_DEFAULTS } from './tcp.js';
@@ -71,6 +71,7 @@ export class Proxier implements Lifecycle {
   /** Keys whose listener the shard processes accept on too. */
   #sharded = new Set<string>();
   #healthSrv: SmallHttpServer | null = null;
+  readonly #serviceHealth: ServiceHealthServers;
   #metricsSrv: SmallHttpServer | null = null;
   #stopping: Promise<void> | null = null;
   #unsubscribe: (() => void)[] = [];
@@ -89,6 +90,7 @@ export class Proxier implements Lifecycle {
     this.#log = deps.log ?? silentLogger();
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
+    this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
     this.#portals = deps.iptables === false ? null : new Portals(
       { prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1', ...(deps.bindAddress && deps.bindAddress !== '0.0.0.0' ? { containerDnatIP: deps.bindAddress } : {}) },
       { runner: deps.iptablesRunner, log: this.#log },
@@ -264,10 +266,13 @@ export class Proxier implements Lifecycle {
     this.#pendingEndpoints.clear();
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
-    let ok = await this.#reconcile(buildServicePorts(d.services.list(), d.slices.list()));
+    const desired = buildServicePorts(d.services.list(), d.slices.list());
+    let ok = await this.#reconcile(desired);
+    ok = (await this.#serviceHealth.sync(serviceHealthTargets(desired.values(), d.nodeName))) && ok;
     if (this.#portals) {
       try {
-        await this.#portals.apply(await this.#portalSpecs(), periodic);
+        const wildcard = !this.#portals.options.containerDnatIP;
+        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard), periodic);
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();
@@ -339,29 +344,6 @@ export class Proxier implements Lifecycle {
     this.#log.info({ servicePort: key }, 'closed service port listener');
   }
 
-  async #portalSpecs(): Promise<PortalSpec[]> {
-    const wildcard = !this.#portals?.options.containerDnatIP;
-    const sources = new Map<string, string | undefined>();
-    const specs: PortalSpec[] = [];
-    for (const { entry: e, listener } of this.#running.values()) {
-      const ips = [...e.clusterIPs, ...e.externalIPs];
-      const spec: PortalSpec = { key: e.key, protocol: e.protocol, ips, port: e.port, nodePort: e.nodePort, listenerPort: listener.port };
-      if (e.protocol === 'UDP' && wildcard) {
-        const replySources: Record<string, string> = {};
-        for (const ip of ips) {
-          if (!sources.has(ip)) sources.set(ip, await routeSource(ip));
-          const src = sources.get(ip);
-          if (src) replySources[ip] = src;
-        }
-        spec.replySources = replySources;
-      }
-      const refuse = refusal(e.endpoints, { nodeName: this.#d.nodeName, internalTrafficPolicy: e.internalTrafficPolicy });
-      if (refuse) spec.refuse = refuse;
-      specs.push(spec);
-    }
-    return specs;
-  }
-
   /** The running table: service port → listener port and usable endpoints (for tests and debugging). */
   table(): { key: string; protocol: string; listenerPort: number; clusterIPs: string[]; port: number; nodePort: number; usable: string[] }[] {
     return [...this.#running.values()].map(({ entry: e, listener }) => ({
@@ -392,6 +374,7 @@ export class Proxier implements Lifecycle {
     if (this.#portals) {
       await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
     }
+    await this.#serviceHealth.stop();
     await this.#healthSrv?.stop();
     await this.#metricsSrv?.stop();
     if (this.#d.ownInformers !== false) await Promise.all([this.#d.services.stop(), this.#d.slices.stop()]);

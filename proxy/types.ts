@@ -30,7 +30,17 @@ export interface ServicePortEntry {
   sessionAffinity: 'None' | 'ClientIP';
   /** ClientIP affinity timeout; default 10800. */
   affinityTimeoutSeconds: number;
+  /** Endpoint selection of this entry's listener: internalTrafficPolicy, or Local for an external entry. */
   internalTrafficPolicy: 'Cluster' | 'Local';
+  /**
+   * Set on an external entry: under externalTrafficPolicy Local a service port's NodePort and
+   * externalIPs get a listener of their own that only uses this node's endpoints (key
+   * `<cluster key>/external`). This is the key of the cluster entry, whose listener the node's own
+   * traffic to those portals goes to (upstream sends locally originated traffic cluster-wide).
+   */
+  clusterKey?: string;
+  /** An external entry's spec.healthCheckNodePort (absent: none). */
+  healthCheckNodePort?: number;
   /** Sorted by ip, then port; deduplicated by ip:port. */
   endpoints: EndpointInfo[];
 }

@@ -99,6 +99,64 @@ test('an externalIP answers from the host and from a pod; a NodePort answers fro
   assert.ok(lines.every((l) => names.includes(l)), `in-pod replies for ${urls.join(' ')}: ${lines.join(' ')}`);
 });
 
+test('externalTrafficPolicy Local: a pod reaches only local endpoints, the node itself goes cluster-wide, healthCheckNodePort counts local ones', { timeout: 120_000 }, async () => {
+  // The "other node's" endpoint: a plain container serving "elsewhere", listed in a selector-less
+  // Service's own EndpointSlice with another nodeName; the local one is a web pod of this node.
+  const other = (await sh('docker', ['run', '-d', '--rm', '--name', `${NODE}-elsewhere`, IMAGE, 'sh', '-c', 'mkdir -p /www && echo elsewhere > /www/index.html && exec httpd -f -p 8080 -h /www'])).trim();
+  try {
+    const otherIP = (await sh('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', other])).trim();
+    const here = names[0]!;
+    const extIP = '10.99.0.8';
+    await b().apply(JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'lb', namespace: NS },
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', externalIPs: [extIP], ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+    }));
+    const slice = (localReady: boolean) => JSON.stringify({
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'lb-manual', namespace: NS, labels: { 'kubernetes.io/service-name': 'lb' } },
+      addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: [
+        { addresses: [podIPs.get(here)!], nodeName: NODE, conditions: { ready: localReady } },
+        { addresses: [otherIP], nodeName: 'elsewhere', conditions: { ready: true } },
+      ],
+    });
+    await b().apply(slice(true));
+    const svc = await getService(b(), NS, 'lb');
+    const nodePort = svc.spec.ports?.[0]?.nodePort ?? 0;
+    const hcPort = svc.spec.healthCheckNodePort ?? 0;
+    assert.ok(nodePort > 0 && hcPort > 0, `nodePort ${nodePort}, healthCheckNodePort ${hcPort}`);
+    const both = [here, 'elsewhere'].sort();
+    const health = async () => {
+      const r = await fetch(`http://127.0.0.1:${hcPort}/healthz`, { signal: AbortSignal.timeout(5000) });
+      return { status: r.status, body: JSON.parse(await r.text()) as { service: { namespace: string; name: string }; localEndpoints: number } };
+    };
+    await b().waitFor(async () => ((await health()).status === 200 ? true : undefined), { what: 'health check node port 200', timeoutMs: 30_000, intervalMs: 500 });
+    assert.deepEqual((await health()).body.service, { namespace: NS, name: 'lb' });
+    assert.equal((await health()).body.localEndpoints, 1);
+    await b().waitFor(async () => ((await tally(extIP, 80, 4)).size === 2 ? true : undefined), { what: `both endpoints through http://${extIP}/ from the host`, timeoutMs: 30_000, intervalMs: 500 });
+    // The node's own traffic to external destinations uses every endpoint (upstream's short-circuit).
+    assert.deepEqual([...(await tally(svc.spec.clusterIP!, 80, 4)).keys()].sort(), both);
+    assert.deepEqual([...(await tally('127.0.0.1', nodePort, 4)).keys()].sort(), both);
+    // Traffic entering through PREROUTING (a pod here; a client elsewhere alike) only reaches this node's endpoint.
+    const fromPod = async (urls: string[]) => (await b().exec(NS, 'client', 'c', ['sh', '-c', urls.map((u) => `timeout 3 wget -qO- ${u} || echo FAIL`).join('; ')]))
+      .split('\n').map((l) => l.trim()).filter(Boolean);
+    const ext = [`http://${extIP}/`, `http://${extIP}/`, `http://${extIP}/`, `http://${await nodeInternalIP(b())}:${nodePort}/`];
+    assert.deepEqual(await fromPod(ext), ext.map(() => here));
+
+    // No local endpoint left: 503 with 0, external traffic from the pod is dropped, the node still reaches "elsewhere".
+    await b().apply(slice(false));
+    await b().waitFor(async () => ((await health()).status === 503 ? true : undefined), { what: 'health check node port 503', timeoutMs: 30_000, intervalMs: 500 });
+    assert.equal((await health()).body.localEndpoints, 0);
+    const drops = await sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-SERVICES`]);
+    assert.match(drops, new RegExp(`--comment "${NS}/lb:http/external has no local endpoints" .* -j DROP`), drops);
+    assert.deepEqual(await fromPod([`http://${extIP}/`]), ['FAIL']);
+    assert.deepEqual([...(await tally(extIP, 80, 3)).keys()], ['elsewhere']);
+  } finally {
+    await sh('docker', ['rm', '-f', other]).catch(() => undefined);
+    await b().kubectl(['delete', 'service', '-n', NS, 'lb', '--ignore-not-found']).catch(() => undefined);
+    await b().kubectl(['delete', 'endpointslice', '-n', NS, 'lb-manual', '--ignore-not-found']).catch(() => undefined);
+  }
+});
+
 test('an endpoint whose readiness fails leaves the rotation, and comes back when ready', { timeout: 120_000 }, async () => {
   const victim = names[0]!;
   const others = names.filter((n) => n !== victim);

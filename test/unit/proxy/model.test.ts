@@ -89,3 +89,24 @@ test('NodePort, externalIPs, affinity and traffic policy are carried over', () =
   assert.equal(e.affinityTimeoutSeconds, 60);
   assert.equal(e.internalTrafficPolicy, 'Local');
 });
+
+test('externalTrafficPolicy Local: NodePort and externalIPs move to an external entry that selects local endpoints', () => {
+  const eps = [{ addresses: ['10.0.0.1'], nodeName: 'n1' }, { addresses: ['10.0.0.2'], nodeName: 'n2' }];
+  const t = buildServicePorts([svc('lb', {
+    type: 'LoadBalancer', clusterIP: '10.96.1.2', externalIPs: ['10.99.0.1'], externalTrafficPolicy: 'Local', healthCheckNodePort: 31999,
+    ports: [{ name: 'http', port: 80, nodePort: 30081 }],
+  })], [slice('lb-a', 'lb', eps)]);
+  assert.deepEqual([...t.keys()].sort(), ['default/lb:http', 'default/lb:http/external']);
+  const cluster = t.get('default/lb:http')!;
+  assert.deepEqual([cluster.clusterIPs, cluster.externalIPs, cluster.nodePort, cluster.internalTrafficPolicy], [['10.96.1.2'], [], 0, 'Cluster']);
+  assert.equal(cluster.healthCheckNodePort, undefined);
+  const ext = t.get('default/lb:http/external')!;
+  assert.deepEqual([ext.clusterIPs, ext.externalIPs, ext.nodePort, ext.internalTrafficPolicy], [[], ['10.99.0.1'], 30081, 'Local']);
+  assert.equal(ext.clusterKey, 'default/lb:http');
+  assert.equal(ext.healthCheckNodePort, 31999);
+  assert.equal(ext.endpoints.length, 2, 'selection happens in the balancer');
+
+  // Cluster policy, or nothing external to split: one entry.
+  assert.deepEqual([...buildServicePorts([svc('c', { type: 'NodePort', clusterIP: '10.96.1.3', ports: [{ name: 'http', port: 80, nodePort: 30082 }] })], []).keys()], ['default/c:http']);
+  assert.deepEqual([...buildServicePorts([svc('i', { clusterIP: '10.96.1.4', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }] })], []).keys()], ['default/i:http']);
+});

@@ -72,6 +72,15 @@ test('jump fixes: nothing when exactly one of each exists; duplicates and stale 
   ]);
 });
 
+test('host traffic goes to hostListenerPort when set (externalTrafficPolicy Local: the cluster listener)', () => {
+  const ext: PortalSpec = { key: 'ns/lb:http/external', protocol: 'TCP', ips: ['10.99.0.1'], port: 80, nodePort: 30081, listenerPort: 40010, hostListenerPort: 40009 };
+  const got = renderRestore([ext], { prefix: 'DKL', hostIP: '127.0.0.1' }, { nat: '', filter: '' });
+  assert.match(got, /^-A DKL-PORTALS-CONTAINER -d 10\.99\.0\.1\/32 .* -j REDIRECT --to-ports 40010$/m);
+  assert.match(got, /^-A DKL-PORTALS-HOST -d 10\.99\.0\.1\/32 .* -j DNAT --to-destination 127\.0\.0\.1:40009$/m);
+  assert.match(got, /^-A DKL-NODEPORT-CONTAINER .* --dport 30081 -j REDIRECT --to-ports 40010$/m);
+  assert.match(got, /^-A DKL-NODEPORT-HOST .* --dport 30081 -j DNAT --to-destination 127\.0\.0\.1:40009$/m);
+});
+
 test('jump fixes in the filter table: one INPUT jump, a stale one replaced', () => {
   const want = '-A INPUT -m conntrack --ctstate NEW -m comment --comment "dockerlet service refusals" -j DOCKERLET-SERVICES';
   assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}${want}\n`, 'filter'), []);
