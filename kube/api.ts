@@ -376,40 +376,5 @@ export interface CoreEvent extends KubeObject {
   reportingInstance?: string;
 }
 
-// ---- core/v1 Service, discovery.k8s.io/v1 EndpointSlice ----
-
-export interface ServicePort {
-  name?: string;
-  protocol?: 'TCP' | 'UDP' | 'SCTP';
-  port: number;
-  targetPort?: number | string;
-  nodePort?: number;
-}
-
-export interface Service extends KubeObject {
-  spec: {
-    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
-    clusterIP?: string;
-    clusterIPs?: string[];
-    externalIPs?: string[];
-    ports?: ServicePort[];
-    selector?: Record<string, string>;
-    sessionAffinity?: 'None' | 'ClientIP';
-    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
-    internalTrafficPolicy?: 'Cluster' | 'Local';
-    externalTrafficPolicy?: 'Cluster' | 'Local';
-    healthCheckNodePort?: number;
-  };
-}
-
-export interface EndpointSlice extends KubeObject {
-  addressType: 'IPv4' | 'IPv6' | 'FQDN';
-  endpoints: {
-    addresses: string[];
-    conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
-    nodeName?: string;
-    targetRef?: ObjectReference;
-    zone?: string;
-  }[];
-  ports?: { name?: string; port?: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; appProtocol?: string }[] | null;
-}
+// core/v1 Service and discovery.k8s.io/v1 EndpointSlice live in api-network.ts.
+export type { EndpointSlice, Service, ServicePort } from './api-network.js';

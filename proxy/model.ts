@@ -34,6 +34,17 @@ function clusterIPv4s(svc: Service): string[] {
   return ips.filter(isIPv4);
 }
 
+/**
+ * The addresses outside traffic arrives on: spec.externalIPs, and for a LoadBalancer the ingress IPs
+ * in its status (not those with ipMode Proxy: that load balancer delivers to the node itself).
+ */
+function externalIPv4s(svc: Service): string[] {
+  const lb = svc.spec.type === 'LoadBalancer'
+    ? (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip)
+    : [];
+  return [...new Set([...(svc.spec.externalIPs ?? []), ...lb])].filter(isIPv4);
+}
+
 /** Endpoints of all slices that belong to one service, grouped by `portName/protocol`. */
 type PortEndpoints = Map<string, Map<string, EndpointInfo>>;
 
@@ -102,7 +113,7 @@ export function buildServicePorts(services: Iterable<Service>, slices: Iterable<
         portName,
         protocol: protocol as Protocol,
         clusterIPs: clusterIPv4s(svc),
-        externalIPs: (svc.spec.externalIPs ?? []).filter(isIPv4),
+        externalIPs: externalIPv4s(svc),
         port: sp.port,
         nodePort: svc.spec.type === 'NodePort' || svc.spec.type === 'LoadBalancer' ? (sp.nodePort ?? 0) : 0,
         sessionAffinity: affinity,

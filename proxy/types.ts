@@ -23,6 +23,7 @@ export interface ServicePortEntry {
   protocol: Protocol;
   /** IPv4 cluster IPs (spec.clusterIPs, else spec.clusterIP). */
   clusterIPs: string[];
+  /** spec.externalIPs and a LoadBalancer's status ingress IPs (IPv4). */
   externalIPs: string[];
   port: number;
   /** 0 when none. */

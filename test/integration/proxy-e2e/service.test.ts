@@ -99,7 +99,7 @@ test('an externalIP answers from the host and from a pod; a NodePort answers fro
   assert.ok(lines.every((l) => names.includes(l)), `in-pod replies for ${urls.join(' ')}: ${lines.join(' ')}`);
 });
 
-test('externalTrafficPolicy Local: a pod reaches only local endpoints, the node itself goes cluster-wide, healthCheckNodePort counts local ones', { timeout: 120_000 }, async () => {
+test('externalTrafficPolicy Local: a pod reaches only local endpoints (externalIP, LB ingress IP, NodePort), the node itself goes cluster-wide, healthCheckNodePort counts local ones', { timeout: 120_000 }, async () => {
   // The "other node's" endpoint: a plain container serving "elsewhere", listed in a selector-less
   // Service's own EndpointSlice with another nodeName; the local one is a web pod of this node.
   const other = (await sh('docker', ['run', '-d', '--rm', '--name', `${NODE}-elsewhere`, IMAGE, 'sh', '-c', 'mkdir -p /www && echo elsewhere > /www/index.html && exec httpd -f -p 8080 -h /www'])).trim();
@@ -139,7 +139,11 @@ test('externalTrafficPolicy Local: a pod reaches only local endpoints, the node 
     // Traffic entering through PREROUTING (a pod here; a client elsewhere alike) only reaches this node's endpoint.
     const fromPod = async (urls: string[]) => (await b().exec(NS, 'client', 'c', ['sh', '-c', urls.map((u) => `timeout 3 wget -qO- ${u} || echo FAIL`).join('; ')]))
       .split('\n').map((l) => l.trim()).filter(Boolean);
-    const ext = [`http://${extIP}/`, `http://${extIP}/`, `http://${extIP}/`, `http://${await nodeInternalIP(b())}:${nodePort}/`];
+    // A load balancer's ingress IP (as a cloud controller would set it) is an external address too.
+    const lbIP = '10.99.0.9';
+    await b().kubectl(['patch', 'service', '-n', NS, 'lb', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIP }] } } })]);
+    await b().waitFor(() => mustGet(lbIP, 80), { what: `http://${lbIP}/ (load balancer ingress IP)`, timeoutMs: 30_000, intervalMs: 500 });
+    const ext = [`http://${extIP}/`, `http://${extIP}/`, `http://${lbIP}/`, `http://${lbIP}/`, `http://${await nodeInternalIP(b())}:${nodePort}/`];
     assert.deepEqual(await fromPod(ext), ext.map(() => here));
 
     // No local endpoint left: 503 with 0, external traffic from the pod is dropped, the node still reaches "elsewhere".

@@ -110,3 +110,11 @@ test('externalTrafficPolicy Local: NodePort and externalIPs move to an external 
   assert.deepEqual([...buildServicePorts([svc('c', { type: 'NodePort', clusterIP: '10.96.1.3', ports: [{ name: 'http', port: 80, nodePort: 30082 }] })], []).keys()], ['default/c:http']);
   assert.deepEqual([...buildServicePorts([svc('i', { clusterIP: '10.96.1.4', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }] })], []).keys()], ['default/i:http']);
 });
+
+test('a LoadBalancer\'s ingress IPs are external addresses, except ipMode Proxy; other types ignore status', () => {
+  const status = { loadBalancer: { ingress: [{ ip: '10.99.1.1' }, { ip: '10.99.1.2', ipMode: 'VIP' as const }, { ip: '10.99.1.3', ipMode: 'Proxy' as const }, { hostname: 'lb.example' }, { ip: '10.99.0.9' }] } };
+  const lb: Service = { ...svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.1.5', externalIPs: ['10.99.0.9'], ports: [{ name: 'http', port: 80, nodePort: 30083 }] }), status };
+  assert.deepEqual(buildServicePorts([lb], []).get('default/lb:http')!.externalIPs, ['10.99.0.9', '10.99.1.1', '10.99.1.2']);
+  const np: Service = { ...svc('np', { type: 'NodePort', clusterIP: '10.96.1.6', ports: [{ name: 'http', port: 80, nodePort: 30084 }] }), status };
+  assert.deepEqual(buildServicePorts([np], []).get('default/np:http')!.externalIPs, []);
+});
