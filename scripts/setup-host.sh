@@ -61,24 +61,20 @@ if ! docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1; then
     -c 'ENV PATH=/bin' -c 'CMD ["sh"]' - "$BUSYBOX_IMAGE" >/dev/null
   rm -rf "$tmp"
 fi
-if ! docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
-  log "building $PAUSE_IMAGE"
-  tmp=$(mktemp -d); mkdir -p "$tmp/root"
-  gcc -static -Os -o "$tmp/root/pause" "$here/images/pause/pause.c"
-  strip "$tmp/root/pause" || true
-  printf 'FROM scratch\nCOPY pause /pause\nSTOPSIGNAL SIGINT\nENTRYPOINT ["/pause"]\n' > "$tmp/root/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$tmp/root" >/dev/null 2>&1
+# static_image IMAGE NAME [DOCKERFILE LINE...]: a FROM-scratch image of images/NAME/NAME.c built static
+static_image() {
+  local image=$1 name=$2; shift 2
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  log "building $image"
+  local tmp; tmp=$(mktemp -d); mkdir -p "$tmp/root"
+  gcc -static -Os -o "$tmp/root/$name" "$here/images/$name/$name.c"
+  strip "$tmp/root/$name" || true
+  { printf 'FROM scratch\nCOPY %s /%s\n' "$name" "$name"; printf '%s\n' "$@"; printf 'ENTRYPOINT ["/%s"]\n' "$name"; } > "$tmp/root/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$tmp/root" >/dev/null 2>&1
   rm -rf "$tmp"
-fi
-if ! docker image inspect "$UDPECHO_IMAGE" >/dev/null 2>&1; then
-  log "building $UDPECHO_IMAGE (UDP echo server for the proxy tests)"
-  tmp=$(mktemp -d); mkdir -p "$tmp/root"
-  gcc -static -Os -o "$tmp/root/udpecho" "$here/images/udpecho/udpecho.c"
-  strip "$tmp/root/udpecho" || true
-  printf 'FROM scratch\nCOPY udpecho /udpecho\nENTRYPOINT ["/udpecho"]\n' > "$tmp/root/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build -q -t "$UDPECHO_IMAGE" "$tmp/root" >/dev/null 2>&1
-  rm -rf "$tmp"
-fi
+}
+static_image "$PAUSE_IMAGE" pause 'STOPSIGNAL SIGINT'
+static_image "$UDPECHO_IMAGE" udpecho   # UDP echo server for the proxy tests
 
 # 4. egress guard
 dev=$(ip route show default | awk '/^default/ {for (i=1;i<=NF;i++) if ($i=="dev") {print $(i+1); exit}}')
