@@ -21,6 +21,7 @@ export const FLAG_OPTIONS = {
   'proxy-metrics-port': { type: 'string' },
   'proxy-shards': { type: 'string' },
   'proxy-data-path': { type: 'string' },
+  'pod-bridge-interface': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -72,6 +73,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
   if (v['proxy-metrics-port'] !== undefined) proxy.metricsPort = int('proxy-metrics-port', v['proxy-metrics-port']);
   if (v['proxy-shards'] !== undefined) proxy.shards = v['proxy-shards'] === 'auto' ? 'auto' : int('proxy-shards', v['proxy-shards']);
   if (v['proxy-data-path'] !== undefined) proxy.dataPath = v['proxy-data-path'];
+  if (v['pod-bridge-interface'] !== undefined) proxy.podBridgeInterface = v['pod-bridge-interface'];
   return {
     command: parsed.positionals[0] ?? 'help',
     configFile: v.config,
@@ -115,4 +117,6 @@ flags:
   --log-level LEVEL                 trace|debug|info|warn|error
   --proxy-shards N|auto             extra processes accepting on TCP service listeners (auto: 0 below 4 cores, else min(cpus-2, 3))
   --proxy-data-path raw|pump        proxy TCP data path (default raw: libuv handles, no net.Socket)
+  --pod-bridge-interface NAME       bridge of this node's pods (default docker0; '' = none): their traffic to
+                                    externalTrafficPolicy Local addresses goes cluster-wide (upstream's short-circuit)
 `;

@@ -30,6 +30,7 @@ export class ProxyService implements Service {
       {
         nodeName: cfg.nodeName, healthPort: cfg.proxy.healthzPort, metricsPort: cfg.proxy.metricsPort, iptables: cfg.proxy.iptables,
         dataPath: cfg.proxy.dataPath, shards: cfg.proxy.shards === 'auto' ? autoShards() : cfg.proxy.shards,
+        podBridgeInterface: cfg.proxy.podBridgeInterface,
       },
       { informerFactory: (opts) => kube.informers.get(opts), log: this.#log.child({ component: 'proxy' }) },
       signal,

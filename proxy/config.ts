@@ -28,6 +28,12 @@ export const ProxyConfigSchema = z.object({
   /** Extra processes accepting on every non-sticky TCP listener (0 = the proxy's own thread only). */
   shards: z.number().int().min(0).max(64).default(0),
   raiseFdLimit: z.boolean().default(true),
+  /**
+   * The bridge this node's pods are on (kube-proxy --pod-bridge-interface, detect-local-mode
+   * BridgeInterface); '' = no local traffic detection. Their traffic to the external addresses of an
+   * externalTrafficPolicy Local service goes to the cluster-wide listener, as upstream's short-circuit.
+   */
+  podBridgeInterface: z.string().regex(/^[A-Za-z0-9_.-]{0,15}$/).default('docker0'),
 });
 
 /**

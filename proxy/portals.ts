@@ -36,6 +36,11 @@ export interface PortalOptions {
   prefix: string;
   /** Container (PREROUTING) traffic: REDIRECT to the listener port, or DNAT to listenIP:port when the listener is bound to one address. */
   containerDnatIP?: string;
+  /**
+   * The bridge of this node's pods: their traffic to an external entry's addresses (hostListenerPort
+   * set) goes to the cluster listener, like the host's own (upstream's local traffic detector).
+   */
+  podBridgeInterface?: string;
   /** Host (OUTPUT) traffic is DNATed here (needs net.ipv4.conf.all.route_localnet=1 for 127.0.0.1). */
   hostIP: string;
 }
@@ -177,11 +182,13 @@ export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOpt
     for (const ip of [...new Set(s.ips)]) {
       const match = `-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
       const replyFrom = udp ? s.replySources?.[ip] : undefined;
+      if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.portalsContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
       lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
       lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${hostPort}` : toHost(hostPort)}`);
     }
     if (s.nodePort > 0) {
       const match = `-p ${p} ${comment} -m ${p} --dport ${s.nodePort}`;
+      if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.nodePortContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
       lines.push(`-A ${c.nodePortContainer} ${match} ${toContainer(s.listenerPort)}`);
       const udpNodePort = `-j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${hostPort}`;
       lines.push(`-A ${c.nodePortHost} ${match} ${udp ? udpNodePort : toHost(hostPort)}`);

@@ -51,6 +51,8 @@ export interface ProxierDeps {
    */
   shards?: number;
   chainPrefix?: string;
+  /** The bridge of this node's pods ('' or absent: no local traffic detection); see PortalOptions. */
+  podBridgeInterface?: string;
   iptablesRunner?: IptablesRunner;
   /** Start/stop the informers here (default true); false when the caller shares them. */
   ownInformers?: boolean;
@@ -92,7 +94,11 @@ export class Proxier implements Lifecycle {
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
     this.#portals = deps.iptables === false ? null : new Portals(
-      { prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1', ...(deps.bindAddress && deps.bindAddress !== '0.0.0.0' ? { containerDnatIP: deps.bindAddress } : {}) },
+      {
+        prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1',
+        ...(deps.bindAddress && deps.bindAddress !== '0.0.0.0' ? { containerDnatIP: deps.bindAddress } : {}),
+        ...(deps.podBridgeInterface ? { podBridgeInterface: deps.podBridgeInterface } : {}),
+      },
       { runner: deps.iptablesRunner, log: this.#log },
     );
   }

@@ -39,7 +39,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
     tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath: cfg.dataPath, shards: cfg.shards,
-    ownInformers: !shared,
+    podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared,
   });
   await proxier.start(signal);
   log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables }, 'proxy started');

@@ -193,3 +193,41 @@ export async function fetchText(url: string): Promise<{ status: number; text: st
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, text: await res.text() };
 }
+
+export interface OutsideClient {
+  /** One `wget -qO-` (at most 3 s) per URL from inside the namespace; a line per URL, FAIL when it failed. */
+  wget(urls: string[]): Promise<string[]>;
+  remove(): Promise<void>;
+}
+
+/**
+ * A network namespace standing in for a client outside this node: a veth pair 198.18.250.1/30 (host
+ * side) ↔ 198.18.250.2/30 with its default route via the host, so its traffic enters through
+ * PREROUTING like a remote client's, not from the pods' bridge and not from the host itself.
+ */
+export async function outsideClient(name = 'dl-px-out'): Promise<OutsideClient> {
+  const ip = (...args: string[]) => sh('ip', args);
+  await ip('netns', 'del', name).catch(() => undefined); // a previous run's leftover
+  await ip('netns', 'add', name);
+  const remove = async () => { await ip('netns', 'del', name).catch(() => undefined); };
+  try {
+    await ip('link', 'add', `${name}0`, 'type', 'veth', 'peer', 'name', `${name}1`, 'netns', name);
+    await ip('addr', 'add', '198.18.250.1/30', 'dev', `${name}0`);
+    await ip('link', 'set', `${name}0`, 'up');
+    await ip('-n', name, 'addr', 'add', '198.18.250.2/30', 'dev', `${name}1`);
+    await ip('-n', name, 'link', 'set', `${name}1`, 'up');
+    await ip('-n', name, 'link', 'set', 'lo', 'up');
+    await ip('-n', name, 'route', 'add', 'default', 'via', '198.18.250.1');
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return {
+    async wget(urls) {
+      // busybox 1.35's wget crashes with -T; coreutils timeout bounds each request instead.
+      const script = urls.map((u) => `timeout 3 busybox wget -qO- ${u} 2>/dev/null || echo FAIL`).join('; ');
+      return (await sh('ip', ['netns', 'exec', name, 'sh', '-c', script])).split('\n').map((l) => l.trim()).filter(Boolean);
+    },
+    remove,
+  };
+}

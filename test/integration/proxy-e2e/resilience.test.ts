@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pollValue } from '../../cluster/net.js';
 import type { Bed } from '../agent/bed.js';
 import {
   daemonBed, fetchText, getService, httpGet, readyPods, removeOurRules, sh, sliceEndpoints, tally, webDeployment, webService,
@@ -105,7 +106,10 @@ test('a backend killed under load: 0 failed new connections (the proxy dials the
   });
   const killed = r.action;
   assert.equal(killed instanceof Error, false, `docker kill: ${String(killed)}`);
-  const dialFailures = (await metric('dockerlet_proxy_errors_total', ',kind="connect_failure"')) - failuresBefore;
+  // A shard process reports its counters about once a second: wait (bounded) for a failed dial to show.
+  const dialFailed = async () => (await metric('dockerlet_proxy_errors_total', ',kind="connect_failure"')) - failuresBefore;
+  const dialFailures = await pollValue('a failed dial in the metrics', 5_000, async () => ((await dialFailed()) > 0 ? dialFailed() : undefined), 250)
+    .catch(() => dialFailed());
   t.diagnostic(`kill: ${r.failures.length} failed of 300; proxy dial failures retried: ${dialFailures}`);
   assert.deepEqual(r.failures, []);
   // The dead endpoint was really dialled (and skipped) before the proxy learnt it was gone.

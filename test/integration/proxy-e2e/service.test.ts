@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, PREFIX, readyPods, removeOurRules, sh, sliceEndpoints, tally, webDeployment, webService,
+  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, outsideClient, PREFIX, readyPods, removeOurRules, sh, sliceEndpoints, tally, webDeployment, webService,
   type DaemonBed,
 } from './fixture.js';
 import type { Bed } from '../agent/bed.js';
@@ -99,11 +99,14 @@ test('an externalIP answers from the host and from a pod; a NodePort answers fro
   assert.ok(lines.every((l) => names.includes(l)), `in-pod replies for ${urls.join(' ')}: ${lines.join(' ')}`);
 });
 
-test('externalTrafficPolicy Local: a pod reaches only local endpoints (externalIP, LB ingress IP, NodePort), the node itself goes cluster-wide, healthCheckNodePort counts local ones', { timeout: 120_000 }, async () => {
+test('externalTrafficPolicy Local: an outside client reaches only local endpoints (externalIP, LB ingress IP, NodePort), the node and its pods go cluster-wide, healthCheckNodePort counts local ones', { timeout: 120_000 }, async () => {
   // The "other node's" endpoint: a plain container serving "elsewhere", listed in a selector-less
-  // Service's own EndpointSlice with another nodeName; the local one is a web pod of this node.
-  const other = (await sh('docker', ['run', '-d', '--rm', '--name', `${NODE}-elsewhere`, IMAGE, 'sh', '-c', 'mkdir -p /www && echo elsewhere > /www/index.html && exec httpd -f -p 8080 -h /www'])).trim();
+  // Service's own EndpointSlice with another nodeName; the local one is a web pod of this node. A
+  // network namespace on a veth pair is the client outside the node.
+  const outside = await outsideClient();
+  let other = '';
   try {
+    other = (await sh('docker', ['run', '-d', '--rm', '--name', `${NODE}-elsewhere`, IMAGE, 'sh', '-c', 'mkdir -p /www && echo elsewhere > /www/index.html && exec httpd -f -p 8080 -h /www'])).trim();
     const otherIP = (await sh('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', other])).trim();
     const here = names[0]!;
     const extIP = '10.99.0.8';
@@ -136,15 +139,17 @@ test('externalTrafficPolicy Local: a pod reaches only local endpoints (externalI
     // The node's own traffic to external destinations uses every endpoint (upstream's short-circuit).
     assert.deepEqual([...(await tally(svc.spec.clusterIP!, 80, 4)).keys()].sort(), both);
     assert.deepEqual([...(await tally('127.0.0.1', nodePort, 4)).keys()].sort(), both);
-    // Traffic entering through PREROUTING (a pod here; a client elsewhere alike) only reaches this node's endpoint.
     const fromPod = async (urls: string[]) => (await b().exec(NS, 'client', 'c', ['sh', '-c', urls.map((u) => `timeout 3 wget -qO- ${u} || echo FAIL`).join('; ')]))
       .split('\n').map((l) => l.trim()).filter(Boolean);
     // A load balancer's ingress IP (as a cloud controller would set it) is an external address too.
     const lbIP = '10.99.0.9';
     await b().kubectl(['patch', 'service', '-n', NS, 'lb', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIP }] } } })]);
     await b().waitFor(() => mustGet(lbIP, 80), { what: `http://${lbIP}/ (load balancer ingress IP)`, timeoutMs: 30_000, intervalMs: 500 });
+    // A client outside the node only reaches this node's endpoint; a pod on the node's bridge goes cluster-wide.
     const ext = [`http://${extIP}/`, `http://${extIP}/`, `http://${lbIP}/`, `http://${lbIP}/`, `http://${await nodeInternalIP(b())}:${nodePort}/`];
-    assert.deepEqual(await fromPod(ext), ext.map(() => here));
+    assert.deepEqual(await outside.wget(ext), ext.map(() => here));
+    const podSaw = await fromPod([...ext, `http://${extIP}/`]);
+    assert.deepEqual([...new Set(podSaw)].sort(), both, `pod replies: ${podSaw.join(' ')}`);
 
     // No local endpoint left: 503 with 0, external traffic from the pod is dropped, the node still reaches "elsewhere".
     await b().apply(slice(false));
@@ -152,10 +157,12 @@ test('externalTrafficPolicy Local: a pod reaches only local endpoints (externalI
     assert.equal((await health()).body.localEndpoints, 0);
     const drops = await sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-SERVICES`]);
     assert.match(drops, new RegExp(`--comment "${NS}/lb:http/external has no local endpoints" .* -j DROP`), drops);
-    assert.deepEqual(await fromPod([`http://${extIP}/`]), ['FAIL']);
+    assert.deepEqual(await outside.wget([`http://${extIP}/`]), ['FAIL']);
+    assert.deepEqual(await fromPod([`http://${extIP}/`, `http://${lbIP}/`]), ['elsewhere', 'elsewhere']);
     assert.deepEqual([...(await tally(extIP, 80, 3)).keys()], ['elsewhere']);
   } finally {
-    await sh('docker', ['rm', '-f', other]).catch(() => undefined);
+    await outside.remove();
+    if (other) await sh('docker', ['rm', '-f', other]).catch(() => undefined);
     await b().kubectl(['delete', 'service', '-n', NS, 'lb', '--ignore-not-found']).catch(() => undefined);
     await b().kubectl(['delete', 'endpointslice', '-n', NS, 'lb-manual', '--ignore-not-found']).catch(() => undefined);
   }

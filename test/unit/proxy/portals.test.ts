@@ -79,6 +79,18 @@ test('host traffic goes to hostListenerPort when set (externalTrafficPolicy Loca
   assert.match(got, /^-A DKL-PORTALS-HOST -d 10\.99\.0\.1\/32 .* -j DNAT --to-destination 127\.0\.0\.1:40009$/m);
   assert.match(got, /^-A DKL-NODEPORT-CONTAINER .* --dport 30081 -j REDIRECT --to-ports 40010$/m);
   assert.match(got, /^-A DKL-NODEPORT-HOST .* --dport 30081 -j DNAT --to-destination 127\.0\.0\.1:40009$/m);
+  assert.doesNotMatch(got, / -i /);
+  // With the pods' bridge known, their traffic goes to the cluster listener first; others fall through.
+  const bridged = renderRestore([ext], { prefix: 'DKL', hostIP: '127.0.0.1', podBridgeInterface: 'docker0' }, { nat: '', filter: '' }).split('\n');
+  const container = bridged.filter((l) => l.startsWith('-A DKL-PORTALS-CONTAINER '));
+  assert.equal(container.length, 2);
+  assert.match(container[0]!, / -i docker0 -j REDIRECT --to-ports 40009$/);
+  assert.match(container[1]!, /--dport 80 -j REDIRECT --to-ports 40010$/);
+  const nodePort = bridged.filter((l) => l.startsWith('-A DKL-NODEPORT-CONTAINER '));
+  assert.deepEqual(nodePort.map((l) => l.split(' -j ')[1]), ['REDIRECT --to-ports 40009', 'REDIRECT --to-ports 40010']);
+  assert.match(nodePort[0]!, / -i docker0 /);
+  // Entries without a cluster listener to go to are unchanged.
+  assert.doesNotMatch(renderRestore(specs, { prefix: 'DKL', hostIP: '127.0.0.1', podBridgeInterface: 'docker0' }, { nat: '', filter: '' }), / -i /);
 });
 
 test('jump fixes in the filter table: one INPUT jump, a stale one replaced', () => {
