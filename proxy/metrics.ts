@@ -88,7 +88,8 @@ export class ProxyMetrics {
   }
 }
 
-export function metricsServer(metrics: ProxyMetrics, opts: { host: string; port: number; log?: Logger }): SmallHttpServer {
+/** opts.refresh runs before every scrape (bounded by its own timeout; a failure is ignored). */
+export function metricsServer(metrics: ProxyMetrics, opts: { host: string; port: number; log?: Logger; refresh?: () => Promise<void> }): SmallHttpServer {
   return new SmallHttpServer('metrics', opts, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
@@ -96,7 +97,7 @@ export function metricsServer(metrics: ProxyMetrics, opts: { host: string; port:
       res.end('404 page not found\n');
       return;
     }
-    metrics.registry.metrics().then(
+    (opts.refresh?.() ?? Promise.resolve()).catch(() => undefined).then(() => metrics.registry.metrics()).then(
       (text) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(text); },
       (err: unknown) => { res.writeHead(500); res.end(String(err)); },
     );

@@ -174,7 +174,10 @@ export class Proxier implements Lifecycle {
       await this.#healthSrv.start();
     }
     if (d.metricsPort !== -1) {
-      this.#metricsSrv = metricsServer(this.metrics, { host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log });
+      this.#metricsSrv = metricsServer(this.metrics, {
+        host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log,
+        refresh: async () => { await this.#shards?.refresh(); },
+      });
       await this.#metricsSrv.start();
     }
     if (this.#portals) await this.#portals.prepareHost();

@@ -76,13 +76,14 @@ export function runShardChild(io: ShardIO = process as unknown as ShardIO, opts:
     return c;
   }
 
-  function sendStats(force = false): void {
+  /** Periodic: only when something changed. A reply to 'report' is sent always. */
+  function sendStats(reply = false): void {
     const listeners: Record<string, StatCounters> = {};
     for (const [key, e] of entries) listeners[key] = counters(e);
     const text = JSON.stringify(listeners);
-    if (!force && text === lastStats) return;
+    if (!reply && text === lastStats) return;
     lastStats = text;
-    send({ type: 'stats', listeners });
+    send(reply ? { type: 'stats', listeners, reply } : { type: 'stats', listeners });
   }
 
   async function attach(msg: AttachMsg, handle: unknown): Promise<void> {
@@ -146,6 +147,7 @@ export function runShardChild(io: ShardIO = process as unknown as ShardIO, opts:
         case 'update': return update(msg);
         case 'detach': return await detach(msg.key);
         case 'stop': return void shutdown();
+        case 'report': return sendStats(true);
       }
     } catch (err) {
       const key = 'key' in msg ? msg.key : undefined;

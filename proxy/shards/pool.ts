@@ -160,6 +160,18 @@ export class ShardPool {
     for (const s of this.#slots) s.latest.delete(key);
   }
 
+  /**
+   * Asks every running shard for its counters now and waits for the answers (each at most
+   * timeoutMs), so that a metrics scrape is current instead of up to a stats interval late.
+   */
+  async refresh(timeoutMs = 250): Promise<void> {
+    await Promise.all(this.#slots.filter((s) => s.state === 'running' && s.child).map((s) => {
+      const answered = this.#expect(s, 'report', timeoutMs);
+      this.#send(s, { type: 'report' });
+      return answered;
+    }));
+  }
+
   /** Sum over shards of the latest cumulative counters for key (`active` = sum of the latest gauges). */
   remoteStats(key: string): ListenerStats {
     const out = new ListenerStats();
@@ -275,6 +287,7 @@ export class ShardPool {
         return this.#settle(s, `detached:${m.key}`, { kind: 'ok' });
       case 'stats':
         s.latest = new Map(Object.entries(m.listeners ?? {}));
+        if (m.reply) this.#settle(s, 'report', { kind: 'ok' });
         return;
       case 'error':
         this.#log.warn({ shard: s.index, key: m.key, err: m.message }, 'proxy shard reported an error');

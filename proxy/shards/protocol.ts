@@ -26,15 +26,17 @@ export interface AttachMsg { type: 'attach'; key: string; spec: ShardListenerSpe
 export interface UpdateMsg { type: 'update'; key: string; endpoints: EndpointInfo[]; balancerConfig: BalancerConfig }
 export interface DetachMsg { type: 'detach'; key: string }
 export interface StopMsg { type: 'stop' }
-export type PrimaryMsg = AttachMsg | UpdateMsg | DetachMsg | StopMsg;
+/** Send the counters now (a metrics scrape is waiting for them). */
+export interface ReportMsg { type: 'report' }
+export type PrimaryMsg = AttachMsg | UpdateMsg | DetachMsg | StopMsg | ReportMsg;
 
 // ---- child → primary ----
 export interface ReadyMsg { type: 'ready'; pid: number }
 export interface AttachedMsg { type: 'attached'; key: string; port: number }
 /** The child has closed its copy of the socket; `stats` are the key's final counters in this child. */
 export interface DetachedMsg { type: 'detached'; key: string; stats: StatCounters }
-/** Cumulative counters of every listener the child currently holds. */
-export interface StatsMsg { type: 'stats'; listeners: Record<string, StatCounters> }
+/** Cumulative counters of every listener the child currently holds; `reply` when it answers a 'report'. */
+export interface StatsMsg { type: 'stats'; listeners: Record<string, StatCounters>; reply?: boolean }
 export interface ErrorMsg { type: 'error'; key?: string; message: string }
 export type ChildMsg = ReadyMsg | AttachedMsg | DetachedMsg | StatsMsg | ErrorMsg;
 
@@ -62,7 +64,7 @@ export function addCounters(into: StatCounters | ListenerStats, from: StatCounte
   }
 }
 
-const PRIMARY_TYPES = new Set(['attach', 'update', 'detach', 'stop']);
+const PRIMARY_TYPES = new Set(['attach', 'update', 'detach', 'stop', 'report']);
 const CHILD_TYPES = new Set(['ready', 'attached', 'detached', 'stats', 'error']);
 
 function typed(m: unknown): m is { type: string; key?: unknown } {
@@ -72,7 +74,7 @@ function typed(m: unknown): m is { type: string; key?: unknown } {
 /** Shape check at the IPC edge (the type field and key; payload fields are trusted, both ends are ours). */
 export function isPrimaryMsg(m: unknown): m is PrimaryMsg {
   if (!typed(m) || !PRIMARY_TYPES.has(m.type)) return false;
-  return m.type === 'stop' || typeof m.key === 'string';
+  return m.type === 'stop' || m.type === 'report' || typeof m.key === 'string';
 }
 
 export function isChildMsg(m: unknown): m is ChildMsg {
