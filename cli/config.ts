@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
+import { InterfaceName } from '../proxy/config.js';
 
 const Taint = z.object({ key: z.string().min(1), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) }).strict();
 
@@ -37,7 +38,7 @@ export const ConfigSchema = z.object({
     /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores, else min(cpus - 2, 3). */
     shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
     /** The bridge this node's pods are on (kube-proxy --pod-bridge-interface); '' = none. */
-    podBridgeInterface: z.string().regex(/^[A-Za-z0-9_.-]{0,15}$/, 'an interface name (at most 15 of [A-Za-z0-9_.-])').default('docker0'),
+    podBridgeInterface: InterfaceName.default('docker0'),
   }).strict().prefault({}),
 }).strict();
 

@@ -5,6 +5,8 @@ import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { MAX_PREFIX_LENGTH } from './portals.js';
 
 const port = z.number().int().min(-1).max(65535);
+/** A network interface name (IFNAMSIZ - 1), or '' for none. */
+export const InterfaceName = z.string().regex(/^[A-Za-z0-9_.-]{0,15}$/, 'an interface name (at most 15 of [A-Za-z0-9_.-])');
 
 export const ProxyConfigSchema = z.object({
   nodeName: z.string().min(1),
@@ -33,7 +35,7 @@ export const ProxyConfigSchema = z.object({
    * BridgeInterface); '' = no local traffic detection. Their traffic to the external addresses of an
    * externalTrafficPolicy Local service goes to the cluster-wide listener, as upstream's short-circuit.
    */
-  podBridgeInterface: z.string().regex(/^[A-Za-z0-9_.-]{0,15}$/).default('docker0'),
+  podBridgeInterface: InterfaceName.default('docker0'),
 });
 
 /**

@@ -54,6 +54,21 @@ async function fdLimits(): Promise<{ soft: number; hard: number } | undefined> {
 }
 
 /**
+ * routeSource with each answer kept for ttlMs: the portals are rendered at every sync, routes rarely
+ * change, so a sync does not open a socket per UDP address each time.
+ */
+export function cachedRouteSource(ttlMs: number, now: () => number = Date.now): (ip: string) => Promise<string | undefined> {
+  const cache = new Map<string, { src: string | undefined; at: number }>();
+  return async (ip) => {
+    const hit = cache.get(ip);
+    if (hit && now() - hit.at < ttlMs) return hit.src;
+    const src = await routeSource(ip);
+    cache.set(ip, { src, at: now() });
+    return src;
+  };
+}
+
+/**
  * The source address this host's traffic to ip gets (the route's source), found by connecting a UDP
  * socket: connect() only looks up the route, nothing is sent. Undefined when there is no route.
  */

@@ -133,7 +133,7 @@ export function buildServicePorts(services: Iterable<Service>, slices: Iterable<
   return out;
 }
 
-export const EXTERNAL_KEY_SUFFIX = '/external';
+const EXTERNAL_KEY_SUFFIX = '/external';
 
 /**
  * Under externalTrafficPolicy Local, the NodePort and externalIPs of a service port move to an entry

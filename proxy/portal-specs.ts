@@ -2,7 +2,6 @@
 // (and the cluster listener for host traffic under externalTrafficPolicy Local), the route source
 // of each UDP IP, and whether new connections are refused.
 import { refusal } from './balancer.js';
-import { routeSource } from './host.js';
 import type { PortalSpec } from './portals.js';
 import type { ServicePortEntry } from './types.js';
 
@@ -15,10 +14,11 @@ export interface RunningPort {
  * One spec per running listener. With wildcard listeners (bound to 0.0.0.0) each UDP IP gets the
  * source address of its route (see PortalSpec.replySources); a bound listener is DNATed to directly.
  */
-export async function portalSpecs(running: Iterable<RunningPort>, nodeName: string, wildcard: boolean): Promise<PortalSpec[]> {
+export async function portalSpecs(
+  running: Iterable<RunningPort>, nodeName: string, wildcard: boolean, routeSource: (ip: string) => Promise<string | undefined>,
+): Promise<PortalSpec[]> {
   const all = [...running];
   const byKey = new Map(all.map((r) => [r.entry.key, r]));
-  const sources = new Map<string, string | undefined>();
   const specs: PortalSpec[] = [];
   for (const { entry: e, listener } of all) {
     const ips = [...e.clusterIPs, ...e.externalIPs];
@@ -28,8 +28,7 @@ export async function portalSpecs(running: Iterable<RunningPort>, nodeName: stri
     if (e.protocol === 'UDP' && wildcard) {
       const replySources: Record<string, string> = {};
       for (const ip of ips) {
-        if (!sources.has(ip)) sources.set(ip, await routeSource(ip));
-        const src = sources.get(ip);
+        const src = await routeSource(ip);
         if (src) replySources[ip] = src;
       }
       spec.replySources = replySources;

@@ -11,6 +11,7 @@ import { Balancer, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables } from './diff.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
+import { cachedRouteSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
@@ -74,6 +75,7 @@ export class Proxier implements Lifecycle {
   #sharded = new Set<string>();
   #healthSrv: SmallHttpServer | null = null;
   readonly #serviceHealth: ServiceHealthServers;
+  readonly #routeSource: (ip: string) => Promise<string | undefined>;
   #metricsSrv: SmallHttpServer | null = null;
   #stopping: Promise<void> | null = null;
   #unsubscribe: (() => void)[] = [];
@@ -93,6 +95,7 @@ export class Proxier implements Lifecycle {
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
+    this.#routeSource = cachedRouteSource(this.#syncPeriod(), () => this.#clock.now());
     this.#portals = deps.iptables === false ? null : new Portals(
       {
         prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1',
@@ -281,7 +284,7 @@ export class Proxier implements Lifecycle {
     if (this.#portals) {
       try {
         const wildcard = !this.#portals.options.containerDnatIP;
-        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard), periodic);
+        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard, this.#routeSource), periodic);
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();
