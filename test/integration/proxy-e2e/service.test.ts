@@ -155,8 +155,10 @@ test('externalTrafficPolicy Local: an outside client reaches only local endpoint
     await b().apply(slice(false));
     await b().waitFor(async () => ((await health()).status === 503 ? true : undefined), { what: 'health check node port 503', timeoutMs: 30_000, intervalMs: 500 });
     assert.equal((await health()).body.localEndpoints, 0);
-    const drops = await sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-SERVICES`]);
-    assert.match(drops, new RegExp(`--comment "${NS}/lb:http/external has no local endpoints" .* -j DROP`), drops);
+    // The health servers follow the table before the rules are applied in the same sync: wait for the rule.
+    const dropRule = new RegExp(`--comment "${NS}/lb:http/external has no local endpoints" .* -j DROP`);
+    const refusals = () => sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-SERVICES`]);
+    await b().waitFor(async () => (dropRule.test(await refusals()) ? true : undefined), { what: 'the DROP rule', timeoutMs: 15_000, intervalMs: 200 });
     assert.deepEqual(await outside.wget([`http://${extIP}/`]), ['FAIL']);
     assert.deepEqual(await fromPod([`http://${extIP}/`, `http://${lbIP}/`]), ['elsewhere', 'elsewhere']);
     assert.deepEqual([...(await tally(extIP, 80, 3)).keys()], ['elsewhere']);
