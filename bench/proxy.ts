@@ -12,10 +12,11 @@ import { groupCpuSeconds } from './lib/cpu.js';
 import type { ChildConfig } from './lib/proxy-child.js';
 import { TCP_DEFAULTS } from '../proxy/tcp.js';
 import { autoShards } from '../proxy/config.js';
+import { resolveDataPath } from '../proxy/native/engine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** What `dockerlet proxy` runs by default on this machine. */
-const DEFAULT_VARIANT = `${TCP_DEFAULTS.mode}+shards${autoShards()}`;
+const DEFAULT_VARIANT = `${resolveDataPath(undefined, autoShards()).mode}+shards${autoShards()}`;
 const root = path.resolve(here, '..');
 
 interface Figures {
@@ -161,6 +162,20 @@ function ratios(d: Figures, peer: Figures, suffix: string): Record<string, numbe
   };
 }
 
+function pairedRatios(samples: Record<string, Figures[]>, name: string, peer: string, suffix: string): Record<string, number> {
+  const mine = samples[name] ?? [];
+  const theirs = samples[peer] ?? [];
+  // Pairs by round: only when neither lost a round (a failed sample would shift the pairs).
+  if (mine.length === 0 || mine.length !== theirs.length) return {};
+  const per = mine.map((m, i) => ratios(m, theirs[i]!, suffix));
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(per[0]!)) {
+    const v = per.map((r) => r[k]!).sort((a, b) => a - b);
+    out[k] = round(v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2);
+  }
+  return out;
+}
+
 function printTable(rows: Record<string, Figures>): void {
   const head = ['target', 'iperf 1 (Gb/s)', 'iperf 4 (Gb/s)', 'keep-alive req/s', 'p50 ms', 'p99 ms', 'new conn/s', 'cpu µs/req', 'cpu µs/conn', 'errors'];
   const lines = Object.entries(rows).map(([k, f]) => [k, f.throughput_1stream_gbps, f.throughput_4stream_gbps, f.keepalive_rps, f.keepalive_p50_ms, f.keepalive_p99_ms, f.newconn_rate, f.keepalive_cpu_us_per_req, f.newconn_cpu_us_per_conn, f.errors].map(String));
@@ -175,7 +190,8 @@ export async function main(args: string[] = []): Promise<void> {
   const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const seconds = Number(arg('--seconds') ?? process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(arg('--rounds') ?? process.env.BENCH_ROUNDS ?? 1);
-  const variants = (arg('--variants') ?? process.env.BENCH_PROXY_VARIANTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  // By default the JavaScript data path ('raw') runs beside the default one, so each run shows what the native relay buys.
+  const variants = (arg('--variants') ?? process.env.BENCH_PROXY_VARIANTS ?? (DEFAULT_VARIANT.startsWith('native') ? 'raw' : '')).split(',').map((s) => s.trim()).filter(Boolean);
   await ensureAptPackages({ haproxy: 'haproxy', iperf3: 'iperf3', wrk: 'wrk' });
   const dir = await mkdtemp(path.join(tmpdir(), 'dockerlet-bench-proxy-'));
   const children: Child[] = [];
@@ -233,9 +249,13 @@ export async function main(args: string[] = []): Promise<void> {
     /** Every round's figures (the medians above come from these). */
     rounds: samplesOut,
     ratios: { ...ratios(d, rows.haproxy!, 'vs_haproxy'), ...ratios(d, rows.go_userspace!, 'vs_go_userspace'), ...ratios(d, rows.direct!, 'vs_direct') },
+    /** Median over rounds of each round's ratio (both targets measured minutes apart, so slow drift of the host cancels). */
+    paired_ratios: samplesOut ? { ...pairedRatios(samplesOut, 'dockerlet', 'haproxy', 'vs_haproxy'), ...pairedRatios(samplesOut, 'dockerlet', 'go_userspace', 'vs_go_userspace') } : {},
+    /** The other dockerlet data paths measured in this run, against HAProxy (ratios of medians). */
+    variant_ratios: Object.fromEntries(Object.keys(rows).filter((k) => k.startsWith('dockerlet[')).map((k) => [k, ratios(rows[k]!, rows.haproxy!, 'vs_haproxy')])),
   };
   await mkdir(path.join(here, 'results'), { recursive: true });
   await writeFile(path.join(here, 'results', 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
   printTable(rows);
-  console.log(JSON.stringify(result.ratios, null, 2));
+  console.log(JSON.stringify({ ratios: result.ratios, paired_ratios: result.paired_ratios, variant_ratios: result.variant_ratios }, null, 2));
 }

@@ -33,8 +33,8 @@ export const ConfigSchema = z.object({
     healthzPort: z.number().int().min(0).max(65535).default(10256),
     metricsPort: z.number().int().min(0).max(65535).default(10249),
     iptables: z.boolean().default(true),
-    /** TCP data path: 'raw' libuv handles (falls back to 'pump' when this Node lacks them) or the net.Socket 'pump'. */
-    dataPath: z.enum(['raw', 'pump']).default('raw'),
+    /** TCP data path: the 'native' relay (falls back to 'raw' where it is not built), 'raw' libuv handles (falls back to 'pump' when this Node lacks them) or the net.Socket 'pump'. */
+    dataPath: z.enum(['native', 'raw', 'pump']).default('native'),
     /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores, else min(cpus - 2, 3). */
     shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
     /** The bridge this node's pods are on (kube-proxy --pod-bridge-interface); '' = none. */

@@ -116,7 +116,7 @@ flags:
   --register-with-taints k=v:Effect,...
   --log-level LEVEL                 trace|debug|info|warn|error
   --proxy-shards N|auto             extra processes accepting on TCP service listeners (auto: 0 below 4 cores, else min(cpus-2, 3))
-  --proxy-data-path raw|pump        proxy TCP data path (default raw: libuv handles, no net.Socket)
+  --proxy-data-path native|raw|pump proxy TCP data path (default native: the C relay, else raw: libuv handles)
   --pod-bridge-interface NAME       bridge of this node's pods (default docker0; '' = none): their traffic to
                                     externalTrafficPolicy Local addresses goes cluster-wide (upstream's short-circuit)
 `;

@@ -25,8 +25,11 @@ export const ProxyConfigSchema = z.object({
   udpIdleTimeoutMs: z.number().int().positive().default(250),
   tcpIdleTimeoutMs: z.number().int().min(0).default(3_600_000),
   maxConnectionsPerListener: z.number().int().positive().default(65_536),
-  /** 'raw' (libuv handles; falls back to 'pump' where Node lacks them) or the net.Socket paths. */
-  dataPath: z.enum(['raw', 'pump', 'pipe', 'onread']).default('raw'),
+  /**
+   * 'native' (the relay in proxy/native/, where scripts/build-native.sh built it; else 'raw'), 'raw'
+   * (libuv handles; falls back to 'pump' where Node lacks them) or the net.Socket paths.
+   */
+  dataPath: z.enum(['native', 'raw', 'pump', 'pipe', 'onread']).default('native'),
   /** Extra processes accepting on every non-sticky TCP listener (0 = the proxy's own thread only). */
   shards: z.number().int().min(0).max(64).default(0),
   raiseFdLimit: z.boolean().default(true),

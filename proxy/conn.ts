@@ -8,10 +8,11 @@ import type { ListenerStats } from './stats.js';
 import type { Target, TrackedConn } from './types.js';
 
 /**
- * How bytes are moved: 'raw' = libuv handles without net.Socket (proxy/raw/), else net.Socket with
- * stream pipe(), a hand-written pump, or the pump + onread into pooled buffers (endpoint → client).
+ * How bytes are moved: 'native' = the native relay (proxy/native/), 'raw' = libuv handles without
+ * net.Socket (proxy/raw/), else net.Socket with stream pipe(), a hand-written pump, or the pump +
+ * onread into pooled buffers (endpoint → client).
  */
-export type DataPathMode = 'raw' | 'pipe' | 'pump' | 'onread';
+export type DataPathMode = 'native' | 'raw' | 'pipe' | 'pump' | 'onread';
 
 export interface ConnOwner {
   readonly balancer: Balancer;

@@ -17,6 +17,7 @@ import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
 import { portalSpecs } from './portal-specs.js';
 import { ShardPool } from './shards/pool.js';
+import { resolveDataPath } from './native/engine.js';
 import { ServiceHealthServers, serviceHealthTargets } from './service-health.js';
 import { addCounters, snapshot } from './shards/protocol.js';
 import type { ListenerStats } from './stats.js';
@@ -89,7 +90,7 @@ export class Proxier implements Lifecycle {
   #pendingEndpoints = new Set<string>();
 
   constructor(deps: ProxierDeps) {
-    this.#d = deps;
+    this.#d = { ...deps, dataPath: resolveDataPath(deps.dataPath, deps.shards ?? 0).mode };
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? silentLogger();
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });

@@ -7,6 +7,7 @@ import { component, type Logger } from '../lib/log.js';
 import { parseProxyConfig, type ProxyConfigInput } from './config.js';
 import { raiseFdLimit } from './host.js';
 import { PROXY_LABEL_SELECTOR } from './model.js';
+import { resolveDataPath } from './native/engine.js';
 import { Proxier } from './proxier.js';
 
 export interface ProxyRunDeps {
@@ -30,6 +31,8 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
   const cfg = parseProxyConfig(config);
   const log = deps.log ?? component('proxy');
   if (cfg.raiseFdLimit) await raiseFdLimit(log);
+  const { mode: dataPath, why } = resolveDataPath(cfg.dataPath, cfg.shards);
+  if (why) log.info({ dataPath, reason: why }, `proxy TCP data path '${dataPath}'`);
   const shared = deps.services !== undefined && deps.slices !== undefined;
   const services = deps.services ?? deps.informerFactory<Service>({ path: SERVICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
   const slices = deps.slices ?? deps.informerFactory<EndpointSlice>({ path: ENDPOINTSLICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
@@ -38,10 +41,11 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
     healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
-    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath: cfg.dataPath, shards: cfg.shards,
+    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath, shards: cfg.shards,
     podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared,
   });
   await proxier.start(signal);
-  log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables }, 'proxy started');
+  log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables, dataPath }, 'proxy started');
   return proxier;
 }
+

@@ -12,6 +12,8 @@ import { rawBindings, serverHandle, type RawTcpHandle } from './raw/binding.js';
 import { RawConn, type RawOwner } from './raw/conn.js';
 import { BufferPool } from './raw/pool.js';
 import { ListenerStats } from './stats.js';
+import { nativeRelay } from './native/engine.js';
+import { NativeTcp } from './native/listener.js';
 import { DIAL_TIMEOUTS_MS, type EndpointInfo, type TrackedConn } from './types.js';
 
 export interface TcpListenerOptions {
@@ -46,7 +48,7 @@ export const TCP_DEFAULTS = {
   idleTimeoutMs: 3_600_000,
   maxConnections: 65_536,
   /** 'raw' where this Node exposes the libuv handle bindings, else the net.Socket pump. */
-  mode: (rawBindings() ? 'raw' : 'pump') as DataPathMode,
+  mode: (nativeRelay() ? 'native' : rawBindings() ? 'raw' : 'pump') as DataPathMode,
   readBufferSize: 16 * 1024,
   backlog: 4096,
 };
@@ -56,15 +58,16 @@ const MAX_POOLED_BUFFERS = 256;
 const DIAL_SWEEP_MS = 25;
 const IDLE_SWEEPS = 4;
 
-/** The data path actually used for a requested mode ('raw' falls back to 'pump' when unavailable). */
+/** The data path actually used for a requested mode ('native' falls back to 'raw', 'raw' to 'pump', when unavailable). */
 export function effectiveMode(mode: DataPathMode | undefined): DataPathMode {
   const m = mode ?? TCP_DEFAULTS.mode;
-  return m === 'raw' && !rawBindings() ? 'pump' : m;
+  if (m === 'native' && nativeRelay()) return m;
+  return (m === 'raw' || m === 'native') && !rawBindings() ? 'pump' : m === 'native' ? 'raw' : m;
 }
 
 export class TcpListener implements ConnOwner, RawOwner {
   readonly key: string;
-  readonly stats = new ListenerStats();
+  readonly #stats = new ListenerStats();
   readonly balancer: Balancer;
   readonly dialTimeoutsMs: readonly number[];
   clientNoDelay = false;
@@ -77,7 +80,11 @@ export class TcpListener implements ConnOwner, RawOwner {
   #port = 0;
   /** Every live connection, from accept (dialing) to close. */
   #conns = new Set<TrackedConn>();
+  /** The last endpoint list (the native relay gets it at start). */
+  #endpoints: readonly EndpointInfo[] = [];
   #pool: Buffer[] = [];
+  /** The native relay's side of this listener (mode 'native'). */
+  readonly #native: NativeTcp | null;
 
   constructor(opts: TcpListenerOptions) {
     this.#opts = opts;
@@ -85,14 +92,33 @@ export class TcpListener implements ConnOwner, RawOwner {
     this.balancer = opts.balancer;
     this.dialTimeoutsMs = opts.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs;
-    this.mode = effectiveMode(opts.mode);
+    // An adopted JavaScript server (a shard's copy of the primary's socket) cannot move into the relay.
+    const mode = effectiveMode(opts.mode);
+    this.mode = mode === 'native' && opts.server ? effectiveMode('raw') : mode;
     this.highWaterMark = opts.highWaterMark;
     this.#log = opts.log ?? silentLogger();
+    const relay = this.mode === 'native' ? nativeRelay() : null;
+    this.#native = relay ? new NativeTcp(relay, opts.key) : null;
+  }
+
+  /** Counters (in native mode read from the relay on each access). */
+  get stats(): ListenerStats {
+    this.#native?.readStats(this.#stats);
+    return this.#stats;
   }
 
   /** Binds and starts accepting; resolves with the bound port. */
   async start(): Promise<number> {
-    if (this.#server) return this.#port;
+    if (this.#server || this.#native?.listening) return this.#port;
+    if (this.#native) {
+      const o = this.#opts;
+      this.#port = this.#native.listen({
+        host: o.bindAddress ?? '0.0.0.0', port: o.port ?? 0, backlog: o.backlog ?? TCP_DEFAULTS.backlog,
+        maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections, idleTimeoutMs: this.idleTimeoutMs, dialTimeoutsMs: this.dialTimeoutsMs,
+      });
+      this.#native.update(this.balancer, this.#endpoints);
+      return this.#port;
+    }
     // No pauseOnConnect: it costs a readStop + readStart per connection; bytes sent before the endpoint
     // answers wait in the readable buffer (bounded by highWaterMark) instead of the kernel's.
     const srvOpts: net.ServerOpts = { allowHalfOpen: true, noDelay: true };
@@ -171,6 +197,12 @@ export class TcpListener implements ConnOwner, RawOwner {
   /** New endpoint list for this service port: selection is refreshed; connections to endpoints that left are reset. */
   setEndpoints(endpoints: readonly EndpointInfo[]): void {
     this.balancer.update(endpoints);
+    this.#endpoints = endpoints;
+    if (this.#native) {
+      const closed = this.#native.update(this.balancer, endpoints);
+      if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');
+      return;
+    }
     if (this.#conns.size === 0) return;
     const present = new Set<string>();
     for (const e of endpoints) present.add(`${e.ip}:${e.port}`);
@@ -210,6 +242,7 @@ export class TcpListener implements ConnOwner, RawOwner {
 
   /** Open (connected) proxied connections per endpoint key. */
   connectionsByEndpoint(): Map<string, number> {
+    if (this.#native) return this.#native.connectionsByEndpoint();
     const m = new Map<string, number>();
     for (const c of this.#conns) {
       if (c.target && c.isConnected()) m.set(c.target.key, (m.get(c.target.key) ?? 0) + 1);
@@ -254,6 +287,11 @@ export class TcpListener implements ConnOwner, RawOwner {
 
   /** Stops accepting and resets every open connection. */
   async stop(): Promise<void> {
+    if (this.#native) {
+      this.#native.readStats(this.#stats);
+      this.#native.close();
+      return;
+    }
     const server = this.#server;
     if (!server) return;
     this.#server = null;

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"
 bash scripts/setup-host.sh
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+# The native relay is optional for users; the suite tests it, so here it must build.
+DOCKERLET_NATIVE_REQUIRED=1 bash scripts/build-native.sh
 start=$(date +%s)
 DOCKERLET_CONTROL_PLANE_DIR=$(bash scripts/build-control-plane.sh | tail -n 1)
 export DOCKERLET_CONTROL_PLANE_DIR

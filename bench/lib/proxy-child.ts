@@ -7,6 +7,7 @@ import { Balancer, type BalancerConfig } from '../../proxy/balancer.js';
 import { TCP_DEFAULTS, TcpListener } from '../../proxy/tcp.js';
 import type { DataPathMode } from '../../proxy/conn.js';
 import { ShardPool } from '../../proxy/shards/pool.js';
+import { resolveDataPath } from '../../proxy/native/engine.js';
 import type { EndpointInfo } from '../../proxy/types.js';
 
 export interface ChildConfig {
@@ -33,15 +34,17 @@ async function serve(): Promise<void> {
   if (shards > 0) process.env.DOCKERLET_LOG_LEVEL ??= 'warn';
   const pool = shards > 0 ? new ShardPool({ shards }) : null;
   if (pool) await pool.start(new AbortController().signal);
+  // Shards accept on copies of JavaScript listening sockets: the native relay has none to share.
+  const mode = resolveDataPath(cfg.mode, shards).mode;
   for (const r of cfg.routes) {
     const endpoints: EndpointInfo[] = [{ ip: r.backendHost, port: r.backendPort, ready: true, serving: true, terminating: false }];
     const key = `bench/proxy:${r.port}`;
-    const l = new TcpListener({ key, balancer: new Balancer(balancerConfig), port: r.port, bindAddress: '127.0.0.1', mode: cfg.mode, highWaterMark: cfg.highWaterMark, idleTimeoutMs: cfg.idleTimeoutMs, readBufferSize: cfg.readBufferSize });
+    const l = new TcpListener({ key, balancer: new Balancer(balancerConfig), port: r.port, bindAddress: '127.0.0.1', mode, highWaterMark: cfg.highWaterMark, idleTimeoutMs: cfg.idleTimeoutMs, readBufferSize: cfg.readBufferSize });
     l.setEndpoints(endpoints);
     await l.start();
     listeners.push(l);
     await pool?.attach(key, l.server!, {
-      balancerConfig, endpoints, mode: cfg.mode, highWaterMark: cfg.highWaterMark, readBufferSize: cfg.readBufferSize,
+      balancerConfig, endpoints, mode, highWaterMark: cfg.highWaterMark, readBufferSize: cfg.readBufferSize,
       idleTimeoutMs: cfg.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs, maxConnections: TCP_DEFAULTS.maxConnections,
     });
   }

@@ -85,7 +85,7 @@ const total = (pool: ShardPool, primary: TcpListener) => pool.remoteStats(KEY).c
 test('shard processes share the primary socket: traffic, stats, update, restart, detach, stop', async () => {
   const a = await backend('127.0.0.1', 'A');
   const b = await backend('127.0.0.1', 'B');
-  const primary = new TcpListener({ key: KEY, balancer: new Balancer(CFG), bindAddress: '127.0.0.1' });
+  const primary = new TcpListener({ key: KEY, balancer: new Balancer(CFG), bindAddress: '127.0.0.1', mode: 'raw' });
   primary.setEndpoints([ep('127.0.0.1', a.port)]);
   const port = await primary.start();
   cleanups.push(() => primary.stop());
@@ -167,7 +167,7 @@ test('attach refuses a server that is not listening; start with 0 shards is a no
 
 test('a shard that does not answer detach is killed, so the port really closes', async () => {
   const a = await backend('127.0.0.1', 'A');
-  const primary = new TcpListener({ key: KEY, balancer: new Balancer(CFG), bindAddress: '127.0.0.1' });
+  const primary = new TcpListener({ key: KEY, balancer: new Balancer(CFG), bindAddress: '127.0.0.1', mode: 'raw' });
   primary.setEndpoints([ep('127.0.0.1', a.port)]);
   const port = await primary.start();
   cleanups.push(() => primary.stop());

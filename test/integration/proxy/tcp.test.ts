@@ -5,6 +5,7 @@ import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Balancer } from '../../../proxy/balancer.js';
 import { TcpListener } from '../../../proxy/tcp.js';
+import { nativeRelayUnavailable } from '../../../proxy/native/engine.js';
 import type { DataPathMode } from '../../../proxy/conn.js';
 import type { EndpointInfo } from '../../../proxy/types.js';
 
@@ -34,6 +35,8 @@ const ep = (ip: string, port: number, o: Partial<EndpointInfo> = {}): EndpointIn
 async function listener(endpoints: EndpointInfo[], opts: { mode?: DataPathMode; idleTimeoutMs?: number; maxConnections?: number } = {}): Promise<TcpListener> {
   const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 });
   const l = new TcpListener({ key: 'test/svc:p', balancer, bindAddress: '127.0.0.1', ...opts });
+  // The suite runs where scripts/build-native.sh has built the relay: no silent fallback.
+  if (opts.mode) assert.equal(l.mode, opts.mode, nativeRelayUnavailable());
   l.setEndpoints(endpoints);
   await l.start();
   cleanups.push(() => l.stop());
@@ -71,7 +74,7 @@ function until(cond: () => boolean, what: string, tries = 200): Promise<void> {
   });
 }
 
-for (const mode of ['raw', 'pump', 'pipe', 'onread'] as const) {
+for (const mode of ['native', 'raw', 'pump', 'pipe', 'onread'] as const) {
   test(`[${mode}] round robin reaches every backend; half-close is forwarded both ways`, async () => {
     const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
     const eps: EndpointInfo[] = [];
@@ -89,7 +92,7 @@ for (const mode of ['raw', 'pump', 'pipe', 'onread'] as const) {
   });
 }
 
-for (const mode of ['raw', 'pump'] as const) {
+for (const mode of ['native', 'raw', 'pump'] as const) {
   test(`[${mode}] a backend that speaks first: its banner arrives before the client sends, then the exchange continues`, async () => {
     const b = await backend('127.0.0.2', (s) => {
       s.on('error', () => s.destroy());
@@ -111,85 +114,95 @@ for (const mode of ['raw', 'pump'] as const) {
   });
 }
 
-test('no endpoints: the client is reset at once (ECONNRESET)', async () => {
-  const l = await listener([]);
-  assert.equal(await connectionError(l.port), 'ECONNRESET');
-  const b = await backend('127.0.0.2', replyAfterEnd('b'));
-  // Only non-serving endpoints: still a reject.
-  l.setEndpoints([ep('127.0.0.2', b.port, { ready: false, serving: false })]);
-  assert.equal(await connectionError(l.port), 'ECONNRESET');
-  assert.equal(l.stats.rejects, 2);
-});
-
-test('failover: a closed endpoint port is skipped, 0 failed connections', async () => {
-  const dead = await backend('127.0.0.5', () => {});
-  await new Promise<void>((r) => dead.server.close(() => r()));
-  const live = await backend('127.0.0.6', replyAfterEnd('live'));
-  const l = await listener([ep('127.0.0.5', dead.port), ep('127.0.0.6', live.port)]);
-  let failed = 0;
-  for (let i = 0; i < 40; i++) {
-    const r = await request(l.port).catch(() => 'failed');
-    if (!r.startsWith('live')) failed++;
-  }
-  assert.equal(failed, 0);
-  assert.ok(l.stats.connectFailures >= 20, `connect failures counted: ${l.stats.connectFailures}`);
-});
-
-test('a reset from the endpoint is propagated to the client as ECONNRESET', async () => {
-  const b = await backend('127.0.0.2', (s) => { s.once('data', () => s.resetAndDestroy()); });
-  const l = await listener([ep('127.0.0.2', b.port)]);
-  const code = await new Promise<string>((resolve) => {
-    const c = net.connect({ port: l.port, host: '127.0.0.1' }, () => c.write('hello'));
-    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-    c.on('close', () => resolve('closed-without-error'));
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] no endpoints: the client is reset at once (ECONNRESET)`, async () => {
+    const l = await listener([], { mode });
+    assert.equal(await connectionError(l.port), 'ECONNRESET');
+    const b = await backend('127.0.0.2', replyAfterEnd('b'));
+    // Only non-serving endpoints: still a reject.
+    l.setEndpoints([ep('127.0.0.2', b.port, { ready: false, serving: false })]);
+    assert.equal(await connectionError(l.port), 'ECONNRESET');
+    assert.equal(l.stats.rejects, 2);
   });
-  assert.equal(code, 'ECONNRESET');
-});
+}
 
-test('idle timeout closes a silent connection; the connection limit drops extra clients', async () => {
-  const b = await backend('127.0.0.2', echo);
-  const l = await listener([ep('127.0.0.2', b.port)], { idleTimeoutMs: 150, maxConnections: 1 });
-  const c = net.connect({ port: l.port, host: '127.0.0.1' });
-  c.on('error', () => {});
-  const closed = new Promise<void>((r) => c.on('close', () => r()));
-  await until(() => l.stats.active === 1, 'first connection');
-  const second = await connectionError(l.port);
-  assert.notEqual(second, 'never');
-  await closed;
-  assert.equal(l.stats.idleTimeouts, 1);
-  assert.equal(l.stats.drops, 1);
-});
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] failover: a closed endpoint port is skipped, 0 failed connections`, async () => {
+    const dead = await backend('127.0.0.5', () => {});
+    await new Promise<void>((r) => dead.server.close(() => r()));
+    const live = await backend('127.0.0.6', replyAfterEnd('live'));
+    const l = await listener([ep('127.0.0.5', dead.port), ep('127.0.0.6', live.port)], { mode });
+    let failed = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await request(l.port).catch(() => 'failed');
+      if (!r.startsWith('live')) failed++;
+    }
+    assert.equal(failed, 0);
+    assert.ok(l.stats.connectFailures >= 20, `connect failures counted: ${l.stats.connectFailures}`);
+  });
+}
 
-test('an endpoint leaving the slice closes its connections; a not-ready but serving one keeps them', async () => {
-  const a = await backend('127.0.0.2', echo);
-  const b = await backend('127.0.0.3', echo);
-  const l = await listener([ep('127.0.0.2', a.port), ep('127.0.0.3', b.port)]);
-  const open = async () => {
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] a reset from the endpoint is propagated to the client as ECONNRESET`, async () => {
+    const b = await backend('127.0.0.2', (s) => { s.once('data', () => s.resetAndDestroy()); });
+    const l = await listener([ep('127.0.0.2', b.port)], { mode });
+    const code = await new Promise<string>((resolve) => {
+      const c = net.connect({ port: l.port, host: '127.0.0.1' }, () => c.write('hello'));
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      c.on('close', () => resolve('closed-without-error'));
+    });
+    assert.equal(code, 'ECONNRESET');
+  });
+}
+
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] idle timeout closes a silent connection; the connection limit drops extra clients`, async () => {
+    const b = await backend('127.0.0.2', echo);
+    const l = await listener([ep('127.0.0.2', b.port)], { mode, idleTimeoutMs: 150, maxConnections: 1 });
     const c = net.connect({ port: l.port, host: '127.0.0.1' });
     c.on('error', () => {});
-    await new Promise<void>((r) => c.once('connect', () => r()));
-    return c;
-  };
-  const roundTrip = (c: net.Socket, msg: string) => new Promise<string>((resolve, reject) => {
-    c.once('data', (d) => resolve(d.toString()));
-    c.once('close', () => reject(new Error('closed')));
-    c.write(msg);
+    const closed = new Promise<void>((r) => c.on('close', () => r()));
+    await until(() => l.stats.active === 1, 'first connection');
+    const second = await connectionError(l.port);
+    assert.notEqual(second, 'never');
+    await closed;
+    assert.equal(l.stats.idleTimeouts, 1);
+    assert.equal(l.stats.drops, 1);
   });
-  const c1 = await open();
-  const c2 = await open();
-  assert.equal(await roundTrip(c1, 'one'), 'one');
-  assert.equal(await roundTrip(c2, 'two'), 'two');
-  const byEp = l.connectionsByEndpoint();
-  assert.equal(byEp.get(`127.0.0.2:${a.port}`), 1);
-  assert.equal(byEp.get(`127.0.0.3:${b.port}`), 1);
-  const c2closed = new Promise<void>((r) => c2.once('close', () => r()));
-  // .2 becomes terminating but still serving; .3 leaves the slice.
-  l.setEndpoints([ep('127.0.0.2', a.port, { ready: false, serving: true, terminating: true })]);
-  await c2closed;
-  assert.equal(await roundTrip(c1, 'still'), 'still');
-  assert.equal(l.stats.endpointRemovalCloses, 1);
-  c1.destroy();
-});
+}
+
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] an endpoint leaving the slice closes its connections; a not-ready but serving one keeps them`, async () => {
+    const a = await backend('127.0.0.2', echo);
+    const b = await backend('127.0.0.3', echo);
+    const l = await listener([ep('127.0.0.2', a.port), ep('127.0.0.3', b.port)], { mode });
+    const open = async () => {
+      const c = net.connect({ port: l.port, host: '127.0.0.1' });
+      c.on('error', () => {});
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      return c;
+    };
+    const roundTrip = (c: net.Socket, msg: string) => new Promise<string>((resolve, reject) => {
+      c.once('data', (d) => resolve(d.toString()));
+      c.once('close', () => reject(new Error('closed')));
+      c.write(msg);
+    });
+    const c1 = await open();
+    const c2 = await open();
+    assert.equal(await roundTrip(c1, 'one'), 'one');
+    assert.equal(await roundTrip(c2, 'two'), 'two');
+    const byEp = l.connectionsByEndpoint();
+    assert.equal(byEp.get(`127.0.0.2:${a.port}`), 1);
+    assert.equal(byEp.get(`127.0.0.3:${b.port}`), 1);
+    const c2closed = new Promise<void>((r) => c2.once('close', () => r()));
+    // .2 becomes terminating but still serving; .3 leaves the slice.
+    l.setEndpoints([ep('127.0.0.2', a.port, { ready: false, serving: true, terminating: true })]);
+    await c2closed;
+    assert.equal(await roundTrip(c1, 'still'), 'still');
+    assert.equal(l.stats.endpointRemovalCloses, 1);
+    c1.destroy();
+  });
+}
 
 function closeWaitCount(ports: number[]): number {
   const hex = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
@@ -226,67 +239,73 @@ test('10,000 proxied connections leave 0 sockets in CLOSE_WAIT and the fd count 
   assert.equal(l.stats.connectionsTotal, total + 1);
 });
 
-test('[raw] 24 MiB each way through a slow reader: every byte intact (bulk buffers, backpressure)', async () => {
-  const { createHash } = await import('node:crypto');
-  const b = await backend('127.0.0.2', echo);
-  const l = await listener([ep('127.0.0.2', b.port)], { mode: 'raw' });
-  const { BufferPool } = await import('../../../proxy/raw/pool.js');
-  const taken = BufferPool.bulk.takenTotal;
-  const takenSmall = BufferPool.small.takenTotal;
-  const size = 24 << 20;
-  const payload = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
-  const want = createHash('sha256').update(payload).digest('hex');
-  const got = await new Promise<{ hash: string; n: number }>((resolve, reject) => {
-    const h = createHash('sha256');
-    let n = 0;
-    const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => { c.end(payload); });
-    // A slow reader: pauses every 2 MiB so the proxy's writes to it go asynchronous.
-    let mark = 0;
-    c.on('data', (d: Buffer) => {
-      h.update(d);
-      n += d.length;
-      if (n - mark >= 2 << 20) { mark = n; c.pause(); setTimeout(() => c.resume(), 20); }
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] 24 MiB each way through a slow reader: every byte intact (backpressure)`, async () => {
+    const { createHash } = await import('node:crypto');
+    const b = await backend('127.0.0.2', echo);
+    const l = await listener([ep('127.0.0.2', b.port)], { mode });
+    const { BufferPool } = await import('../../../proxy/raw/pool.js');
+    const taken = BufferPool.bulk.takenTotal;
+    const takenSmall = BufferPool.small.takenTotal;
+    const size = 24 << 20;
+    const payload = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const want = createHash('sha256').update(payload).digest('hex');
+    const got = await new Promise<{ hash: string; n: number }>((resolve, reject) => {
+      const h = createHash('sha256');
+      let n = 0;
+      const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => { c.end(payload); });
+      // A slow reader: pauses every 2 MiB so the proxy's writes to it go asynchronous.
+      let mark = 0;
+      c.on('data', (d: Buffer) => {
+        h.update(d);
+        n += d.length;
+        if (n - mark >= 2 << 20) { mark = n; c.pause(); setTimeout(() => c.resume(), 20); }
+      });
+      c.on('end', () => { c.end(); resolve({ hash: h.digest('hex'), n }); });
+      c.on('error', reject);
     });
-    c.on('end', () => { c.end(); resolve({ hash: h.digest('hex'), n }); });
-    c.on('error', reject);
+    assert.equal(got.n, size);
+    assert.equal(got.hash, want);
+    await until(() => l.stats.active === 0, 'connection to close');
+    assert.equal(l.stats.bytesIn, size);
+    assert.equal(l.stats.bytesOut, size);
+    if (mode === 'raw') {
+      // Both directions passed 1 MiB and switched to pooled large buffers, which came back.
+      assert.equal(BufferPool.bulk.takenTotal - taken, 2);
+      assert.equal(BufferPool.bulk.inUse, 0);
+      // Each leg read into a pooled small buffer before that, returned too.
+      assert.equal(BufferPool.small.takenTotal - takenSmall, 2);
+      assert.equal(BufferPool.small.inUse, 0);
+    }
   });
-  assert.equal(got.n, size);
-  assert.equal(got.hash, want);
-  await until(() => l.stats.active === 0, 'connection to close');
-  assert.equal(l.stats.bytesIn, size);
-  assert.equal(l.stats.bytesOut, size);
-  // Both directions passed 1 MiB and switched to pooled large buffers, which came back.
-  assert.equal(BufferPool.bulk.takenTotal - taken, 2);
-  assert.equal(BufferPool.bulk.inUse, 0);
-  // Each leg read into a pooled small buffer before that, returned too.
-  assert.equal(BufferPool.small.takenTotal - takenSmall, 2);
-  assert.equal(BufferPool.small.inUse, 0);
-});
+}
 
-test('[raw] idle timeout on half-closed connections closes every handle (no fd left behind)', async () => {
-  // The endpoint reads the client's request and end, then stays silent with its side open.
-  const held: net.Socket[] = [];
-  const b = await backend('127.0.0.2', (s) => { held.push(s); s.on('data', () => {}); s.on('error', () => s.destroy()); });
-  const l = await listener([ep('127.0.0.2', b.port)], { mode: 'raw', idleTimeoutMs: 200 });
-  const fds = () => readdirSync('/proc/self/fd').length;
-  const before = fds();
-  const closed = await Promise.all(Array.from({ length: 20 }, () => new Promise<string>((resolve) => {
-    const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('req'));
-    c.on('data', () => {});
-    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-    c.on('close', () => resolve('closed'));
-  })));
-  assert.equal(closed.length, 20);
-  await until(() => l.stats.active === 0, 'idle connections to be closed');
-  assert.equal(l.stats.idleTimeouts, 20);
-  // The endpoint never learns (its side stays open): close those, then client sockets, proxy legs
-  // and endpoint sockets are all gone again.
-  for (const s of held) s.destroy();
-  await until(() => fds() <= before, `fds back to ${before} (now ${fds()})`);
-});
+for (const mode of ['native', 'raw'] as const) {
+  test(`[${mode}] idle timeout on half-closed connections closes every handle (no fd left behind)`, async () => {
+    // The endpoint reads the client's request and end, then stays silent with its side open.
+    const held: net.Socket[] = [];
+    const b = await backend('127.0.0.2', (s) => { held.push(s); s.on('data', () => {}); s.on('error', () => s.destroy()); });
+    const l = await listener([ep('127.0.0.2', b.port)], { mode, idleTimeoutMs: 200 });
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const closed = await Promise.all(Array.from({ length: 20 }, () => new Promise<string>((resolve) => {
+      const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('req'));
+      c.on('data', () => {});
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      c.on('close', () => resolve('closed'));
+    })));
+    assert.equal(closed.length, 20);
+    await until(() => l.stats.active === 0, 'idle connections to be closed');
+    assert.equal(l.stats.idleTimeouts, 20);
+    // The endpoint never learns (its side stays open): close those, then client sockets, proxy legs
+    // and endpoint sockets are all gone again.
+    for (const s of held) s.destroy();
+    await until(() => fds() <= before, `fds back to ${before} (now ${fds()})`);
+  });
+}
 
-for (const mode of ['raw', 'pump'] as const) {
+for (const mode of ['native', 'raw', 'pump'] as const) {
   test(`[${mode}] a dial that gets no answer times out (250 ms step) and the next endpoint serves`, async () => {
     const { execFileSync } = await import('node:child_process');
     const live = await backend('127.0.0.6', replyAfterEnd('live'));

@@ -1,0 +1,204 @@
+// The native relay's N-API surface: proxy/native/engine.ts is its only caller. Every call runs on
+// Node's main thread, as the relay's callbacks do, so no locking is needed.
+#include "relay.h"
+
+static listener *find(int id) {
+  for (listener *l = E.listeners; l; l = l->next) if (l->id == id) return l;
+  return NULL;
+}
+
+static int parse_addr(const char *ip, int port, struct sockaddr_storage *sa, socklen_t *len) {
+  memset(sa, 0, sizeof *sa);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+  if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) { a4->sin_family = AF_INET; a4->sin_port = htons(port); *len = sizeof *a4; return 0; }
+  if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) { a6->sin6_family = AF_INET6; a6->sin6_port = htons(port); *len = sizeof *a6; return 0; }
+  return -EINVAL;
+}
+
+/* ---- N-API surface (proxy/native/engine.ts is its only caller) ---- */
+
+#define ARGS(n) size_t argc = n; napi_value argv[n]; napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+static napi_value num(napi_env env, double v) { napi_value r; napi_create_double(env, v, &r); return r; }
+static double get_num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
+static void get_str(napi_env env, napi_value v, char *out, size_t cap) { size_t n; out[0] = 0; napi_get_value_string_utf8(env, v, out, cap, &n); }
+
+static int init_engine(napi_env env) {
+  if (E.inited) return 0;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return -EINVAL;
+  E.efd = epoll_create1(EPOLL_CLOEXEC);
+  if (E.efd < 0) return -errno;
+  E.buf = malloc(READ_BUF);
+  E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  uv_poll_init(loop, &E.poll, E.efd);
+  uv_poll_start(&E.poll, UV_READABLE, on_poll);
+  uv_unref((uv_handle_t *)&E.poll);
+  uv_timer_init(loop, &E.timer);
+  uv_timer_start(&E.timer, on_tick, TICK_MS, TICK_MS);
+  uv_unref((uv_handle_t *)&E.timer);
+  E.inited = 1;
+  return 0;
+}
+
+/* listen(host, port, backlog, maxConnections, idleTimeoutMs, dialStepsMs[]) → id > 0, or -errno */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  char host[INET6_ADDRSTRLEN];
+  get_str(env, argv[0], host, sizeof host);
+  int port = (int)get_num(env, argv[1]), backlog = (int)get_num(env, argv[2]);
+  int rc = init_engine(env);
+  if (rc) return num(env, rc);
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  if (parse_addr(host, port, &sa, &salen)) return num(env, -EINVAL);
+  int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return num(env, -errno);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
+  if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, backlog) < 0) { int e = errno; close(fd); return num(env, -e); }
+  struct sockaddr_storage got;
+  socklen_t glen = sizeof got;
+  getsockname(fd, (struct sockaddr *)&got, &glen);
+  listener *l = calloc(1, sizeof *l);
+  l->kind = K_LISTENER;
+  l->id = ++E.ids;
+  l->fd = fd;
+  l->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port : ((struct sockaddr_in *)&got)->sin_port);
+  l->max_conns = (int)get_num(env, argv[3]);
+  l->idle_ms = get_num(env, argv[4]);
+  l->next_sweep = now_ms() + l->idle_ms / IDLE_SWEEPS;
+  uint32_t steps = 0;
+  napi_get_array_length(env, argv[5], &steps);
+  for (uint32_t i = 0; i < steps && i < MAX_DIAL_STEPS; i++) {
+    napi_value v;
+    napi_get_element(env, argv[5], i, &v);
+    l->dial_ms[l->ndial++] = get_num(env, v);
+  }
+  l->next = E.listeners;
+  E.listeners = l;
+  uv_ref((uv_handle_t *)&E.poll); /* a listening socket keeps the process alive, as a net.Server does */
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+  epoll_ctl(E.efd, EPOLL_CTL_ADD, fd, &ev);
+  return num(env, l->id);
+}
+
+static napi_value js_port(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  listener *l = find((int)get_num(env, argv[0]));
+  return num(env, l ? l->port : 0);
+}
+
+/* setTargets(id, ips[], ports[], affinityMs): the usable endpoints in round-robin order, and the
+ * ClientIP affinity timeout (0: none). Affinity to an endpoint that is no longer usable is forgotten. */
+static napi_value js_set_targets(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  listener *l = find((int)get_num(env, argv[0]));
+  if (!l) return num(env, -ENOENT);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  target *ts = n ? calloc(n, sizeof *ts) : NULL;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value vi, vp;
+    napi_get_element(env, argv[1], i, &vi);
+    napi_get_element(env, argv[2], i, &vp);
+    get_str(env, vi, ts[k].ip, sizeof ts[k].ip);
+    ts[k].port = (int)get_num(env, vp);
+    if (parse_addr(ts[k].ip, ts[k].port, &ts[k].sa, &ts[k].salen) == 0) k++;
+  }
+  free(l->targets);
+  l->targets = ts;
+  l->ntargets = (int)k;
+  if (l->rr >= l->ntargets) l->rr = 0;
+  double aff_ms = get_num(env, argv[3]);
+  if (aff_ms != l->aff_ms || aff_ms <= 0) aff_clear(&l->aff);
+  else if (l->aff.used) aff_rebuild(&l->aff, l->aff.cap, aff_target_present, l);
+  l->aff_ms = aff_ms > 0 ? aff_ms : 0;
+  return num(env, k);
+}
+
+/* closeTarget(id, ip, port): resets the connections to an endpoint that left the slice; returns how many. */
+static napi_value js_close_target(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  listener *l = find((int)get_num(env, argv[0]));
+  if (!l) return num(env, 0);
+  char ip[INET6_ADDRSTRLEN];
+  get_str(env, argv[1], ip, sizeof ip);
+  int port = (int)get_num(env, argv[2]), closed = 0;
+  for (conn *c = l->head, *nx; c; c = nx) {
+    nx = c->next;
+    if (c->t.port == port && strcmp(c->t.ip, ip) == 0) { l->stats[S_ENDPOINT_CLOSES]++; teardown(c, HOW_RESET_BOTH); closed++; }
+  }
+  reap();
+  return num(env, closed);
+}
+
+/* stats(id, Float64Array(10)): the counters, in S_* order. */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  listener *l = find((int)get_num(env, argv[0]));
+  void *data;
+  size_t len = 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (!l || napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &off) != napi_ok || type != napi_float64_array) return num(env, -EINVAL);
+  memcpy(data, l->stats, sizeof(double) * (len < S_COUNT ? len : S_COUNT));
+  return num(env, 0);
+}
+
+/* connections(id): "ip:port" of every connected connection's endpoint. */
+static napi_value js_connections(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  listener *l = find((int)get_num(env, argv[0]));
+  napi_value arr;
+  napi_create_array(env, &arr);
+  uint32_t i = 0;
+  for (conn *c = l ? l->head : NULL; c; c = c->next) {
+    if (!c->connected) continue;
+    char key[INET6_ADDRSTRLEN + 8];
+    int n = snprintf(key, sizeof key, "%s:%d", c->t.ip, c->t.port);
+    napi_value s;
+    napi_create_string_utf8(env, key, (size_t)n, &s);
+    napi_set_element(env, arr, i++, s);
+  }
+  return arr;
+}
+
+/* close(id): stops accepting and resets every connection. */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int id = (int)get_num(env, argv[0]);
+  listener **pp = &E.listeners;
+  while (*pp && (*pp)->id != id) pp = &(*pp)->next;
+  listener *l = *pp;
+  if (!l) return num(env, 0);
+  *pp = l->next;
+  if (!E.listeners) uv_unref((uv_handle_t *)&E.poll);
+  l->closed = 1;
+  close(l->fd);
+  while (l->head) teardown(l->head, HOW_RESET_BOTH);
+  l->dead_next = E.dead_listeners;
+  E.dead_listeners = l;
+  reap();
+  return num(env, 1);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor p[] = {
+    { "listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL },
+    { "port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL },
+    { "setTargets", NULL, js_set_targets, NULL, NULL, NULL, napi_default, NULL },
+    { "closeTarget", NULL, js_close_target, NULL, NULL, NULL, napi_default, NULL },
+    { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
+    { "connections", NULL, js_connections, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof p / sizeof p[0], p);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+

@@ -1,0 +1,67 @@
+// Loads the native relay (proxy/native/*.c, built by scripts/build-native.sh into build/relay.node).
+// It is optional, as ws's bufferutil is: where it was not built (no compiler on the host) or does
+// not load, the proxy uses the JavaScript data path and says why once.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import type { DataPathMode } from '../conn.js';
+
+/** The addon's functions (proxy/native/addon.c). Listener ids are > 0; failures are -errno. */
+export interface NativeRelay {
+  listen(host: string, port: number, backlog: number, maxConnections: number, idleTimeoutMs: number, dialStepsMs: readonly number[]): number;
+  port(id: number): number;
+  setTargets(id: number, ips: readonly string[], ports: readonly number[], affinityMs: number): number;
+  closeTarget(id: number, ip: string, port: number): number;
+  stats(id: number, out: Float64Array): number;
+  connections(id: number): string[];
+  close(id: number): number;
+}
+
+/** The order of the counters stats() fills (S_* in the C source). */
+export const NATIVE_STATS = ['connectionsTotal', 'active', 'bytesIn', 'bytesOut', 'connectFailures', 'rejects', 'drops', 'endpointRemovalCloses', 'idleTimeouts', 'listenerErrors'] as const;
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where scripts/build-native.sh puts the addon (DOCKERLET_NATIVE_RELAY overrides; '' turns it off). */
+export const NATIVE_RELAY_PATH = process.env.DOCKERLET_NATIVE_RELAY ?? path.join(root, 'build', 'relay.node');
+
+let cached: NativeRelay | null | undefined;
+let why = '';
+
+/** The addon, or null (then nativeRelayUnavailable() says why). One engine per process: main thread only. */
+export function nativeRelay(): NativeRelay | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (!NATIVE_RELAY_PATH) { why = 'turned off (DOCKERLET_NATIVE_RELAY is empty)'; return null; }
+  if (!isMainThread) { why = 'not in a worker thread (the engine is process-wide)'; return null; }
+  if (process.platform !== 'linux') { why = `not built for ${process.platform}`; return null; }
+  if (!existsSync(NATIVE_RELAY_PATH)) { why = `${NATIVE_RELAY_PATH} is not built (scripts/build-native.sh)`; return null; }
+  try {
+    const m = createRequire(import.meta.url)(NATIVE_RELAY_PATH) as Partial<NativeRelay>;
+    const fns: (keyof NativeRelay)[] = ['listen', 'port', 'setTargets', 'closeTarget', 'stats', 'connections', 'close'];
+    const missing = fns.filter((f) => typeof m[f] !== 'function');
+    if (missing.length) { why = `${NATIVE_RELAY_PATH} lacks ${missing.join(', ')}`; return null; }
+    cached = m as NativeRelay;
+  } catch (err) {
+    why = `${NATIVE_RELAY_PATH} did not load: ${(err as Error).message}`;
+  }
+  return cached;
+}
+
+export function nativeRelayUnavailable(): string {
+  nativeRelay();
+  return why;
+}
+
+/**
+ * The TCP data path a proxy runs for the one asked for (undefined: the default, native). The relay
+ * lives on this process's loop, so shard processes (which accept on copies of JavaScript listening
+ * sockets) need 'raw'; a relay that is not built falls back to 'raw' too. `why` says so when it changed.
+ */
+export function resolveDataPath(wanted: DataPathMode | undefined, shards: number): { mode: DataPathMode; why?: string } {
+  if (wanted !== undefined && wanted !== 'native') return { mode: wanted };
+  if (shards > 0) return { mode: 'raw', why: "shard processes share JavaScript listeners, not the native relay's" };
+  if (!nativeRelay()) return { mode: 'raw', why: `native relay unavailable: ${nativeRelayUnavailable()}` };
+  return { mode: 'native' };
+}

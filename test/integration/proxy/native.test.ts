@@ -1,0 +1,119 @@
+// The native relay's own behaviour beyond the data-path tests it shares with the JavaScript paths
+// (tcp.test.ts runs those for every mode): ClientIP affinity, counters after stop, keeping the
+// process alive, and the fallback when the addon is missing. Real loopback sockets, no API server.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
+import { TcpListener } from '../../../proxy/tcp.js';
+import { nativeRelayUnavailable } from '../../../proxy/native/engine.js';
+import type { EndpointInfo } from '../../../proxy/types.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+async function namedBackend(host: string, name: string): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => s.destroy());
+    s.on('data', () => {});
+    s.on('end', () => s.end(name));
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const ep = (ip: string, port: number): EndpointInfo => ({ ip, port, ready: true, serving: true, terminating: false });
+
+function request(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('x'));
+    let out = '';
+    c.on('data', (d) => { out += d.toString(); });
+    c.on('end', () => { c.end(); resolve(out); });
+    c.on('error', reject);
+  });
+}
+
+async function nativeListener(endpoints: EndpointInfo[], config: Partial<BalancerConfig> = {}): Promise<TcpListener> {
+  const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0, ...config });
+  const l = new TcpListener({ key: 'test/native:p', balancer, bindAddress: '127.0.0.1', mode: 'native' });
+  assert.equal(l.mode, 'native', nativeRelayUnavailable());
+  l.setEndpoints(endpoints);
+  await l.start();
+  cleanups.push(() => l.stop());
+  return l;
+}
+
+test('[native] ClientIP affinity: one client sticks to one endpoint; affinity off → round robin; a removed endpoint is forgotten', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const b = await namedBackend('127.0.0.3', 'b');
+  const eps = [ep('127.0.0.2', a), ep('127.0.0.3', b)];
+  const l = await nativeListener(eps, { sessionAffinity: 'ClientIP', affinityTimeoutSeconds: 60 });
+  const sticky: string[] = [];
+  for (let i = 0; i < 6; i++) sticky.push(await request(l.port));
+  assert.equal(new Set(sticky).size, 1, sticky.join(','));
+  // The endpoint the client sticks to leaves: the client moves to the other one and stays there.
+  const gone = sticky[0]!;
+  const rest = eps.filter((e) => !e.ip.endsWith(gone === 'a' ? '.2' : '.3'));
+  l.setEndpoints(rest);
+  const moved: string[] = [];
+  for (let i = 0; i < 3; i++) moved.push(await request(l.port));
+  assert.deepEqual(moved, Array(3).fill(gone === 'a' ? 'b' : 'a'));
+  // Affinity off (the proxier calls setConfig, then setEndpoints): round robin over both again.
+  l.balancer.setConfig({ ...l.balancer.config, sessionAffinity: 'None' });
+  l.setEndpoints(eps);
+  const rr: string[] = [];
+  for (let i = 0; i < 4; i++) rr.push(await request(l.port));
+  assert.deepEqual([...rr].sort(), ['a', 'a', 'b', 'b']);
+});
+
+test('[native] counters survive stop(); the port is released', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const l = await nativeListener([ep('127.0.0.2', a)]);
+  for (let i = 0; i < 3; i++) assert.equal(await request(l.port), 'a');
+  const port = l.port;
+  await l.stop();
+  assert.equal(l.stats.connectionsTotal, 3);
+  assert.equal(l.stats.bytesIn, 3);
+  assert.equal(l.stats.bytesOut, 3);
+  const again = net.createServer();
+  await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', resolve); });
+  await new Promise<void>((r) => again.close(() => r()));
+});
+
+test('[native] a process whose only handle is a native listener keeps serving', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  // The child opens a native listener and nothing else, prints its port, and returns from its script.
+  const script = `
+    import { Balancer } from './proxy/balancer.ts';
+    import { TcpListener } from './proxy/tcp.ts';
+    const l = new TcpListener({ key: 'child/native:p', mode: 'native', bindAddress: '127.0.0.1',
+      balancer: new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 }) });
+    l.setEndpoints([{ ip: '127.0.0.2', port: ${a}, ready: true, serving: true, terminating: false }]);
+    console.log(l.mode + ' ' + await l.start());`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(() => { child.kill('SIGKILL'); });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before listening`)));
+  });
+  const [mode, port] = line.split(' ');
+  assert.equal(mode, 'native');
+  // Several round trips after its script ended: the loop is still alive because of the listener.
+  for (let i = 0; i < 3; i++) assert.equal(await request(Number(port)), 'a');
+  assert.equal(child.exitCode, null);
+});
+
+test('without the addon (DOCKERLET_NATIVE_RELAY empty) native falls back to raw and says why', async () => {
+  const script = `
+    import { effectiveMode } from './proxy/tcp.ts';
+    import { nativeRelayUnavailable } from './proxy/native/engine.ts';
+    console.log(JSON.stringify({ mode: effectiveMode('native'), why: nativeRelayUnavailable() }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, DOCKERLET_NATIVE_RELAY: '' } });
+  const got = JSON.parse(stdout.trim()) as { mode: string; why: string };
+  assert.equal(got.mode, 'raw');
+  assert.match(got.why, /DOCKERLET_NATIVE_RELAY is empty/);
+});
