@@ -16,6 +16,7 @@ export interface Service extends KubeObject {
     clusterIP?: string;
     clusterIPs?: string[];
     externalIPs?: string[];
+    loadBalancerSourceRanges?: string[];
     ports?: ServicePort[];
     selector?: Record<string, string>;
     sessionAffinity?: 'None' | 'ClientIP';

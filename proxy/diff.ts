@@ -15,7 +15,8 @@ export function listenerChanged(a: ServicePortEntry, b: ServicePortEntry): boole
 /** The iptables portals for this port differ. */
 export function portalChanged(a: ServicePortEntry, b: ServicePortEntry): boolean {
   return a.protocol !== b.protocol || a.port !== b.port || a.nodePort !== b.nodePort
-    || !sameList(a.clusterIPs, b.clusterIPs) || !sameList(a.externalIPs, b.externalIPs);
+    || !sameList(a.clusterIPs, b.clusterIPs) || !sameList(a.externalIPs, b.externalIPs)
+    || !sameList(a.sourceRanges ?? [], b.sourceRanges ?? []) || !sameList(a.firewalledIPs ?? [], b.firewalledIPs ?? []);
 }
 
 /** Selection settings (affinity, traffic policy) differ. */

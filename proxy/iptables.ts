@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import {
-  MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderJumpFixes, renderRestore, renderServiceRules, type BuiltinRules, type PortalOptions, type PortalSpec,
+  BUILTINS, MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderFirewallRules, renderJumpFixes, renderRestore, renderServiceRules,
+  type BuiltinRules, type PortalOptions, type PortalSpec, type Table,
 } from './portals.js';
 
 const execFileP = promisify(execFile);
@@ -21,7 +22,8 @@ export interface IptablesRunner {
 export const systemIptables: IptablesRunner = {
   async listBuiltins() {
     const list = async (table: string, chain: string) => (await execFileP('iptables', ['-w', '5', '-t', table, '-S', chain], { timeout: 15_000 })).stdout;
-    return { nat: `${await list('nat', 'PREROUTING')}\n${await list('nat', 'OUTPUT')}`, filter: await list('filter', 'INPUT') };
+    const all = async (table: Table) => (await Promise.all(BUILTINS[table].map((c) => list(table, c)))).join('\n');
+    return { nat: await all('nat'), filter: await all('filter') };
   },
   restore(input) {
     return new Promise((resolve, reject) => {
@@ -80,7 +82,7 @@ export class Portals {
     const builtins = await this.#runner.listBuiltins().catch((err) => {
       throw new DockerletError(ErrorCodes.IPTABLES, `listing builtin chains failed: ${errorMessage(err)}`, { cause: err });
     });
-    const rules = [...renderServiceRules(specs, this.#opts), '*filter', ...renderFilterRules(specs, this.#opts.prefix)].join('\n');
+    const rules = [...renderServiceRules(specs, this.#opts), '*filter', ...renderFilterRules(specs, this.#opts.prefix), ...renderFirewallRules(specs, this.#opts.prefix)].join('\n');
     const jumpsOk = renderJumpFixes(this.#opts.prefix, builtins.nat, 'nat').length === 0 && renderJumpFixes(this.#opts.prefix, builtins.filter, 'filter').length === 0;
     if (!force && jumpsOk && rules === this.#lastRules) return false;
     const input = renderRestore(specs, this.#opts, builtins);

@@ -3,6 +3,7 @@
 // addresses[0], nil-condition defaults, dedup by ip:port preferring non-terminating endpoints).
 import type { EndpointSlice, Service } from '../kube/api.js';
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointInfo, type Protocol, type ServicePortEntry } from './types.js';
+import { isIPv4, parseCidr4 } from './cidr.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
@@ -10,10 +11,7 @@ export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
 /** The label selector kube-proxy puts on both informers. */
 export const PROXY_LABEL_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME},!${LABEL_HEADLESS}`;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-export function isIPv4(s: string | undefined): s is string {
-  return typeof s === 'string' && IPV4.test(s);
-}
+export { isIPv4 };
 
 export function servicePortKey(ns: string, svc: string, portName: string): string {
   return `${ns}/${svc}:${portName}`;
@@ -39,10 +37,23 @@ function clusterIPv4s(svc: Service): string[] {
  * in its status (not those with ipMode Proxy: that load balancer delivers to the node itself).
  */
 function externalIPv4s(svc: Service): string[] {
-  const lb = svc.spec.type === 'LoadBalancer'
-    ? (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip)
-    : [];
-  return [...new Set([...(svc.spec.externalIPs ?? []), ...lb])].filter(isIPv4);
+  return [...new Set([...(svc.spec.externalIPs ?? []), ...loadBalancerIPv4s(svc)])].filter(isIPv4);
+}
+
+function loadBalancerIPv4s(svc: Service): string[] {
+  if (svc.spec.type !== 'LoadBalancer') return [];
+  return (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip).filter(isIPv4);
+}
+
+/** The legacy form of spec.loadBalancerSourceRanges, used when the field is empty (as upstream does). */
+export const ANNOTATION_SOURCE_RANGES = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+
+/** A LoadBalancer's source ranges as canonical IPv4 CIDRs (IPv6 and malformed ones are skipped). */
+function sourceRanges(svc: Service): string[] {
+  if (svc.spec.type !== 'LoadBalancer') return [];
+  const field = svc.spec.loadBalancerSourceRanges ?? [];
+  const raw = field.length ? field : (svc.metadata.annotations?.[ANNOTATION_SOURCE_RANGES] ?? '').split(',');
+  return [...new Set(raw.map(parseCidr4).filter((c): c is string => c !== undefined))];
 }
 
 /** Endpoints of all slices that belong to one service, grouped by `portName/protocol`. */
@@ -121,12 +132,19 @@ export function buildServicePorts(services: Iterable<Service>, slices: Iterable<
         internalTrafficPolicy: svc.spec.internalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
         endpoints: eps ? [...eps.values()].sort(compareEndpoints) : [],
       };
+      const ranges = sourceRanges(svc);
+      if (ranges.length) {
+        entry.sourceRanges = ranges;
+        entry.firewalledIPs = loadBalancerIPv4s(svc);
+      }
       out.set(entry.key, entry);
       const external = externalEntry(svc, entry);
       if (external) {
         out.set(external.key, external);
         entry.externalIPs = [];
         entry.nodePort = 0;
+        delete entry.sourceRanges;
+        delete entry.firewalledIPs;
       }
     }
   }

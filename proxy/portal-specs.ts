@@ -1,7 +1,9 @@
 // What the portals need from the running listeners: per service port its IPs, ports, the listener
 // (and the cluster listener for host traffic under externalTrafficPolicy Local), the route source
 // of each UDP IP, and whether new connections are refused.
+import { networkInterfaces } from 'node:os';
 import { refusal } from './balancer.js';
+import { cidrContains } from './cidr.js';
 import type { PortalSpec } from './portals.js';
 import type { ServicePortEntry } from './types.js';
 
@@ -16,6 +18,7 @@ export interface RunningPort {
  */
 export async function portalSpecs(
   running: Iterable<RunningPort>, nodeName: string, wildcard: boolean, routeSource: (ip: string) => Promise<string | undefined>,
+  nodeIPs: readonly string[] = [],
 ): Promise<PortalSpec[]> {
   const all = [...running];
   const byKey = new Map(all.map((r) => [r.entry.key, r]));
@@ -33,9 +36,21 @@ export async function portalSpecs(
       }
       spec.replySources = replySources;
     }
+    const firewalled = (e.firewalledIPs ?? []).filter((ip) => ips.includes(ip));
+    if (e.sourceRanges?.length && firewalled.length) {
+      // As upstream: when a range holds this node's address, traffic the node sends to a load balancer
+      // IP that is also local here (it arrives with that IP as its source) is let through too.
+      const fromNode = nodeIPs.some((n) => e.sourceRanges!.some((r) => cidrContains(r, n)));
+      spec.firewall = { ips: firewalled, sources: [...e.sourceRanges, ...(fromNode ? firewalled.map((ip) => `${ip}/32`) : [])] };
+    }
     const refuse = refusal(e.endpoints, { nodeName, internalTrafficPolicy: e.internalTrafficPolicy });
     if (refuse) spec.refuse = refuse;
     specs.push(spec);
   }
   return specs;
+}
+
+/** This host's IPv4 addresses, loopback excluded (upstream compares source ranges with the node IP). */
+export function localIPv4s(): string[] {
+  return Object.values(networkInterfaces()).flat().filter((a) => a && a.family === 'IPv4' && !a.internal).map((a) => a!.address);
 }

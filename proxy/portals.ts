@@ -29,6 +29,11 @@ export interface PortalSpec {
   replySources?: Readonly<Record<string, string>>;
   /** New connections are refused: REJECT when the service port has no endpoints, DROP when none is local under internalTrafficPolicy Local. */
   refuse?: 'REJECT' | 'DROP';
+  /**
+   * loadBalancerSourceRanges: traffic to these of `ips` is sent to the listener only from `sources`
+   * (CIDRs); the rest is dropped by the filter firewall chain (upstream's KUBE-FW + KUBE-PROXY-FIREWALL).
+   */
+  firewall?: { ips: readonly string[]; sources: readonly string[] };
 }
 
 export interface PortalOptions {
@@ -66,26 +71,31 @@ export function filterChainName(prefix: string): string {
   return `${prefix}-SERVICES`;
 }
 
+/** The filter-table chain dropping load balancer traffic from outside its source ranges (jumped to from INPUT, FORWARD, OUTPUT). */
+export function firewallChainName(prefix: string): string {
+  return `${prefix}-FIREWALL`;
+}
+
 /** Every chain of ours, nat and filter. */
 export function allChainNames(prefix: string): string[] {
-  return [...Object.values(chainNames(prefix)), filterChainName(prefix)];
+  return [...Object.values(chainNames(prefix)), filterChainName(prefix), firewallChainName(prefix)];
 }
 
 export const MAX_PREFIX_LENGTH = 9;
 
 export type Table = 'nat' | 'filter';
 
-/** `iptables -S` output of the builtin chains we jump from: nat PREROUTING + OUTPUT, filter INPUT. */
+/** `iptables -S` output of the builtin chains we jump from: nat PREROUTING + OUTPUT, filter INPUT + FORWARD + OUTPUT. */
 export interface BuiltinRules {
   nat: string;
   filter: string;
 }
 
-const BUILTINS: Record<Table, readonly string[]> = { nat: ['PREROUTING', 'OUTPUT'], filter: ['INPUT'] };
+export const BUILTINS: Record<Table, readonly string[]> = { nat: ['PREROUTING', 'OUTPUT'], filter: ['INPUT', 'FORWARD', 'OUTPUT'] };
 
 export interface JumpRule {
   table: Table;
-  builtin: 'PREROUTING' | 'OUTPUT' | 'INPUT';
+  builtin: 'PREROUTING' | 'OUTPUT' | 'INPUT' | 'FORWARD';
   /** Rule spec as `iptables -S` prints it, without `-A <chain>`. */
   spec: string;
   /** Portals go first (before Docker's and NodePort rules); NodePort jumps go last. */
@@ -99,6 +109,8 @@ export function jumpRules(prefix: string): JumpRule[] {
   const nodeports = `-m addrtype --dst-type LOCAL -m comment --comment "${prefix.toLowerCase()} service nodeports"`;
   const refusals = `-m conntrack --ctstate NEW -m comment --comment "${prefix.toLowerCase()} service refusals"`;
   const f = filterChainName(prefix);
+  const fw = firewallChainName(prefix);
+  const firewall = `-m conntrack --ctstate NEW -m comment --comment "${prefix.toLowerCase()} load balancer firewall"`;
   return [
     { table: 'nat', builtin: 'PREROUTING', spec: `${portals} -j ${c.portalsContainer}`, position: 'first', target: c.portalsContainer },
     { table: 'nat', builtin: 'OUTPUT', spec: `${portals} -j ${c.portalsHost}`, position: 'first', target: c.portalsHost },
@@ -106,6 +118,8 @@ export function jumpRules(prefix: string): JumpRule[] {
     { table: 'nat', builtin: 'OUTPUT', spec: `${nodeports} -j ${c.nodePortHost}`, position: 'last', target: c.nodePortHost },
     // After the nat portals the packet's destination is the listener: refusals match its port.
     { table: 'filter', builtin: 'INPUT', spec: `${refusals} -j ${f}`, position: 'first', target: f },
+    // Traffic a source range let through was redirected by nat already; what is left still has the LB IP as destination.
+    ...(['INPUT', 'FORWARD', 'OUTPUT'] as const).map((builtin): JumpRule => ({ table: 'filter', builtin, spec: `${firewall} -j ${fw}`, position: 'first', target: fw })),
   ];
 }
 
@@ -180,11 +194,15 @@ export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOpt
     const udp = s.protocol === 'UDP';
     const hostPort = s.hostListenerPort || s.listenerPort;
     for (const ip of [...new Set(s.ips)]) {
-      const match = `-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
       const replyFrom = udp ? s.replySources?.[ip] : undefined;
-      if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.portalsContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
-      lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
-      lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${hostPort}` : toHost(hostPort)}`);
+      // A firewalled load balancer IP gets its rules once per allowed source range, none for other sources.
+      const sources = s.firewall?.ips.includes(ip) ? s.firewall.sources.map((src) => `-s ${src} `) : [''];
+      for (const src of sources) {
+        const match = `${src}-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
+        if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.portalsContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
+        lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
+        lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${hostPort}` : toHost(hostPort)}`);
+      }
     }
     if (s.nodePort > 0) {
       const match = `-p ${p} ${comment} -m ${p} --dport ${s.nodePort}`;
@@ -211,6 +229,20 @@ export function renderFilterRules(specs: readonly PortalSpec[], prefix: string):
   return lines;
 }
 
+/** The firewall rules: new connections to a firewalled load balancer IP that no source range let through are dropped. */
+export function renderFirewallRules(specs: readonly PortalSpec[], prefix: string): string[] {
+  const chain = firewallChainName(prefix);
+  const lines: string[] = [];
+  for (const s of [...specs].sort(bySpecKey)) {
+    if (!s.listenerPort || !s.firewall) continue;
+    const p = s.protocol.toLowerCase();
+    for (const ip of [...new Set(s.firewall.ips)]) {
+      lines.push(`-A ${chain} -d ${ip}/32 -p ${p} -m comment --comment "${s.key.replace(/"/g, '')} traffic not accepted by loadBalancerSourceRanges" -m ${p} --dport ${s.port} -j DROP`);
+    }
+  }
+  return lines;
+}
+
 function chainDecls(prefix: string): string[] {
   return Object.values(chainNames(prefix)).map((n) => `:${n} - [0:0]`);
 }
@@ -219,7 +251,8 @@ function chainDecls(prefix: string): string[] {
 export function renderRestore(specs: readonly PortalSpec[], opts: PortalOptions, current: BuiltinRules): string {
   return [
     '*nat', ...chainDecls(opts.prefix), ...renderJumpFixes(opts.prefix, current.nat, 'nat'), ...renderServiceRules(specs, opts), 'COMMIT',
-    '*filter', `:${filterChainName(opts.prefix)} - [0:0]`, ...renderJumpFixes(opts.prefix, current.filter, 'filter'), ...renderFilterRules(specs, opts.prefix), 'COMMIT',
+    '*filter', `:${filterChainName(opts.prefix)} - [0:0]`, `:${firewallChainName(opts.prefix)} - [0:0]`, ...renderJumpFixes(opts.prefix, current.filter, 'filter'),
+    ...renderFilterRules(specs, opts.prefix), ...renderFirewallRules(specs, opts.prefix), 'COMMIT',
     '',
   ].join('\n');
 }
@@ -237,5 +270,5 @@ export function renderCleanup(prefix: string, current: BuiltinRules): string {
     }
     return [`*${table}`, ...dels, ...names.map((n) => `:${n} - [0:0]`), ...names.map((n) => `-X ${n}`), 'COMMIT'];
   };
-  return [...section('nat', Object.values(chainNames(prefix))), ...section('filter', [filterChainName(prefix)]), ''].join('\n');
+  return [...section('nat', Object.values(chainNames(prefix))), ...section('filter', [filterChainName(prefix), firewallChainName(prefix)]), ''].join('\n');
 }

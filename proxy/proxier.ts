@@ -15,7 +15,7 @@ import { cachedRouteSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
-import { portalSpecs } from './portal-specs.js';
+import { localIPv4s, portalSpecs } from './portal-specs.js';
 import { ShardPool } from './shards/pool.js';
 import { resolveDataPath } from './native/engine.js';
 import { ServiceHealthServers, serviceHealthTargets } from './service-health.js';
@@ -285,7 +285,7 @@ export class Proxier implements Lifecycle {
     if (this.#portals) {
       try {
         const wildcard = !this.#portals.options.containerDnatIP;
-        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard, this.#routeSource), periodic);
+        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard, this.#routeSource, localIPv4s()), periodic);
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();

@@ -40,6 +40,14 @@ export interface ServicePortEntry {
    * traffic to those portals goes to (upstream sends locally originated traffic cluster-wide).
    */
   clusterKey?: string;
+  /**
+   * A LoadBalancer's source ranges (spec.loadBalancerSourceRanges, else the legacy annotation), as
+   * canonical IPv4 CIDRs: only these sources may use the ingress IPs in `firewalledIPs`; the rest are
+   * dropped, as upstream's KUBE-FW chains do. Absent or empty: no firewall.
+   */
+  sourceRanges?: string[];
+  /** The externalIPs that are load balancer ingress IPs: what sourceRanges applies to. */
+  firewalledIPs?: string[];
   /** An external entry's spec.healthCheckNodePort (absent: none). */
   healthCheckNodePort?: number;
   /** Sorted by ip, then port; deduplicated by ip:port. */

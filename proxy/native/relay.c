@@ -18,6 +18,8 @@
 
 engine E = { .efd = -1, .reserve_fd = -1 };
 
+static void buf_give(char *b);
+
 double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -41,7 +43,7 @@ static void close_leg(leg *g, int reset) {
   }
   close(g->fd); /* also leaves the epoll set */
   g->fd = -1;
-  free(g->pend);
+  if (g->pend) buf_give(g->pend);
   g->pend = NULL;
   g->plen = g->poff = 0;
 }
@@ -167,21 +169,32 @@ static void leg_ended(leg *g) {
   if (shutdown(p->fd, SHUT_WR) < 0) teardown(c, HOW_CLOSE);
 }
 
-/* Data read from g goes to its peer; returns 0 to go on reading g, 1 to stop. */
-static int forward(leg *g, const char *data, size_t n) {
+/* Read buffers: the engine reads into E.buf; a leg whose write could not finish takes that buffer
+ * over (no copy) and gives it back when flushed. Spares are kept for reuse. */
+static char *buf_take(void) {
+  return E.nspare ? E.spare[--E.nspare] : malloc(READ_BUF);
+}
+
+static void buf_give(char *b) {
+  if (E.nspare < SPARE_BUFS) E.spare[E.nspare++] = b;
+  else free(b);
+}
+
+/* The n bytes just read from g into E.buf go to its peer; returns 0 to go on reading g, 1 to stop. */
+static int forward(leg *g, size_t n) {
   leg *p = g->peer;
-  ssize_t w = send(p->fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t w = send(p->fd, E.buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (w < 0) {
     if (errno != EAGAIN) { leg_error(p, errno); return 1; }
     w = 0;
   }
   if ((size_t)w == n) return 0;
-  size_t rest = n - (size_t)w;
-  p->pend = malloc(rest);
-  if (!p->pend) { teardown(g->c, HOW_RESET_BOTH); return 1; }
-  memcpy(p->pend, data + w, rest);
-  p->plen = rest;
-  p->poff = 0;
+  char *next = buf_take();
+  if (!next) { teardown(g->c, HOW_RESET_BOTH); return 1; }
+  p->pend = E.buf;
+  E.buf = next;
+  p->plen = n;
+  p->poff = (size_t)w;
   ep_set(p, p->events | EPOLLOUT);
   g->paused = 1;
   ep_set(g, g->events & ~EPOLLIN);
@@ -190,11 +203,11 @@ static int forward(leg *g, const char *data, size_t n) {
 
 static void on_readable(leg *g) {
   conn *c = g->c;
-  for (int i = 0; i < 4 && !c->finished; i++) {
+  for (int i = 0; i < 2 && !c->finished; i++) {
     ssize_t n = read(g->fd, E.buf, READ_BUF);
     if (n > 0) {
       g->bytes += n;
-      if (forward(g, E.buf, (size_t)n) || n < READ_BUF) return;
+      if (forward(g, (size_t)n) || n < READ_BUF) return;
       continue;
     }
     if (n == 0) { leg_ended(g); return; }
@@ -214,7 +227,7 @@ static void on_writable(leg *p) {
   }
   p->poff += (size_t)w;
   if (p->poff < p->plen) return;
-  free(p->pend);
+  buf_give(p->pend);
   p->pend = NULL;
   p->plen = p->poff = 0;
   ep_set(p, p->events & ~EPOLLOUT);

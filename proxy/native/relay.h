@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_BUF (256 * 1024)
+#define READ_BUF (1024 * 1024)
+#define SPARE_BUFS 8
 #define MAX_EVENTS 256
 #define MAX_DIAL_STEPS 8
 #define TICK_MS 25
@@ -50,7 +51,7 @@ typedef struct leg {
   struct leg *peer;
   uint32_t events;
   unsigned eof : 1, shut : 1, shut_pending : 1, paused : 1;
-  char *pend; /* bytes read from the peer, waiting to be written to this leg */
+  char *pend; /* a read buffer (READ_BUF) holding bytes from the peer not yet written to this leg: [poff, plen) */
   size_t plen, poff;
   double bytes; /* read from this leg */
 } leg;
@@ -94,8 +95,9 @@ typedef struct engine {
   conn *dials;
   conn *dead;
   listener *dead_listeners;
-  char *buf;
-  int in_batch;
+  char *buf;                /* the read buffer (READ_BUF) */
+  char *spare[SPARE_BUFS];  /* read buffers given back by legs, for reuse */
+  int nspare;
 } engine;
 
 extern engine E;

@@ -176,7 +176,7 @@ export function ourRules(save: string): { chains: string[]; jumps: string[]; ser
   const names = allChainNames(PREFIX);
   const lines = save.split('\n').map((l) => l.trim());
   const chains = lines.filter((l) => names.some((n) => l.startsWith(`:${n} `)));
-  const jumps = [...chainRules(save, 'PREROUTING'), ...chainRules(save, 'OUTPUT'), ...chainRules(save, 'INPUT')].filter((l) => names.some((n) => l.includes(`-j ${n}`)));
+  const jumps = ['PREROUTING', 'OUTPUT', 'INPUT', 'FORWARD'].flatMap((c) => chainRules(save, c)).filter((l) => names.some((n) => l.includes(`-j ${n}`)));
   const serviceRules = names.flatMap((n) => chainRules(save, n));
   return { chains, jumps, serviceRules };
 }

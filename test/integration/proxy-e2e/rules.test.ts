@@ -9,7 +9,7 @@ import {
   daemonBed, fetchText, getService, httpGet, mustGet, rulesSave, ourRules, PREFIX, readyPods, removeOurRules, tally, webDeployment, webService,
   type DaemonBed,
 } from './fixture.js';
-import { allChainNames } from '../../../proxy/portals.js';
+import { allChainNames, jumpRules } from '../../../proxy/portals.js';
 
 const NODE = 'dl-px-rules';
 const NS = 'px-rules';
@@ -18,12 +18,15 @@ const b = (): Bed => (d as DaemonBed).bed;
 let clusterIP = '';
 const CHAINS = allChainNames(PREFIX).sort();
 
-/** Asserts exactly one set of our rules: 5 chains (4 nat, 1 filter), one jump to each from its builtin, no duplicate rule. */
+/** Every jump rule's target: one per chain, but the firewall is jumped to from INPUT, FORWARD and OUTPUT. */
+const JUMP_TARGETS = jumpRules(PREFIX).map((j) => j.target).sort();
+
+/** Asserts exactly one set of our rules: 6 chains (4 nat, 2 filter), exactly the jumps to them from their builtins, no duplicate rule. */
 function assertOneSet(save: string, what: string): ReturnType<typeof ourRules> {
   const r = ourRules(save);
   assert.deepEqual(r.chains.map((c) => c.split(' ')[0]!.slice(1)).sort(), CHAINS, `${what}: chains\n${save}`);
   const targets = r.jumps.map((j) => j.split(' -j ')[1]).sort();
-  assert.deepEqual(targets, CHAINS, `${what}: jump rules\n${r.jumps.join('\n')}`);
+  assert.deepEqual(targets, JUMP_TARGETS, `${what}: jump rules\n${r.jumps.join('\n')}`);
   assert.equal(new Set(r.serviceRules).size, r.serviceRules.length, `${what}: duplicate service rules\n${r.serviceRules.join('\n')}`);
   return r;
 }

@@ -170,6 +170,38 @@ test('externalTrafficPolicy Local: an outside client reaches only local endpoint
   }
 });
 
+test('loadBalancerSourceRanges: the ingress IP answers a client inside a range; the node and pods outside it are dropped; the ClusterIP stays open; a range with the node IP lets the node in', { timeout: 120_000 }, async () => {
+  const outside = await outsideClient();
+  const lbIP = '10.99.0.10';
+  try {
+    await b().apply(webService(NS, 'fenced', 'web', { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.18.250.0/30'] }));
+    await b().kubectl(['patch', 'service', '-n', NS, 'fenced', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIP }] } } })]);
+    const fencedIP = (await getService(b(), NS, 'fenced')).spec.clusterIP!;
+    const dropRule = new RegExp(`-A ${PREFIX}-FIREWALL -d ${lbIP.replace(/\./g, '\\.')}/32 -p tcp .*"${NS}/fenced:http traffic not accepted by loadBalancerSourceRanges" .*--dport 80 -j DROP`);
+    const firewall = () => sh('iptables', ['-w', '5', '-t', 'filter', '-S', `${PREFIX}-FIREWALL`]);
+    await b().waitFor(async () => (dropRule.test(await firewall()) ? true : undefined), { what: 'the firewall rule', timeoutMs: 30_000, intervalMs: 300 });
+    // Inside the range: the outside client reaches the replicas through the ingress IP.
+    const seen = await outside.wget([1, 2, 3, 4].map(() => `http://${lbIP}/`));
+    assert.ok(seen.every((r) => names.includes(r)), `outside client through ${lbIP}: ${seen.join(' ')}`);
+    // Outside it: the node (its source is its own address) and a pod get nothing.
+    const fromHost = await httpGet(lbIP, 80, 3000);
+    assert.equal(fromHost.ok, false, `the node through ${lbIP}: ${JSON.stringify(fromHost)}`);
+    const fromPod = await b().exec(NS, 'client', 'c', ['sh', '-c', `timeout 3 wget -qO- http://${lbIP}/ || echo FAIL`]);
+    assert.equal(fromPod.trim(), 'FAIL');
+    // The firewall is for the load balancer's address only.
+    assert.ok(names.includes(await mustGet(fencedIP, 80)));
+    // A range holding the node's address lets the node use the ingress IP.
+    const nodeIP = await sh('ip', ['-4', '-o', 'route', 'get', lbIP]).then((r) => / src (\S+)/.exec(r)?.[1] ?? '');
+    assert.ok(nodeIP, 'the source address of the route to the ingress IP');
+    await b().kubectl(['patch', 'service', '-n', NS, 'fenced', '--type=merge', '-p', JSON.stringify({ spec: { loadBalancerSourceRanges: ['198.18.250.0/30', `${nodeIP}/32`] } })]);
+    await b().waitFor(async () => ((await httpGet(lbIP, 80, 2000)).ok ? true : undefined), { what: `the node through ${lbIP} once its address is in range`, timeoutMs: 30_000, intervalMs: 500 });
+    assert.ok(names.includes(await mustGet(lbIP, 80)));
+  } finally {
+    await outside.remove();
+    await b().kubectl(['delete', 'service', '-n', NS, 'fenced', '--ignore-not-found']).catch(() => undefined);
+  }
+});
+
 test('an endpoint whose readiness fails leaves the rotation, and comes back when ready', { timeout: 120_000 }, async () => {
   const victim = names[0]!;
   const others = names.filter((n) => n !== victim);

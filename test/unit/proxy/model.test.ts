@@ -118,3 +118,24 @@ test('a LoadBalancer\'s ingress IPs are external addresses, except ipMode Proxy;
   const np: Service = { ...svc('np', { type: 'NodePort', clusterIP: '10.96.1.6', ports: [{ name: 'http', port: 80, nodePort: 30084 }] }), status };
   assert.deepEqual(buildServicePorts([np], []).get('default/np:http')!.externalIPs, []);
 });
+
+test('loadBalancerSourceRanges: canonical IPv4 CIDRs firewall only the ingress IPs; the annotation when the field is empty; other types none', () => {
+  const status = { loadBalancer: { ingress: [{ ip: '10.99.2.1' }] } };
+  const base = { type: 'LoadBalancer' as const, clusterIP: '10.96.2.5', externalIPs: ['10.99.2.9'], ports: [{ name: 'http', port: 80, nodePort: 30085 }] };
+  const lb: Service = { ...svc('lb', { ...base, loadBalancerSourceRanges: ['198.51.100.77/24', '203.0.113.7', 'bogus', '2001:db8::/32', '198.51.100.0/24'] }), status };
+  const e = buildServicePorts([lb], []).get('default/lb:http')!;
+  assert.deepEqual(e.sourceRanges, ['198.51.100.0/24', '203.0.113.7/32']);
+  assert.deepEqual(e.firewalledIPs, ['10.99.2.1']);
+  const annotated: Service = { ...svc('lb', base), status };
+  annotated.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': '192.0.2.0/25, 192.0.2.128/25' };
+  assert.deepEqual(buildServicePorts([annotated], []).get('default/lb:http')!.sourceRanges, ['192.0.2.0/25', '192.0.2.128/25']);
+  const none = buildServicePorts([{ ...svc('lb', base), status }], []).get('default/lb:http')!;
+  assert.equal(none.sourceRanges, undefined);
+  const np = buildServicePorts([svc('np', { ...base, type: 'NodePort', loadBalancerSourceRanges: ['10.0.0.0/8'] })], []).get('default/np:http')!;
+  assert.equal(np.sourceRanges, undefined);
+  // Under externalTrafficPolicy Local the firewall moves with the external addresses.
+  const local = buildServicePorts([{ ...svc('lb', { ...base, externalTrafficPolicy: 'Local', loadBalancerSourceRanges: ['10.0.0.0/8'] }), status }], []);
+  assert.equal(local.get('default/lb:http')!.sourceRanges, undefined);
+  assert.deepEqual(local.get('default/lb:http/external')!.sourceRanges, ['10.0.0.0/8']);
+  assert.deepEqual(local.get('default/lb:http/external')!.firewalledIPs, ['10.99.2.1']);
+});

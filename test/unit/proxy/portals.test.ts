@@ -8,6 +8,10 @@ const specs: PortalSpec[] = [
   { key: 'default/none:x', protocol: 'TCP', ips: ['10.96.0.30'], port: 81, nodePort: 0, listenerPort: 0 },
   { key: 'default/empty:q', protocol: 'UDP', ips: ['10.96.0.40'], port: 5353, nodePort: 0, listenerPort: 40003, refuse: 'REJECT' },
   { key: 'default/local:t', protocol: 'TCP', ips: ['10.96.0.50'], port: 8080, nodePort: 0, listenerPort: 40004, refuse: 'DROP' },
+  {
+    key: 'default/lb:https', protocol: 'TCP', ips: ['10.96.0.60', '192.0.2.60'], port: 443, nodePort: 0, listenerPort: 40005,
+    firewall: { ips: ['192.0.2.60'], sources: ['198.51.100.0/24', '203.0.113.7/32'] },
+  },
 ];
 
 const EMPTY_FILTER = '-P INPUT ACCEPT\n';
@@ -26,6 +30,12 @@ test('renders the whole table as one restore batch (golden)', () => {
 -A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "dockerlet service nodeports" -j DOCKERLET-NODEPORT-HOST
 -A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.40/32 -p udp -m comment --comment "default/empty:q" -m udp --dport 5353 -j REDIRECT --to-ports 40003
 -A DOCKERLET-PORTALS-HOST -d 10.96.0.40/32 -p udp -m comment --comment "default/empty:q" -m udp --dport 5353 -j DNAT --to-destination 127.0.0.1:40003
+-A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j REDIRECT --to-ports 40005
+-A DOCKERLET-PORTALS-HOST -d 10.96.0.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j DNAT --to-destination 127.0.0.1:40005
+-A DOCKERLET-PORTALS-CONTAINER -s 198.51.100.0/24 -d 192.0.2.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j REDIRECT --to-ports 40005
+-A DOCKERLET-PORTALS-HOST -s 198.51.100.0/24 -d 192.0.2.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j DNAT --to-destination 127.0.0.1:40005
+-A DOCKERLET-PORTALS-CONTAINER -s 203.0.113.7/32 -d 192.0.2.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j REDIRECT --to-ports 40005
+-A DOCKERLET-PORTALS-HOST -s 203.0.113.7/32 -d 192.0.2.60/32 -p tcp -m comment --comment "default/lb:https" -m tcp --dport 443 -j DNAT --to-destination 127.0.0.1:40005
 -A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.50/32 -p tcp -m comment --comment "default/local:t" -m tcp --dport 8080 -j REDIRECT --to-ports 40004
 -A DOCKERLET-PORTALS-HOST -d 10.96.0.50/32 -p tcp -m comment --comment "default/local:t" -m tcp --dport 8080 -j DNAT --to-destination 127.0.0.1:40004
 -A DOCKERLET-PORTALS-CONTAINER -d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http" -m tcp --dport 80 -j REDIRECT --to-ports 40002
@@ -41,9 +51,14 @@ test('renders the whole table as one restore batch (golden)', () => {
 COMMIT
 *filter
 :DOCKERLET-SERVICES - [0:0]
+:DOCKERLET-FIREWALL - [0:0]
 -I INPUT 1 -m conntrack --ctstate NEW -m comment --comment "dockerlet service refusals" -j DOCKERLET-SERVICES
+-I INPUT 1 -m conntrack --ctstate NEW -m comment --comment "dockerlet load balancer firewall" -j DOCKERLET-FIREWALL
+-I FORWARD 1 -m conntrack --ctstate NEW -m comment --comment "dockerlet load balancer firewall" -j DOCKERLET-FIREWALL
+-I OUTPUT 1 -m conntrack --ctstate NEW -m comment --comment "dockerlet load balancer firewall" -j DOCKERLET-FIREWALL
 -A DOCKERLET-SERVICES -p udp -m comment --comment "default/empty:q has no endpoints" -m udp --dport 40003 -j REJECT --reject-with icmp-port-unreachable
 -A DOCKERLET-SERVICES -p tcp -m comment --comment "default/local:t has no local endpoints" -m tcp --dport 40004 -j DROP
+-A DOCKERLET-FIREWALL -d 192.0.2.60/32 -p tcp -m comment --comment "default/lb:https traffic not accepted by loadBalancerSourceRanges" -m tcp --dport 443 -j DROP
 COMMIT
 `);
 });
@@ -93,18 +108,21 @@ test('host traffic goes to hostListenerPort when set (externalTrafficPolicy Loca
   assert.doesNotMatch(renderRestore(specs, { prefix: 'DKL', hostIP: '127.0.0.1', podBridgeInterface: 'docker0' }, { nat: '', filter: '' }), / -i /);
 });
 
-test('jump fixes in the filter table: one INPUT jump, a stale one replaced', () => {
+test('jump fixes in the filter table: one refusals jump from INPUT, one firewall jump from INPUT, FORWARD and OUTPUT; a stale one replaced', () => {
   const want = '-A INPUT -m conntrack --ctstate NEW -m comment --comment "dockerlet service refusals" -j DOCKERLET-SERVICES';
-  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}${want}\n`, 'filter'), []);
-  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}-A INPUT -j DOCKERLET-SERVICES\n`, 'filter'), [
+  const fw = (c: string) => `-A ${c} -m conntrack --ctstate NEW -m comment --comment "dockerlet load balancer firewall" -j DOCKERLET-FIREWALL`;
+  const all = [want, fw('INPUT'), fw('FORWARD'), fw('OUTPUT')].join('\n');
+  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}${all}\n`, 'filter'), []);
+  assert.deepEqual(renderJumpFixes('DOCKERLET', `${EMPTY_FILTER}-A INPUT -j DOCKERLET-SERVICES\n${fw('INPUT')}\n${fw('OUTPUT')}\n`, 'filter'), [
     '-D INPUT -j DOCKERLET-SERVICES',
     want.replace('-A INPUT', '-I INPUT 1'),
+    fw('FORWARD').replace('-A FORWARD', '-I FORWARD 1'),
   ]);
 });
 
 test('cleanup deletes every jump to our chains, then flushes and deletes them, in both tables', () => {
   const cur = `${EMPTY_BUILTINS}-A PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER\n-A OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST\n`;
-  const filter = `${EMPTY_FILTER}-A INPUT -m conntrack --ctstate NEW -j DKT-SERVICES\n-A INPUT -j ACCEPT\n`;
+  const filter = `${EMPTY_FILTER}-A INPUT -m conntrack --ctstate NEW -j DKT-SERVICES\n-A INPUT -j ACCEPT\n-A FORWARD -j DKT-FIREWALL\n`;
   assert.equal(renderCleanup('DKT', { nat: cur, filter }), `*nat
 -D PREROUTING -m comment --comment "dkt service portals" -j DKT-PORTALS-CONTAINER
 -D OUTPUT -m addrtype --dst-type LOCAL -j DKT-NODEPORT-HOST
@@ -119,8 +137,11 @@ test('cleanup deletes every jump to our chains, then flushes and deletes them, i
 COMMIT
 *filter
 -D INPUT -m conntrack --ctstate NEW -j DKT-SERVICES
+-D FORWARD -j DKT-FIREWALL
 :DKT-SERVICES - [0:0]
+:DKT-FIREWALL - [0:0]
 -X DKT-SERVICES
+-X DKT-FIREWALL
 COMMIT
 `);
 });
