@@ -1,5 +1,5 @@
-// The native relay's N-API surface: proxy/native/engine.ts is its only caller. Every call runs on
-// Node's main thread, as the relay's callbacks do, so no locking is needed.
+// The native relay's N-API surface: proxy/native/engine.ts is its only caller, on Node's main thread.
+// Every call holds the engine lock, which the relay thread holds while it handles a batch.
 #include "relay.h"
 
 static listener *find(int id) {
@@ -23,6 +23,18 @@ static napi_value num(napi_env env, double v) { napi_value r; napi_create_double
 static double get_num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
 static void get_str(napi_env env, napi_value v, char *out, size_t cap) { size_t n; out[0] = 0; napi_get_value_string_utf8(env, v, out, cap, &n); }
 
+static void on_keepalive(uv_async_t *h) { (void)h; }
+
+/* The environment is going away: stop the relay thread (it notices within a tick) and drop the handle. */
+static void stop_engine(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&E.mu);
+  E.stopping = 1;
+  pthread_mutex_unlock(&E.mu);
+  pthread_join(E.thread, NULL);
+  uv_close((uv_handle_t *)&E.keepalive, NULL);
+}
+
 static int init_engine(napi_env env) {
   if (E.inited) return 0;
   uv_loop_t *loop;
@@ -30,13 +42,14 @@ static int init_engine(napi_env env) {
   E.efd = epoll_create1(EPOLL_CLOEXEC);
   if (E.efd < 0) return -errno;
   E.buf = malloc(READ_BUF);
+  if (!E.buf) return -ENOMEM;
   E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  uv_poll_init(loop, &E.poll, E.efd);
-  uv_poll_start(&E.poll, UV_READABLE, on_poll);
-  uv_unref((uv_handle_t *)&E.poll);
-  uv_timer_init(loop, &E.timer);
-  uv_timer_start(&E.timer, on_tick, TICK_MS, TICK_MS);
-  uv_unref((uv_handle_t *)&E.timer);
+  pthread_mutex_init(&E.mu, NULL);
+  uv_async_init(loop, &E.keepalive, on_keepalive);
+  uv_unref((uv_handle_t *)&E.keepalive);
+  int rc = pthread_create(&E.thread, NULL, relay_main, NULL);
+  if (rc) { uv_close((uv_handle_t *)&E.keepalive, NULL); close(E.efd); E.efd = -1; return -rc; }
+  napi_add_env_cleanup_hook(env, stop_engine, NULL);
   E.inited = 1;
   return 0;
 }
@@ -62,6 +75,8 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   socklen_t glen = sizeof got;
   getsockname(fd, (struct sockaddr *)&got, &glen);
   listener *l = calloc(1, sizeof *l);
+  if (!l) { close(fd); return num(env, -ENOMEM); }
+  pthread_mutex_lock(&E.mu);
   l->kind = K_LISTENER;
   l->id = ++E.ids;
   l->fd = fd;
@@ -78,27 +93,36 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   }
   l->next = E.listeners;
   E.listeners = l;
-  uv_ref((uv_handle_t *)&E.poll); /* a listening socket keeps the process alive, as a net.Server does */
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
   epoll_ctl(E.efd, EPOLL_CTL_ADD, fd, &ev);
-  return num(env, l->id);
+  int id = l->id;
+  pthread_mutex_unlock(&E.mu);
+  uv_ref((uv_handle_t *)&E.keepalive);
+  return num(env, id);
 }
+
+static void lock(void) { pthread_mutex_lock(&E.mu); }
+static void unlock(void) { pthread_mutex_unlock(&E.mu); }
 
 static napi_value js_port(napi_env env, napi_callback_info info) {
   ARGS(1);
+  if (!E.inited) return num(env, 0);
+  lock();
   listener *l = find((int)get_num(env, argv[0]));
-  return num(env, l ? l->port : 0);
+  int port = l ? l->port : 0;
+  unlock();
+  return num(env, port);
 }
 
 /* setTargets(id, ips[], ports[], affinityMs): the usable endpoints in round-robin order, and the
  * ClientIP affinity timeout (0: none). Affinity to an endpoint that is no longer usable is forgotten. */
 static napi_value js_set_targets(napi_env env, napi_callback_info info) {
   ARGS(4);
-  listener *l = find((int)get_num(env, argv[0]));
-  if (!l) return num(env, -ENOENT);
+  if (!E.inited) return num(env, -ENOENT);
   uint32_t n = 0;
   napi_get_array_length(env, argv[1], &n);
   target *ts = n ? calloc(n, sizeof *ts) : NULL;
+  if (n && !ts) return num(env, -ENOMEM);
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
     napi_value vi, vp;
@@ -108,81 +132,106 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
     ts[k].port = (int)get_num(env, vp);
     if (parse_addr(ts[k].ip, ts[k].port, &ts[k].sa, &ts[k].salen) == 0) k++;
   }
-  free(l->targets);
+  double aff_ms = get_num(env, argv[3]);
+  int id = (int)get_num(env, argv[0]);
+  lock();
+  listener *l = find(id);
+  if (!l) { unlock(); free(ts); return num(env, -ENOENT); }
+  target *old = l->targets;
   l->targets = ts;
   l->ntargets = (int)k;
   if (l->rr >= l->ntargets) l->rr = 0;
-  double aff_ms = get_num(env, argv[3]);
   if (aff_ms != l->aff_ms || aff_ms <= 0) aff_clear(&l->aff);
   else if (l->aff.used) aff_rebuild(&l->aff, l->aff.cap, aff_target_present, l);
   l->aff_ms = aff_ms > 0 ? aff_ms : 0;
+  unlock();
+  free(old); /* connections keep copies of their target, not pointers into the list */
   return num(env, k);
 }
 
 /* closeTarget(id, ip, port): resets the connections to an endpoint that left the slice; returns how many. */
 static napi_value js_close_target(napi_env env, napi_callback_info info) {
   ARGS(3);
-  listener *l = find((int)get_num(env, argv[0]));
-  if (!l) return num(env, 0);
+  if (!E.inited) return num(env, 0);
   char ip[INET6_ADDRSTRLEN];
   get_str(env, argv[1], ip, sizeof ip);
   int port = (int)get_num(env, argv[2]), closed = 0;
-  for (conn *c = l->head, *nx; c; c = nx) {
+  lock();
+  listener *l = find((int)get_num(env, argv[0]));
+  for (conn *c = l ? l->head : NULL, *nx; c; c = nx) {
     nx = c->next;
     if (c->t.port == port && strcmp(c->t.ip, ip) == 0) { l->stats[S_ENDPOINT_CLOSES]++; teardown(c, HOW_RESET_BOTH); closed++; }
   }
-  reap();
+  unlock();
   return num(env, closed);
 }
 
 /* stats(id, Float64Array(10)): the counters, in S_* order. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   ARGS(2);
-  listener *l = find((int)get_num(env, argv[0]));
   void *data;
   size_t len = 0;
   napi_typedarray_type type;
   napi_value ab;
   size_t off;
-  if (!l || napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &off) != napi_ok || type != napi_float64_array) return num(env, -EINVAL);
-  memcpy(data, l->stats, sizeof(double) * (len < S_COUNT ? len : S_COUNT));
-  return num(env, 0);
+  if (!E.inited || napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &off) != napi_ok || type != napi_float64_array) return num(env, -EINVAL);
+  lock();
+  listener *l = find((int)get_num(env, argv[0]));
+  if (l) memcpy(data, l->stats, sizeof(double) * (len < S_COUNT ? len : S_COUNT));
+  unlock();
+  return num(env, l ? 0 : -ENOENT);
 }
 
 /* connections(id): "ip:port" of every connected connection's endpoint. */
 static napi_value js_connections(napi_env env, napi_callback_info info) {
   ARGS(1);
-  listener *l = find((int)get_num(env, argv[0]));
   napi_value arr;
   napi_create_array(env, &arr);
-  uint32_t i = 0;
+  if (!E.inited) return arr;
+  typedef char key[INET6_ADDRSTRLEN + 8];
+  key *keys = NULL;
+  uint32_t n = 0, cap = 0;
+  lock();
+  listener *l = find((int)get_num(env, argv[0]));
   for (conn *c = l ? l->head : NULL; c; c = c->next) {
     if (!c->connected) continue;
-    char key[INET6_ADDRSTRLEN + 8];
-    int n = snprintf(key, sizeof key, "%s:%d", c->t.ip, c->t.port);
-    napi_value s;
-    napi_create_string_utf8(env, key, (size_t)n, &s);
-    napi_set_element(env, arr, i++, s);
+    if (n == cap) {
+      key *grown = realloc(keys, (cap = cap ? cap * 2 : 64) * sizeof *keys);
+      if (!grown) break;
+      keys = grown;
+    }
+    snprintf(keys[n++], sizeof(key), "%s:%d", c->t.ip, c->t.port);
   }
+  unlock();
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, keys[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, i, s);
+  }
+  free(keys);
   return arr;
 }
 
-/* close(id): stops accepting and resets every connection. */
+/* close(id): stops accepting and resets every connection (the relay thread frees them after its next wait). */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   ARGS(1);
+  if (!E.inited) return num(env, 0);
   int id = (int)get_num(env, argv[0]);
+  lock();
   listener **pp = &E.listeners;
   while (*pp && (*pp)->id != id) pp = &(*pp)->next;
   listener *l = *pp;
-  if (!l) return num(env, 0);
+  if (!l) { unlock(); return num(env, 0); }
   *pp = l->next;
-  if (!E.listeners) uv_unref((uv_handle_t *)&E.poll);
+  int none_left = E.listeners == NULL;
   l->closed = 1;
+  epoll_ctl(E.efd, EPOLL_CTL_DEL, l->fd, NULL);
   close(l->fd);
   while (l->head) teardown(l->head, HOW_RESET_BOTH);
   l->dead_next = E.dead_listeners;
   E.dead_listeners = l;
-  reap();
+  unlock();
+  if (none_left) uv_unref((uv_handle_t *)&E.keepalive);
   return num(env, 1);
 }
 

@@ -29,7 +29,10 @@ export const NATIVE_RELAY_PATH = process.env.DOCKERLET_NATIVE_RELAY ?? path.join
 let cached: NativeRelay | null | undefined;
 let why = '';
 
-/** The addon, or null (then nativeRelayUnavailable() says why). One engine per process: main thread only. */
+/**
+ * The addon, or null (then nativeRelayUnavailable() says why). One engine per process (its relay
+ * thread and epoll set are process-wide), driven from the main thread only.
+ */
 export function nativeRelay(): NativeRelay | null {
   if (cached !== undefined) return cached;
   cached = null;

@@ -1,4 +1,5 @@
-// dockerlet's native TCP relay: the proxy's TCP data path (mode 'native'), on Node's own event loop (one epoll set, watched by a uv_poll handle). JavaScript keeps every
+// dockerlet's native TCP relay: the proxy's TCP data path (mode 'native'), on a thread of its own
+// with one epoll set. JavaScript keeps every
 // decision that is not per connection (which endpoints are usable, in which order, when they leave)
 // and pushes it here; accept → dial with the retry ladder → relay both ways → close then runs
 // without entering JavaScript. Semantics match the JavaScript data path (proxy/raw/conn.ts):
@@ -12,8 +13,10 @@
 // - idle timeout by sweeps (4 sweeps without bytes), a connection limit, endpoint removal closes;
 // - round robin over the usable endpoints JavaScript pushed, ClientIP affinity (affinity.c) with
 //   its timeout, a retry ignoring affinity, as Balancer.next does.
-// Freed memory: a connection or listener ended while its epoll batch is being handled is freed
-// after the batch (a later event of the same batch may still point at it).
+// Threads: the relay thread waits in epoll_wait without the engine lock and handles each batch with
+// it; JavaScript's calls (addon.c) take it too. A connection or listener that ends is freed only after
+// the relay thread's next epoll_wait has returned: its sockets were closed (and removed from the epoll
+// set) before that wait began, so no later event can point at it.
 #include "relay.h"
 
 engine E = { .efd = -1, .reserve_fd = -1 };
@@ -41,7 +44,9 @@ static void close_leg(leg *g, int reset) {
     struct linger lg = { 1, 0 };
     setsockopt(g->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   }
-  close(g->fd); /* also leaves the epoll set */
+  /* Removed explicitly: a forked child may still hold the socket, and then close() would not remove it. */
+  ep_set(g, 0);
+  close(g->fd);
   g->fd = -1;
   if (g->pend) buf_give(g->pend);
   g->pend = NULL;
@@ -75,9 +80,9 @@ void teardown(conn *c, int how) {
   E.dead = c;
 }
 
-void reap(void) {
-  while (E.dead) { conn *c = E.dead; E.dead = c->dead_next; free(c); }
-  while (E.dead_listeners) { listener *l = E.dead_listeners; E.dead_listeners = l->dead_next; free(l->targets); free(l->aff.slots); free(l); }
+static void reap(conn *cs, listener *ls) {
+  while (cs) { conn *c = cs; cs = c->dead_next; free(c); }
+  while (ls) { listener *l = ls; ls = l->dead_next; free(l->targets); free(l->aff.slots); free(l); }
 }
 
 /* Balancer.next: the client's endpoint while its affinity is fresh (not on a retry), else round robin. */
@@ -161,7 +166,7 @@ static void leg_ended(leg *g) {
   conn *c = g->c;
   leg *p = g->peer;
   g->eof = 1;
-  if (p->eof && !c->client.plen && !c->backend.plen) { teardown(c, HOW_CLOSE); return; } /* close() leaves the epoll set */
+  if (p->eof && !c->client.plen && !c->backend.plen) { teardown(c, HOW_CLOSE); return; }
   ep_set(g, g->events & ~EPOLLIN);
   if (p->eof) { maybe_done(c); return; }
   if (p->plen) { p->shut_pending = 1; return; }
@@ -294,21 +299,7 @@ static void on_accept(listener *l) {
   }
 }
 
-void on_poll(uv_poll_t *h, int status, int events) {
-  (void)h; (void)status; (void)events;
-  struct epoll_event evs[MAX_EVENTS];
-  int n = epoll_wait(E.efd, evs, MAX_EVENTS, 0);
-  for (int i = 0; i < n; i++) {
-    uint8_t kind = *(uint8_t *)evs[i].data.ptr;
-    if (kind == K_LISTENER) on_accept(evs[i].data.ptr);
-    else on_leg(evs[i].data.ptr, evs[i].events);
-  }
-  reap();
-}
-
-void on_tick(uv_timer_t *t) {
-  (void)t;
-  double now = now_ms();
+static void tick(double now) {
   for (conn *c = E.dials, *nx; c; c = nx) {
     nx = c->dnext;
     if (c->dial_deadline <= now) dial_failed(c);
@@ -329,6 +320,32 @@ void on_tick(uv_timer_t *t) {
       if (++c->idle_sweeps >= IDLE_SWEEPS) { l->stats[S_IDLE]++; teardown(c, HOW_RESET_BOTH); }
     }
   }
-  reap();
 }
 
+
+void *relay_main(void *arg) {
+  (void)arg;
+  struct epoll_event evs[MAX_EVENTS];
+  double next_tick = now_ms() + TICK_MS;
+  pthread_mutex_lock(&E.mu);
+  while (!E.stopping) {
+    conn *cs = E.dead;
+    listener *ls = E.dead_listeners;
+    E.dead = NULL;
+    E.dead_listeners = NULL;
+    pthread_mutex_unlock(&E.mu);
+    double wait = next_tick - now_ms();
+    int n = epoll_wait(E.efd, evs, MAX_EVENTS, wait < 0 ? 0 : (int)wait + 1);
+    pthread_mutex_lock(&E.mu);
+    reap(cs, ls); /* ended before that wait began */
+    for (int i = 0; i < n; i++) {
+      uint8_t kind = *(uint8_t *)evs[i].data.ptr;
+      if (kind == K_LISTENER) { listener *l = evs[i].data.ptr; if (!l->closed) on_accept(l); }
+      else on_leg(evs[i].data.ptr, evs[i].events);
+    }
+    double now = now_ms();
+    if (now >= next_tick) { tick(now); next_tick = now + TICK_MS; }
+  }
+  pthread_mutex_unlock(&E.mu);
+  return NULL;
+}

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #define READ_BUF (1024 * 1024)
 #define SPARE_BUFS 8
@@ -88,11 +89,15 @@ typedef struct listener {
 } listener;
 
 typedef struct engine {
-  int efd, reserve_fd, ids, inited;
-  uv_poll_t poll;
-  uv_timer_t timer;
+  int efd, reserve_fd, ids, inited, stopping;
+  pthread_t thread;
+  /* Held by the relay thread while it handles a batch, and by every call from JavaScript. */
+  pthread_mutex_t mu;
+  /* Referenced while listeners exist: keeps Node's loop (the process) alive, as a net.Server does. */
+  uv_async_t keepalive;
   listener *listeners;
   conn *dials;
+  /* Ended since the relay thread last entered epoll_wait: freed after its next wait returns. */
   conn *dead;
   listener *dead_listeners;
   char *buf;                /* the read buffer (READ_BUF) */
@@ -105,9 +110,7 @@ extern engine E;
 /* relay.c: the event loop and the data path */
 double now_ms(void);
 void teardown(conn *c, int how);
-void reap(void);
-void on_poll(uv_poll_t *h, int status, int events);
-void on_tick(uv_timer_t *t);
+void *relay_main(void *arg);
 
 /* affinity.c: ClientIP affinity tables */
 aff *aff_slot(afftable *t, const addrkey *k, int insert);
