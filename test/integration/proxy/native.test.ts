@@ -117,3 +117,47 @@ test('without the addon (DOCKERLET_NATIVE_RELAY empty) native falls back to raw 
   assert.equal(got.mode, 'raw');
   assert.match(got.why, /DOCKERLET_NATIVE_RELAY is empty/);
 });
+
+test('[native] JavaScript and the relay thread at once: endpoint churn under load loses no request; stop() mid-transfer ends every client', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const b = await namedBackend('127.0.0.3', 'b');
+  const l = await nativeListener([ep('127.0.0.2', a), ep('127.0.0.3', b)]);
+  // 400 requests, 20 at a time, while the selection flips 200 times between both and only "a"
+  // ("b" stays in the slice, not ready: its connections live on, new ones go to "a").
+  let flips = 0;
+  const churn = setInterval(() => {
+    flips++;
+    l.setEndpoints(flips % 2 ? [ep('127.0.0.2', a), { ...ep('127.0.0.3', b), ready: false }] : [ep('127.0.0.2', a), ep('127.0.0.3', b)]);
+  }, 1);
+  const replies: string[] = [];
+  try {
+    for (let i = 0; i < 20; i++) replies.push(...await Promise.all(Array.from({ length: 20 }, () => request(l.port))));
+  } finally {
+    clearInterval(churn);
+  }
+  assert.equal(replies.length, 400);
+  assert.ok(replies.every((r) => r === 'a' || r === 'b'), `unexpected replies: ${replies.filter((r) => r !== 'a' && r !== 'b').slice(0, 5).join(',')}`);
+  assert.ok(flips > 10, `flips: ${flips}`);
+
+  // 50 clients streaming through an echo endpoint, then stop(): each one sees its connection end.
+  const echoSrv = net.createServer((s) => { s.on('error', () => s.destroy()); s.pipe(s); });
+  await new Promise<void>((r) => echoSrv.listen(0, '127.0.0.4', r));
+  cleanups.push(() => new Promise<void>((r) => echoSrv.close(() => r())));
+  const l2 = await nativeListener([ep('127.0.0.4', (echoSrv.address() as net.AddressInfo).port)]);
+  const chunk = Buffer.alloc(64 << 10, 7);
+  const ended = Array.from({ length: 50 }, () => new Promise<string>((resolve) => {
+    const c = net.connect({ port: l2.port, host: '127.0.0.1' }, () => { const pump = () => { if (c.write(chunk)) setImmediate(pump); else c.once('drain', pump); }; pump(); });
+    c.on('data', () => {});
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    c.on('close', () => resolve('closed'));
+  }));
+  const deadline = Date.now() + 10_000;
+  while (l2.stats.active < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(l2.stats.active, 50);
+  await l2.stop();
+  const outcomes = await Promise.all(ended);
+  assert.equal(outcomes.length, 50);
+  assert.ok(outcomes.every((o) => o === 'ECONNRESET' || o === 'EPIPE' || o === 'closed'), outcomes.join(','));
+  // The relay still serves other listeners.
+  assert.equal(await request(l.port), 'a');
+});
