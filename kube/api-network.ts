@@ -43,6 +43,8 @@ export interface EndpointSlice extends KubeObject {
     nodeName?: string;
     targetRef?: ObjectReference;
     zone?: string;
+    /** Topology aware routing: the zones (and, for trafficDistribution PreferSameNode, nodes) this endpoint should serve. */
+    hints?: { forZones?: { name: string }[]; forNodes?: { name: string }[] };
   }[];
   ports?: { name?: string; port?: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; appProtocol?: string }[] | null;
 }

@@ -6,20 +6,45 @@ import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointInfo, type Target } from
 export interface SelectionPolicy {
   nodeName: string;
   internalTrafficPolicy: 'Cluster' | 'Local';
+  /** This node's topology.kubernetes.io/zone label ('' or absent: none). */
+  zone?: string;
+}
+
+export type TopologyMode = 'PreferSameNode' | 'PreferSameZone' | '';
+
+/**
+ * kube-proxy's topologyModeFromHints: PreferSameNode when every ready endpoint has node hints and one
+ * is for this node; else PreferSameZone when every ready endpoint has zone hints and one is for this
+ * node's zone; else none (hints are ignored, every endpoint is used).
+ */
+export function topologyMode(endpoints: readonly EndpointInfo[], nodeName: string, zone: string): TopologyMode {
+  const ready = endpoints.filter((e) => e.ready);
+  if (ready.length === 0) return '';
+  if (ready.every((e) => e.nodeHints?.length) && ready.some((e) => e.nodeHints!.includes(nodeName))) return 'PreferSameNode';
+  if (zone && ready.every((e) => e.zoneHints?.length) && ready.some((e) => e.zoneHints!.includes(zone))) return 'PreferSameZone';
+  return '';
+}
+
+function availableForTopology(e: EndpointInfo, mode: TopologyMode, nodeName: string, zone: string): boolean {
+  if (mode === 'PreferSameNode') return e.nodeHints?.includes(nodeName) ?? false;
+  if (mode === 'PreferSameZone') return e.zoneHints?.includes(zone) ?? false;
+  return true;
 }
 
 /**
- * kube-proxy's CategorizeEndpoints for cluster traffic: ready endpoints; if there are none, the
- * serving-and-terminating ones; with internalTrafficPolicy Local only endpoints on this node.
- * An empty result means "reject".
+ * kube-proxy's CategorizeEndpoints for cluster traffic: ready endpoints (narrowed by topology hints
+ * when they apply); if there are none, the serving-and-terminating ones; with internalTrafficPolicy
+ * Local only endpoints on this node (hints do not apply there). An empty result means "reject".
  */
 export function usableEndpoints(endpoints: readonly EndpointInfo[], policy: SelectionPolicy): EndpointInfo[] {
-  const candidates = policy.internalTrafficPolicy === 'Local'
-    ? endpoints.filter((e) => e.nodeName === policy.nodeName)
-    : endpoints;
-  const ready = candidates.filter((e) => e.ready);
+  const local = policy.internalTrafficPolicy === 'Local';
+  const candidates = local ? endpoints.filter((e) => e.nodeName === policy.nodeName) : endpoints;
+  const zone = policy.zone ?? '';
+  const mode = local ? '' : topologyMode(candidates, policy.nodeName, zone);
+  const fits = (e: EndpointInfo) => availableForTopology(e, mode, policy.nodeName, zone);
+  const ready = candidates.filter((e) => e.ready && fits(e));
   if (ready.length > 0) return ready;
-  return candidates.filter((e) => e.serving && e.terminating);
+  return candidates.filter((e) => e.serving && e.terminating && fits(e));
 }
 
 /**
@@ -68,7 +93,7 @@ export class Balancer {
 
   setConfig(config: BalancerConfig): void {
     const policyChanged = config.nodeName !== this.#config.nodeName
-      || config.internalTrafficPolicy !== this.#config.internalTrafficPolicy;
+      || config.internalTrafficPolicy !== this.#config.internalTrafficPolicy || (config.zone ?? '') !== (this.#config.zone ?? '');
     if (config.sessionAffinity !== 'ClientIP' || config.affinityTimeoutSeconds !== this.#config.affinityTimeoutSeconds) {
       this.#affinity.clear();
     }

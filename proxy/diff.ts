@@ -27,7 +27,8 @@ export function balancerConfigChanged(a: ServicePortEntry, b: ServicePortEntry):
 
 export function sameEndpoint(a: EndpointInfo, b: EndpointInfo): boolean {
   return a.ip === b.ip && a.port === b.port && a.ready === b.ready && a.serving === b.serving
-    && a.terminating === b.terminating && a.nodeName === b.nodeName;
+    && a.terminating === b.terminating && a.nodeName === b.nodeName
+    && sameList(a.zoneHints ?? [], b.zoneHints ?? []) && sameList(a.nodeHints ?? [], b.nodeHints ?? []);
 }
 
 /** Endpoint lists differ (both are sorted by the model). */

@@ -67,6 +67,10 @@ function endpointFromSlice(ep: EndpointSlice['endpoints'][number], port: number)
   const terminating = ep.conditions?.terminating ?? false;
   const info: EndpointInfo = { ip, port, ready, serving, terminating };
   if (ep.nodeName) info.nodeName = ep.nodeName;
+  const zones = (ep.hints?.forZones ?? []).map((z) => z.name).filter(Boolean);
+  const nodes = (ep.hints?.forNodes ?? []).map((n) => n.name).filter(Boolean);
+  if (zones.length) info.zoneHints = zones;
+  if (nodes.length) info.nodeHints = nodes;
   return info;
 }
 

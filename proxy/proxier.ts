@@ -1,7 +1,7 @@
 // The proxier: informer events only mark dirty and schedule a coalesced sync (min interval, plus a
 // periodic resync); a sync joins Services + EndpointSlices into the desired table, diffs it against
 // the running listeners (open/close listeners, update endpoints in place) and applies the portals.
-import type { EndpointSlice, Service } from '../kube/api.js';
+import type { EndpointSlice, Node, Service } from '../kube/api.js';
 import type { Informer } from '../kube/types.js';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
@@ -16,18 +16,19 @@ import { Portals, type IptablesRunner } from './iptables.js';
 import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
 import { localIPv4s, portalSpecs } from './portal-specs.js';
-import { ShardPool } from './shards/pool.js';
+import { ListenerSharing } from './shards/sharing.js';
 import { resolveDataPath } from './native/engine.js';
+import { NodeTopology } from './node-topology.js';
 import { ServiceHealthServers, serviceHealthTargets } from './service-health.js';
-import { addCounters, snapshot } from './shards/protocol.js';
-import type { ListenerStats } from './stats.js';
-import { TcpListener, TCP_DEFAULTS } from './tcp.js';
+import { TcpListener } from './tcp.js';
 import type { ServicePortEntry } from './types.js';
 import { UdpListener } from './udp.js';
 
 export interface ProxierDeps {
   services: Informer<Service>;
   slices: Informer<EndpointSlice>;
+  /** This node's Node object (field selector metadata.name): its zone label drives topology hints. */
+  nodes?: Informer<Node>;
   nodeName: string;
   clock?: Clock;
   log?: Logger;
@@ -71,9 +72,7 @@ export class Proxier implements Lifecycle {
   readonly metrics: ProxyMetrics;
   readonly #portals: Portals | null;
   #running = new Map<string, Running>();
-  #shards: ShardPool | null = null;
-  /** Keys whose listener the shard processes accept on too. */
-  #sharded = new Set<string>();
+  readonly #sharing: ListenerSharing;
   #healthSrv: SmallHttpServer | null = null;
   readonly #serviceHealth: ServiceHealthServers;
   readonly #routeSource: (ip: string) => Promise<string | undefined>;
@@ -88,11 +87,14 @@ export class Proxier implements Lifecycle {
   #stopped = true;
   #pendingServices = new Set<string>();
   #pendingEndpoints = new Set<string>();
+  readonly #topology: NodeTopology;
 
   constructor(deps: ProxierDeps) {
+    this.#topology = new NodeTopology(deps.nodeName);
     this.#d = { ...deps, dataPath: resolveDataPath(deps.dataPath, deps.shards ?? 0).mode };
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? silentLogger();
+    this.#sharing = new ListenerSharing({ shards: deps.shards ?? 0, log: this.#log, tcpIdleTimeoutMs: deps.tcpIdleTimeoutMs, maxConnectionsPerListener: deps.maxConnectionsPerListener });
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
@@ -111,59 +113,7 @@ export class Proxier implements Lifecycle {
   #minSync(): number { return this.#d.minSyncPeriodMs ?? 1_000; }
 
   *#views(): Iterable<ListenerView> {
-    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: this.#stats(r) };
-  }
-
-  /** A listener's counters, plus its shards' when it is sharded. */
-  #stats(r: Running): ListenerStats {
-    if (!this.#shards || !this.#sharded.has(r.entry.key)) return r.listener.stats;
-    const sum = this.#shards.remoteStats(r.entry.key);
-    addCounters(sum, snapshot(r.listener.stats), true);
-    return sum;
-  }
-
-  async #startShards(signal: AbortSignal): Promise<void> {
-    const n = this.#d.shards ?? 0;
-    if (n <= 0) return;
-    const pool = new ShardPool({ shards: n, log: this.#log.child({ component: 'proxy-shards' }) });
-    try {
-      await pool.start(signal);
-      this.#shards = pool;
-      this.#log.info({ shards: n, pids: pool.pids() }, 'proxy shard processes started');
-    } catch (err) {
-      this.#log.error({ err: errorMessage(err) }, 'proxy shard processes could not start; serving from this process only');
-      await pool.stop().catch(() => undefined);
-    }
-  }
-
-  /** Shares a TCP listener without ClientIP affinity with the shard processes (or updates them). */
-  async #share(e: ServicePortEntry, listener: Listener): Promise<void> {
-    const pool = this.#shards;
-    if (!pool) return;
-    const tcp = listener instanceof TcpListener ? listener : null;
-    const server = tcp?.server ?? null;
-    const want = server !== null && e.sessionAffinity !== 'ClientIP';
-    const has = this.#sharded.has(e.key);
-    if (has && want) return pool.update(e.key, e.endpoints, this.#balancerConfig(e));
-    if (has) return this.#unshare(e.key);
-    if (!want) return;
-    const d = this.#d;
-    try {
-      // attach() takes the listener back from every shard itself when it fails.
-      await pool.attach(e.key, server, {
-        balancerConfig: this.#balancerConfig(e), endpoints: e.endpoints, mode: tcp!.mode,
-        idleTimeoutMs: d.tcpIdleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs, maxConnections: d.maxConnectionsPerListener ?? TCP_DEFAULTS.maxConnections,
-      });
-      this.#sharded.add(e.key);
-    } catch (err) {
-      this.#log.warn({ servicePort: e.key, err: errorMessage(err) }, 'could not share the listener with the shard processes; this process serves it alone');
-    }
-  }
-
-  async #unshare(key: string): Promise<void> {
-    if (!this.#shards || !this.#sharded.delete(key)) return;
-    await this.#shards.detach(key);
-    this.#shards.forget(key);
+    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: this.#sharing.stats(r.entry.key, r.listener.stats) };
   }
 
   #started = false;
@@ -180,12 +130,12 @@ export class Proxier implements Lifecycle {
     if (d.metricsPort !== -1) {
       this.#metricsSrv = metricsServer(this.metrics, {
         host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log,
-        refresh: async () => { await this.#shards?.refresh(); },
+        refresh: () => this.#sharing.refresh(),
       });
       await this.#metricsSrv.start();
     }
     if (this.#portals) await this.#portals.prepareHost();
-    await this.#startShards(signal);
+    await this.#sharing.start(signal);
     this.#unsubscribe.push(d.services.on({
       add: (s) => this.#serviceChanged(s),
       update: (_o, s) => this.#serviceChanged(s),
@@ -196,7 +146,10 @@ export class Proxier implements Lifecycle {
       update: (_o, s) => this.#sliceChanged(s),
       delete: (s) => this.#sliceChanged(s),
     }));
-    if (d.ownInformers !== false) await Promise.all([d.services.start(signal), d.slices.start(signal)]);
+    // A new zone re-applies every listener's selection (topology hints), then the sync follows.
+    if (d.nodes) this.#unsubscribe.push(this.#topology.follow(d.nodes, () => this.#zoneChanged()));
+    if (d.ownInformers !== false) await Promise.all([d.services.start(signal), d.slices.start(signal), d.nodes?.start(signal)]);
+    if (d.nodes) this.#topology.read(d.nodes);
     signal.addEventListener('abort', () => { void this.stop(); }, { once: true });
     this.requestSync();
   }
@@ -312,10 +265,10 @@ export class Proxier implements Lifecycle {
     for (const { from, to } of diff.updated) {
       const r = this.#running.get(to.key);
       if (!r) continue;
-      if (balancerConfigChanged(from, to)) r.listener.balancer.setConfig(this.#balancerConfig(to));
-      r.listener.setEndpoints(to.endpoints);
       r.entry = to;
-      await this.#share(to, r.listener);
+      if (balancerConfigChanged(from, to)) this.#reselect(r);
+      else r.listener.setEndpoints(to.endpoints);
+      await this.#sharing.share(to, r.listener, this.#balancerConfig(to));
     }
     if (diff.added.length || diff.removed.length || diff.replaced.length || diff.updated.length) {
       this.#log.info({ added: diff.added.length, removed: diff.removed.length, replaced: diff.replaced.length, updated: diff.updated.length }, 'proxy table synced');
@@ -324,7 +277,21 @@ export class Proxier implements Lifecycle {
   }
 
   #balancerConfig(e: ServicePortEntry): BalancerConfig {
-    return { nodeName: this.#d.nodeName, internalTrafficPolicy: e.internalTrafficPolicy, sessionAffinity: e.sessionAffinity, affinityTimeoutSeconds: e.affinityTimeoutSeconds };
+    return { nodeName: this.#d.nodeName, zone: this.#topology.zone, internalTrafficPolicy: e.internalTrafficPolicy, sessionAffinity: e.sessionAffinity, affinityTimeoutSeconds: e.affinityTimeoutSeconds };
+  }
+
+  #zoneChanged(): void {
+    for (const r of this.#running.values()) {
+      this.#reselect(r);
+      this.#sharing.share(r.entry, r.listener, this.#balancerConfig(r.entry)).catch((err) => this.#log.warn({ servicePort: r.entry.key, err: errorMessage(err) }, 'shard update failed'));
+    }
+    this.requestSync();
+  }
+
+  /** New selection settings for a running listener (the endpoints go again: the native relay gets its targets from them). */
+  #reselect(r: Running): void {
+    r.listener.balancer.setConfig(this.#balancerConfig(r.entry));
+    r.listener.setEndpoints(r.entry.endpoints);
   }
 
   async #open(e: ServicePortEntry): Promise<boolean> {
@@ -338,8 +305,8 @@ export class Proxier implements Lifecycle {
     try {
       const port = await listener.start();
       this.#running.set(e.key, { entry: e, listener });
-      await this.#share(e, listener);
-      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length, sharded: this.#sharded.has(e.key) }, 'opened service port listener');
+      await this.#sharing.share(e, listener, this.#balancerConfig(e));
+      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length, sharded: this.#sharing.has(e.key) }, 'opened service port listener');
       return true;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'could not open a listener; will retry at the next sync');
@@ -352,7 +319,7 @@ export class Proxier implements Lifecycle {
     if (!r) return;
     this.#running.delete(key);
     // The shards close their copies first: while any process holds the socket the port still accepts.
-    await this.#unshare(key).catch((err) => this.#log.warn({ servicePort: key, err: errorMessage(err) }, 'shard detach failed'));
+    await this.#sharing.unshare(key).catch((err) => this.#log.warn({ servicePort: key, err: errorMessage(err) }, 'shard detach failed'));
     await r.listener.stop();
     this.#log.info({ servicePort: key }, 'closed service port listener');
   }
@@ -382,14 +349,13 @@ export class Proxier implements Lifecycle {
     for (const u of this.#unsubscribe.splice(0)) u();
     await this.#syncing?.catch(() => undefined);
     for (const key of [...this.#running.keys()]) await this.#close(key);
-    await this.#shards?.stop();
-    this.#shards = null;
+    await this.#sharing.stop();
     if (this.#portals) {
       await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
     }
     await this.#serviceHealth.stop();
     await this.#healthSrv?.stop();
     await this.#metricsSrv?.stop();
-    if (this.#d.ownInformers !== false) await Promise.all([this.#d.services.stop(), this.#d.slices.stop()]);
+    if (this.#d.ownInformers !== false) await Promise.all([this.#d.services.stop(), this.#d.slices.stop(), this.#d.nodes?.stop()]);
   }
 }

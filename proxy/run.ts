@@ -1,6 +1,6 @@
 // Entry point for `dockerlet proxy` (and the combined daemon): validate config, raise the fd limit,
 // build the Service/EndpointSlice informers through the caller's factory, start the Proxier.
-import type { EndpointSlice, KubeObject, Service } from '../kube/api.js';
+import type { EndpointSlice, KubeObject, Node, Service } from '../kube/api.js';
 import type { Informer, InformerOptions } from '../kube/types.js';
 import type { Clock } from '../lib/clock.js';
 import { component, type Logger } from '../lib/log.js';
@@ -22,6 +22,7 @@ export interface ProxyRunDeps {
 
 export const SERVICES_PATH = '/api/v1/services';
 export const ENDPOINTSLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
+export const NODES_PATH = '/api/v1/nodes';
 
 /**
  * Starts the userspace kube-proxy and resolves with the running Proxier once its informers have
@@ -36,8 +37,10 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
   const shared = deps.services !== undefined && deps.slices !== undefined;
   const services = deps.services ?? deps.informerFactory<Service>({ path: SERVICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
   const slices = deps.slices ?? deps.informerFactory<EndpointSlice>({ path: ENDPOINTSLICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
+  // Only when the informers are ours: started with them (its zone label drives topology hints).
+  const nodes = shared ? undefined : deps.informerFactory<Node>({ path: NODES_PATH, fieldSelector: `metadata.name=${cfg.nodeName}` });
   const proxier = new Proxier({
-    services, slices, nodeName: cfg.nodeName, log, clock: deps.clock,
+    services, slices, nodes, nodeName: cfg.nodeName, log, clock: deps.clock,
     iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
     healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,

@@ -12,6 +12,10 @@ export interface EndpointInfo {
   /** conditions.terminating (nil ⇒ false). */
   terminating: boolean;
   nodeName?: string;
+  /** hints.forZones[].name (absent: none). */
+  zoneHints?: string[];
+  /** hints.forNodes[].name (absent: none). */
+  nodeHints?: string[];
 }
 
 export interface ServicePortEntry {

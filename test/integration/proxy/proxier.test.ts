@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { EndpointSlice, Service } from '../../../kube/api.js';
+import type { EndpointSlice, Node, Service } from '../../../kube/api.js';
 import { silentLogger } from '../../../lib/log.js';
 import { Proxier } from '../../../proxy/proxier.js';
 import { FakeInformer } from '../../../proxy/testing/fake-informer.js';
@@ -172,4 +172,41 @@ test('shards: a shard process accepts on the same listener, metrics add both up,
   // Nobody holds the socket any more: not this process, not the shard.
   await assert.rejects(get(web.listenerPort), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
   await proxier.stop();
+});
+
+test('topology hints: with every endpoint hinted, the node\'s zone label picks its endpoints; a relabelled node follows; no zone → all', async () => {
+  const port = await backend('127.0.0.4', 'zone-a');
+  const sb = net.createServer({ allowHalfOpen: true }, (c) => { c.on('data', () => {}); c.on('end', () => c.end('zone-b')); c.on('error', () => c.destroy()); });
+  await new Promise<void>((r) => sb.listen(port, '127.0.0.5', r));
+  cleanups.push(() => new Promise<void>((r) => sb.close(() => r())));
+  const hinted: EndpointSlice = {
+    metadata: { namespace: 'default', name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port, protocol: 'TCP' }],
+    endpoints: [
+      { addresses: ['127.0.0.4'], conditions: { ready: true }, zone: 'a', hints: { forZones: [{ name: 'a' }] } },
+      { addresses: ['127.0.0.5'], conditions: { ready: true }, zone: 'b', hints: { forZones: [{ name: 'b' }] } },
+    ],
+  };
+  const node = (zone?: string): Node => ({ metadata: { name: 'n1', labels: zone ? { 'topology.kubernetes.io/zone': zone } : {} } });
+  const nodes = new FakeInformer<Node>([node('a')]);
+  const proxier = new Proxier({
+    services: new FakeInformer<Service>([service]), slices: new FakeInformer<EndpointSlice>([hinted]), nodes, nodeName: 'n1', log: silentLogger(),
+    iptables: false, healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+  });
+  cleanups.push(() => proxier.stop());
+  await proxier.start(new AbortController().signal);
+  await until(() => proxier.table().length === 1, 'the service port listener');
+  const lp = proxier.table()[0]!.listenerPort;
+  const four = async () => [await get(lp), await get(lp), await get(lp), await get(lp)];
+  assert.deepEqual(proxier.table()[0]!.usable, [`127.0.0.4:${port}`]);
+  assert.deepEqual(await four(), ['zone-a', 'zone-a', 'zone-a', 'zone-a']);
+  nodes.upsert(node('b'));
+  await until(() => proxier.table()[0]!.usable[0] === `127.0.0.5:${port}`, 'zone b selection');
+  assert.deepEqual(await four(), ['zone-b', 'zone-b', 'zone-b', 'zone-b']);
+  // A zone no endpoint is hinted for, or none at all: hints are ignored.
+  nodes.upsert(node('c'));
+  await until(() => proxier.table()[0]!.usable.length === 2, 'both endpoints for zone c');
+  nodes.upsert(node());
+  await until(() => proxier.table()[0]!.usable.length === 2, 'both endpoints without a zone');
+  assert.deepEqual((await four()).sort(), ['zone-a', 'zone-a', 'zone-b', 'zone-b']);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../lib/clock.js';
-import { Balancer, refusal, usableEndpoints } from '../../../proxy/balancer.js';
+import { Balancer, refusal, topologyMode, usableEndpoints } from '../../../proxy/balancer.js';
 import type { EndpointInfo } from '../../../proxy/types.js';
 
 const ep = (ip: string, o: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 80, ready: true, serving: true, terminating: false, ...o });
@@ -82,4 +82,41 @@ test('policy change re-applies selection to the last endpoint list', () => {
   b.setConfig({ nodeName: 'n1', internalTrafficPolicy: 'Local', sessionAffinity: 'None', affinityTimeoutSeconds: 0 });
   b.refresh();
   assert.deepEqual(b.targets().map((t) => t.ip), ['1']);
+});
+
+test('topology hints (CategorizeEndpoints): same node, then same zone, only when every ready endpoint is hinted and one fits', () => {
+  const e = (ip: string, o: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 80, ready: true, serving: true, terminating: false, ...o });
+  const policy = { nodeName: 'n1', internalTrafficPolicy: 'Cluster' as const, zone: 'a' };
+  const ips = (l: EndpointInfo[]) => l.map((x) => x.ip);
+  const zoned = [e('10.0.0.1', { zoneHints: ['a'] }), e('10.0.0.2', { zoneHints: ['b'] }), e('10.0.0.3', { zoneHints: ['a', 'b'] })];
+  assert.equal(topologyMode(zoned, 'n1', 'a'), 'PreferSameZone');
+  assert.deepEqual(ips(usableEndpoints(zoned, policy)), ['10.0.0.1', '10.0.0.3']);
+  // One ready endpoint without hints, a zone nobody is hinted for, or no zone label: all of them.
+  assert.deepEqual(ips(usableEndpoints([...zoned, e('10.0.0.4')], policy)), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+  assert.equal(topologyMode(zoned, 'n1', 'c'), '');
+  assert.equal(topologyMode(zoned, 'n1', ''), '');
+  // Not-ready endpoints neither need hints nor count.
+  assert.deepEqual(ips(usableEndpoints([...zoned, e('10.0.0.5', { ready: false })], policy)), ['10.0.0.1', '10.0.0.3']);
+  // Node hints win over zone hints when every ready endpoint has them and one is for this node.
+  const noded = [e('10.0.0.1', { zoneHints: ['a'], nodeHints: ['n2'] }), e('10.0.0.2', { zoneHints: ['a'], nodeHints: ['n1'] })];
+  assert.equal(topologyMode(noded, 'n1', 'a'), 'PreferSameNode');
+  assert.deepEqual(ips(usableEndpoints(noded, policy)), ['10.0.0.2']);
+  // internalTrafficPolicy Local ignores hints (local endpoints only).
+  const local = [e('10.0.0.1', { zoneHints: ['b'], nodeName: 'n1' }), e('10.0.0.2', { zoneHints: ['a'], nodeName: 'n2' })];
+  assert.deepEqual(ips(usableEndpoints(local, { ...policy, internalTrafficPolicy: 'Local' })), ['10.0.0.1']);
+  // The terminating fallback keeps to the topology too.
+  const term = [e('10.0.0.1', { ready: false, serving: true, terminating: true, zoneHints: ['a'] }), e('10.0.0.2', { ready: false, serving: true, terminating: true, zoneHints: ['b'] })];
+  assert.deepEqual(ips(usableEndpoints(term, policy)), ['10.0.0.1', '10.0.0.2'], 'no ready endpoint: no topology mode, both serve');
+});
+
+test('a Balancer whose zone changes re-applies its selection', () => {
+  const eps: EndpointInfo[] = [
+    { ip: '10.0.0.1', port: 80, ready: true, serving: true, terminating: false, zoneHints: ['a'] },
+    { ip: '10.0.0.2', port: 80, ready: true, serving: true, terminating: false, zoneHints: ['b'] },
+  ];
+  const b = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0, zone: 'a' });
+  b.update(eps);
+  assert.deepEqual(b.targets().map((t) => t.ip), ['10.0.0.1']);
+  b.setConfig({ ...b.config, zone: 'b' });
+  assert.deepEqual(b.targets().map((t) => t.ip), ['10.0.0.2']);
 });

@@ -139,3 +139,15 @@ test('loadBalancerSourceRanges: canonical IPv4 CIDRs firewall only the ingress I
   assert.deepEqual(local.get('default/lb:http/external')!.sourceRanges, ['10.0.0.0/8']);
   assert.deepEqual(local.get('default/lb:http/external')!.firewalledIPs, ['10.99.2.1']);
 });
+
+test('topology hints of an endpoint are carried over (zones and nodes); absent ones stay absent', () => {
+  const t = buildServicePorts([svc('web', {})], [slice('s', 'web', [
+    { addresses: ['10.0.0.1'], zone: 'a', hints: { forZones: [{ name: 'a' }, { name: 'b' }], forNodes: [{ name: 'n1' }] } },
+    { addresses: ['10.0.0.2'], hints: {} },
+  ])]);
+  const [one, two] = t.get('default/web:http')!.endpoints;
+  assert.deepEqual(one!.zoneHints, ['a', 'b']);
+  assert.deepEqual(one!.nodeHints, ['n1']);
+  assert.equal(two!.zoneHints, undefined);
+  assert.equal(two!.nodeHints, undefined);
+});
