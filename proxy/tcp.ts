@@ -47,7 +47,7 @@ export interface TcpListenerOptions {
 export const TCP_DEFAULTS = {
   idleTimeoutMs: 3_600_000,
   maxConnections: 65_536,
-  /** 'raw' where this Node exposes the libuv handle bindings, else the net.Socket pump. */
+  /** The native relay where it is built, else 'raw' where this Node exposes the libuv handle bindings, else the net.Socket pump. */
   mode: (nativeRelay() ? 'native' : rawBindings() ? 'raw' : 'pump') as DataPathMode,
   readBufferSize: 16 * 1024,
   backlog: 4096,
@@ -60,9 +60,10 @@ const IDLE_SWEEPS = 4;
 
 /** The data path actually used for a requested mode ('native' falls back to 'raw', 'raw' to 'pump', when unavailable). */
 export function effectiveMode(mode: DataPathMode | undefined): DataPathMode {
-  const m = mode ?? TCP_DEFAULTS.mode;
-  if (m === 'native' && nativeRelay()) return m;
-  return (m === 'raw' || m === 'native') && !rawBindings() ? 'pump' : m === 'native' ? 'raw' : m;
+  let m = mode ?? TCP_DEFAULTS.mode;
+  if (m === 'native' && !nativeRelay()) m = 'raw';
+  if (m === 'raw' && !rawBindings()) m = 'pump';
+  return m;
 }
 
 export class TcpListener implements ConnOwner, RawOwner {
