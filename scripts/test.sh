@@ -17,3 +17,5 @@ npm run -s lint
 mapfile -t files < <(find test/unit test/integration -name '*.test.ts' 2>/dev/null | sort)
 [ ${#files[@]} -gt 0 ] || { echo "no test files found" >&2; exit 1; }
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# The native relay's tests once more with the relay under AddressSanitizer.
+bash scripts/test-native-asan.sh
