@@ -73,12 +73,14 @@ async function measure(f: Fronts, seconds: number): Promise<Figures> {
 }
 
 /** Per-figure median over rounds (targets are interleaved per round to spread background noise). */
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return round(v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2);
+}
+
 function medianFigures(list: Figures[]): Figures {
   const out = { ...list[0]! };
-  for (const k of Object.keys(out) as (keyof Figures)[]) {
-    const v = list.map((f) => f[k]).sort((a, b) => a - b);
-    out[k] = round(v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2);
-  }
+  for (const k of Object.keys(out) as (keyof Figures)[]) out[k] = median(list.map((f) => f[k]));
   return out;
 }
 
@@ -169,10 +171,7 @@ function pairedRatios(samples: Record<string, Figures[]>, name: string, peer: st
   if (mine.length === 0 || mine.length !== theirs.length) return {};
   const per = mine.map((m, i) => ratios(m, theirs[i]!, suffix));
   const out: Record<string, number> = {};
-  for (const k of Object.keys(per[0]!)) {
-    const v = per.map((r) => r[k]!).sort((a, b) => a - b);
-    out[k] = round(v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2);
-  }
+  for (const k of Object.keys(per[0]!)) out[k] = median(per.map((r) => r[k]!));
   return out;
 }
 

@@ -18,8 +18,9 @@ export interface RunningPort {
  */
 export async function portalSpecs(
   running: Iterable<RunningPort>, nodeName: string, wildcard: boolean, routeSource: (ip: string) => Promise<string | undefined>,
-  nodeIPs: readonly string[] = [],
+  nodeIPs: () => readonly string[] = () => [],
 ): Promise<PortalSpec[]> {
+  let ownIPs: readonly string[] | undefined;
   const all = [...running];
   const byKey = new Map(all.map((r) => [r.entry.key, r]));
   const specs: PortalSpec[] = [];
@@ -40,7 +41,8 @@ export async function portalSpecs(
     if (e.sourceRanges?.length && firewalled.length) {
       // As upstream: when a range holds this node's address, traffic the node sends to a load balancer
       // IP that is also local here (it arrives with that IP as its source) is let through too.
-      const fromNode = nodeIPs.some((n) => e.sourceRanges!.some((r) => cidrContains(r, n)));
+      ownIPs ??= nodeIPs();
+      const fromNode = ownIPs.some((n) => e.sourceRanges!.some((r) => cidrContains(r, n)));
       spec.firewall = { ips: firewalled, sources: [...e.sourceRanges, ...(fromNode ? firewalled.map((ip) => `${ip}/32`) : [])] };
     }
     const refuse = refusal(e.endpoints, { nodeName, internalTrafficPolicy: e.internalTrafficPolicy });

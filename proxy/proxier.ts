@@ -238,7 +238,7 @@ export class Proxier implements Lifecycle {
     if (this.#portals) {
       try {
         const wildcard = !this.#portals.options.containerDnatIP;
-        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard, this.#routeSource, localIPv4s()), periodic);
+        await this.#portals.apply(await portalSpecs(this.#running.values(), this.#d.nodeName, wildcard, this.#routeSource, localIPv4s), periodic);
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();

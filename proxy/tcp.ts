@@ -81,8 +81,6 @@ export class TcpListener implements ConnOwner, RawOwner {
   #port = 0;
   /** Every live connection, from accept (dialing) to close. */
   #conns = new Set<TrackedConn>();
-  /** The last endpoint list (the native relay gets it at start). */
-  #endpoints: readonly EndpointInfo[] = [];
   #pool: Buffer[] = [];
   /** The native relay's side of this listener (mode 'native'). */
   readonly #native: NativeTcp | null;
@@ -116,8 +114,7 @@ export class TcpListener implements ConnOwner, RawOwner {
       this.#port = this.#native.listen({
         host: o.bindAddress ?? '0.0.0.0', port: o.port ?? 0, backlog: o.backlog ?? TCP_DEFAULTS.backlog,
         maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections, idleTimeoutMs: this.idleTimeoutMs, dialTimeoutsMs: this.dialTimeoutsMs,
-      });
-      this.#native.update(this.balancer, this.#endpoints);
+      }, this.balancer);
       return this.#port;
     }
     // No pauseOnConnect: it costs a readStop + readStart per connection; bytes sent before the endpoint
@@ -198,7 +195,6 @@ export class TcpListener implements ConnOwner, RawOwner {
   /** New endpoint list for this service port: selection is refreshed; connections to endpoints that left are reset. */
   setEndpoints(endpoints: readonly EndpointInfo[]): void {
     this.balancer.update(endpoints);
-    this.#endpoints = endpoints;
     if (this.#native) {
       const closed = this.#native.update(this.balancer, endpoints);
       if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');

@@ -59,7 +59,7 @@ export function nativeRelayUnavailable(): string {
 
 /**
  * The TCP data path a proxy runs for the one asked for (undefined: the default, native). The relay
- * lives on this process's loop, so shard processes (which accept on copies of JavaScript listening
+ * (a thread of this process) owns its listening sockets, so shard processes (which accept on copies of JavaScript listening
  * sockets) need 'raw'; a relay that is not built falls back to 'raw' too. `why` says so when it changed.
  */
 export function resolveDataPath(wanted: DataPathMode | undefined, shards: number): { mode: DataPathMode; why?: string } {

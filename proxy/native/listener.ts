@@ -30,8 +30,8 @@ export class NativeTcp {
     this.#key = key;
   }
 
-  /** Binds and starts accepting; returns the bound port. */
-  listen(o: NativeListenOptions): number {
+  /** Binds, gives the relay the balancer's current selection and starts accepting; returns the bound port. */
+  listen(o: NativeListenOptions, balancer: Balancer): number {
     if (this.#id) return this.#relay.port(this.#id);
     const id = this.#relay.listen(o.host, o.port, o.backlog, o.maxConnections, o.idleTimeoutMs, o.dialTimeoutsMs);
     if (id < 0) {
@@ -39,6 +39,7 @@ export class NativeTcp {
       throw new DockerletError(ErrorCodes.PROXY, `listen for ${this.#key} on ${o.host}:${o.port} failed: ${code}`, { details: { code } });
     }
     this.#id = id;
+    this.#pushTargets(balancer);
     return this.#relay.port(id);
   }
 
@@ -56,11 +57,15 @@ export class NativeTcp {
     const previous = this.#present;
     this.#present = present;
     if (!this.#id) return 0;
-    const targets = balancer.targets();
-    this.#relay.setTargets(this.#id, targets.map((t) => t.ip), targets.map((t) => t.port), balancer.sticky ? balancer.ttlMs() : 0);
+    this.#pushTargets(balancer);
     let closed = 0;
     for (const [key, e] of previous) if (!present.has(key)) closed += this.#relay.closeTarget(this.#id, e.ip, e.port);
     return closed;
+  }
+
+  #pushTargets(balancer: Balancer): void {
+    const targets = balancer.targets();
+    this.#relay.setTargets(this.#id, targets.map((t) => t.ip), targets.map((t) => t.port), balancer.sticky ? balancer.ttlMs() : 0);
   }
 
   /** Copies the relay's counters into stats. */

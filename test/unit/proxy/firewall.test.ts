@@ -25,7 +25,7 @@ const entry = (o: Partial<ServicePortEntry>): ServicePortEntry => ({
 
 test('the portal spec firewalls the ingress IPs to the source ranges; a range holding a node IP lets the node use the LB IP', async () => {
   const route = async () => undefined;
-  const run = (e: ServicePortEntry, nodeIPs: string[]) => portalSpecs([{ entry: e, listener: { port: 40000 } }], 'n1', true, route, nodeIPs);
+  const run = (e: ServicePortEntry, nodeIPs: string[]) => portalSpecs([{ entry: e, listener: { port: 40000 } }], 'n1', true, route, () => nodeIPs);
   const [plain] = await run(entry({}), ['192.0.2.10']);
   assert.equal(plain!.firewall, undefined);
   const fenced = entry({ sourceRanges: ['198.51.100.0/24'], firewalledIPs: ['10.99.3.2', '10.99.9.9'] });
