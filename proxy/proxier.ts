@@ -19,6 +19,7 @@ import { localIPv4s, portalSpecs } from './portal-specs.js';
 import { ListenerSharing } from './shards/sharing.js';
 import { resolveDataPath } from './native/engine.js';
 import { NodeTopology } from './node-topology.js';
+import { PortClaims, wantedClaims } from './port-claims.js';
 import { ServiceHealthServers, serviceHealthTargets } from './service-health.js';
 import { TcpListener } from './tcp.js';
 import type { ServicePortEntry } from './types.js';
@@ -59,6 +60,18 @@ export interface ProxierDeps {
   iptablesRunner?: IptablesRunner;
   /** Start/stop the informers here (default true); false when the caller shares them. */
   ownInformers?: boolean;
+  /**
+   * Hold every NodePort and local externalIP port with a socket of our own (default: with iptables),
+   * as the userspace proxier's claimNodePort.
+   */
+  claimPorts?: boolean;
+  /** Warning Events about this node (a port that cannot be claimed, a health check server that cannot start). */
+  events?: ProxyEvents;
+}
+
+/** What the proxier needs of an Event recorder (agent/events/recorder.ts has it). */
+export interface ProxyEvents {
+  event(obj: { kind: string; name: string; uid?: string }, type: 'Warning', reason: string, message: string): void;
 }
 
 type Listener = TcpListener | UdpListener;
@@ -88,6 +101,7 @@ export class Proxier implements Lifecycle {
   #pendingServices = new Set<string>();
   #pendingEndpoints = new Set<string>();
   readonly #topology: NodeTopology;
+  readonly #claims: PortClaims | null;
 
   constructor(deps: ProxierDeps) {
     this.#topology = new NodeTopology(deps.nodeName);
@@ -98,6 +112,7 @@ export class Proxier implements Lifecycle {
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
+    this.#claims = (deps.claimPorts ?? deps.iptables !== false) ? new PortClaims({ log: this.#log }) : null;
     this.#routeSource = cachedRouteSource(this.#syncPeriod(), () => this.#clock.now());
     this.#portals = deps.iptables === false ? null : new Portals(
       {
@@ -235,6 +250,13 @@ export class Proxier implements Lifecycle {
     const desired = buildServicePorts(d.services.list(), d.slices.list());
     let ok = await this.#reconcile(desired);
     ok = (await this.#serviceHealth.sync(serviceHealthTargets(desired.values(), d.nodeName))) && ok;
+    for (const [port, why] of this.#serviceHealth.failed()) {
+      this.#nodeWarning('FailedToStartServiceHealthcheck', `node ${d.nodeName} failed to start healthcheck on port ${port}: ${why}`);
+    }
+    if (this.#claims) {
+      await this.#claims.sync(wantedClaims(desired.values(), localIPv4s()));
+      for (const [port, why] of this.#claims.failed()) this.#nodeWarning('FailedToClaimPort', `node ${d.nodeName} cannot hold ${port} open (service traffic to it is still redirected): ${why}`);
+    }
     if (this.#portals) {
       try {
         const wildcard = !this.#portals.options.containerDnatIP;
@@ -251,6 +273,15 @@ export class Proxier implements Lifecycle {
       this.health.updated();
       this.metrics.observeSync(this.#clock.now() - start, this.#clock.now());
     }
+  }
+
+  #nodeWarning(reason: string, message: string): void {
+    this.#d.events?.event({ kind: 'Node', name: this.#d.nodeName, uid: this.#d.nodeName }, 'Warning', reason, message);
+  }
+
+  /** Ports held open for NodePorts and local externalIPs, as `tcp/0.0.0.0:30080`. */
+  claimedPorts(): string[] {
+    return this.#claims?.held() ?? [];
   }
 
   /** Returns false when some listener could not be opened (retried at the next sync). */
@@ -354,6 +385,7 @@ export class Proxier implements Lifecycle {
       await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
     }
     await this.#serviceHealth.stop();
+    await this.#claims?.stop();
     await this.#healthSrv?.stop();
     await this.#metricsSrv?.stop();
     if (this.#d.ownInformers !== false) await Promise.all([this.#d.services.stop(), this.#d.slices.stop(), this.#d.nodes?.stop()]);

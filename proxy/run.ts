@@ -8,7 +8,7 @@ import { parseProxyConfig, type ProxyConfigInput } from './config.js';
 import { raiseFdLimit } from './host.js';
 import { PROXY_LABEL_SELECTOR } from './model.js';
 import { resolveDataPath } from './native/engine.js';
-import { Proxier } from './proxier.js';
+import { Proxier, type ProxyEvents } from './proxier.js';
 
 export interface ProxyRunDeps {
   /** Creates a list+watch informer (kube/ implementation). */
@@ -18,6 +18,8 @@ export interface ProxyRunDeps {
   /** Already-running shared informers may be passed instead of being created here. */
   services?: Informer<Service>;
   slices?: Informer<EndpointSlice>;
+  /** Where the proxy's Warning Events about this node go (absent: logged only). */
+  events?: ProxyEvents;
 }
 
 export const SERVICES_PATH = '/api/v1/services';
@@ -45,7 +47,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
     tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath, shards: cfg.shards,
-    podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared,
+    podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events,
   });
   await proxier.start(signal);
   log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables, dataPath }, 'proxy started');

@@ -43,6 +43,7 @@ export class ServiceHealthServers {
   readonly #proxyHealthy: () => boolean;
   readonly #log: Logger;
   readonly #servers = new Map<number, Served>();
+  readonly #failed = new Map<number, string>();
 
   constructor(opts: { host?: string; proxyHealthy: () => boolean; log?: Logger }) {
     this.#host = opts.host ?? '0.0.0.0';
@@ -60,6 +61,7 @@ export class ServiceHealthServers {
       this.#log.info({ healthCheckNodePort: port, service: `${s.target.namespace}/${s.target.name}` }, 'closed service health check server');
     }
     let ok = true;
+    this.#failed.clear();
     for (const [port, target] of wanted) {
       const have = this.#servers.get(port);
       if (have) { have.target = target; continue; }
@@ -77,10 +79,16 @@ export class ServiceHealthServers {
         this.#log.info({ healthCheckNodePort: port, service: `${target.namespace}/${target.name}` }, 'opened service health check server');
       } catch (err) {
         ok = false;
+        this.#failed.set(port, errorMessage(err));
         this.#log.error({ healthCheckNodePort: port, err: errorMessage(err) }, 'could not open a service health check server; will retry at the next sync');
       }
     }
     return ok;
+  }
+
+  /** Ports that could not be opened at the last sync → the error. */
+  failed(): ReadonlyMap<number, string> {
+    return this.#failed;
   }
 
   ports(): number[] {

@@ -34,7 +34,8 @@ function ephemeralLow(): number {
   }
 }
 
-async function canListen(host: string, port: number): Promise<boolean> {
+/** Whether a TCP server could listen on host:port right now. */
+export async function canListen(host: string, port: number): Promise<boolean> {
   try {
     return (await listenOnce(host, port)) === port;
   } catch {

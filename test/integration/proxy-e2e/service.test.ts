@@ -11,6 +11,7 @@ import {
   type DaemonBed,
 } from './fixture.js';
 import type { Bed } from '../agent/bed.js';
+import { canListen } from '../../cluster/net.js';
 import { udpAsk, udpDeployment, udpService } from './udp.js';
 
 const NODE = 'dl-px-svc';
@@ -82,6 +83,10 @@ test('NodePort answers on 127.0.0.1 and on the node InternalIP from the host', {
   }
   // Its ClusterIP is proxied too.
   assert.ok(names.includes(await mustGet(svc.spec.clusterIP!, 80)));
+  // The daemon holds the NodePort open (claimNodePort): no other process can take it, until the Service goes.
+  assert.equal(await canListen('0.0.0.0', nodePort), false, `${nodePort} is held`);
+  await b().kubectl(['-n', NS, 'delete', 'service', 'web-np']);
+  await b().waitFor(() => canListen('0.0.0.0', nodePort), { what: `${nodePort} released`, timeoutMs: 30_000, intervalMs: 250 });
 });
 
 test('an externalIP answers from the host and from a pod; a NodePort answers from a pod on the node IP', { timeout: 60_000 }, async () => {

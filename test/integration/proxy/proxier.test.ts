@@ -8,6 +8,7 @@ import { silentLogger } from '../../../lib/log.js';
 import { Proxier } from '../../../proxy/proxier.js';
 import { FakeInformer } from '../../../proxy/testing/fake-informer.js';
 import type { IptablesRunner } from '../../../proxy/iptables.js';
+import { freePort } from '../../cluster/net.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
@@ -75,6 +76,7 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   assert.match(restores.at(-1)!, new RegExp(`-A DKLT-PORTALS-HOST -d 10\\.96\\.1\\.1/32 -p tcp .* --dport 80 -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`));
   assert.match(restores.at(-1)!, new RegExp(`-A DKLT-NODEPORT-HOST -p tcp .* --dport 30080 -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`));
   assert.match(restores.at(-1)!, new RegExp(`-A DKLT-PORTALS-CONTAINER -d 10\\.96\\.1\\.1/32 .* -j DNAT --to-destination 127\\.0\\.0\\.1:${row.listenerPort}`), 'bound to one address ⇒ container DNAT');
+  assert.deepEqual(proxier.claimedPorts(), ['tcp/0.0.0.0:30080'], 'the NodePort is held open');
 
   // Endpoint update in place: same listener port, two endpoints, round robin reaches both.
   slices.upsert(slice([{ ip: '127.0.0.2', port }, { ip: '127.0.0.3', port }]));
@@ -107,10 +109,40 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   services.remove('default/web');
   await until(() => proxier.table().length === 0, 'listener removal');
   await assert.rejects(get(row.listenerPort), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+  assert.deepEqual(proxier.claimedPorts(), [], 'the NodePort is released');
 
   await proxier.stop();
   assert.match(restores.at(-1)!, /^-X DKLT-PORTALS-HOST$/m, 'stop removes the chains');
   assert.match(restores.at(-1)!, /^-X DKLT-SERVICES$/m, 'stop removes the filter chain');
+});
+
+test('a NodePort another process holds: a Warning Event on the node, the portals still programmed, claimed once free', async () => {
+  const nodePort = await freePort();
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(nodePort, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+  const svc: Service = { metadata: { namespace: 'default', name: 'web' }, spec: { type: 'NodePort', clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80, nodePort }] } };
+  const restores: string[] = [];
+  const events: { kind: string; name: string; type: string; reason: string; message: string }[] = [];
+  const proxier = new Proxier({
+    services: new FakeInformer<Service>([svc]), slices: new FakeInformer<EndpointSlice>([]), nodeName: 'n1', log: silentLogger(),
+    iptablesRunner: { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (i) => { restores.push(i); } }, chainPrefix: 'DKLT',
+    healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, bindAddress: '127.0.0.1',
+    events: { event: (o, type, reason, message) => { events.push({ kind: o.kind, name: o.name, type, reason, message }); } },
+  });
+  cleanups.push(() => proxier.stop());
+  await proxier.start(new AbortController().signal);
+  await until(() => events.length > 0, 'the Warning Event');
+  assert.deepEqual({ ...events[0]!, message: '' }, { kind: 'Node', name: 'n1', type: 'Warning', reason: 'FailedToClaimPort', message: '' });
+  assert.match(events[0]!.message, new RegExp(`tcp/0\\.0\\.0\\.0:${nodePort}.*EADDRINUSE`));
+  assert.match(restores.at(-1)!, new RegExp(`-A DKLT-NODEPORT-HOST -p tcp .* --dport ${nodePort} -j DNAT`));
+  assert.deepEqual(proxier.claimedPorts(), []);
+  await new Promise<void>((r) => squatter.close(() => r()));
+  proxier.requestSync();
+  await until(() => proxier.claimedPorts().length > 0, 'the claim');
+  assert.deepEqual(proxier.claimedPorts(), [`tcp/0.0.0.0:${nodePort}`]);
+  await proxier.stop();
+  assert.deepEqual(proxier.claimedPorts(), []);
 });
 
 test('nothing is programmed before both informers have synced', async () => {
