@@ -68,7 +68,7 @@ async function hold(c: PortClaim): Promise<Held> {
 
 export class PortClaims {
   readonly #log: Logger;
-  readonly #held = new Map<string, { claim: PortClaim; socket: Held }>();
+  readonly #held = new Map<string, Held>();
   /** Claims that could not be bound at the last sync, with why. */
   readonly #failed = new Map<string, string>();
 
@@ -78,23 +78,23 @@ export class PortClaims {
 
   /** Binds what is wanted and not held, releases what is no longer wanted. A claim that fails is logged and retried at the next sync. */
   async sync(wanted: ReadonlyMap<string, PortClaim>): Promise<void> {
-    for (const [key, h] of this.#held) {
-      if (wanted.has(key)) { h.claim = wanted.get(key)!; continue; }
+    for (const [key, socket] of this.#held) {
+      if (wanted.has(key)) continue;
       this.#held.delete(key);
-      await h.socket.close();
+      await socket.close();
       this.#log.info({ port: key }, 'released port claim');
     }
     for (const key of this.#failed.keys()) if (!wanted.has(key)) this.#failed.delete(key);
     for (const [key, claim] of wanted) {
       if (this.#held.has(key)) continue;
       try {
-        this.#held.set(key, { claim, socket: await hold(claim) });
+        this.#held.set(key, await hold(claim));
         this.#failed.delete(key);
         this.#log.info({ port: key, services: claim.owners }, 'claimed port');
       } catch (err) {
         const why = errorMessage(err);
         // As upstream ("can't open port, skipping it"): the portals stay; this port's owner is told at every sync.
-        this.#log.error({ port: key, services: claim.owners, err: why }, 'cannot claim port: another process holds it; service traffic to it is still redirected');
+        this.#log.error({ port: key, services: claim.owners, err: why }, 'cannot claim port; service traffic to it is still redirected');
         this.#failed.set(key, why);
       }
     }
@@ -114,6 +114,6 @@ export class PortClaims {
     const all = [...this.#held.values()];
     this.#held.clear();
     this.#failed.clear();
-    await Promise.all(all.map((h) => h.socket.close()));
+    await Promise.all(all.map((h) => h.close()));
   }
 }
