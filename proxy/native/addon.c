@@ -35,20 +35,32 @@ static void stop_engine(void *arg) {
   uv_close((uv_handle_t *)&E.keepalive, NULL);
 }
 
+/* Set when the engine could not start its thread: it is not tried again (its async handle is closing). */
+static int broken;
+
 static int init_engine(napi_env env) {
   if (E.inited) return 0;
+  if (broken) return broken;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return -EINVAL;
-  E.efd = epoll_create1(EPOLL_CLOEXEC);
-  if (E.efd < 0) return -errno;
-  E.buf = malloc(READ_BUF);
-  if (!E.buf) return -ENOMEM;
-  E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pthread_mutex_init(&E.mu, NULL);
-  uv_async_init(loop, &E.keepalive, on_keepalive);
+  int efd = epoll_create1(EPOLL_CLOEXEC);
+  if (efd < 0) return -errno;
+  char *buf = malloc(READ_BUF);
+  if (!buf || uv_async_init(loop, &E.keepalive, on_keepalive)) { free(buf); close(efd); return -ENOMEM; }
   uv_unref((uv_handle_t *)&E.keepalive);
+  E.efd = efd;
+  E.buf = buf;
+  E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   int rc = pthread_create(&E.thread, NULL, relay_main, NULL);
-  if (rc) { uv_close((uv_handle_t *)&E.keepalive, NULL); close(E.efd); E.efd = -1; return -rc; }
+  if (rc) {
+    uv_close((uv_handle_t *)&E.keepalive, NULL);
+    close(E.efd);
+    if (E.reserve_fd >= 0) close(E.reserve_fd);
+    free(E.buf);
+    E.efd = E.reserve_fd = -1;
+    E.buf = NULL;
+    return broken = -rc;
+  }
   napi_add_env_cleanup_hook(env, stop_engine, NULL);
   E.inited = 1;
   return 0;
@@ -93,9 +105,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   }
   l->next = E.listeners;
   E.listeners = l;
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
-  epoll_ctl(E.efd, EPOLL_CTL_ADD, fd, &ev);
-  int id = l->id;
+  int id = l->id; /* accepting starts with the first setTargets */
   pthread_mutex_unlock(&E.mu);
   uv_ref((uv_handle_t *)&E.keepalive);
   return num(env, id);
@@ -142,8 +152,9 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
   l->ntargets = (int)k;
   if (l->rr >= l->ntargets) l->rr = 0;
   if (aff_ms != l->aff_ms || aff_ms <= 0) aff_clear(&l->aff);
-  else if (l->aff.used) aff_rebuild(&l->aff, l->aff.cap, aff_target_present, l);
+  else if (l->aff.used) aff_rebuild(&l->aff, aff_target_present, l);
   l->aff_ms = aff_ms > 0 ? aff_ms : 0;
+  if (!l->ready) { l->ready = 1; listener_arm(l, 1); }
   unlock();
   free(old); /* connections keep copies of their target, not pointers into the list */
   return num(env, k);
@@ -224,8 +235,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (!l) { unlock(); return num(env, 0); }
   *pp = l->next;
   int none_left = E.listeners == NULL;
+  listener_arm(l, 0);
   l->closed = 1;
-  epoll_ctl(E.efd, EPOLL_CTL_DEL, l->fd, NULL);
   close(l->fd);
   while (l->head) teardown(l->head, HOW_RESET_BOTH);
   l->dead_next = E.dead_listeners;

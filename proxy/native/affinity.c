@@ -1,5 +1,6 @@
 // ClientIP session affinity for the native relay: client address → endpoint, open addressing with
-// linear probing and tombstones; rebuilt (smaller, without tombstones) when it fills up or is purged.
+// linear probing. Entries are only ever dropped by a rebuild (purge, endpoint change), which sizes
+// the table for what it keeps; it grows when half full.
 #include "relay.h"
 
 static uint32_t key_hash(const addrkey *k) {
@@ -10,14 +11,12 @@ static uint32_t key_hash(const addrkey *k) {
 
 aff *aff_slot(afftable *t, const addrkey *k, int insert) {
   if (!t->cap) return NULL;
-  aff *tomb = NULL;
   for (uint32_t i = key_hash(k) & (t->cap - 1), n = 0; n < t->cap; i = (i + 1) & (t->cap - 1), n++) {
     aff *a = &t->slots[i];
-    if (a->state == 0) return insert ? (tomb ? tomb : a) : NULL;
-    if (a->state == 2) { if (!tomb) tomb = a; continue; }
+    if (!a->used) return insert ? a : NULL;
     if (memcmp(&a->k, k, sizeof *k) == 0) return a;
   }
-  return insert ? tomb : NULL;
+  return NULL;
 }
 
 void aff_clear(afftable *t) {
@@ -25,13 +24,17 @@ void aff_clear(afftable *t) {
   memset(t, 0, sizeof *t);
 }
 
-/* Keeps the entries for which keep(entry) is true, in a table sized for them. */
-void aff_rebuild(afftable *t, uint32_t cap, int (*keep)(const aff *, const void *), const void *arg) {
+/* Keeps the entries for which keep(entry) is true (all without keep, plus room for one more), in a
+ * table at most a quarter full. */
+void aff_rebuild(afftable *t, int (*keep)(const aff *, const void *), const void *arg) {
+  uint32_t kept = 0, cap = 64;
+  for (uint32_t i = 0; i < t->cap; i++) if (t->slots[i].used && (!keep || keep(&t->slots[i], arg))) kept++;
+  while (cap < (kept + 1) * 4) cap *= 2;
   afftable n = { .slots = calloc(cap, sizeof(aff)), .cap = cap };
   if (!n.slots) return;
   for (uint32_t i = 0; i < t->cap; i++) {
     aff *a = &t->slots[i];
-    if (a->state != 1 || (keep && !keep(a, arg))) continue;
+    if (!a->used || (keep && !keep(a, arg))) continue;
     aff *b = aff_slot(&n, &a->k, 1);
     *b = *a;
     n.used++;
@@ -41,10 +44,10 @@ void aff_rebuild(afftable *t, uint32_t cap, int (*keep)(const aff *, const void 
 }
 
 void aff_put(afftable *t, const addrkey *k, const target *tg, double now) {
-  if ((t->used + t->deleted + 1) * 2 > t->cap) aff_rebuild(t, t->cap ? (t->used * 4 > t->cap ? t->cap * 2 : t->cap) : 64, NULL, NULL);
+  if ((t->used + 1) * 2 > t->cap) aff_rebuild(t, NULL, NULL);
   aff *a = aff_slot(t, k, 1);
   if (!a) return;
-  if (a->state != 1) { if (a->state == 2) t->deleted--; t->used++; a->state = 1; a->k = *k; }
+  if (!a->used) { t->used++; a->used = 1; a->k = *k; }
   a->t = *tg;
   a->last = now;
 }

@@ -19,7 +19,7 @@
 // set) before that wait began, so no later event can point at it.
 #include "relay.h"
 
-engine E = { .efd = -1, .reserve_fd = -1 };
+engine E = { .efd = -1, .reserve_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void buf_give(char *b);
 
@@ -263,6 +263,15 @@ static void on_leg(leg *g, uint32_t ev) {
   }
 }
 
+/* Puts the listener in the epoll set, or takes it out. */
+void listener_arm(listener *l, int on) {
+  if (l->closed || l->armed == on) return;
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+  if (epoll_ctl(E.efd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd, &ev) == 0) l->armed = on;
+}
+
+#define ACCEPT_PAUSE_MS 100
+
 static void on_accept(listener *l) {
   for (int i = 0; i < ACCEPT_BATCH && !l->closed; i++) {
     struct sockaddr_storage from;
@@ -277,7 +286,12 @@ static void on_accept(listener *l) {
         int x = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
         if (x >= 0) close(x);
         E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return;
       }
+      /* Any other failure (or no reserve descriptor) would come back at once from the level-triggered
+       * listener: pause accepting for a moment instead of spinning. */
+      listener_arm(l, 0);
+      l->rearm_at = now_ms() + ACCEPT_PAUSE_MS;
       return;
     }
     if (l->nconns >= l->max_conns) { l->stats[S_DROPS]++; close(fd); continue; }
@@ -304,11 +318,13 @@ static void tick(double now) {
     nx = c->dnext;
     if (c->dial_deadline <= now) dial_failed(c);
   }
+  if (E.reserve_fd < 0) E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (listener *l = E.listeners; l; l = l->next) {
+    if (l->rearm_at && now >= l->rearm_at) { l->rearm_at = 0; listener_arm(l, l->ready); }
     if (l->aff.used && now >= l->next_aff_purge) {
       double bounds[2] = { now, l->aff_ms };
       l->next_aff_purge = now + 60e3;
-      aff_rebuild(&l->aff, l->aff.cap, aff_fresh, bounds);
+      aff_rebuild(&l->aff, aff_fresh, bounds);
     }
     if (l->idle_ms <= 0 || now < l->next_sweep) continue;
     l->next_sweep = now + (l->idle_ms / IDLE_SWEEPS < 10 ? 10 : l->idle_ms / IDLE_SWEEPS);

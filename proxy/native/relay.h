@@ -39,8 +39,8 @@ typedef struct target {
 
 /* ClientIP session affinity: client address → its endpoint, open addressing with linear probing. */
 typedef struct addrkey { uint8_t fam; uint8_t a[16]; } addrkey;
-typedef struct aff { uint8_t state; /* 0 empty, 1 used, 2 deleted */ addrkey k; target t; double last; } aff;
-typedef struct afftable { aff *slots; uint32_t cap, used, deleted; } afftable;
+typedef struct aff { uint8_t used; addrkey k; target t; double last; } aff;
+typedef struct afftable { aff *slots; uint32_t cap, used; } afftable;
 
 struct conn;
 struct listener;
@@ -75,6 +75,10 @@ typedef struct conn {
 typedef struct listener {
   uint8_t kind;
   int id, fd, port, closed;
+  /* In the epoll set: from the first setTargets (a client never meets a listener without its
+   * endpoints), and again after an accept error's pause (rearm_at). */
+  int ready, armed;
+  double rearm_at;
   target *targets;
   int ntargets, rr;
   double dial_ms[MAX_DIAL_STEPS];
@@ -110,12 +114,13 @@ extern engine E;
 /* relay.c: the event loop and the data path */
 double now_ms(void);
 void teardown(conn *c, int how);
+void listener_arm(listener *l, int on);
 void *relay_main(void *arg);
 
 /* affinity.c: ClientIP affinity tables */
 aff *aff_slot(afftable *t, const addrkey *k, int insert);
 void aff_clear(afftable *t);
-void aff_rebuild(afftable *t, uint32_t cap, int (*keep)(const aff *, const void *), const void *arg);
+void aff_rebuild(afftable *t, int (*keep)(const aff *, const void *), const void *arg);
 void aff_put(afftable *t, const addrkey *k, const target *tg, double now);
 int aff_target_present(const aff *a, const void *arg);
 int aff_fresh(const aff *a, const void *arg);

@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
 import { TcpListener } from '../../../proxy/tcp.js';
-import { nativeRelayUnavailable } from '../../../proxy/native/engine.js';
+import { nativeRelay, nativeRelayUnavailable } from '../../../proxy/native/engine.js';
 import type { EndpointInfo } from '../../../proxy/types.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -82,6 +82,23 @@ test('[native] counters survive stop(); the port is released', async () => {
   const again = net.createServer();
   await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', resolve); });
   await new Promise<void>((r) => again.close(() => r()));
+});
+
+test('[native] a client that connects between listen and the first endpoints waits for them instead of being reset', async () => {
+  const relay = nativeRelay();
+  assert.ok(relay, nativeRelayUnavailable());
+  const a = await namedBackend('127.0.0.2', 'a');
+  const id = relay.listen('127.0.0.1', 0, 16, 100, 60_000, [250, 500]);
+  assert.ok(id > 0, `listen: ${id}`);
+  cleanups.push(() => { relay.close(id); });
+  const reply = request(relay.port(id));
+  // The connection is in the backlog now; let the relay thread see it if it were accepting.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(relay.setTargets(id, ['127.0.0.2'], [a], 0), 1);
+  assert.equal(await reply, 'a');
+  const stats = new Float64Array(10);
+  relay.stats(id, stats);
+  assert.equal(stats[5], 0, 'no rejects');
 });
 
 test('[native] a process whose only handle is a native listener keeps serving', async () => {
