@@ -116,12 +116,16 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   assert.match(restores.at(-1)!, /^-X DKLT-SERVICES$/m, 'stop removes the filter chain');
 });
 
-test('a NodePort another process holds: a Warning Event on the node, the portals still programmed, claimed once free', async () => {
-  const nodePort = await freePort();
-  const squatter = net.createServer();
-  await new Promise<void>((r) => squatter.listen(nodePort, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
-  const svc: Service = { metadata: { namespace: 'default', name: 'web' }, spec: { type: 'NodePort', clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80, nodePort }] } };
+test('ports another process holds: Warning Events on the node (NodePort, health check port), the portals still programmed, both taken once free', async () => {
+  const [nodePort, hcPort] = [await freePort(), await freePort()];
+  const squatters = [net.createServer(), net.createServer()];
+  const free = async (): Promise<void> => { await Promise.all(squatters.map((q) => new Promise<void>((r) => q.close(() => r())))); };
+  await Promise.all([nodePort, hcPort].map((p, i) => new Promise<void>((r) => squatters[i]!.listen(p, '127.0.0.1', r))));
+  cleanups.push(free);
+  const svc: Service = {
+    metadata: { namespace: 'default', name: 'web' },
+    spec: { type: 'LoadBalancer', clusterIP: '10.96.1.1', externalTrafficPolicy: 'Local', healthCheckNodePort: hcPort, ports: [{ name: 'http', port: 80, nodePort }] },
+  };
   const restores: string[] = [];
   const events: { kind: string; name: string; type: string; reason: string; message: string }[] = [];
   const proxier = new Proxier({
@@ -132,15 +136,18 @@ test('a NodePort another process holds: a Warning Event on the node, the portals
   });
   cleanups.push(() => proxier.stop());
   await proxier.start(new AbortController().signal);
-  await until(() => events.length > 0, 'the Warning Event');
-  assert.deepEqual({ ...events[0]!, message: '' }, { kind: 'Node', name: 'n1', type: 'Warning', reason: 'FailedToClaimPort', message: '' });
-  assert.match(events[0]!.message, new RegExp(`tcp/0\\.0\\.0\\.0:${nodePort}.*EADDRINUSE`));
+  await until(() => restores.length > 0, 'the first sync');
+  const seen = new Map(events.map((e) => [e.reason, e]));
+  assert.deepEqual([...seen.values()].map((e) => [e.kind, e.name, e.type]), [['Node', 'n1', 'Warning'], ['Node', 'n1', 'Warning']]);
+  assert.match(seen.get('FailedToClaimPort')?.message ?? '', new RegExp(`tcp/0\\.0\\.0\\.0:${nodePort}.*EADDRINUSE`));
+  assert.match(seen.get('FailedToStartServiceHealthcheck')?.message ?? '', new RegExp(`port ${hcPort}:.*EADDRINUSE`));
   assert.match(restores.at(-1)!, new RegExp(`-A DKLT-NODEPORT-HOST -p tcp .* --dport ${nodePort} -j DNAT`));
   assert.deepEqual(proxier.claimedPorts(), []);
-  await new Promise<void>((r) => squatter.close(() => r()));
+  await free();
   proxier.requestSync();
   await until(() => proxier.claimedPorts().length > 0, 'the claim');
   assert.deepEqual(proxier.claimedPorts(), [`tcp/0.0.0.0:${nodePort}`]);
+  assert.equal((await fetch(`http://127.0.0.1:${hcPort}/`)).status, 503, 'the health check server answers (no local endpoints)');
   await proxier.stop();
   assert.deepEqual(proxier.claimedPorts(), []);
 });
