@@ -190,7 +190,7 @@ export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOpt
   for (const s of [...specs].sort(bySpecKey)) {
     if (!s.listenerPort) continue;
     const p = s.protocol.toLowerCase();
-    const comment = `-m comment --comment "${s.key.replace(/"/g, '')}"`;
+    const comment = ruleComment(s.key);
     const udp = s.protocol === 'UDP';
     const hostPort = s.hostListenerPort || s.listenerPort;
     for (const ip of [...new Set(s.ips)]) {
@@ -215,6 +215,11 @@ export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOpt
   return lines;
 }
 
+/** `-m comment` naming a service port (quotes dropped: iptables-restore cannot take them), with an optional note. */
+function ruleComment(key: string, note?: string): string {
+  return `-m comment --comment "${key.replace(/"/g, '')}${note ? ` ${note}` : ''}"`;
+}
+
 /** The filter rules: refuse new connections to the listener of a service port that has nowhere to send them. */
 export function renderFilterRules(specs: readonly PortalSpec[], prefix: string): string[] {
   const chain = filterChainName(prefix);
@@ -224,7 +229,7 @@ export function renderFilterRules(specs: readonly PortalSpec[], prefix: string):
     const p = s.protocol.toLowerCase();
     const why = s.refuse === 'REJECT' ? 'has no endpoints' : 'has no local endpoints';
     const target = s.refuse === 'REJECT' ? '-j REJECT --reject-with icmp-port-unreachable' : '-j DROP';
-    lines.push(`-A ${chain} -p ${p} -m comment --comment "${s.key.replace(/"/g, '')} ${why}" -m ${p} --dport ${s.listenerPort} ${target}`);
+    lines.push(`-A ${chain} -p ${p} ${ruleComment(s.key, why)} -m ${p} --dport ${s.listenerPort} ${target}`);
   }
   return lines;
 }
@@ -237,7 +242,7 @@ export function renderFirewallRules(specs: readonly PortalSpec[], prefix: string
     if (!s.listenerPort || !s.firewall) continue;
     const p = s.protocol.toLowerCase();
     for (const ip of [...new Set(s.firewall.ips)]) {
-      lines.push(`-A ${chain} -d ${ip}/32 -p ${p} -m comment --comment "${s.key.replace(/"/g, '')} traffic not accepted by loadBalancerSourceRanges" -m ${p} --dport ${s.port} -j DROP`);
+      lines.push(`-A ${chain} -d ${ip}/32 -p ${p} ${ruleComment(s.key, 'traffic not accepted by loadBalancerSourceRanges')} -m ${p} --dport ${s.port} -j DROP`);
     }
   }
   return lines;
