@@ -15,6 +15,13 @@ export default tseslint.config(
     },
   },
   {
+    // Dependencies point inward: the library never imports its command line (issue 19).
+    files: ['agent/**/*.ts', 'proxy/**/*.ts', 'kube/**/*.ts', 'runtime/**/*.ts', 'lib/**/*.ts', 'metrics/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)cli/', message: 'the library must not depend on cli/ (pass what it needs in)' }] }],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -1,18 +1,25 @@
 // The agent (kubelet half): wires the runtime, pod sources, pod controller, status writer, node
-// controller, events and volumes from one frozen config. Standalone when no kubeconfig is given.
+// controller, events and volumes from one frozen config. build() wires the parts (reads only: host
+// facts, resolv.conf), start() starts them in order, stop() stops them in reverse — as fastify's
+// build()/listen(). The kube client and the runtime come in from the caller; standalone without a client.
 import { join } from 'node:path';
-import type { Config } from '../cli/config.js';
-import { kubeFor } from '../cli/kube-shared.js';
-import { KUBELET_VERSION } from '../cli/version.js';
 import type { Pod } from '../kube/api.js';
-import type { KubeClient } from '../kube/types.js';
+import { EventRecorder } from '../kube/events.js';
+import type { KubeShared } from '../kube/shared.js';
 import { Backoff } from '../lib/backoff.js';
 import { systemClock } from '../lib/clock.js';
 import { Semaphore } from '../lib/semaphore.js';
-import type { Service } from '../lib/lifecycle.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
-import { DockerRuntime } from '../runtime/docker/runtime.js';
-import { EventRecorder } from './events/recorder.js';
+import { KUBELET_VERSION } from '../lib/version.js';
+import type { DockerRuntime } from '../runtime/docker/runtime.js';
+import type { AgentConfig } from './config.js';
+import { buildContainerCreateSpec, buildSandboxSpec } from './containers/container.js';
+import { readHostResolvConf } from './containers/dns.js';
+import { envMap, resolveEnv } from './containers/env.js';
+import { containerSpecHash } from './containers/hash.js';
+import { qosClass } from './containers/qos.js';
+import { kubeEnvSources } from './containers/sources.js';
 import { readHostInfo } from './node/hostinfo.js';
 import { NodeController } from './node/controller.js';
 import { ProberManager } from './prober/manager.js';
@@ -20,12 +27,6 @@ import { PodController, type PodSource } from './pods/controller.js';
 import type { EnvSources, WorkerDeps } from './pods/deps.js';
 import { ImageManager } from './pods/images.js';
 import { RuntimeCache } from './pods/relist.js';
-import { buildContainerCreateSpec, buildSandboxSpec } from './spec/container.js';
-import { readHostResolvConf } from './spec/dns.js';
-import { envMap, resolveEnv } from './spec/env.js';
-import { containerSpecHash } from './spec/hash.js';
-import { qosClass } from './spec/qos.js';
-import { kubeEnvSources } from './spec/sources.js';
 import { MirrorPodManager, isMirrorPod } from './static/mirror.js';
 import { StaticPodSource } from './static/source.js';
 import { StatusManager } from './status/manager.js';
@@ -34,7 +35,7 @@ import { VolumeManager } from './volumes/manager.js';
 const noEnvSources: EnvSources = { configMap: async () => undefined, secret: async () => undefined };
 
 /** The API pod source: this node's pods, mirror pods excluded (their static pods run them). */
-function apiSource(client: ReturnType<typeof kubeFor>, nodeName: string): PodSource {
+function apiSource(client: KubeShared, nodeName: string): PodSource {
   const inf = client.informers.get<Pod>({ path: '/api/v1/pods', fieldSelector: `spec.nodeName=${nodeName}` });
   return {
     name: 'api',
@@ -48,16 +49,32 @@ function apiSource(client: ReturnType<typeof kubeFor>, nodeName: string): PodSou
   };
 }
 
-export class Agent implements Service {
-  readonly #config: Config;
-  readonly #log: Logger;
-  #parts: Service[] = [];
+export interface AgentDeps {
+  log: Logger;
+  /** The Docker runtime (dockerode); the agent never builds its own. */
+  runtime: DockerRuntime;
+  /** The shared API client and informers; absent ⇒ standalone (static pods only). */
+  kube?: KubeShared;
+}
+
+/** A wired part: started in order, stopped in reverse. */
+interface Part {
+  name: string;
+  part: Lifecycle;
+}
+
+export class Agent implements Lifecycle {
+  readonly #config: AgentConfig;
+  readonly #deps: AgentDeps;
+  #parts: Part[] | undefined;
+  #started: Part[] = [];
+  #afterStart: (() => void)[] = [];
   #pods: PodController | undefined;
   #node: NodeController | undefined;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
-    this.#log = log;
+    this.#deps = deps;
   }
 
   podController(): PodController | undefined {
@@ -68,25 +85,24 @@ export class Agent implements Service {
     return this.#node;
   }
 
-  async start(signal: AbortSignal): Promise<void> {
+  /** Wires every part from the config (reads host facts; starts nothing). Idempotent. */
+  async build(): Promise<void> {
+    if (this.#parts) return;
     const cfg = this.#config;
-    const log = this.#log.child({ component: 'agent', node: cfg.nodeName });
-    const runtime = new DockerRuntime({ socketPath: cfg.dockerEndpoint, nodeName: cfg.nodeName, log: this.#log.child({ component: 'runtime' }) });
+    const { runtime, kube } = this.#deps;
+    const child = (component: string) => this.#deps.log.child({ component });
     const host = await readHostInfo(runtime);
     const hostIP = host.internalIP ?? '127.0.0.1';
-    const kube = cfg.kubeconfig ? kubeFor(cfg.kubeconfig, this.#log) : undefined;
-    const client: KubeClient | undefined = kube?.client;
-    log.info({ mode: client ? 'paired' : 'standalone', server: client?.server, staticPodPath: cfg.staticPodPath, hostIP }, 'starting agent');
-
-    const events = new EventRecorder({ client, host: cfg.nodeName, log: this.#log.child({ component: 'events' }) });
-    const status = new StatusManager({ client, log: this.#log.child({ component: 'status-manager' }) });
-    const volumes = new VolumeManager({ rootDir: cfg.rootDir, client, nodeName: cfg.nodeName, log: this.#log.child({ component: 'volumes' }) });
+    const client = kube?.client;
+    const events = new EventRecorder({ client, host: cfg.nodeName, log: child('events') });
+    const status = new StatusManager({ client, log: child('status-manager') });
+    const volumes = new VolumeManager({ rootDir: cfg.rootDir, client, nodeName: cfg.nodeName, log: child('volumes') });
     const hostDNS = await readHostResolvConf();
-    const prober = new ProberManager({ runtime, events, hostIP, log: this.#log.child({ component: 'prober' }) });
+    const prober = new ProberManager({ runtime, events, hostIP, log: child('prober') });
     const deps: WorkerDeps = {
       runtime,
       cache: new RuntimeCache(runtime),
-      images: new ImageManager(runtime, systemClock, this.#log.child({ component: 'images' })),
+      images: new ImageManager(runtime, systemClock, child('images')),
       volumes: {
         setup: (p) => volumes.setup(p),
         mountsFor: (p, c, prepared, env) => volumes.mountsFor(p, c, prepared, env ? envMap(env) : undefined),
@@ -111,45 +127,65 @@ export class Agent implements Service {
       startSlots: new Semaphore(cfg.runtimeParallelism),
       crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, systemClock),
       clock: systemClock,
-      log: this.#log.child({ component: 'pod-worker' }),
+      log: child('pod-worker'),
     };
 
     const sources: PodSource[] = [];
     let staticSource: StaticPodSource | undefined;
     if (cfg.staticPodPath) {
-      staticSource = new StaticPodSource({ dir: cfg.staticPodPath, nodeName: cfg.nodeName, rescanMs: cfg.fileCheckFrequencySeconds * 1000, log: this.#log.child({ component: 'static-pods' }) });
+      staticSource = new StaticPodSource({ dir: cfg.staticPodPath, nodeName: cfg.nodeName, rescanMs: cfg.fileCheckFrequencySeconds * 1000, log: child('static-pods') });
       sources.push(staticSource);
     }
     if (kube) sources.push(apiSource(kube, cfg.nodeName));
 
-    await events.start(signal);
-    await status.start(signal);
-    this.#parts.push({ start: async () => {}, stop: async () => prober.stop() }, status, events);
+    const parts: Part[] = [
+      { name: 'events', part: events },
+      { name: 'status', part: status },
+      { name: 'prober', part: { start: async () => {}, stop: async () => prober.stop() } },
+    ];
     if (client) {
       this.#node = new NodeController({
-        client, nodeName: cfg.nodeName, runtime, events, log: this.#log.child({ component: 'node' }),
+        client, nodeName: cfg.nodeName, runtime, events, log: child('node'),
         config: { labels: { ...cfg.nodeLabels }, taints: cfg.registerWithTaints.map((t) => ({ ...t })), maxPods: cfg.maxPods, kubeletPort: cfg.port, kubeletVersion: KUBELET_VERSION, nodeIP: hostIP },
       });
-      await this.#node.start(signal);
-      this.#parts.unshift(this.#node);
+      parts.push({ name: 'node', part: this.#node });
     }
     this.#pods = new PodController(deps, sources, { workers: cfg.podWorkers });
-    await this.#pods.start(signal);
-    this.#parts.unshift(this.#pods);
+    parts.push({ name: 'pods', part: this.#pods });
     if (client && staticSource) {
       const node = this.#node;
       const src = staticSource;
-      const mirror = new MirrorPodManager({ client, nodeName: cfg.nodeName, node: () => node?.node()?.metadata, status, events, staticPods: () => src.list(), log: this.#log.child({ component: 'mirror-pods' }) });
-      await mirror.start(signal);
-      src.on({ add: () => mirror.trigger(), delete: () => mirror.trigger() });
-      mirror.trigger();
-      this.#parts.unshift(mirror);
+      const mirror = new MirrorPodManager({ client, nodeName: cfg.nodeName, node: () => node?.node()?.metadata, status, events, staticPods: () => src.list(), log: child('mirror-pods') });
+      parts.push({ name: 'mirror-pods', part: mirror });
+      this.#afterStart.push(() => {
+        src.on({ add: () => mirror.trigger(), delete: () => mirror.trigger() });
+        mirror.trigger();
+      });
     }
-    log.info({ pods: this.#pods.pods().length }, 'agent started');
+    this.#parts = parts;
+    child('agent').info({ node: cfg.nodeName, mode: client ? 'paired' : 'standalone', server: client?.server, staticPodPath: cfg.staticPodPath, hostIP }, 'agent built');
   }
 
+  async start(signal: AbortSignal): Promise<void> {
+    await this.build();
+    for (const p of this.#parts ?? []) {
+      await p.part.start(signal);
+      this.#started.unshift(p);
+    }
+    for (const f of this.#afterStart) f();
+    this.#deps.log.child({ component: 'agent' }).info({ pods: this.#pods?.pods().length ?? 0 }, 'agent started');
+  }
+
+  /** Stops the started parts in reverse order; a part that fails to stop is logged and the rest still stop. */
   async stop(): Promise<void> {
-    for (const p of this.#parts) await p.stop().catch(() => {});
-    this.#parts = [];
+    const log = this.#deps.log.child({ component: 'agent' });
+    for (const p of this.#started) {
+      try {
+        await p.part.stop();
+      } catch (err) {
+        log.warn({ err, part: p.name }, 'part failed to stop');
+      }
+    }
+    this.#started = [];
   }
 }

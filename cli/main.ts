@@ -1,11 +1,13 @@
 // Entry point: parse flags, validate the config once, run the chosen parts until a signal.
 import { Agent } from '../agent/agent.js';
+import { kubeFor } from '../kube/shared.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
-import type { Service } from '../lib/lifecycle.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
 import { createLogger } from '../lib/log.js';
+import { DockerRuntime } from '../runtime/docker/runtime.js';
 import { configFromEnv, mergeConfig, readConfigFile, validateConfig, type Config } from './config.js';
 import { parseFlags, USAGE } from './flags.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../lib/version.js';
 
 function loadConfig(argv: string[]): { command: string; config: Config } {
   const flags = parseFlags(argv);
@@ -18,13 +20,15 @@ function loadConfig(argv: string[]): { command: string; config: Config } {
   return { command: flags.command, config: validateConfig(mergeConfig(file, configFromEnv(process.env), flags.layer), source) };
 }
 
-async function buildParts(command: string, config: Config): Promise<Service[]> {
+async function buildParts(command: string, config: Config): Promise<Lifecycle[]> {
   const log = createLogger({ level: config.logLevel });
   switch (command) {
     case 'agent':
     case 'run': {
       const withProxy = command === 'run' || config.proxy.enabled;
-      const parts: Service[] = [new Agent(config, log)];
+      const runtime = new DockerRuntime({ socketPath: config.dockerEndpoint, nodeName: config.nodeName, log: log.child({ component: 'runtime' }) });
+      const kube = config.kubeconfig ? kubeFor(config.kubeconfig, log) : undefined;
+      const parts: Lifecycle[] = [new Agent(config, { log, runtime, kube })];
       if (withProxy) {
         const { ProxyService } = await import('./proxy-service.js');
         parts.push(new ProxyService(config, log));
@@ -46,7 +50,7 @@ async function main(): Promise<void> {
     process.stdout.write(`dockerlet ${VERSION}\n`);
     return;
   }
-  let parts: Service[];
+  let parts: Lifecycle[];
   try {
     const { command, config } = loadConfig(argv);
     parts = await buildParts(command, config);

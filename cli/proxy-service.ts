@@ -1,15 +1,15 @@
-// The proxy half as a Service for the CLI: runs proxy/run.ts with the process's shared informers.
-import { EventRecorder } from '../agent/events/recorder.js';
-import type { Service } from '../lib/lifecycle.js';
+// The proxy half as a Lifecycle part for the CLI: runs proxy/run.ts with the process's shared informers.
+import { EventRecorder } from '../kube/events.js';
+import { kubeFor } from '../kube/shared.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Proxier } from '../proxy/proxier.js';
 import { autoShards } from '../proxy/config.js';
 import { runProxy } from '../proxy/run.js';
 import type { Config } from './config.js';
-import { kubeFor } from './kube-shared.js';
 
-export class ProxyService implements Service {
+export class ProxyService implements Lifecycle {
   readonly #config: Config;
   readonly #log: Logger;
   #proxier: Proxier | undefined;
@@ -31,12 +31,9 @@ export class ProxyService implements Service {
     const log = this.#log.child({ component: 'proxy' });
     this.#events = new EventRecorder({ client: kube.client, component: 'kube-proxy', host: cfg.nodeName, log: log.child({ component: 'events' }) });
     await this.#events.start(signal);
+    const { enabled: _enabled, shards, ...section } = cfg.proxy;
     this.#proxier = await runProxy(
-      {
-        nodeName: cfg.nodeName, healthPort: cfg.proxy.healthzPort, metricsPort: cfg.proxy.metricsPort, iptables: cfg.proxy.iptables,
-        dataPath: cfg.proxy.dataPath, shards: cfg.proxy.shards === 'auto' ? autoShards() : cfg.proxy.shards,
-        podBridgeInterface: cfg.proxy.podBridgeInterface,
-      },
+      { ...section, nodeName: cfg.nodeName, shards: shards === 'auto' ? autoShards() : shards },
       { informerFactory: (opts) => kube.informers.get(opts), log, events: this.#events },
       signal,
     );

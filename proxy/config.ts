@@ -12,9 +12,9 @@ export const ProxyConfigSchema = z.object({
   nodeName: z.string().min(1),
   /** Listener bind address; 0.0.0.0 ⇒ container portals use REDIRECT. */
   bindAddress: z.string().default('0.0.0.0'),
-  healthBindAddress: z.string().default('0.0.0.0'),
+  healthzBindAddress: z.string().default('0.0.0.0'),
   /** kube-proxy ProxyHealthzPort; -1 = off. */
-  healthPort: port.default(10256),
+  healthzPort: port.default(10256),
   metricsBindAddress: z.string().default('127.0.0.1'),
   /** kube-proxy ProxyStatusPort; -1 = off. */
   metricsPort: port.default(10249),
@@ -49,6 +49,18 @@ export const ProxyConfigSchema = z.object({
 export function autoShards(cpus = availableParallelism()): number {
   return cpus < 4 ? 0 : Math.min(cpus - 2, 3);
 }
+
+/**
+ * The proxy's section of dockerlet's config file (`proxy:`): the proxier's settings without the node
+ * name (the agent's), plus whether `dockerlet agent` runs it too and the 'auto' shard count.
+ */
+export const ProxySectionSchema = ProxyConfigSchema.omit({ nodeName: true, shards: true }).extend({
+  enabled: z.boolean().default(false),
+  /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores, else min(cpus - 2, 3). */
+  shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
+}).strict();
+
+export type ProxySection = z.infer<typeof ProxySectionSchema>;
 
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
 export type ProxyConfigInput = z.input<typeof ProxyConfigSchema>;

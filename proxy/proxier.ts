@@ -6,7 +6,7 @@ import type { Informer } from '../kube/types.js';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import type { Service as Lifecycle } from '../lib/lifecycle.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
 import { Balancer, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables } from './diff.js';
@@ -38,8 +38,8 @@ export interface ProxierDeps {
   /** Listener bind address (default 0.0.0.0: container traffic is REDIRECTed). */
   bindAddress?: string;
   /** Health server port (default 10256; 0 = a free port; -1 = off). */
-  healthPort?: number;
-  healthBindAddress?: string;
+  healthzPort?: number;
+  healthzBindAddress?: string;
   /** Metrics server port (default 10249; 0 = a free port; -1 = off). */
   metricsPort?: number;
   metricsBindAddress?: string;
@@ -138,8 +138,8 @@ export class Proxier implements Lifecycle {
     this.#started = true;
     this.health.queuedUpdate();
     const d = this.#d;
-    if (d.healthPort !== -1) {
-      this.#healthSrv = healthServer(this.health, { host: d.healthBindAddress ?? '0.0.0.0', port: d.healthPort ?? 10256, log: this.#log });
+    if (d.healthzPort !== -1) {
+      this.#healthSrv = healthServer(this.health, { host: d.healthzBindAddress ?? '0.0.0.0', port: d.healthzPort ?? 10256, log: this.#log });
       await this.#healthSrv.start();
     }
     if (d.metricsPort !== -1) {

@@ -44,7 +44,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
   const proxier = new Proxier({
     services, slices, nodes, nodeName: cfg.nodeName, log, clock: deps.clock,
     iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
-    healthPort: cfg.healthPort, healthBindAddress: cfg.healthBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
+    healthzPort: cfg.healthzPort, healthzBindAddress: cfg.healthzBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
     tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath, shards: cfg.shards,
     podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events,

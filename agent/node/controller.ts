@@ -4,21 +4,20 @@
 import type { Node, Taint } from '../../kube/api.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
-import { systemClock, type Clock } from '../../lib/clock.js';
+import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
 import { errorMessage } from '../../lib/errors.js';
-import type { Service } from '../../lib/lifecycle.js';
+import { KUBELET_VERSION } from '../../lib/version.js';
+import type { Lifecycle } from '../../lib/lifecycle.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import type { ImageInfo } from '../../runtime/types.js';
 import { readHostInfo, readPressureInputs, type HostInfo, type PressureInputs } from './hostinfo.js';
 import { NodeLease } from './lease.js';
 import { nodePath, patchNodeStatus, registerNode, type DesiredNode } from './register.js';
-import { sleepFor } from './sleep.js';
 import {
   buildNodeStatus, conditionTransitions, nodeStatusChanged, observePressure, withTransitionPeriod,
   type EvictionThresholds, type NodeImage, type NodeStatus, type Pressure, type Reserved,
 } from './status.js';
 
-export const DEFAULT_KUBELET_VERSION = 'v1.34.4-dockerlet';
 export const RUNTIME_DOWN = 'container runtime is down';
 
 /** What the node controller needs from the container runtime. */
@@ -74,7 +73,7 @@ export interface NodeControllerDeps {
   readPressure?: () => Promise<PressureInputs>;
 }
 
-export class NodeController implements Service {
+export class NodeController implements Lifecycle {
   readonly #d: NodeControllerDeps;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -240,7 +239,7 @@ export class NodeController implements Service {
       host,
       ...(version !== undefined ? { runtimeVersion: version } : {}),
       runtimeErrors: errors,
-      kubeletVersion: c.kubeletVersion ?? DEFAULT_KUBELET_VERSION,
+      kubeletVersion: c.kubeletVersion ?? KUBELET_VERSION,
       ...(c.kubeProxyVersion ? { kubeProxyVersion: c.kubeProxyVersion } : {}),
       maxPods: c.maxPods ?? 110,
       ...(c.reserved ? { reserved: c.reserved } : {}),

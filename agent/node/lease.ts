@@ -4,11 +4,10 @@
 import type { Lease, Node } from '../../kube/api.js';
 import { isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
-import { systemClock, type Clock } from '../../lib/clock.js';
+import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
-import type { Service } from '../../lib/lifecycle.js';
+import type { Lifecycle } from '../../lib/lifecycle.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
-import { sleepFor } from './sleep.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const DEFAULT_LEASE_DURATION_SECONDS = 40;
@@ -38,7 +37,7 @@ export function leasePath(nodeName: string): string {
   return `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${encodeURIComponent(nodeName)}`;
 }
 
-export class NodeLease implements Service {
+export class NodeLease implements Lifecycle {
   readonly #client: KubeClient;
   readonly #name: string;
   readonly #clock: Clock;

@@ -4,11 +4,10 @@
 import type { Node, Taint } from '../../kube/api.js';
 import { isAlreadyExists, isNotFound, isTransient } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
-import { systemClock, type Clock } from '../../lib/clock.js';
+import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import type { NodeStatus } from './status.js';
-import { sleepFor } from './sleep.js';
 
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const LABEL_OS = 'kubernetes.io/os';

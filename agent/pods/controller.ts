@@ -4,7 +4,7 @@
 import type { Pod } from '../../kube/api.js';
 import type { Informer } from '../../kube/types.js';
 import { errorMessage } from '../../lib/errors.js';
-import { delay, type Service } from '../../lib/lifecycle.js';
+import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { KeyedQueue } from '../../lib/queue.js';
 import type { WorkerDeps } from './deps.js';
 import { selectGarbage } from './gc.js';
@@ -31,7 +31,7 @@ export function informerSource(inf: Informer<Pod>): PodSource {
   return { name: 'api', on: (h) => inf.on(h), start: (s) => inf.start(s), list: () => inf.list() };
 }
 
-export class PodController implements Service {
+export class PodController implements Lifecycle {
   readonly #deps: WorkerDeps;
   readonly #sources: PodSource[];
   readonly #opts: Required<PodControllerOptions>;

@@ -7,7 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import type { Semaphore } from '../../lib/semaphore.js';
 import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec } from '../../runtime/types.js';
-import type { ContainerSpecArgs } from '../spec/container.js';
+import type { ContainerSpecArgs } from '../containers/container.js';
 import type { StatusManager } from '../status/manager.js';
 import type { ImageManager } from './images.js';
 import type { RuntimeCache } from './relist.js';

@@ -10,7 +10,7 @@ export interface PlanInput {
   observed: PodObserved;
   /** The pod is being deleted or was removed from its source. */
   terminating: boolean;
-  /** Spec hash of a container (agent/spec/hash.ts). */
+  /** Spec hash of a container (agent/containers/hash.ts). */
   specHash(container: Container): string;
   /** Remaining crash-loop back-off in ms for a container whose last instance finished at finishedAtMs (0 = may restart now). */
   backoffRemaining(containerName: string, finishedAtMs: number): number;

@@ -9,7 +9,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { errorMessage } from '../../lib/errors.js';
-import type { Service } from '../../lib/lifecycle.js';
+import type { Lifecycle } from '../../lib/lifecycle.js';
 import { component, type Logger } from '../../lib/log.js';
 import type { EventSink } from '../pods/deps.js';
 import type { StatusManager } from '../status/manager.js';
@@ -102,7 +102,7 @@ export interface MirrorRef {
 
 const DELETE_NOW = { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 };
 
-export class MirrorPodManager implements Service {
+export class MirrorPodManager implements Lifecycle {
   readonly #d: MirrorPodManagerDeps;
   readonly #log: Logger;
   readonly #clock: Clock;

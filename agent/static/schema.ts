@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Pod } from '../../kube/api.js';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
-import { parseQuantity } from '../spec/quantity.js';
+import { parseQuantity } from '../containers/quantity.js';
 
 const str = z.string();
 const bool = z.boolean();

@@ -4,7 +4,7 @@
 import type { Pod, PodStatus } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import { errorMessage } from '../../lib/errors.js';
-import { delay, type Service } from '../../lib/lifecycle.js';
+import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { component, type Logger } from '../../lib/log.js';
 import { podStatusEqual } from './compute.js';
 
@@ -29,7 +29,7 @@ export interface StatusManagerOptions {
   concurrency?: number;
 }
 
-export class StatusManager implements Service {
+export class StatusManager implements Lifecycle {
   readonly #client: KubeClient | undefined;
   readonly #log: Logger;
   readonly #resyncMs: number;

@@ -3,8 +3,8 @@
 import type { KeyToPath, Pod, Volume } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import type { Clock } from '../../lib/clock.js';
-import type { Allocatable } from '../spec/fieldpath.js';
-import { fetchConfigMap, fetchSecret } from '../spec/sources.js';
+import type { Allocatable } from '../containers/fieldpath.js';
+import { fetchConfigMap, fetchSecret } from '../containers/sources.js';
 import { configMapPayload, DEFAULT_MODE, downwardApiPayload, PayloadError, secretPayload, type Payload } from './payload.js';
 import { requestToken, requiresRefresh, tokenRequestKey, type IssuedToken } from './tokens.js';
 

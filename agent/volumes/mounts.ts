@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Mount } from '../../runtime/types.js';
-import { expandSubPathExpr } from '../spec/expansion.js';
+import { expandSubPathExpr } from '../containers/expansion.js';
 
 export type VolumeKind = 'emptyDir' | 'hostPath' | 'configMap' | 'secret' | 'downwardAPI' | 'projected';
 

@@ -1,6 +1,6 @@
 // File payloads of configMap / secret / downwardAPI volumes (pkg/volume/{configmap,secret,downwardapi} MakePayload).
 import type { ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret } from '../../kube/api.js';
-import { podFieldValue, resourceFieldValue, type Allocatable } from '../spec/fieldpath.js';
+import { podFieldValue, resourceFieldValue, type Allocatable } from '../containers/fieldpath.js';
 
 export interface FileProjection {
   data: Buffer;

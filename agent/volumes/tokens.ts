@@ -2,7 +2,7 @@
 // refresh rule: refresh when older than 80% of the TTL, or older than 24 h.
 import type { Pod, TokenRequest } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
-import { tokenPath } from '../spec/sources.js';
+import { tokenPath } from '../containers/sources.js';
 
 /** What ServiceAccount admission sets when a projected token source leaves expirationSeconds unset. */
 export const DEFAULT_EXPIRATION_SECONDS = 3607;

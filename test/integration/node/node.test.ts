@@ -12,7 +12,7 @@ import { NodeController } from '../../../agent/node/controller.js';
 import { readHostInfo } from '../../../agent/node/hostinfo.js';
 import { leasePath } from '../../../agent/node/lease.js';
 import { registerNode } from '../../../agent/node/register.js';
-import { EventRecorder } from '../../../agent/events/recorder.js';
+import { EventRecorder } from '../../../kube/events.js';
 import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
 import { pollValue } from '../../cluster/net.js';
 

@@ -14,7 +14,7 @@ export const IMAGE = 'dockerlet/busybox:1.36';
 
 export interface DaemonBed {
   bed: Bed;
-  healthPort: number;
+  healthzPort: number;
   metricsPort: number;
   /** (Re)starts the daemon with the bed's ports. */
   start(): Promise<void>;
@@ -24,12 +24,12 @@ export interface DaemonBed {
 export async function daemonBed(nodeName: string): Promise<DaemonBed> {
   const bed = await startBed({ nodeName, command: 'run' });
   // The harness grants nodes kube-proxy's role (system:node-proxier), as the README asks of a cluster.
-  const healthPort = await freePort('0.0.0.0');
+  const healthzPort = await freePort('0.0.0.0');
   const metricsPort = await freePort('127.0.0.1');
   return {
-    bed, healthPort, metricsPort,
+    bed, healthzPort, metricsPort,
     // One shard process, so the daemon's shared listeners are exercised end to end whatever the core count.
-    start: () => bed.startAgent(['--proxy-healthz-port', String(healthPort), '--proxy-metrics-port', String(metricsPort), '--proxy-shards', '1']),
+    start: () => bed.startAgent(['--proxy-healthz-port', String(healthzPort), '--proxy-metrics-port', String(metricsPort), '--proxy-shards', '1']),
   };
 }
 

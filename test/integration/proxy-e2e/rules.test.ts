@@ -104,14 +104,14 @@ test('restart after SIGTERM: the clean stop removed everything, the new start in
 });
 
 test('health answers 200 with lastUpdated/currentTime; metrics show syncs and per-service connections', { timeout: 90_000 }, async () => {
-  const h = await fetchText(`http://127.0.0.1:${d!.healthPort}/healthz`);
+  const h = await fetchText(`http://127.0.0.1:${d!.healthzPort}/healthz`);
   assert.equal(h.status, 200, h.text);
   const body = JSON.parse(h.text) as { lastUpdated?: string; currentTime?: string };
   assert.ok(body.lastUpdated && body.currentTime, h.text);
   const updated = Date.parse(body.lastUpdated);
   const now = Date.parse(body.currentTime);
   assert.ok(Number.isFinite(updated) && Number.isFinite(now) && updated > 0 && updated <= now, h.text);
-  assert.equal((await fetchText(`http://127.0.0.1:${d!.healthPort}/livez`)).status, 200);
+  assert.equal((await fetchText(`http://127.0.0.1:${d!.healthzPort}/livez`)).status, 200);
 
   const N = 20;
   const seen = await tally(clusterIP, 80, N);
@@ -137,7 +137,7 @@ test('health answers 200 with lastUpdated/currentTime; metrics show syncs and pe
 test('a clean SIGTERM stop leaves none of our chains or jumps, and closes the proxy ports', { timeout: 90_000 }, async () => {
   await b().stopAgent('SIGTERM');
   assertNone(await rulesSave(), 'after the final SIGTERM');
-  const r = await httpGet('127.0.0.1', d!.healthPort, 5000);
+  const r = await httpGet('127.0.0.1', d!.healthzPort, 5000);
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.code, 'ECONNREFUSED');
   // The ClusterIP is no longer intercepted: it fails locally at once (egress guard), no hang.

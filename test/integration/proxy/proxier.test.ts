@@ -62,7 +62,7 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   const runner: IptablesRunner = { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (input) => { restores.push(input); } };
   const proxier = new Proxier({
     services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: runner, chainPrefix: 'DKLT',
-    healthPort: 0, healthBindAddress: '127.0.0.1', metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+    healthzPort: 0, healthzBindAddress: '127.0.0.1', metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
   });
   const ac = new AbortController();
   cleanups.push(() => proxier.stop());
@@ -131,7 +131,7 @@ test('ports another process holds: Warning Events on the node (NodePort, health 
   const proxier = new Proxier({
     services: new FakeInformer<Service>([svc]), slices: new FakeInformer<EndpointSlice>([]), nodeName: 'n1', log: silentLogger(),
     iptablesRunner: { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (i) => { restores.push(i); } }, chainPrefix: 'DKLT',
-    healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, bindAddress: '127.0.0.1',
+    healthzPort: -1, metricsPort: -1, minSyncPeriodMs: 10, bindAddress: '127.0.0.1',
     events: { event: (o, type, reason, message) => { events.push({ kind: o.kind, name: o.name, type, reason, message }); } },
   });
   cleanups.push(() => proxier.stop());
@@ -158,7 +158,7 @@ test('nothing is programmed before both informers have synced', async () => {
   const restores: string[] = [];
   const proxier = new Proxier({
     services, slices, nodeName: 'n1', log: silentLogger(), iptablesRunner: { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (i) => { restores.push(i); } },
-    healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, ownInformers: false, bindAddress: '127.0.0.1',
+    healthzPort: -1, metricsPort: -1, minSyncPeriodMs: 10, ownInformers: false, bindAddress: '127.0.0.1',
   });
   cleanups.push(() => proxier.stop());
   await proxier.start(new AbortController().signal);
@@ -180,7 +180,7 @@ test('shards: a shard process accepts on the same listener, metrics add both up,
   const slices = new FakeInformer<EndpointSlice>([slice([{ ip: '127.0.0.2', port }]), stickySlice]);
   const proxier = new Proxier({
     services, slices, nodeName: 'n1', log: silentLogger(), iptables: false, shards: 1,
-    healthPort: -1, metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+    healthzPort: -1, metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
   });
   cleanups.push(() => proxier.stop());
   await proxier.start(new AbortController().signal);
@@ -230,7 +230,7 @@ test('topology hints: with every endpoint hinted, the node\'s zone label picks i
   const nodes = new FakeInformer<Node>([node('a')]);
   const proxier = new Proxier({
     services: new FakeInformer<Service>([service]), slices: new FakeInformer<EndpointSlice>([hinted]), nodes, nodeName: 'n1', log: silentLogger(),
-    iptables: false, healthPort: -1, metricsPort: -1, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+    iptables: false, healthzPort: -1, metricsPort: -1, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
   });
   cleanups.push(() => proxier.stop());
   await proxier.start(new AbortController().signal);

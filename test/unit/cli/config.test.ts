@@ -24,7 +24,8 @@ test('flags override the environment, which overrides the file', () => {
   assert.equal(c.maxPods, 30);
   assert.deepEqual(c.nodeLabels, { a: 'b', c: 'd' });
   assert.deepEqual(c.registerWithTaints, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]);
-  assert.deepEqual({ ...c.proxy }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true, dataPath: 'native', shards: 'auto', podBridgeInterface: 'docker0' });
+  const { enabled, healthzPort, metricsPort, iptables, dataPath, shards, podBridgeInterface } = c.proxy;
+  assert.deepEqual({ enabled, healthzPort, metricsPort, iptables, dataPath, shards, podBridgeInterface }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true, dataPath: 'native', shards: 'auto', podBridgeInterface: 'docker0' });
   const p = validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', '2', '--proxy-data-path', 'pump']).layer), 'config').proxy;
   assert.deepEqual([p.shards, p.dataPath], [2, 'pump']);
   assert.equal(validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', 'auto']).layer), 'config').proxy.shards, 'auto');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container } from '../../../kube/api.js';
-import { canonicalJson, containerSpecHash } from '../../../agent/spec/hash.js';
+import { canonicalJson, containerSpecHash } from '../../../agent/containers/hash.js';
 
 const base: Container = {
   name: 'web',

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConfigMap, Container, Pod, Secret } from '../../../kube/api.js';
 import { ErrorCodes, isCode } from '../../../lib/errors.js';
-import { expand, mappingFor } from '../../../agent/spec/expansion.js';
-import { resolveEnv, type EnvNode, type EnvSources } from '../../../agent/spec/env.js';
+import { expand, mappingFor } from '../../../agent/containers/expansion.js';
+import { resolveEnv, type EnvNode, type EnvSources } from '../../../agent/containers/env.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

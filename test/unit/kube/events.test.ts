@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import type { CoreEvent } from '../../../kube/api.js';
 import { FakeClock } from '../../../lib/clock.js';
 import { createLogger } from '../../../lib/log.js';
-import { EventRecorder, eventName } from '../../../agent/events/recorder.js';
-import { FakeKube, settle } from './fake-kube.js';
+import { EventRecorder, eventName } from '../../../kube/events.js';
+import { FakeKube, settle } from '../node/fake-kube.js';
 
 const POD = { kind: 'Pod', namespace: 'ns1', name: 'web-0', uid: 'pod-uid', apiVersion: 'v1', fieldPath: 'spec.containers{app}' };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container, Pod } from '../../../kube/api.js';
-import { computeQosClass, oomScoreAdj, qosClass } from '../../../agent/spec/qos.js';
+import { computeQosClass, oomScoreAdj, qosClass } from '../../../agent/containers/qos.js';
 
 function pod(containers: Container[], init: Container[] = [], extra: Partial<Pod['spec']> = {}): Pod {
   return { metadata: { name: 'p', namespace: 'default', uid: 'u1' }, spec: { containers, initContainers: init, ...extra } };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container } from '../../../kube/api.js';
-import { containerResources, milliCpuToQuota, milliCpuToShares } from '../../../agent/spec/resources.js';
+import { containerResources, milliCpuToQuota, milliCpuToShares } from '../../../agent/containers/resources.js';
 
 const c = (resources?: Container['resources']): Container => ({ name: 'c', image: 'x', resources });
 

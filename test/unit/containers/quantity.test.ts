@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isCode, ErrorCodes } from '../../../lib/errors.js';
 import {
   bytesOf, compareQuantity, cpuMillis, divideCeil, milliValue, parseQuantity, value, QUANTITY_FORMAT_ERROR, QUANTITY_SUFFIX_ERROR,
-} from '../../../agent/spec/quantity.js';
+} from '../../../agent/containers/quantity.js';
 
 test('cpu quantities to millicores', () => {
   const cases: [string | number, number][] = [

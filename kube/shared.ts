@@ -1,7 +1,7 @@
 // One API client and one informer registry per kubeconfig per process, shared by agent and proxy.
-import { createKubeClient, type DockerletKubeClient } from '../kube/client.js';
-import { loadKubeconfig } from '../kube/kubeconfig.js';
-import { SharedInformers } from '../kube/shared-informers.js';
+import { createKubeClient, type DockerletKubeClient } from './client.js';
+import { loadKubeconfig } from './kubeconfig.js';
+import { SharedInformers } from './shared-informers.js';
 import type { Logger } from '../lib/log.js';
 
 export interface KubeShared {

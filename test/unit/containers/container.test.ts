@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../../kube/api.js';
-import { buildContainerCreateSpec, buildSandboxSpec, portsAnnotation } from '../../../agent/spec/container.js';
-import { parseResolvConf, podDns } from '../../../agent/spec/dns.js';
-import { containerSpecHash } from '../../../agent/spec/hash.js';
+import { buildContainerCreateSpec, buildSandboxSpec, portsAnnotation } from '../../../agent/containers/container.js';
+import { parseResolvConf, podDns } from '../../../agent/containers/dns.js';
+import { containerSpecHash } from '../../../agent/containers/hash.js';
 
 function mkPod(extra: Partial<Pod['spec']> = {}, meta: Partial<Pod['metadata']> = {}): Pod {
   return {

@@ -2,14 +2,14 @@
 // POSTs Events named <object>.<hex unix-nanos>, and repeats of the same (object, type, reason, message)
 // within 10 minutes PATCH the earlier Event's count and lastTimestamp instead (the correlator's
 // EventLogger, simplified). Without a client (standalone) events are only logged.
-import type { CoreEvent } from '../../kube/api.js';
-import { isNotFound, isTransient } from '../../kube/errors.js';
-import type { KubeClient } from '../../kube/types.js';
-import { systemClock, type Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
-import type { Service } from '../../lib/lifecycle.js';
-import { silentLogger, type Logger } from '../../lib/log.js';
-import { sleepFor } from '../node/sleep.js';
+import type { CoreEvent } from './api.js';
+import { isNotFound, isTransient } from './errors.js';
+import type { KubeClient } from './types.js';
+import { sleepFor, systemClock, type Clock } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+
 
 export interface EventObject {
   kind: string;
@@ -69,7 +69,7 @@ export function eventName(objName: string, ms: number, seq = 0): string {
   return `${objName}.${nanos.toString(16)}`;
 }
 
-export class EventRecorder implements Service {
+export class EventRecorder implements Lifecycle {
   readonly #client: KubeClient | undefined;
   readonly #component: string;
   readonly #host: string;
