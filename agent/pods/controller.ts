@@ -93,6 +93,7 @@ export class PodController implements Lifecycle {
   #upsert(pod: Pod, isStatic: boolean): void {
     const uid = pod.metadata.uid;
     if (!uid) return;
+    if (!isStatic) this.#deps.status.observe(pod); // the server's copy: a drifted status is rewritten
     const existing = this.#records.get(uid);
     if (existing) {
       existing.pod = pod;
