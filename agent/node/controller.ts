@@ -148,13 +148,21 @@ export class NodeController implements Lifecycle {
     this.#ready = false;
   }
 
+  /**
+   * Every statusUpdateFrequency; after a failed round (API server away) sooner, 1 s doubling up to the
+   * update frequency, so the truth replaces the node controller's Unknown as soon as the server is back.
+   */
   async #run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
     while (!signal.aborted) {
-      await sleepFor(this.#clock, this.#updateMs, signal);
+      const wait = failures === 0 ? this.#updateMs : Math.min(this.#updateMs, 1000 * 2 ** (failures - 1));
+      await sleepFor(this.#clock, wait, signal);
       if (signal.aborted) break;
       try {
         await this.syncStatus(signal);
+        failures = 0;
       } catch (err) {
+        failures = Math.min(failures + 1, 10);
         if (!signal.aborted) this.#log.warn({ node: this.#d.nodeName, err: errorMessage(err) }, 'node status update failed');
       }
     }
