@@ -70,5 +70,10 @@ export function parseProxyConfig(input: unknown): ProxyConfig {
   if (!r.success) {
     throw new DockerletError(ErrorCodes.CONFIG_INVALID, `invalid proxy config: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+  // Upstream's ErrProxyOnLocalhost: redirected container traffic cannot reach a loopback listener
+  // (not without route_localnet, the CVE-2020-8558 exposure).
+  if (r.data.iptables && r.data.bindAddress.startsWith('127.')) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `invalid proxy config: bindAddress: ${r.data.bindAddress} is a loopback address; the proxy cannot listen on localhost when it programs iptables portals`);
+  }
   return Object.freeze(r.data);
 }

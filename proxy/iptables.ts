@@ -1,7 +1,9 @@
 // Applies the rendered portals and refusals with iptables-restore --noflush (one batch per sync,
-// nat and filter) and removes them on clean exit. Also the host settings the portals need (route_localnet).
+// nat and filter) and removes them on clean exit. Host traffic is DNATed to node addresses, so
+// net.ipv4.conf.*.route_localnet is never written; a host where it is 1 is told about the exposure
+// (CVE-2020-8558) that the loopback guard rule closes while the proxy runs.
 import { execFile, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
@@ -49,7 +51,7 @@ export class Portals {
   readonly #touchHost: boolean;
   #lastRules: string | undefined;
 
-  /** deps.runner replaces the iptables binaries (tests); then prepareHost leaves sysctls alone. */
+  /** deps.runner replaces the iptables binaries (tests); then prepareHost does not look at the host. */
   constructor(opts: PortalOptions, deps: { runner?: IptablesRunner; log?: Logger } = {}) {
     if (!/^[A-Z][A-Z0-9-]*$/.test(opts.prefix) || opts.prefix.length > MAX_PREFIX_LENGTH) {
       throw new DockerletError(ErrorCodes.CONFIG_INVALID, `iptables chain prefix must be 1-${MAX_PREFIX_LENGTH} of [A-Z0-9-]: ${opts.prefix}`);
@@ -64,13 +66,15 @@ export class Portals {
     return this.#opts;
   }
 
-  /** Sets net.ipv4.conf.all.route_localnet=1 (host traffic is DNATed to 127.0.0.1). */
+  /**
+   * Reads net.ipv4.conf.all.route_localnet (never writes it): where something else (an older
+   * dockerlet among others) set it to 1, says so; the loopback guard rule drops what it would let in.
+   */
   async prepareHost(): Promise<void> {
     if (!this.#touchHost) return;
-    try {
-      if ((await readFile(ROUTE_LOCALNET, 'utf8')).trim() !== '1') await writeFile(ROUTE_LOCALNET, '1\n');
-    } catch (err) {
-      this.#log.warn({ err: errorMessage(err) }, 'could not set net.ipv4.conf.all.route_localnet=1; host → ClusterIP traffic will not reach the proxy');
+    const value = await readFile(ROUTE_LOCALNET, 'utf8').then((v) => v.trim(), () => '');
+    if (value === '1') {
+      this.#log.warn({ sysctl: 'net.ipv4.conf.all.route_localnet', value }, 'route_localnet=1 lets neighbours reach services bound to 127.0.0.1 (CVE-2020-8558); the proxy does not need it and drops such packets with its loopback guard rule while it runs; set it back to 0 unless something else needs it');
     }
   }
 

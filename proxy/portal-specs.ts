@@ -1,6 +1,7 @@
 // What the portals need from the running listeners: per service port its IPs, ports, the listener
-// (and the cluster listener for host traffic under externalTrafficPolicy Local), the route source
-// of each UDP IP, and whether new connections are refused.
+// (and the cluster listener for host traffic under externalTrafficPolicy Local), the node address
+// the host's own traffic to each IP is DNATed to (its route source, as upstream's userspace proxier
+// DNATed to the node IP rather than loopback), and whether new connections are refused.
 import { networkInterfaces } from 'node:os';
 import { refusal } from './balancer.js';
 import { cidrContains } from './cidr.js';
@@ -13,8 +14,9 @@ export interface RunningPort {
 }
 
 /**
- * One spec per running listener. With wildcard listeners (bound to 0.0.0.0) each UDP IP gets the
- * source address of its route (see PortalSpec.replySources); a bound listener is DNATed to directly.
+ * One spec per running listener. With wildcard listeners (bound to 0.0.0.0) each IP gets the source
+ * address of its route unless that is a loopback one, else the first of nodeIPs (see
+ * PortalSpec.hostAddresses); a bound listener is DNATed to directly.
  */
 export async function portalSpecs(
   running: Iterable<RunningPort>, nodeName: string, wildcard: boolean, routeSource: (ip: string) => Promise<string | undefined>,
@@ -29,13 +31,15 @@ export async function portalSpecs(
     const spec: PortalSpec = { key: e.key, protocol: e.protocol, ips, port: e.port, nodePort: e.nodePort, listenerPort: listener.port };
     const hostPort = e.clusterKey ? byKey.get(e.clusterKey)?.listener.port : undefined;
     if (hostPort) spec.hostListenerPort = hostPort;
-    if (e.protocol === 'UDP' && wildcard) {
-      const replySources: Record<string, string> = {};
+    if (wildcard) {
+      const hostAddresses: Record<string, string> = {};
       for (const ip of ips) {
         const src = await routeSource(ip);
-        if (src) replySources[ip] = src;
+        if (src && !isLoopback(src)) { hostAddresses[ip] = src; continue; }
+        ownIPs ??= nodeIPs();
+        if (ownIPs[0]) hostAddresses[ip] = ownIPs[0];
       }
-      spec.replySources = replySources;
+      spec.hostAddresses = hostAddresses;
     }
     const firewalled = (e.firewalledIPs ?? []).filter((ip) => ips.includes(ip));
     if (e.sourceRanges?.length && firewalled.length) {
@@ -50,6 +54,10 @@ export async function portalSpecs(
     specs.push(spec);
   }
   return specs;
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.');
 }
 
 /** This host's IPv4 addresses, loopback excluded (upstream compares source ranges with the node IP). */

@@ -5,6 +5,10 @@
 // kube-proxy's filter KUBE-SERVICES does. Our own chains are declared (flushed) and refilled, and
 // exactly one jump rule from each builtin chain is ensured by deleting extras and inserting a
 // missing one. Nothing else is touched.
+// The host's own traffic is DNATed to a node address, never to 127.0.0.1, as upstream's userspace
+// proxier did (hostIP), so net.ipv4.conf.all.route_localnet is never needed; and kube-proxy's
+// CVE-2020-8558 guard (`-d 127.0.0.0/8 ! -s 127.0.0.0/8 ... ! --ctstate RELATED,ESTABLISHED,DNAT
+// -j DROP` from INPUT) protects hosts where something else set route_localnet=1.
 
 export interface PortalSpec {
   /** Service port key, used as the rule comment. */
@@ -20,13 +24,14 @@ export interface PortalSpec {
   /** The listener the host's own traffic goes to, when not listenerPort (externalTrafficPolicy Local: the cluster listener). */
   hostListenerPort?: number;
   /**
-   * UDP only: for each IP, the source address the host's own traffic to it has (the route's
-   * source). Host traffic is DNATed to that address, not to hostIP: a reply from the listener's
-   * wildcard socket leaves from the address the client wrote to, and only then does conntrack
-   * translate it back to ClusterIP:port (the same reason upstream's userspace proxy DNATed to the
-   * node IP). A NodePort keeps its local address and only the port changes.
+   * For each IP, the node address the host's own traffic to it is DNATed to: the source address
+   * that traffic already has (the route's source), never a loopback one. A UDP reply from the
+   * listener's wildcard socket leaves from the address the client wrote to, and only then does
+   * conntrack translate it back to ClusterIP:port; 127.0.0.1 would need route_localnet (the
+   * CVE-2020-8558 exposure). An IP without one falls back to PortalOptions.nodeIP. A NodePort keeps
+   * its local address and only the port changes.
    */
-  replySources?: Readonly<Record<string, string>>;
+  hostAddresses?: Readonly<Record<string, string>>;
   /** New connections are refused: REJECT when the service port has no endpoints, DROP when none is local under internalTrafficPolicy Local. */
   refuse?: 'REJECT' | 'DROP';
   /**
@@ -46,8 +51,12 @@ export interface PortalOptions {
    * set) goes to the cluster listener, like the host's own (upstream's local traffic detector).
    */
   podBridgeInterface?: string;
-  /** Host (OUTPUT) traffic is DNATed here (needs net.ipv4.conf.all.route_localnet=1 for 127.0.0.1). */
-  hostIP: string;
+  /**
+   * Host (OUTPUT) traffic to an IP without a PortalSpec.hostAddresses entry is DNATed to this node
+   * address (upstream's hostIP); none (and no containerDnatIP): the host's own traffic to that IP is
+   * not intercepted.
+   */
+  nodeIP?: string;
 }
 
 export interface Chains {
@@ -76,9 +85,27 @@ export function firewallChainName(prefix: string): string {
   return `${prefix}-FIREWALL`;
 }
 
+/** The filter-table chain holding kube-proxy's CVE-2020-8558 guard (jumped to from INPUT). */
+export function guardChainName(prefix: string): string {
+  return `${prefix}-LOOPBACK-GUARD`;
+}
+
+/** The filter chains of ours. */
+export function filterChainNames(prefix: string): string[] {
+  return [filterChainName(prefix), firewallChainName(prefix), guardChainName(prefix)];
+}
+
 /** Every chain of ours, nat and filter. */
 export function allChainNames(prefix: string): string[] {
-  return [...Object.values(chainNames(prefix)), filterChainName(prefix), firewallChainName(prefix)];
+  return [...Object.values(chainNames(prefix)), ...filterChainNames(prefix)];
+}
+
+/**
+ * Upstream's guard: packets to 127.0.0.0/8 from elsewhere that conntrack did not DNAT there are
+ * dropped, so a neighbour cannot reach loopback-only services even where route_localnet=1.
+ */
+export function renderGuardRules(prefix: string): string[] {
+  return [`-A ${guardChainName(prefix)} -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m comment --comment "${prefix.toLowerCase()}: block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`];
 }
 
 export const MAX_PREFIX_LENGTH = 9;
@@ -111,7 +138,9 @@ export function jumpRules(prefix: string): JumpRule[] {
   const f = filterChainName(prefix);
   const fw = firewallChainName(prefix);
   const firewall = `-m conntrack --ctstate NEW -m comment --comment "${prefix.toLowerCase()} load balancer firewall"`;
+  const guard = guardChainName(prefix);
   return [
+    { table: 'filter', builtin: 'INPUT', spec: `-m comment --comment "${prefix.toLowerCase()} loopback guard" -j ${guard}`, position: 'first', target: guard },
     { table: 'nat', builtin: 'PREROUTING', spec: `${portals} -j ${c.portalsContainer}`, position: 'first', target: c.portalsContainer },
     { table: 'nat', builtin: 'OUTPUT', spec: `${portals} -j ${c.portalsHost}`, position: 'first', target: c.portalsHost },
     { table: 'nat', builtin: 'PREROUTING', spec: `${nodeports} -j ${c.nodePortContainer}`, position: 'last', target: c.nodePortContainer },
@@ -185,31 +214,31 @@ function bySpecKey(a: PortalSpec, b: PortalSpec): number {
 export function renderServiceRules(specs: readonly PortalSpec[], opts: PortalOptions): string[] {
   const c = chainNames(opts.prefix);
   const toContainer = (port: number) => (opts.containerDnatIP ? `-j DNAT --to-destination ${opts.containerDnatIP}:${port}` : `-j REDIRECT --to-ports ${port}`);
-  const toHost = (port: number) => `-j DNAT --to-destination ${opts.hostIP}:${port}`;
+  // A bound listener only listens on its address; a wildcard one takes the node address of the IP.
+  const hostAddress = (s: PortalSpec, ip: string) => opts.containerDnatIP ?? s.hostAddresses?.[ip] ?? opts.nodeIP;
   const lines: string[] = [];
   for (const s of [...specs].sort(bySpecKey)) {
     if (!s.listenerPort) continue;
     const p = s.protocol.toLowerCase();
     const comment = ruleComment(s.key);
-    const udp = s.protocol === 'UDP';
     const hostPort = s.hostListenerPort || s.listenerPort;
     for (const ip of [...new Set(s.ips)]) {
-      const replyFrom = udp ? s.replySources?.[ip] : undefined;
+      const to = hostAddress(s, ip);
       // A firewalled load balancer IP gets its rules once per allowed source range, none for other sources.
       const sources = s.firewall?.ips.includes(ip) ? s.firewall.sources.map((src) => `-s ${src} `) : [''];
       for (const src of sources) {
         const match = `${src}-d ${ip}/32 -p ${p} ${comment} -m ${p} --dport ${s.port}`;
         if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.portalsContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
         lines.push(`-A ${c.portalsContainer} ${match} ${toContainer(s.listenerPort)}`);
-        lines.push(`-A ${c.portalsHost} ${match} ${replyFrom ? `-j DNAT --to-destination ${replyFrom}:${hostPort}` : toHost(hostPort)}`);
+        if (to) lines.push(`-A ${c.portalsHost} ${match} -j DNAT --to-destination ${to}:${hostPort}`);
       }
     }
     if (s.nodePort > 0) {
       const match = `-p ${p} ${comment} -m ${p} --dport ${s.nodePort}`;
       if (s.hostListenerPort && opts.podBridgeInterface) lines.push(`-A ${c.nodePortContainer} ${match} -i ${opts.podBridgeInterface} ${toContainer(hostPort)}`);
       lines.push(`-A ${c.nodePortContainer} ${match} ${toContainer(s.listenerPort)}`);
-      const udpNodePort = `-j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${hostPort}`;
-      lines.push(`-A ${c.nodePortHost} ${match} ${udp ? udpNodePort : toHost(hostPort)}`);
+      // The local address the host wrote to stays (127.0.0.1 stays loopback); only the port changes.
+      lines.push(`-A ${c.nodePortHost} ${match} -j DNAT --to-destination ${opts.containerDnatIP ?? ''}:${hostPort}`);
     }
   }
   return lines;
@@ -256,8 +285,8 @@ function chainDecls(prefix: string): string[] {
 export function renderRestore(specs: readonly PortalSpec[], opts: PortalOptions, current: BuiltinRules): string {
   return [
     '*nat', ...chainDecls(opts.prefix), ...renderJumpFixes(opts.prefix, current.nat, 'nat'), ...renderServiceRules(specs, opts), 'COMMIT',
-    '*filter', `:${filterChainName(opts.prefix)} - [0:0]`, `:${firewallChainName(opts.prefix)} - [0:0]`, ...renderJumpFixes(opts.prefix, current.filter, 'filter'),
-    ...renderFilterRules(specs, opts.prefix), ...renderFirewallRules(specs, opts.prefix), 'COMMIT',
+    '*filter', ...filterChainNames(opts.prefix).map((n) => `:${n} - [0:0]`), ...renderJumpFixes(opts.prefix, current.filter, 'filter'),
+    ...renderGuardRules(opts.prefix), ...renderFilterRules(specs, opts.prefix), ...renderFirewallRules(specs, opts.prefix), 'COMMIT',
     '',
   ].join('\n');
 }
@@ -275,5 +304,5 @@ export function renderCleanup(prefix: string, current: BuiltinRules): string {
     }
     return [`*${table}`, ...dels, ...names.map((n) => `:${n} - [0:0]`), ...names.map((n) => `-X ${n}`), 'COMMIT'];
   };
-  return [...section('nat', Object.values(chainNames(prefix))), ...section('filter', [filterChainName(prefix), firewallChainName(prefix)]), ''].join('\n');
+  return [...section('nat', Object.values(chainNames(prefix))), ...section('filter', filterChainNames(prefix)), ''].join('\n');
 }

@@ -116,7 +116,7 @@ export class Proxier implements Lifecycle {
     this.#routeSource = cachedRouteSource(this.#syncPeriod(), () => this.#clock.now());
     this.#portals = deps.iptables === false ? null : new Portals(
       {
-        prefix: deps.chainPrefix ?? 'DOCKERLET', hostIP: '127.0.0.1',
+        prefix: deps.chainPrefix ?? 'DOCKERLET',
         ...(deps.bindAddress && deps.bindAddress !== '0.0.0.0' ? { containerDnatIP: deps.bindAddress } : {}),
         ...(deps.podBridgeInterface ? { podBridgeInterface: deps.podBridgeInterface } : {}),
       },

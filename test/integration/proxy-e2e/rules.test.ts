@@ -68,10 +68,14 @@ after(async () => {
 
 test('a running daemon has exactly one set of DOCKERLET rules', { timeout: 90_000 }, async () => {
   const r = await programmed('first start');
-  // Both portals of the web service: container REDIRECT and host DNAT to the same listener port.
+  // Both portals of the web service: container REDIRECT and host DNAT to the same listener port on a
+  // node address (never loopback: CVE-2020-8558).
   const rules = webRules(r);
   assert.ok(rules.some((l) => l.startsWith(`-A ${PREFIX}-PORTALS-CONTAINER -d ${clusterIP}/32 `) && l.includes('-j REDIRECT --to-ports')), rules.join('\n'));
-  assert.ok(rules.some((l) => l.startsWith(`-A ${PREFIX}-PORTALS-HOST -d ${clusterIP}/32 `) && l.includes('-j DNAT --to-destination 127.0.0.1:')), rules.join('\n'));
+  const host = rules.find((l) => l.startsWith(`-A ${PREFIX}-PORTALS-HOST -d ${clusterIP}/32 `));
+  assert.match(host ?? '', / -j DNAT --to-destination \d+\.\d+\.\d+\.\d+:\d+$/, rules.join('\n'));
+  assert.doesNotMatch(host!, /--to-destination 127\./, 'host traffic is not DNATed to loopback');
+  assert.ok(r.chains.some((c) => c.startsWith(`:${PREFIX}-LOOPBACK-GUARD`)), 'the loopback guard chain is there');
 });
 
 test('restart after SIGKILL: still exactly one set, pointing at the new listener, without stale services', { timeout: 150_000 }, async () => {

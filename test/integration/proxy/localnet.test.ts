@@ -53,7 +53,7 @@ async function until<T>(f: () => Promise<T>, what: string): Promise<T> {
 }
 
 const guardRules = () => execFileSync('iptables', ['-w', '5', '-t', 'filter', '-S'], { encoding: 'utf8' })
-  .split('\n').filter((l) => l.includes('-d 127.0.0.0/8 ! -s 127.0.0.0/8') && l.includes(PREFIX.toLowerCase()) && l.endsWith('-j DROP'));
+  .split('\n').filter((l) => l.startsWith(`-A ${PREFIX}-`) && /! -s 127\.0\.0\.0\/8 -d 127\.0\.0\.0\/8 .*! --ctstate RELATED,ESTABLISHED,DNAT -j DROP$/.test(l));
 
 test('a neighbouring host cannot reach loopback-only services while the proxy runs; host → ClusterIP still goes through it', async () => {
   const secret = await listen('127.0.0.1', 'loopback-only');
