@@ -62,14 +62,32 @@ export function killAll(observed: PodObserved, graceSeconds: number, reason: str
   return kills;
 }
 
-/** Init containers: the index of the first one not yet succeeded, or -1 when all are done. */
+/**
+ * Whether an instance ran in the pod's current sandbox. Init containers count only there: a new sandbox
+ * runs them again from the first (kuberuntime computePodActions, InitContainersToStart=[0]).
+ */
+function inCurrentSandbox(observed: PodObserved, c: ObservedContainer): boolean {
+  const sandbox = observed.sandbox;
+  return !sandbox || !c.sandboxId || c.sandboxId === sandbox.id;
+}
+
+/** Init containers: the index of the first one not yet succeeded (in the current sandbox), or -1 when all are done. */
 export function firstIncompleteInit(pod: Pod, observed: PodObserved): number {
   const inits = pod.spec.initContainers ?? [];
   for (let i = 0; i < inits.length; i++) {
     const instances = observed.byName.get(inits[i]!.name) ?? [];
-    if (!instances.some((c) => isFinished(c) && exitCodeOf(c) === 0)) return i;
+    if (!instances.some((c) => isFinished(c) && exitCodeOf(c) === 0 && inCurrentSandbox(observed, c))) return i;
   }
   return -1;
+}
+
+/**
+ * restartPolicy Never and the sandbox died after the pod had run (kuberuntime: attempt ≠ 0 and container
+ * statuses exist): no new sandbox; what still runs is killed and the pod ends.
+ */
+export function sandboxLostForGood(pod: Pod, observed: PodObserved): boolean {
+  if (restartPolicyOf(pod) !== 'Never' || !observed.sandbox || isRunning(observed.sandbox)) return false;
+  return observed.all.some((c) => c.kind !== 'sandbox');
 }
 
 /** An init container failed and the policy forbids retrying: the pod has failed. */
@@ -102,11 +120,23 @@ export function computePodActions(input: PlanInput): PodActions {
   // The sandbox is gone or dead: everything restarts in a new one (kubelet: "sandbox changed").
   if (!isRunning(observed.sandbox)) {
     const anyRunning = observed.all.some((c) => c.kind !== 'sandbox' && isRunning(c));
+    if (sandboxLostForGood(pod, observed)) {
+      plan.killPod = anyRunning;
+      plan.containersToKill = killAll(observed, pod.spec.terminationGracePeriodSeconds ?? 30, 'SandboxChanged');
+      return plan;
+    }
     if (allContainersDone(pod, observed) || initFailedForGood(pod, observed)) return plan;
     plan.createSandbox = true;
     if (anyRunning) {
       plan.killPod = true;
       plan.containersToKill = killAll(observed, pod.spec.terminationGracePeriodSeconds ?? 30, 'SandboxChanged');
+    }
+    const first = pod.spec.initContainers?.[0];
+    if (first) {
+      // A new sandbox runs the init containers again from the first; app containers wait for them.
+      const last = observed.byName.get(first.name)?.[0];
+      plan.containersToStart.push(nextInstance(first, 'init', last, last ? 'restart' : 'new'));
+      return plan;
     }
   }
 
