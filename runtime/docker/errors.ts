@@ -43,6 +43,16 @@ export function isNameConflict(err: unknown): boolean {
   return dockerStatus(err) === 409 && /already in use/i.test(dockerMessage(err));
 }
 
+/**
+ * Errors dockerd 20.10 returns for a few seconds after its restart while libnetwork still holds the old
+ * endpoints ("endpoint with name … already exists in network bridge", "failed to update store for
+ * object type *libnetwork.endpoint"): retrying the same create/start succeeds.
+ */
+export function isTransientNetworkError(err: unknown): boolean {
+  const msg = err instanceof Error && 'cause' in err && err.cause ? dockerMessage(err.cause) : dockerMessage(err);
+  return /endpoint with name .* already exists in network|failed to update store for object type/i.test(msg);
+}
+
 /** Picks the DockerletError code for a failed operation. */
 export function codeFor(op: DockerOp, err: unknown): ErrorCode {
   const status = dockerStatus(err);

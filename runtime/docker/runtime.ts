@@ -10,7 +10,7 @@ import type {
   ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
   SandboxSpec,
 } from '../types.js';
-import { dockerStatus, isNameConflict, isNotFound, toDockerletError, type DockerOp } from './errors.js';
+import { dockerStatus, isNameConflict, isNotFound, isTransientNetworkError, toDockerletError, type DockerOp } from './errors.js';
 import { watchEvents } from './events.js';
 import { execInContainer } from './exec.js';
 import * as images from './images.js';
@@ -34,6 +34,8 @@ interface CacheEntry {
 }
 
 const INSPECT_PARALLELISM = 8;
+/** Tries of a sandbox create+start that meets dockerd's post-restart endpoint errors. */
+const TRANSIENT_ATTEMPTS = 8;
 const IMAGE_REF_CACHE_MAX = 1000;
 
 export class DockerRuntime implements ContainerRuntime {
@@ -134,7 +136,20 @@ export class DockerRuntime implements ContainerRuntime {
     return node ? { ...opts, Labels: { ...opts.Labels, [Labels.node]: node } } : opts;
   }
 
+  /** Creates and starts the pause container; the transient errors right after a dockerd restart are retried quietly. */
   async runSandbox(spec: SandboxSpec): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#runSandboxOnce(spec);
+      } catch (err) {
+        if (attempt >= TRANSIENT_ATTEMPTS || !isTransientNetworkError(err)) throw err;
+        this.#log.debug({ pod: `${spec.identity.podNamespace}/${spec.identity.podName}`, attempt, err: String(err) }, 'transient sandbox network error; retrying');
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
+  }
+
+  async #runSandboxOnce(spec: SandboxSpec): Promise<string> {
     const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec))));
     try {
       await this.startContainer(id);

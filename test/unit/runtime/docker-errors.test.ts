@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, isCode } from '../../../lib/errors.js';
-import { codeFor, dockerMessage, isNameConflict, toDockerletError } from '../../../runtime/docker/errors.js';
+import { codeFor, dockerMessage, isNameConflict, isTransientNetworkError, toDockerletError } from '../../../runtime/docker/errors.js';
 import { parseEventLine } from '../../../runtime/docker/events.js';
 
 function modemError(statusCode: number, message: string): Error {
@@ -47,4 +47,13 @@ test('parseEventLine maps container events', () => {
   assert.equal(parseEventLine(''), undefined);
   assert.equal(parseEventLine('{not json'), undefined);
   assert.equal(parseEventLine(JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } })), undefined);
+});
+
+test('the post-restart libnetwork errors are transient; others are not', () => {
+  const modem = (message: string) => Object.assign(new Error(`(HTTP code 500) server error - ${message}`), { statusCode: 500, json: { message } });
+  const endpoint = modem('endpoint with name k8s_POD_p_ns_u_1 already exists in network bridge');
+  assert.equal(isTransientNetworkError(endpoint), true);
+  assert.equal(isTransientNetworkError(toDockerletError('start', endpoint)), true);
+  assert.equal(isTransientNetworkError(modem('failed to update store for object type *libnetwork.endpoint: open : no such file or directory')), true);
+  assert.equal(isTransientNetworkError(modem('No such image: x')), false);
 });
