@@ -26,6 +26,10 @@ export interface ControlPlane {
   serviceCidr: string;
   mintNodeCredentials(nodeName: string): Promise<{ kubeconfigPath: string; certPath: string; keyPath: string }>;
   mintUserKubeconfig(user: string, groups: string[]): Promise<string>;
+  /** Stops kube-apiserver (etcd, controller-manager and scheduler keep running): an API server outage. */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again on the same port and waits for /readyz. */
+  startApiserver(opts?: { timeoutMs?: number }): Promise<void>;
   logTail(lines?: number): string;
   /** pids of the component processes still running. */
   pids(): number[];
@@ -44,6 +48,8 @@ export interface StartOptions {
   log?: boolean;
   /** Bound on the whole start-up; default 120 s. */
   timeoutMs?: number;
+  /** Extra kube-controller-manager flags (later flags win), e.g. ['--node-monitor-grace-period=20s']. */
+  controllerManagerArgs?: string[];
 }
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -114,7 +120,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     // EndpointSlices (README: the one grant a cluster running dockerlet needs).
     await wait('clusterrolebinding dockerlet-node-proxier', () => bind(server, admin, 'dockerlet-node-proxier', 'system:node-proxier', { kind: 'Group', name: 'system:nodes' }));
 
-    start('kube-controller-manager', controllerManagerArgs(ports, pki));
+    start('kube-controller-manager', [...controllerManagerArgs(ports, pki), ...(opts.controllerManagerArgs ?? [])]);
     start('kube-scheduler', schedulerArgs(ports, pki));
     const healthz = (port: number) => async () => {
       const r = await httpCall(`https://127.0.0.1:${port}/healthz`, { tls: { insecure: true } });
@@ -130,7 +136,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     ]);
     mark('ready');
 
-    const cp = makeControlPlane({ server, advertise, apiPort, dir, pki, procs, timings, stop });
+    const apiserverReady = async (timeoutMs = 60_000) => {
+      await waitFor('kube-apiserver /readyz after restart', async () => {
+        const r = await httpCall(`${server}/readyz?verbose`, { tls: admin });
+        return expect(r.status === 200, r);
+      }, { deadline: Date.now() + timeoutMs, abortIf: () => procs.deadReason() });
+    };
+    const cp = makeControlPlane({ server, advertise, apiPort, dir, pki, procs, timings, stop, apiserverReady });
     opts.signal?.addEventListener('abort', () => void stop(), { once: true });
     return cp;
   } catch (err) {
@@ -176,6 +188,7 @@ function makeControlPlane(p: {
   procs: ProcessSet;
   timings: Record<string, number>;
   stop: () => Promise<void>;
+  apiserverReady: (timeoutMs?: number) => Promise<void>;
 }): ControlPlane {
   const nodesDir = join(p.pki.dir, 'nodes');
   const usersDir = join(p.pki.dir, 'users');
@@ -204,6 +217,13 @@ function makeControlPlane(p: {
       const stem = `${user.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60)}-${++userSeq}`;
       const cert = await issueCert(p.pki.ca, usersDir, { name: stem, commonName: user, organizations: groups, usage: 'client' });
       return writeKubeconfig(join(p.dir, 'kubeconfigs', `user-${stem}.kubeconfig`), { server: p.server, caPem: p.pki.ca.certPem, cert, user });
+    },
+    async stopApiserver() {
+      await p.procs.stop('kube-apiserver');
+    },
+    async startApiserver(o = {}) {
+      p.procs.start('kube-apiserver');
+      await p.apiserverReady(o.timeoutMs);
     },
     logTail: (lines = 40) => p.procs.tail(lines),
     pids: () => p.procs.pids(),

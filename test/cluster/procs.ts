@@ -6,9 +6,13 @@ import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 
 interface Entry {
   name: string;
+  bin: string;
+  args: string[];
   logPath: string;
   child: ChildProcess;
   exit?: string;
+  /** Stopped on purpose (stop(name)); not a death deadReason() reports. */
+  stopped?: boolean;
   exited: Promise<void>;
 }
 
@@ -70,6 +74,8 @@ export class ProcessSet {
   spawn(name: string, bin: string, args: string[], logPath: string): void {
     installHooks();
     live.add(this);
+    const i = this.entries.findIndex((e) => e.name === name && e.exit !== undefined);
+    if (i >= 0) this.entries.splice(i, 1); // a restart replaces the stopped entry
     const fd = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
@@ -78,7 +84,7 @@ export class ProcessSet {
       closeSync(fd);
     }
     child.unref();
-    const entry: Entry = { name, logPath, child, exited: Promise.resolve() };
+    const entry: Entry = { name, bin, args, logPath, child, exited: Promise.resolve() };
     entry.exited = new Promise<void>((resolve) => {
       child.once('error', (err) => {
         entry.exit ??= `failed to start: ${err.message}`;
@@ -96,9 +102,24 @@ export class ProcessSet {
     return this.entries.filter((e) => e.exit === undefined && e.child.pid !== undefined).map((e) => e.child.pid as number);
   }
 
-  /** A description of the first child that is no longer running, if any. */
+  /** Stops one child (SIGTERM, then SIGKILL after graceMs); start(name) runs it again with the same arguments. */
+  async stop(name: string, graceMs = 10_000): Promise<void> {
+    const e = this.entries.find((x) => x.name === name && x.exit === undefined);
+    if (!e) throw new Error(`no running process ${name}`);
+    e.stopped = true;
+    await stopOne(e, graceMs);
+  }
+
+  /** Starts a child stopped by stop(name) again, with its binary, arguments and log file. */
+  start(name: string): void {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e || e.exit === undefined) throw new Error(`process ${name} is not stopped`);
+    this.spawn(name, e.bin, e.args, e.logPath);
+  }
+
+  /** A description of the first child that is no longer running (and was not stopped on purpose), if any. */
   deadReason(): string | undefined {
-    const dead = this.entries.find((e) => e.exit !== undefined);
+    const dead = this.entries.find((e) => e.exit !== undefined && !e.stopped);
     return dead ? `${dead.name} ${dead.exit}` : undefined;
   }
 

@@ -13,7 +13,7 @@ import { createKubeClient } from '../../../kube/client.js';
 import { createInformer } from '../../../kube/informer.js';
 import { loadKubeconfig } from '../../../kube/kubeconfig.js';
 import { silentLogger } from '../../../lib/log.js';
-import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
+import { startControlPlane, type ControlPlane, type StartOptions } from '../../cluster/harness.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
@@ -40,6 +40,8 @@ export interface BedOptions {
   agentEnv?: Record<string, string>;
   /** The daemon command: `agent` (default) or `run` (agent + service proxy; startAgent then also waits for "proxy started"). */
   command?: 'agent' | 'run';
+  /** Control plane options (e.g. controllerManagerArgs for a short node monitor grace period). */
+  controlPlane?: StartOptions;
 }
 
 export interface Bed {
@@ -117,7 +119,7 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
   const dir = await mkdtemp(join(tmpdir(), `dockerlet-bed-${opts.nodeName}-`));
   let cp: ControlPlane;
   try {
-    cp = await startControlPlane();
+    cp = await startControlPlane(opts.controlPlane);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
