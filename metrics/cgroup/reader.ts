@@ -1,0 +1,187 @@
+// Reads one cgroup's stats the way cAdvisor gets them through runc's libcontainer: v1 from
+// cpuacct/cpu/memory/blkio/pids files (fs/*.go), v2 from cpu.stat, memory.*, io.stat, pids.* (fs2/*.go);
+// then maps them like cAdvisor's setCPUStats/setMemoryStats/setDiskIoStats/setThreadsStats
+// (container/libcontainer/handler.go). Missing files give zeros, never an exception: a cgroup that
+// vanished mid-read is reported by the caller through `exists`.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CgroupSample, MemoryStats, ProcessStats } from '../types.js';
+import { cgroupDir, type CgroupLayout } from './layout.js';
+import {
+  limitValue, parseBlkioV1, parseCpuMax, parseFlatKeyed, parseIoStat, parseMeminfo, parsePids, parseSingle, weightToShares,
+} from './parse.js';
+
+/** USER_HZ: cpuacct.stat counts in 1/100 s. */
+const NS_PER_TICK = 1e9 / 100;
+
+export interface ReaderOptions {
+  /** procfs root ('/proc'); a fixture tree in tests. */
+  procRoot?: string;
+  /** Count open file descriptors of the cgroup's pids (cAdvisor's process metric set). */
+  countFds?: boolean;
+}
+
+async function text(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const num = (t: string | undefined): number => {
+  const v = parseSingle(t);
+  return v === undefined || !Number.isFinite(v) ? 0 : v;
+};
+
+async function countFds(procRoot: string, pids: number[]): Promise<number> {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      n += (await readdir(join(procRoot, String(pid), 'fd'))).length;
+    } catch { /* the process exited */ }
+  }
+  return n;
+}
+
+/** Whether the cgroup still exists (its memory or unified directory). */
+export async function cgroupExists(layout: CgroupLayout, path: string): Promise<boolean> {
+  const dir = cgroupDir(layout, layout.version === 2 ? '' : 'memory', path) ?? cgroupDir(layout, 'cpu', path);
+  return (await text(dir && join(dir, 'cgroup.procs'))) !== undefined;
+}
+
+/** Reads one cgroup (path relative to the hierarchy root, '/' for the root cgroup). */
+export async function readCgroup(layout: CgroupLayout, path: string, opts: ReaderOptions = {}): Promise<CgroupSample> {
+  return layout.version === 2 ? readV2(layout.root, path, opts) : readV1(layout, path, opts);
+}
+
+function memoryFrom(stat: Map<string, number>, usage: number, maxUsage: number, swap: number, failcnt: number, v1: boolean): MemoryStats {
+  const k = (name: string) => stat.get(v1 ? `total_${name}` : name) ?? stat.get(name) ?? 0;
+  const inactiveFile = k('inactive_file');
+  return {
+    usage, maxUsage, swap, failcnt,
+    workingSet: usage < inactiveFile ? 0 : usage - inactiveFile,
+    rss: v1 ? k('rss') : stat.get('anon') ?? 0,
+    cache: v1 ? k('cache') : stat.get('file') ?? 0,
+    mappedFile: v1 ? k('mapped_file') : stat.get('file_mapped') ?? 0,
+    pgfault: stat.get('pgfault') ?? 0,
+    pgmajfault: stat.get('pgmajfault') ?? 0,
+    hierPgfault: k('pgfault'),
+    hierPgmajfault: k('pgmajfault'),
+    activeFile: k('active_file'),
+    inactiveFile,
+  };
+}
+
+async function processes(procsText: string | undefined, pidsCurrent: string | undefined, pidsMax: string | undefined,
+  opts: ReaderOptions): Promise<{ stats: ProcessStats; pids: number[] }> {
+  const pids = parsePids(procsText ?? '');
+  const fds = opts.countFds ? await countFds(opts.procRoot ?? '/proc', pids) : 0;
+  return {
+    pids,
+    stats: { processes: pids.length, threads: num(pidsCurrent), threadsMax: limitValue(parseSingle(pidsMax)), fds, sockets: 0 },
+  };
+}
+
+async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): Promise<CgroupSample> {
+  const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && join(dir, f); };
+  const [
+    usage, acctStat, cpuStat, quota, period, shares,
+    memUsage, memMax, memFailcnt, memStatText, memLimit, memswLimit, memSoft, memswUsage, oomControl,
+    bfqBytes, bfqOps, thrBytes, thrOps, pidsCur, pidsMax, procs,
+  ] = await Promise.all([
+    text(d('cpuacct', 'cpuacct.usage')), text(d('cpuacct', 'cpuacct.stat')), text(d('cpu', 'cpu.stat')),
+    text(d('cpu', 'cpu.cfs_quota_us')), text(d('cpu', 'cpu.cfs_period_us')), text(d('cpu', 'cpu.shares')),
+    text(d('memory', 'memory.usage_in_bytes')), text(d('memory', 'memory.max_usage_in_bytes')),
+    text(d('memory', 'memory.failcnt')), text(d('memory', 'memory.stat')), text(d('memory', 'memory.limit_in_bytes')),
+    text(d('memory', 'memory.memsw.limit_in_bytes')), text(d('memory', 'memory.soft_limit_in_bytes')),
+    text(d('memory', 'memory.memsw.usage_in_bytes')), text(d('memory', 'memory.oom_control')),
+    text(d('blkio', 'blkio.bfq.io_service_bytes_recursive')), text(d('blkio', 'blkio.bfq.io_serviced_recursive')),
+    text(d('blkio', 'blkio.throttle.io_service_bytes_recursive')), text(d('blkio', 'blkio.throttle.io_serviced_recursive')),
+    text(d('pids', 'pids.current')), text(d('pids', 'pids.max')),
+    text(d('pids', 'cgroup.procs')).then((t) => t ?? text(d('cpu', 'cgroup.procs'))),
+  ]);
+  const acct = parseFlatKeyed(acctStat ?? '');
+  const cs = parseFlatKeyed(cpuStat ?? '');
+  const q = parseSingle(quota);
+  const memStat = parseFlatKeyed(memStatText ?? '');
+  const u = num(memUsage);
+  const swap = memswUsage !== undefined ? Math.max(0, num(memswUsage) - u) : memStat.get('total_swap') ?? 0;
+  const oom = parseFlatKeyed(oomControl ?? '').get('oom_kill');
+  // runc prefers the BFQ scheduler's recursive files when they carry device lines, else the throttle ones.
+  const bfq = parseBlkioV1(bfqBytes ?? '', bfqOps ?? '');
+  const blkio = bfq.length > 0 ? bfq : parseBlkioV1(thrBytes ?? '', thrOps ?? '');
+  const { stats: proc, pids } = await processes(procs, pidsCur, pidsMax, opts);
+  return {
+    cpu: {
+      totalNs: num(usage),
+      userNs: (acct.get('user') ?? 0) * NS_PER_TICK,
+      systemNs: (acct.get('system') ?? 0) * NS_PER_TICK,
+      ...(cs.has('nr_periods') ? {
+        periods: cs.get('nr_periods')!, throttledPeriods: cs.get('nr_throttled') ?? 0, throttledNs: cs.get('throttled_time') ?? 0,
+      } : {}),
+    },
+    memory: memoryFrom(memStat, u, num(memMax), swap, num(memFailcnt), true),
+    blkio,
+    processes: proc,
+    spec: {
+      cpuQuota: q !== undefined && Number.isFinite(q) && q > 0 ? q : 0,
+      cpuPeriod: num(period),
+      cpuShares: num(shares),
+      memoryLimit: limitValue(parseSingle(memLimit)),
+      memorySwapLimit: limitValue(parseSingle(memswLimit)),
+      memoryReservation: limitValue(parseSingle(memSoft)),
+    },
+    ...(oom !== undefined ? { oomKills: oom } : {}),
+    pids,
+  };
+}
+
+async function readV2(root: string, path: string, opts: ReaderOptions): Promise<CgroupSample> {
+  const dir = join(root, path);
+  const f = (name: string) => text(join(dir, name));
+  const isRoot = path === '/' || path === '';
+  const [cpuStat, cpuMax, cpuWeight, current, peak, memStatText, swapCur, memMax, swapMax, memMin, events, ioStat, pidsCur, pidsMax, procs, meminfo] =
+    await Promise.all([
+      f('cpu.stat'), f('cpu.max'), f('cpu.weight'), f('memory.current'), f('memory.peak'), f('memory.stat'),
+      f('memory.swap.current'), f('memory.max'), f('memory.swap.max'), f('memory.min'), f('memory.events'),
+      f('io.stat'), f('pids.current'), f('pids.max'), f('cgroup.procs'),
+      isRoot ? text(join(opts.procRoot ?? '/proc', 'meminfo')) : Promise.resolve(undefined),
+    ]);
+  const cs = parseFlatKeyed(cpuStat ?? '');
+  const { quota, period } = parseCpuMax(cpuMax);
+  const memStat = parseFlatKeyed(memStatText ?? '');
+  let usage = num(current);
+  if (isRoot && current === undefined && meminfo) {
+    // The root cgroup has no memory.current: runc's rootStatsFromMeminfo uses MemTotal − MemFree.
+    const mi = parseMeminfo(meminfo);
+    usage = (mi.get('MemTotal') ?? 0) - (mi.get('MemFree') ?? 0);
+    if (!memStat.has('inactive_file')) memStat.set('inactive_file', mi.get('Inactive(file)') ?? 0);
+  }
+  const oom = parseFlatKeyed(events ?? '').get('oom_kill');
+  const { stats: proc, pids } = await processes(procs, pidsCur, pidsMax, opts);
+  return {
+    cpu: {
+      totalNs: (cs.get('usage_usec') ?? 0) * 1000,
+      userNs: (cs.get('user_usec') ?? 0) * 1000,
+      systemNs: (cs.get('system_usec') ?? 0) * 1000,
+      ...(cs.has('nr_periods') ? {
+        periods: cs.get('nr_periods')!, throttledPeriods: cs.get('nr_throttled') ?? 0, throttledNs: (cs.get('throttled_usec') ?? 0) * 1000,
+      } : {}),
+    },
+    memory: memoryFrom(memStat, usage, num(peak), num(swapCur), 0, false),
+    blkio: parseIoStat(ioStat ?? ''),
+    processes: proc,
+    spec: {
+      cpuQuota: quota,
+      cpuPeriod: cpuMax === undefined ? 0 : period,
+      cpuShares: cpuWeight === undefined ? 0 : weightToShares(num(cpuWeight)),
+      memoryLimit: limitValue(parseSingle(memMax)),
+      memorySwapLimit: limitValue(parseSingle(swapMax)),
+      memoryReservation: limitValue(parseSingle(memMin)),
+    },
+    ...(oom !== undefined ? { oomKills: oom } : {}),
+    pids,
+  };
+}

@@ -1,0 +1,217 @@
+// The collector: cAdvisor's housekeeping (manager/container.go housekeepingTick) at the kubelet's
+// interval (10 s, pkg/kubelet/cadvisor/cadvisor_linux.go), reading every container's cgroup, the
+// sandboxes' /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads.
+// A scrape formats the snapshot; it never touches cgroups. Containers that stopped are not in the
+// next snapshot, so their series disappear.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { Semaphore } from '../lib/semaphore.js';
+import { podEntries } from './aggregate.js';
+import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
+import { parseNetDev } from './cgroup/parse.js';
+import { cgroupExists, readCgroup } from './cgroup/reader.js';
+import { DockerSource, identityKey, podFromLabels } from './docker.js';
+import { readFs, readMachine } from './machine.js';
+import { OomTracker } from './oom.js';
+import type { ContainerMeta, Entry, MachineInfo, NetInterfaceStats, Snapshot } from './types.js';
+
+export interface CollectorOptions {
+  /** Housekeeping interval, ms (default 10 000). */
+  housekeepingMs?: number;
+  /** Only Kubernetes pod containers (the kubelet's view); false for a plain Docker host. */
+  podsOnly?: boolean;
+  nodeName?: string;
+  /** Where OOM counts persist across restarts; undefined keeps them in memory. */
+  stateDir?: string;
+  /** Count open fds per container (cAdvisor's process set); default true. */
+  countFds?: boolean;
+  procRoot?: string;
+  cgroupRoot?: string;
+  /** Overrides detection (tests). */
+  layout?: CgroupLayout;
+}
+
+export interface CollectorDeps {
+  docker: Dockerode;
+  clock?: Clock;
+  log?: Logger;
+}
+
+const READ_PARALLELISM = 8;
+
+export class Collector {
+  readonly #opts: Required<Pick<CollectorOptions, 'housekeepingMs' | 'countFds' | 'procRoot'>> & CollectorOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #docker: Dockerode;
+  #source: DockerSource | undefined;
+  #layout: CgroupLayout | undefined;
+  #oom: OomTracker;
+  #machine: MachineInfo | undefined;
+  #snapshot: Snapshot | undefined;
+  #prev = new Map<string, { totalNs: number; time: number }>();
+  #ac: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #events: Promise<void> | undefined;
+  #housekeeping: Promise<void> | undefined;
+  #dockerRoot = '/var/lib/docker';
+  #lastSave = 0;
+  /** Duration of the last housekeeping, ms. */
+  lastHousekeepingMs = 0;
+
+  constructor(deps: CollectorDeps, opts: CollectorOptions = {}) {
+    this.#opts = { housekeepingMs: 10_000, countFds: true, procRoot: '/proc', ...opts };
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.log ?? silentLogger();
+    this.#docker = deps.docker;
+    this.#oom = new OomTracker(opts.stateDir);
+  }
+
+  /** The latest snapshot (undefined before the first housekeeping). */
+  snapshot(): Snapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** Reads machine facts, loads OOM counts, runs the first housekeeping, then keeps going. */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#ac) return;
+    const ac = new AbortController();
+    this.#ac = ac;
+    const onAbort = () => ac.abort();
+    if (signal.aborted) ac.abort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    this.#layout = this.#opts.layout ?? detectLayout(this.#opts.cgroupRoot);
+    this.#source = new DockerSource(this.#docker, {
+      podsOnly: this.#opts.podsOnly ?? false, nodeName: this.#opts.nodeName, procRoot: this.#opts.procRoot, cgroupVersion: this.#layout.version,
+    }, this.#log);
+    this.#oom.load();
+    let dockerVersion = '';
+    try {
+      const info = await this.#source.info();
+      dockerVersion = info.version;
+      this.#dockerRoot = info.rootDir;
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'docker info failed; container metrics wait for the daemon');
+    }
+    this.#machine = await readMachine(dockerVersion);
+    const since = this.#oom.savedAt || undefined;
+    this.#events = this.#source.watch(ac.signal, since, (action, id, attrs, at) => this.#onEvent(action, id, attrs, at));
+    await this.housekeep();
+    this.#loop = this.#run(ac.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#ac?.abort();
+    await Promise.allSettled([this.#loop, this.#events, this.#housekeeping]);
+    this.#oom.save(this.#clock.now(), true);
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.#clock.sleep(this.#opts.housekeepingMs, signal);
+      if (signal.aborted) break;
+      await this.housekeep();
+    }
+  }
+
+  #onEvent(action: string, id: string, attrs: Record<string, string>, at: number): void {
+    if (action !== 'oom') return;
+    const pod = podFromLabels(attrs);
+    if (this.#opts.podsOnly && !pod) return;
+    const key = identityKey({ name: attrs.name ?? id, ...(pod ? { pod } : {}) } as ContainerMeta);
+    this.#oom.event(id, key, at);
+    this.#log.info({ id: id.slice(0, 12), key }, 'container OOM event');
+  }
+
+  /** One housekeeping pass; concurrent calls share the pass in flight. */
+  housekeep(): Promise<void> {
+    this.#housekeeping ??= this.#housekeepOnce().finally(() => { this.#housekeeping = undefined; });
+    return this.#housekeeping;
+  }
+
+  async #housekeepOnce(): Promise<void> {
+    const layout = this.#layout ?? detectLayout(this.#opts.cgroupRoot);
+    const started = performance.now();
+    const now = this.#clock.now();
+    let metas: ContainerMeta[] | undefined;
+    let scrapeError = false;
+    try {
+      metas = await this.#source!.list();
+    } catch (err) {
+      scrapeError = true;
+      this.#log.warn({ err: errorMessage(err) }, 'listing docker containers failed');
+    }
+    const sem = new Semaphore(READ_PARALLELISM);
+    const readOpts = { procRoot: this.#opts.procRoot, countFds: this.#opts.countFds };
+    const containers: Entry[] = [];
+    if (metas) {
+      await Promise.all(metas.map((meta) => sem.run(async () => {
+        const sample = await readCgroup(layout, meta.cgroupPath, readOpts);
+        if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, meta.cgroupPath))) return; // gone mid-pass
+        const ownNet = !meta.networkMode.startsWith('container:') && meta.networkMode !== 'host';
+        const network = ownNet ? await this.#netDev(meta.pid) : [];
+        containers.push(this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: now, startTime: meta.createdAt }));
+      })));
+      containers.sort((a, b) => (a.id < b.id ? -1 : 1));
+      this.#countOoms(containers, now);
+    } else if (this.#snapshot) {
+      containers.push(...this.#snapshot.containers);
+    }
+    const rootSample = await readCgroup(layout, '/', { procRoot: this.#opts.procRoot, countFds: false });
+    const node = this.#entry({
+      id: '/', kind: 'node', sample: rootSample, network: await this.#netDev(1), oomEvents: 0, time: now,
+      startTime: this.#machine?.bootTime ?? 0,
+    });
+    const [rootFs, imageFs] = await Promise.all([readFs('/'), readFs(this.#dockerRoot)]);
+    const live = new Set(containers.map((c) => c.id));
+    live.add('/');
+    for (const id of this.#prev.keys()) if (!live.has(id)) this.#prev.delete(id);
+    this.#snapshot = {
+      time: now, node, pods: podEntries(containers), containers, machine: this.#machine ?? (await readMachine()),
+      ...(rootFs ? { rootFs } : {}), ...(imageFs ? { imageFs } : {}),
+      devices: this.#snapshot?.devices ?? new Map(), scrapeError,
+    };
+    this.lastHousekeepingMs = performance.now() - started;
+  }
+
+  /** Adds the CPU rate from the previous sample of the same id. */
+  #entry(e: Entry): Entry {
+    const prev = this.#prev.get(e.id);
+    if (prev && e.time > prev.time && e.sample.cpu.totalNs >= prev.totalNs) {
+      e.usageNanoCores = Math.round(((e.sample.cpu.totalNs - prev.totalNs) / (e.time - prev.time)) * 1e3);
+    }
+    this.#prev.set(e.id, { totalNs: e.sample.cpu.totalNs, time: e.time });
+    return e;
+  }
+
+  #countOoms(containers: Entry[], now: number): void {
+    const ids = new Set<string>();
+    for (const c of containers) {
+      const meta = c.meta!;
+      ids.add(meta.id);
+      const key = identityKey(meta);
+      if (c.sample.oomKills !== undefined) this.#oom.kernel(meta.id, key, c.sample.oomKills, now);
+      else this.#oom.noKernel(meta.id, key);
+    }
+    this.#oom.gone(ids);
+    for (const c of containers) c.oomEvents = this.#oom.total(identityKey(c.meta!));
+    try {
+      if (this.#oom.save(now, now - this.#lastSave > 60_000)) this.#lastSave = now;
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'saving OOM counts failed');
+    }
+  }
+
+  async #netDev(pid: number): Promise<NetInterfaceStats[]> {
+    if (pid <= 0) return [];
+    try {
+      return parseNetDev(await readFile(join(this.#opts.procRoot, String(pid), 'net', 'dev'), 'utf8'));
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// Finds the Docker containers to measure, as cAdvisor's Docker factory does (container/docker/factory.go:
+// running containers only, confirmed by inspect; aliases [name, id]; image = .Config.Image; creation time
+// = .Created), with the kubelet's pod labels (io.kubernetes.pod.name/namespace/uid, io.kubernetes.container.name;
+// the sandbox is the container named POD). A container's cgroup comes from /proc/<pid>/cgroup, else from
+// inspect's CgroupParent and the daemon's cgroup driver. Inspect results are cached per id and dropped
+// on the container's 'start'/'die'/'destroy' events.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { errorMessage } from '../lib/errors.js';
+import { delay } from '../lib/lifecycle.js';
+import type { Logger } from '../lib/log.js';
+import { dockerCgroupPath, pathFromProcCgroup } from './cgroup/layout.js';
+import type { ContainerMeta } from './types.js';
+
+const L = {
+  podName: 'io.kubernetes.pod.name',
+  podNamespace: 'io.kubernetes.pod.namespace',
+  podUid: 'io.kubernetes.pod.uid',
+  containerName: 'io.kubernetes.container.name',
+  node: 'io.dockerlet.node',
+} as const;
+
+export interface DockerSourceOptions {
+  /** Only containers carrying Kubernetes pod labels (the kubelet's view). */
+  podsOnly?: boolean;
+  /** With podsOnly: only containers whose io.dockerlet.node label is this node (when they carry one). */
+  nodeName?: string;
+  procRoot?: string;
+  cgroupVersion: 1 | 2;
+}
+
+export interface DaemonInfo {
+  cgroupDriver: string;
+  version: string;
+  /** Docker's root dir (for the image filesystem). */
+  rootDir: string;
+}
+
+/** The pod identity a container's labels give; undefined when it is not a pod container. */
+export function podFromLabels(labels: Record<string, string>): ContainerMeta['pod'] {
+  const name = labels[L.podName];
+  const namespace = labels[L.podNamespace];
+  const container = labels[L.containerName];
+  if (!name || !namespace || !container) return undefined;
+  return { name, namespace, uid: labels[L.podUid] ?? '', container, sandbox: container === 'POD' };
+}
+
+/** The stable key OOM counts are kept under: ns/pod/container for pod containers, else the Docker name. */
+export function identityKey(meta: ContainerMeta): string {
+  return meta.pod ? `pod:${meta.pod.namespace}/${meta.pod.name}/${meta.pod.container}` : `docker:${meta.name}`;
+}
+
+export class DockerSource {
+  readonly #docker: Dockerode;
+  readonly #opts: DockerSourceOptions;
+  readonly #log: Logger;
+  #cache = new Map<string, ContainerMeta>();
+  #info: DaemonInfo | undefined;
+
+  constructor(docker: Dockerode, opts: DockerSourceOptions, log: Logger) {
+    this.#docker = docker;
+    this.#opts = opts;
+    this.#log = log;
+  }
+
+  async info(): Promise<DaemonInfo> {
+    if (this.#info) return this.#info;
+    const i = (await this.#docker.info()) as { CgroupDriver?: string; ServerVersion?: string; DockerRootDir?: string };
+    this.#info = { cgroupDriver: i.CgroupDriver ?? 'cgroupfs', version: i.ServerVersion ?? '', rootDir: i.DockerRootDir ?? '/var/lib/docker' };
+    return this.#info;
+  }
+
+  /** Forgets cached inspect data for a container (after a start/die/destroy event). */
+  invalidate(id: string): void {
+    this.#cache.delete(id);
+  }
+
+  /** The running containers to measure. */
+  async list(): Promise<ContainerMeta[]> {
+    const { cgroupDriver } = await this.info();
+    const filters: Record<string, string[]> = { status: ['running'] };
+    if (this.#opts.podsOnly) filters.label = [L.podName];
+    const rows = await this.#docker.listContainers({ all: false, filters });
+    const live = new Set<string>();
+    const out: ContainerMeta[] = [];
+    await Promise.all(rows.map(async (row) => {
+      live.add(row.Id);
+      const labels = row.Labels ?? {};
+      if (this.#opts.podsOnly && this.#opts.nodeName && labels[L.node] && labels[L.node] !== this.#opts.nodeName) return;
+      let meta = this.#cache.get(row.Id);
+      if (!meta) {
+        meta = await this.#inspect(row.Id, cgroupDriver);
+        if (!meta) return;
+        this.#cache.set(row.Id, meta);
+      }
+      out.push(meta);
+    }));
+    for (const id of this.#cache.keys()) if (!live.has(id)) this.#cache.delete(id);
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  async #inspect(id: string, driver: string): Promise<ContainerMeta | undefined> {
+    let c: Dockerode.ContainerInspectInfo;
+    try {
+      c = await this.#docker.getContainer(id).inspect();
+    } catch {
+      return undefined; // removed between list and inspect
+    }
+    if (!c.State?.Running) return undefined;
+    const labels = c.Config?.Labels ?? {};
+    const pid = c.State.Pid ?? 0;
+    let cgroupPath: string | undefined;
+    if (pid > 0) {
+      try {
+        cgroupPath = pathFromProcCgroup(await readFile(join(this.#opts.procRoot ?? '/proc', String(pid), 'cgroup'), 'utf8'), this.#opts.cgroupVersion);
+      } catch { /* fall back to the daemon's layout */ }
+    }
+    // Inside a private cgroup namespace the pid's own view is "/"; use the daemon's layout then.
+    if (!cgroupPath || cgroupPath === '/') cgroupPath = dockerCgroupPath(c.Id, driver, c.HostConfig?.CgroupParent);
+    const meta: ContainerMeta = {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      image: c.Config?.Image ?? '',
+      createdAt: Date.parse(c.Created) || 0,
+      pid,
+      cgroupPath,
+      networkMode: c.HostConfig?.NetworkMode ?? 'default',
+      labels,
+    };
+    const pod = podFromLabels(labels);
+    if (pod) meta.pod = pod;
+    return meta;
+  }
+
+  /**
+   * Streams container events until the signal aborts, reconnecting with a delay; `since` (ms) replays
+   * earlier events on the first connection. Calls onEvent(action, id, labels, timeMs).
+   */
+  async watch(signal: AbortSignal, since: number | undefined,
+    onEvent: (action: string, id: string, attrs: Record<string, string>, at: number) => void): Promise<void> {
+    let sinceSec = since ? Math.floor(since / 1000) : undefined;
+    let lastNano = 0; // a reconnection replays from a whole second: skip what was already delivered
+    while (!signal.aborted) {
+      try {
+        const opts: Record<string, unknown> = { filters: { type: ['container'], event: ['start', 'die', 'destroy', 'oom'] }, abortSignal: signal };
+        if (sinceSec !== undefined) opts.since = sinceSec;
+        const stream = (await this.#docker.getEvents(opts)) as NodeJS.ReadableStream;
+        let rest = '';
+        for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+          rest += chunk.toString();
+          let nl: number;
+          while ((nl = rest.indexOf('\n')) >= 0) {
+            const line = rest.slice(0, nl).trim();
+            rest = rest.slice(nl + 1);
+            if (!line) continue;
+            let ev: { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
+            try { ev = JSON.parse(line); } catch { continue; }
+            const id = ev.Actor?.ID;
+            if (!id || !ev.Action) continue;
+            if (typeof ev.timeNano === 'number') {
+              if (ev.timeNano <= lastNano) continue;
+              lastNano = ev.timeNano;
+            }
+            const at = typeof ev.timeNano === 'number' ? ev.timeNano / 1e6 : Date.now();
+            sinceSec = Math.floor(at / 1000);
+            if (ev.Action !== 'oom') this.invalidate(id);
+            onEvent(ev.Action, id, ev.Actor?.Attributes ?? {}, at);
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#log.warn({ err: errorMessage(err) }, 'docker event stream failed; reconnecting');
+      }
+      await delay(1000, signal);
+    }
+  }
+}
