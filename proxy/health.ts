@@ -1,6 +1,8 @@
 // kube-proxy's health server (pkg/proxy/healthcheck/proxy_health.go): /healthz and /livez answer
-// JSON {lastUpdated, currentTime, nodeEligible?}; 503 when a queued update has waited longer than
-// the health timeout (2 × the sync period) without being applied.
+// JSON {lastUpdated, currentTime, nodeEligible (healthz only)}; 503 when a queued update has waited
+// longer than the health timeout (2 × the sync period) without being applied, and /healthz also
+// while the node is not eligible (KEP-3836: being deleted or tainted ToBeDeletedByClusterAutoscaler).
+// As upstream, a healthy answer's lastUpdated is the current time.
 import http from 'node:http';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
@@ -40,13 +42,14 @@ export class ProxyHealth {
   }
 
   /** Status code and JSON body for /healthz or /livez. */
-  report(path: 'healthz' | 'livez', nodeEligible?: boolean): { code: number; body: Record<string, unknown> } {
-    const healthy = this.isHealthy() && (path === 'livez' || nodeEligible !== false);
+  report(path: 'healthz' | 'livez', nodeEligible = true): { code: number; body: Record<string, unknown> } {
+    const healthy = this.isHealthy() && (path === 'livez' || nodeEligible);
+    const now = this.#clock.now();
     const body: Record<string, unknown> = {
-      lastUpdated: new Date(this.#lastUpdated).toISOString(),
-      currentTime: new Date(this.#clock.now()).toISOString(),
+      lastUpdated: new Date(healthy ? now : this.#lastUpdated).toISOString(),
+      currentTime: new Date(now).toISOString(),
     };
-    if (path === 'healthz' && nodeEligible !== undefined) body.nodeEligible = nodeEligible;
+    if (path === 'healthz') body.nodeEligible = nodeEligible;
     const code = healthy ? 200 : 503;
     const k = `${path}:${code}`;
     this.served.set(k, (this.served.get(k) ?? 0) + 1);
@@ -98,7 +101,7 @@ export class SmallHttpServer {
   }
 }
 
-export function healthServer(health: ProxyHealth, opts: { host: string; port: number; log?: Logger; nodeEligible?: () => boolean | undefined }): SmallHttpServer {
+export function healthServer(health: ProxyHealth, opts: { host: string; port: number; log?: Logger; nodeEligible?: () => boolean }): SmallHttpServer {
   return new SmallHttpServer('healthz', opts, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/healthz' && path !== '/livez') {

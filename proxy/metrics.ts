@@ -1,9 +1,12 @@
 // Prometheus metrics of the proxy on its own Registry: kube-proxy's sync metrics plus per
 // service port connection, byte and error counts (read from the listeners' plain counters at scrape).
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
-import type { Logger } from '../lib/log.js';
-import { SmallHttpServer, type ProxyHealth } from './health.js';
+import type { ProxyHealth } from './health.js';
 import type { ListenerStats } from './stats.js';
+
+/** Upstream's buckets: 0.25 s steps to 0.5 s, 1 s steps to 59 s, 5 s steps to 115 s, 30 s steps to 5 min. */
+const linear = (start: number, width: number, count: number) => Array.from({ length: count }, (_, i) => start + i * width);
+export const NETWORK_PROGRAMMING_BUCKETS = [...linear(0.25, 0.25, 2), ...linear(1, 1, 59), ...linear(60, 5, 12), ...linear(120, 30, 7)];
 
 export interface ListenerView {
   key: string;
@@ -21,6 +24,8 @@ export class ProxyMetrics {
   readonly serviceChangesPending: Gauge;
   readonly serviceChangesTotal: Counter;
   readonly restoreFailures: Counter;
+  readonly networkProgramming: Histogram;
+  readonly noLocalEndpoints: Gauge;
 
   constructor(listeners: () => Iterable<ListenerView>, health?: ProxyHealth) {
     const registers = [this.registry];
@@ -32,6 +37,8 @@ export class ProxyMetrics {
     this.serviceChangesPending = new Gauge({ name: 'kubeproxy_sync_proxy_rules_service_changes_pending', help: 'Pending proxy rules Service changes', registers });
     this.serviceChangesTotal = new Counter({ name: 'kubeproxy_sync_proxy_rules_service_changes_total', help: 'Cumulative proxy rules Service changes', registers });
     this.restoreFailures = new Counter({ name: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total', help: 'Cumulative proxy iptables restore failures', registers });
+    this.networkProgramming = new Histogram({ name: 'kubeproxy_network_programming_duration_seconds', help: 'In Cluster Network Programming Latency in seconds', buckets: NETWORK_PROGRAMMING_BUCKETS, registers });
+    this.noLocalEndpoints = new Gauge({ name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total', help: 'Number of services with a Local traffic policy and no endpoints', labelNames: ['traffic_policy'], registers });
 
     const perPort = (name: string, help: string, type: 'counter' | 'gauge', labelNames: string[], read: (v: ListenerView, set: (labels: Record<string, string>, n: number) => void) => void) => {
       const Ctor = type === 'counter' ? Counter : Gauge;
@@ -81,6 +88,20 @@ export class ProxyMetrics {
     }
   }
 
+  /**
+   * A sync programmed endpoint changes: each change's trigger time (the EndpointSlice's
+   * endpoints.kubernetes.io/last-change-trigger-time) to now, as upstream observes after a sync.
+   */
+  observeProgramming(triggerTimesMs: readonly number[], nowMs: number): void {
+    for (const t of triggerTimesMs) this.networkProgramming.observe(Math.max(0, nowMs - t) / 1000);
+  }
+
+  /** Services whose Local traffic policy leaves them without endpoints here although they have some elsewhere. */
+  setNoLocalEndpoints(internal: number, external: number): void {
+    this.noLocalEndpoints.set({ traffic_policy: 'internal' }, internal);
+    this.noLocalEndpoints.set({ traffic_policy: 'external' }, external);
+  }
+
   /** A sync finished (durationMs) at time nowMs. */
   observeSync(durationMs: number, nowMs: number): void {
     this.syncDuration.observe(durationMs / 1000);
@@ -88,18 +109,4 @@ export class ProxyMetrics {
   }
 }
 
-/** opts.refresh runs before every scrape (bounded by its own timeout; a failure is ignored). */
-export function metricsServer(metrics: ProxyMetrics, opts: { host: string; port: number; log?: Logger; refresh?: () => Promise<void> }): SmallHttpServer {
-  return new SmallHttpServer('metrics', opts, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('404 page not found\n');
-      return;
-    }
-    (opts.refresh?.() ?? Promise.resolve()).catch(() => undefined).then(() => metrics.registry.metrics()).then(
-      (text) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(text); },
-      (err: unknown) => { res.writeHead(500); res.end(String(err)); },
-    );
-  });
-}
+

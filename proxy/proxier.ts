@@ -13,9 +13,14 @@ import { balancerConfigChanged, diffTables } from './diff.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
 import { cachedRouteSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
-import { metricsServer, ProxyMetrics, type ListenerView } from './metrics.js';
+import { ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
+
+/** The EndpointSlice controller's stamp of the change a slice reflects (v1.EndpointsLastChangeTriggerTime). */
+const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 import { localIPv4s, portalSpecs } from './portal-specs.js';
+import { statusServer } from './status-server.js';
+import { refusal } from './balancer.js';
 import { ListenerSharing } from './shards/sharing.js';
 import { resolveDataPath } from './native/engine.js';
 import { NodeTopology } from './node-topology.js';
@@ -65,13 +70,15 @@ export interface ProxierDeps {
    * as the userspace proxier's claimNodePort.
    */
   claimPorts?: boolean;
-  /** Warning Events about this node (a port that cannot be claimed, a health check server that cannot start). */
+  /** Warning Events (a port that cannot be claimed on the Node, a health check server that cannot start on its Service). */
   events?: ProxyEvents;
+  /** The effective configuration /configz on the metrics port serves. */
+  configz?: () => unknown;
 }
 
 /** What the proxier needs of an Event recorder (agent/events/recorder.ts has it). */
 export interface ProxyEvents {
-  event(obj: { kind: string; name: string; uid?: string }, type: 'Warning', reason: string, message: string): void;
+  event(obj: { kind: string; name: string; namespace?: string; uid?: string }, type: 'Warning', reason: string, message: string): void;
 }
 
 type Listener = TcpListener | UdpListener;
@@ -100,6 +107,8 @@ export class Proxier implements Lifecycle {
   #stopped = true;
   #pendingServices = new Set<string>();
   #pendingEndpoints = new Set<string>();
+  /** last-change-trigger-time of the EndpointSlice changes not yet programmed (network programming latency). */
+  #triggerTimes: number[] = [];
   readonly #topology: NodeTopology;
   readonly #claims: PortClaims | null;
 
@@ -139,14 +148,11 @@ export class Proxier implements Lifecycle {
     this.health.queuedUpdate();
     const d = this.#d;
     if (d.healthzPort !== -1) {
-      this.#healthSrv = healthServer(this.health, { host: d.healthzBindAddress ?? '0.0.0.0', port: d.healthzPort ?? 10256, log: this.#log });
+      this.#healthSrv = healthServer(this.health, { host: d.healthzBindAddress ?? '0.0.0.0', port: d.healthzPort ?? 10256, log: this.#log, nodeEligible: () => this.#topology.eligible });
       await this.#healthSrv.start();
     }
     if (d.metricsPort !== -1) {
-      this.#metricsSrv = metricsServer(this.metrics, {
-        host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log,
-        refresh: () => this.#sharing.refresh(),
-      });
+      this.#metricsSrv = statusServer(this.metrics, { host: d.metricsBindAddress ?? '127.0.0.1', port: d.metricsPort ?? 10249, log: this.#log, configz: d.configz });
       await this.#metricsSrv.start();
     }
     if (this.#portals) await this.#portals.prepareHost();
@@ -159,7 +165,7 @@ export class Proxier implements Lifecycle {
     this.#unsubscribe.push(d.slices.on({
       add: (s) => this.#sliceChanged(s),
       update: (_o, s) => this.#sliceChanged(s),
-      delete: (s) => this.#sliceChanged(s),
+      delete: (s) => this.#sliceChanged(s, true),
     }));
     // A new zone re-applies every listener's selection (topology hints), then the sync follows.
     if (d.nodes) this.#unsubscribe.push(this.#topology.follow(d.nodes, () => this.#zoneChanged()));
@@ -185,9 +191,12 @@ export class Proxier implements Lifecycle {
     this.#queued();
   }
 
-  #sliceChanged(s: EndpointSlice): void {
+  #sliceChanged(s: EndpointSlice, deleted = false): void {
     const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
     if (!svc) return;
+    // As upstream's endpointSliceCache: a deleted slice has no trigger time to report.
+    const trigger = deleted ? NaN : Date.parse(s.metadata.annotations?.[LAST_CHANGE_TRIGGER_TIME] ?? '');
+    if (Number.isFinite(trigger)) this.#triggerTimes.push(trigger);
     this.#pendingEndpoints.add(`${s.metadata.namespace ?? ''}/${svc}`);
     this.metrics.endpointChangesTotal.inc();
     this.metrics.endpointChangesPending.set(this.#pendingEndpoints.size);
@@ -247,12 +256,20 @@ export class Proxier implements Lifecycle {
     this.#pendingEndpoints.clear();
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
+    const triggers = this.#triggerTimes.splice(0);
     const desired = buildServicePorts(d.services.list(), d.slices.list());
     let ok = await this.#reconcile(desired);
-    ok = (await this.#serviceHealth.sync(serviceHealthTargets(desired.values(), d.nodeName))) && ok;
+    // As upstream's SyncServices: a health check port that cannot be bound is reported and tried again
+    // at the next sync; it does not hold the rest back (nor turn /healthz 503, nor resync at once).
+    const hcTargets = serviceHealthTargets(desired.values(), d.nodeName);
+    await this.#serviceHealth.sync(hcTargets);
     for (const [port, why] of this.#serviceHealth.failed()) {
-      this.#nodeWarning('FailedToStartServiceHealthcheck', `node ${d.nodeName} failed to start healthcheck on port ${port}: ${why}`);
+      const t = hcTargets.get(port);
+      if (!t) continue;
+      const nsn = `${t.namespace}/${t.name}`;
+      d.events?.event({ kind: 'Service', namespace: t.namespace, name: t.name, uid: nsn }, 'Warning', 'FailedToStartServiceHealthcheck', `node ${d.nodeName} failed to start healthcheck "${nsn}" on port ${port}: ${why}`);
     }
+    this.#countNoLocalEndpoints(desired.values());
     if (this.#claims) {
       await this.#claims.sync(wantedClaims(desired.values(), localIPv4s()));
       for (const [port, why] of this.#claims.failed()) this.#nodeWarning('FailedToClaimPort', `node ${d.nodeName} cannot hold ${port} open (service traffic to it is still redirected): ${why}`);
@@ -272,7 +289,22 @@ export class Proxier implements Lifecycle {
     if (ok) {
       this.health.updated();
       this.metrics.observeSync(this.#clock.now() - start, this.#clock.now());
+      this.metrics.observeProgramming(triggers, Date.now());
+    } else {
+      this.#triggerTimes.unshift(...triggers);
     }
+  }
+
+  /** kubeproxy_sync_proxy_rules_no_local_endpoints_total: Local policies that drop because no endpoint is here. */
+  #countNoLocalEndpoints(entries: Iterable<ServicePortEntry>): void {
+    let internal = 0;
+    let external = 0;
+    for (const e of entries) {
+      if (e.internalTrafficPolicy !== 'Local' || refusal(e.endpoints, { nodeName: this.#d.nodeName, internalTrafficPolicy: 'Local' }) !== 'DROP') continue;
+      if (e.clusterKey) external++;
+      else internal++;
+    }
+    this.metrics.setNoLocalEndpoints(internal, external);
   }
 
   #nodeWarning(reason: string, message: string): void {

@@ -9,6 +9,7 @@ import { raiseFdLimit } from './host.js';
 import { PROXY_LABEL_SELECTOR } from './model.js';
 import { resolveDataPath } from './native/engine.js';
 import { Proxier, type ProxyEvents } from './proxier.js';
+import { configzView } from './status-server.js';
 
 export interface ProxyRunDeps {
   /** Creates a list+watch informer (kube/ implementation). */
@@ -47,7 +48,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     healthzPort: cfg.healthzPort, healthzBindAddress: cfg.healthzBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
     tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath, shards: cfg.shards,
-    podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events,
+    podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events, configz: () => configzView(cfg),
   });
   await proxier.start(signal);
   log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables, dataPath }, 'proxy started');

@@ -116,7 +116,7 @@ test('listeners, endpoints, portals, health and metrics follow the informers', a
   assert.match(restores.at(-1)!, /^-X DKLT-SERVICES$/m, 'stop removes the filter chain');
 });
 
-test('ports another process holds: Warning Events on the node (NodePort, health check port), the portals still programmed, both taken once free', async () => {
+test('ports another process holds: Warning Events (NodePort on the Node, health check port on the Service), the sync still succeeds (/healthz 200, no retry loop), both taken once free', async () => {
   const [nodePort, hcPort] = [await freePort(), await freePort()];
   const squatters = [net.createServer(), net.createServer()];
   const free = async (): Promise<void> => { await Promise.all(squatters.map((q) => new Promise<void>((r) => q.close(() => r())))); };
@@ -127,20 +127,29 @@ test('ports another process holds: Warning Events on the node (NodePort, health 
     spec: { type: 'LoadBalancer', clusterIP: '10.96.1.1', externalTrafficPolicy: 'Local', healthCheckNodePort: hcPort, ports: [{ name: 'http', port: 80, nodePort }] },
   };
   const restores: string[] = [];
+  let lists = 0;
   const events: { kind: string; name: string; type: string; reason: string; message: string }[] = [];
   const proxier = new Proxier({
     services: new FakeInformer<Service>([svc]), slices: new FakeInformer<EndpointSlice>([]), nodeName: 'n1', log: silentLogger(),
-    iptablesRunner: { listBuiltins: async () => ({ nat: '', filter: '' }), restore: async (i) => { restores.push(i); } }, chainPrefix: 'DKLT',
-    healthzPort: -1, metricsPort: -1, minSyncPeriodMs: 10, bindAddress: '127.0.0.1',
-    events: { event: (o, type, reason, message) => { events.push({ kind: o.kind, name: o.name, type, reason, message }); } },
+    iptablesRunner: { listBuiltins: async () => { lists++; return { nat: '', filter: '' }; }, restore: async (i) => { restores.push(i); } }, chainPrefix: 'DKLT',
+    healthzPort: 0, healthzBindAddress: '127.0.0.1', metricsPort: -1, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
+    events: { event: (o, type, reason, message) => { events.push({ kind: o.kind, name: o.namespace ? `${o.namespace}/${o.name}` : o.name, type, reason, message }); } },
   });
   cleanups.push(() => proxier.stop());
   await proxier.start(new AbortController().signal);
   await until(() => restores.length > 0, 'the first sync');
   const seen = new Map(events.map((e) => [e.reason, e]));
-  assert.deepEqual([...seen.values()].map((e) => [e.kind, e.name, e.type]), [['Node', 'n1', 'Warning'], ['Node', 'n1', 'Warning']]);
+  assert.deepEqual(seen.get('FailedToClaimPort') && [seen.get('FailedToClaimPort')!.kind, seen.get('FailedToClaimPort')!.name, seen.get('FailedToClaimPort')!.type], ['Node', 'n1', 'Warning']);
+  assert.deepEqual(seen.get('FailedToStartServiceHealthcheck') && [seen.get('FailedToStartServiceHealthcheck')!.kind, seen.get('FailedToStartServiceHealthcheck')!.name], ['Service', 'default/web']);
   assert.match(seen.get('FailedToClaimPort')?.message ?? '', new RegExp(`tcp/0\\.0\\.0\\.0:${nodePort}.*EADDRINUSE`));
-  assert.match(seen.get('FailedToStartServiceHealthcheck')?.message ?? '', new RegExp(`port ${hcPort}:.*EADDRINUSE`));
+  assert.match(seen.get('FailedToStartServiceHealthcheck')?.message ?? '', new RegExp(`healthcheck "default/web" on port ${hcPort}:.*EADDRINUSE`));
+  // The sync counts as done: the proxy is healthy and does not go again every minSyncPeriod.
+  assert.ok(proxier.health.lastUpdated() > 0, 'the sync with a held health check port was a successful sync');
+  const healthz = await fetch(`http://127.0.0.1:${proxier.serverPorts().health!}/healthz`);
+  assert.equal(healthz.status, 200);
+  const listsAfterFirst = lists;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(lists - listsAfterFirst <= 1, `no sync loop while the port is held (${lists - listsAfterFirst} more syncs with minSyncPeriod 10 ms)`);
   assert.match(restores.at(-1)!, new RegExp(`-A DKLT-NODEPORT-HOST -p tcp .* --dport ${nodePort} -j DNAT`));
   assert.deepEqual(proxier.claimedPorts(), []);
   await free();
