@@ -19,6 +19,8 @@ import {
 } from './status.js';
 
 export const RUNTIME_DOWN = 'container runtime is down';
+/** The longest wait between node status rounds after a failed one. */
+const RETRY_MAX_MS = 5000;
 
 /** What the node controller needs from the container runtime. */
 export interface NodeRuntime {
@@ -149,13 +151,13 @@ export class NodeController implements Lifecycle {
   }
 
   /**
-   * Every statusUpdateFrequency; after a failed round (API server away) sooner, 1 s doubling up to the
-   * update frequency, so the truth replaces the node controller's Unknown as soon as the server is back.
+   * Every statusUpdateFrequency; after a failed round (API server away) sooner, 1 s doubling up to
+   * RETRY_MAX_MS, so the truth replaces the node controller's Unknown as soon as the server is back.
    */
   async #run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      const wait = failures === 0 ? this.#updateMs : Math.min(this.#updateMs, 1000 * 2 ** (failures - 1));
+      const wait = failures === 0 ? this.#updateMs : Math.min(this.#updateMs, RETRY_MAX_MS, 1000 * 2 ** (failures - 1));
       await sleepFor(this.#clock, wait, signal);
       if (signal.aborted) break;
       try {

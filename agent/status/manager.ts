@@ -4,6 +4,8 @@
 // shrink and change; a write equal to the server's copy is skipped; a 409/422 re-reads the pod and
 // recomputes. A periodic reconcile (needsReconcile) rewrites a status that someone else changed on the
 // server (the node lifecycle controller's Ready=False after an outage) while the kubelet's view holds.
+// The API server going away is noticed (a failed call, or an idle probe each period); once it answers
+// again every pod is re-read at once, rather than waiting for the informer's reconnect back-off.
 import type { Pod, PodStatus } from '../../kube/api.js';
 import { isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
@@ -12,6 +14,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
 import { component, type Logger } from '../../lib/log.js';
 import { podStatusEqual } from './compute.js';
+import { isOutage, laterRV } from './api-copy.js';
 import { isTerminal, normalizeStatus, podStatusPatch } from './patch.js';
 
 interface Entry {
@@ -50,14 +53,6 @@ export interface StatusManagerOptions {
   retryMs?: number;
 }
 
-/** True when b is a later resourceVersion than a (numeric etcd revisions; unknown shapes count as later). */
-function laterRV(a: string | undefined, b: string | undefined): boolean {
-  if (!b) return false;
-  if (!a) return true;
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(b) > BigInt(a);
-  return a !== b;
-}
-
 export class StatusManager implements Lifecycle {
   readonly #client: KubeClient | undefined;
   readonly #log: Logger;
@@ -73,6 +68,11 @@ export class StatusManager implements Lifecycle {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
+  /** Clock time of the last call the API server answered. */
+  #lastAnswer = 0;
+  #outage = false;
+  #recovering = false;
+  #probeNext = 0;
   writes = 0;
   skipped = 0;
   /** Writes refused (409/422) and redone from a fresh read. */
@@ -252,8 +252,46 @@ export class StatusManager implements Lifecycle {
     for (const e of this.#entries.values()) for (const w of e.waiters) w.resolve();
   }
 
+  /** The API server answered (any HTTP status but 5xx/429). */
+  #answered(): void {
+    this.#lastAnswer = this.#clock.now();
+    if (!this.#outage) return;
+    this.#outage = false;
+    this.#recovering = true;
+    this.#log.info('API server reachable again; re-reading every pod\'s status');
+  }
+
+  #failed(err: unknown): void {
+    if (!isOutage(err)) return this.#answered();
+    if (!this.#outage) this.#log.info({ err: errorMessage(err) }, 'API server unreachable; pod statuses will be re-read when it answers');
+    this.#outage = true;
+  }
+
+  /** After an outage: a live read of every API pod; when idle for a period: one read to notice an outage. */
+  async #checkServer(): Promise<void> {
+    if (!this.#client) return;
+    const apiPods = [...this.#entries.values()].filter((e) => !e.isStatic && !e.awaitingTarget);
+    if (this.#recovering) {
+      this.#recovering = false;
+      for (let i = 0; i < apiPods.length && !this.#outage; i += this.#concurrency) {
+        await Promise.all(apiPods.slice(i, i + this.#concurrency).map(async (e) => {
+          const fresh = await this.#read(e).catch(() => undefined);
+          if (fresh) this.#see(e, fresh);
+        }));
+      }
+      if (this.#outage) this.#recovering = false; // gone again: the next answer starts over
+      return;
+    }
+    if (this.#clock.now() - this.#lastAnswer < this.#resyncMs || apiPods.length === 0) return;
+    const e = apiPods[this.#probeNext++ % apiPods.length]!;
+    const fresh = await this.#read(e).catch(() => undefined);
+    if (fresh) this.#see(e, fresh);
+    if (this.#recovering) await this.#checkServer();
+  }
+
   /** The periodic pass: unsent versions, drifted server copies; mirror pods (no informer) are re-read. */
   async #resync(): Promise<void> {
+    await this.#checkServer();
     for (const [uid, e] of this.#entries) {
       if (e.sentVersion < e.version) this.#dirty.add(uid);
       else if (e.isStatic && !e.awaitingTarget && this.#client) {
@@ -270,8 +308,11 @@ export class StatusManager implements Lifecycle {
 
   async #read(e: Entry): Promise<Pod | undefined> {
     try {
-      return await this.#client!.get<Pod>(this.#path(e), { timeoutMs: 10_000 });
+      const pod = await this.#client!.get<Pod>(this.#path(e), { timeoutMs: 10_000 });
+      this.#answered();
+      return pod;
     } catch (err) {
+      this.#failed(err);
       if (isNotFound(err)) return undefined;
       throw err;
     }
@@ -323,12 +364,14 @@ export class StatusManager implements Lifecycle {
       }
       try {
         const updated = await this.#client!.patch<Pod>(`${this.#path(e)}/status`, patch.body, 'strategic', { timeoutMs: 15_000 });
+        this.#answered();
         this.writes++;
         if (drift) this.reconciled++;
         e.server = updated;
         e.writtenRV = updated.metadata.resourceVersion;
         return true;
       } catch (err) {
+        this.#failed(err);
         if (isNotFound(err)) {
           this.#log.debug({ pod }, 'pod is gone; status not written');
           return true;

@@ -5,6 +5,7 @@
 // on every write; failures can be injected. Not a general API-server fake.
 import type { Pod } from '../../../kube/api.js';
 import { apiErrorFromStatus } from '../../../kube/errors.js';
+import { DockerletError, ErrorCodes } from '../../../lib/errors.js';
 import type { KubeClient, PatchType, RequestOptions, WatchEnd } from '../../../kube/types.js';
 
 type Obj = Record<string, unknown>;
@@ -63,6 +64,8 @@ export class FakePods implements KubeClient {
   readonly pods = new Map<string, Pod>();
   readonly patches: { path: string; body: Obj; patchType: PatchType | undefined }[] = [];
   gets = 0;
+  /** While true every call fails as a refused connection does (the API server is stopped). */
+  down = false;
   #rv = 100;
   #fail: { method: 'GET' | 'PATCH'; code: number; reason: string; times: number }[] = [];
 
@@ -90,6 +93,7 @@ export class FakePods implements KubeClient {
   }
 
   #check(method: 'GET' | 'PATCH', path: string): void {
+    if (this.down) throw new DockerletError(ErrorCodes.KUBE_UNREACHABLE, `cannot reach ${this.server}: connect ECONNREFUSED`);
     const f = this.#fail.find((x) => x.method === method && x.times > 0);
     if (!f) return;
     f.times--;

@@ -168,3 +168,19 @@ test('remove() drops the pod\'s record', async () => {
   m.remove('u1');
   assert.equal(m.size(), 0);
 });
+
+test('after an API server outage every pod is re-read and a Ready=False written meanwhile is put back (no informer event)', async () => {
+  const { api, m, stored } = await setup();
+  m.set(stored, running('172.17.0.5'));
+  await m.flushed('u1');
+  api.down = true;
+  // The idle probe notices the outage.
+  await new Promise((r) => setTimeout(r, 350));
+  // The node lifecycle controller marks the pod while this node cannot reach the server; the informer is
+  // still in its reconnect back-off, so no copy of that reaches the writer.
+  api.writeStatus('ns', 'p', (p) => { p.status!.conditions!.find((c) => c.type === 'Ready')!.status = 'False'; });
+  const gets = api.gets;
+  api.down = false;
+  await until('Ready=True on the server', () => api.current('ns', 'p').status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+  assert.ok(api.gets > gets, 're-read live');
+});
