@@ -1,7 +1,8 @@
 // createKubeClient: the KubeClient implementation (REST over a keep-alive agent, JSON bodies, the
 // four PATCH flavours, and watchOnce over WebSocket with a chunked-HTTP fallback).
 import type { Socket } from 'node:net';
-import { component, type Logger } from '../lib/log.js';
+import { linkAbort } from '../lib/lifecycle.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { KubeObject, List } from './api.js';
 import type { KubeConnection } from './connection.js';
 import { createTransport, requestJson, type Transport } from './http.js';
@@ -60,7 +61,7 @@ class Client implements DockerletKubeClient {
     this.#state = { preferred: mode === 'http' ? 'http' : 'websocket' };
     this.#watch = {
       t: this.#t,
-      log: opts.log ?? component('kube-client', { server: conn.server }),
+      log: partLogger(opts.log, 'kube-client', { server: conn.server }),
       mode,
       state: this.#state,
       ...(opts.onWatchSocket ? { onWatchSocket: opts.onWatchSocket } : {}),
@@ -112,17 +113,14 @@ class Client implements DockerletKubeClient {
   }
 
   async watchOnce<T extends KubeObject>(path: string, opts: WatchOnceOptions<T>): Promise<WatchEnd> {
-    const ctl = new AbortController();
-    const outer = opts.signal;
-    const onAbort = () => ctl.abort(outer?.reason);
-    if (outer?.aborted) ctl.abort(outer.reason);
-    else outer?.addEventListener('abort', onAbort, { once: true });
+    const link = opts.signal ? linkAbort(opts.signal) : { controller: new AbortController(), unlink: () => {} };
+    const ctl = link.controller;
     this.#watches.add(ctl);
     try {
       return await watchOnce(this.#watch, path, { ...opts, signal: ctl.signal });
     } finally {
       this.#watches.delete(ctl);
-      outer?.removeEventListener('abort', onAbort);
+      link.unlink();
     }
   }
 

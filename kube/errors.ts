@@ -58,6 +58,13 @@ export function asTransportError(server: string, err: unknown): DockerletError {
   );
 }
 
+/** KUBE_UNREACHABLE for a failure this client detects itself (a timeout, a response cut short). */
+export function unreachable(server: string, message: string, code?: string): DockerletError {
+  return new DockerletError(ErrorCodes.KUBE_UNREACHABLE, `cannot reach ${server}: ${oneLine(message)}`, {
+    details: { server, ...(code ? { code } : {}) },
+  });
+}
+
 /** Builds the KUBE_API error for a non-2xx response; body is the raw response text. */
 export function apiError(method: string, path: string, status: number, body: string): DockerletError {
   let st: Partial<Status> | undefined;

@@ -6,10 +6,8 @@ import type { CoreEvent } from './api.js';
 import { isNotFound, isTransient } from './errors.js';
 import type { KubeClient } from './types.js';
 import { sleepFor, systemClock, type Clock } from '../lib/clock.js';
-import { errorMessage } from '../lib/errors.js';
-import type { Lifecycle } from '../lib/lifecycle.js';
-import { silentLogger, type Logger } from '../lib/log.js';
-
+import { linkAbort, type Lifecycle } from '../lib/lifecycle.js';
+import { partLogger, type Logger } from '../lib/log.js';
 
 export interface EventObject {
   kind: string;
@@ -84,6 +82,7 @@ export class EventRecorder implements Lifecycle {
   #running = false;
   #stopped = false;
   #signal: AbortSignal | undefined;
+  #link: ReturnType<typeof linkAbort> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #idle: (() => void)[] = [];
@@ -94,7 +93,7 @@ export class EventRecorder implements Lifecycle {
     this.#component = deps.component ?? 'kubelet';
     this.#host = deps.host;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'events');
     this.#maxQueue = deps.maxQueue ?? 1000;
     this.#windowMs = deps.aggregateWindowMs ?? 10 * 60_000;
     this.#maxTries = deps.maxTries ?? 3;
@@ -103,15 +102,17 @@ export class EventRecorder implements Lifecycle {
   async start(signal: AbortSignal): Promise<void> {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    this.#signal = signal;
-    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+    this.#link = linkAbort(signal);
+    this.#signal = this.#link.signal;
+    this.#signal.addEventListener('abort', () => this.#wake?.(), { once: true });
     this.#loop = this.#run();
   }
 
   /** Stops the writer after the event being written; events still queued are dropped. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#wake?.();
+    this.#link?.unlink();
+    this.#link?.controller.abort();
     await this.#loop;
     this.#running = false;
     if (this.#queue.length) this.#log.info({ dropped: this.#queue.length }, 'event recorder stopped with events unsent');
@@ -189,7 +190,7 @@ export class EventRecorder implements Lifecycle {
       } catch (err) {
         const retry = isTransient(err) && attempt < this.#maxTries && !this.#stopped && !this.#signal?.aborted;
         if (!retry) {
-          this.#log.warn({ reason: p.reason, object: `${p.obj.kind}/${p.obj.name}`, err: errorMessage(err) }, 'could not write event; dropped');
+          this.#log.warn({ reason: p.reason, object: `${p.obj.kind}/${p.obj.name}`, err }, 'could not write event; dropped');
           return;
         }
         await sleepFor(this.#clock, 500 * 2 ** (attempt - 1), this.#signal);

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { apiError, asTransportError } from './errors.js';
+import { linkAbort } from '../lib/lifecycle.js';
+import { apiError, asTransportError, unreachable } from './errors.js';
 import { authHeader, tlsOptions, type KubeConnection } from './connection.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -56,9 +57,7 @@ export function baseHeaders(t: Transport): Record<string, string> {
 export function abortError(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
   if (r instanceof Error) return r;
-  const e = new Error('The operation was aborted');
-  e.name = 'AbortError';
-  return e;
+  return new DOMException('The operation was aborted', 'AbortError');
 }
 
 interface SendOptions {
@@ -90,28 +89,20 @@ export function openRequest(
     let aborted = false;
     const timeoutMs = opts.timeoutMs ?? t.timeoutMs;
     const timer = timeoutMs > 0
-      ? setTimeout(() => {
-        const e = new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`) as NodeJS.ErrnoException;
-        e.code = 'ETIMEDOUT';
-        req.destroy(e);
-      }, timeoutMs)
+      ? setTimeout(() => req.destroy(unreachable(t.conn.server, `${method} ${url.pathname} timed out after ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs)
       : undefined;
     const headerTimer = opts.headerTimeoutMs
-      ? setTimeout(() => {
-        const e = new Error(`${method} ${url.pathname}: no response within ${opts.headerTimeoutMs} ms`) as NodeJS.ErrnoException;
-        e.code = 'ETIMEDOUT';
-        req.destroy(e);
-      }, opts.headerTimeoutMs)
+      ? setTimeout(() => req.destroy(unreachable(t.conn.server, `${method} ${url.pathname}: no response within ${opts.headerTimeoutMs} ms`, 'ETIMEDOUT')), opts.headerTimeoutMs)
       : undefined;
     const onAbort = () => {
       aborted = true;
       req.destroy(abortError(signal as AbortSignal));
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unlink = signal ? linkAbort(signal, onAbort).unlink : () => {};
     const done = () => {
       if (timer) clearTimeout(timer);
       if (headerTimer) clearTimeout(headerTimer);
-      signal?.removeEventListener('abort', onAbort);
+      unlink();
     };
     req.on('error', (err) => {
       done();
@@ -136,7 +127,7 @@ export function readBody(t: Transport, res: IncomingMessage): Promise<string> {
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', (err) => reject(err.name === 'AbortError' ? err : asTransportError(t.conn.server, err)));
     res.on('close', () => {
-      if (!res.complete) reject(asTransportError(t.conn.server, new Error('connection closed before the response ended')));
+      if (!res.complete) reject(unreachable(t.conn.server, 'connection closed before the response ended', 'ECONNRESET'));
     });
   });
 }

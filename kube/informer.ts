@@ -3,8 +3,9 @@
 // store diff, jittered exponential back-off on failures. Handlers run synchronously, in order.
 import { Backoff, jittered } from '../lib/backoff.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
-import { component, type Logger } from '../lib/log.js';
+import { DockerletError, ErrorCodes } from '../lib/errors.js';
+import { linkAbort } from '../lib/lifecycle.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { KubeObject, List, WatchEvent } from './api.js';
 import { isForbidden, isGone } from './errors.js';
 import { diffStore } from './store.js';
@@ -42,7 +43,7 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
   readonly #handlers = new Set<InformerEventHandler<T>>();
   #rv: string | undefined;
   #synced = false;
-  #ctl: AbortController | undefined;
+  #link: ReturnType<typeof linkAbort> | undefined;
   #loop: Promise<void> | undefined;
   #syncPromise: Promise<void> | undefined;
   readonly #stats: InformerStats = { lists: 0, watches: 0, relistsAfterGone: 0 };
@@ -53,7 +54,7 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
 
   constructor(readonly client: KubeClient, readonly opts: InformerOptions, deps: InformerDeps) {
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? component('informer', { path: opts.path, fieldSelector: opts.fieldSelector, labelSelector: opts.labelSelector });
+    this.#log = partLogger(deps.log, 'informer', { path: opts.path, fieldSelector: opts.fieldSelector, labelSelector: opts.labelSelector });
     this.#random = deps.random ?? Math.random;
     this.#backoff = new Backoff(BACKOFF, this.#clock);
   }
@@ -70,10 +71,8 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
 
   start(signal: AbortSignal): Promise<void> {
     if (this.#syncPromise) return this.#syncPromise;
-    const ctl = new AbortController();
-    this.#ctl = ctl;
-    if (signal.aborted) ctl.abort();
-    else signal.addEventListener('abort', () => ctl.abort(), { once: true });
+    const link = linkAbort(signal);
+    this.#link = link;
     let resolveSync!: () => void;
     let rejectSync!: (e: Error) => void;
     this.#syncPromise = new Promise<void>((res, rej) => {
@@ -81,18 +80,19 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
       rejectSync = rej;
     });
     this.#syncPromise.catch(() => undefined); // callers that never await start() must not crash the process
-    this.#loop = this.#run(ctl.signal, resolveSync).then(
+    this.#loop = this.#run(link.signal, resolveSync).then(
       () => rejectSync(new DockerletError(ErrorCodes.WATCH_FAILED, `informer ${this.#describe()} stopped before its first list`)),
       (err: unknown) => {
-        this.#log.error({ err: errorMessage(err) }, 'informer loop failed');
-        rejectSync(err instanceof Error ? err : new Error(String(err)));
+        this.#log.error({ err }, 'informer loop failed');
+        rejectSync(err instanceof DockerletError ? err : new DockerletError(ErrorCodes.WATCH_FAILED, `informer ${this.#describe()} failed`, { cause: err }));
       },
-    );
+    ).finally(() => link.unlink());
     return this.#syncPromise;
   }
 
   async stop(): Promise<void> {
-    this.#ctl?.abort();
+    this.#link?.unlink();
+    this.#link?.controller.abort();
     await this.#loop;
   }
 
@@ -142,8 +142,8 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
         } catch (err) {
           if (signal.aborted) break;
           if (isForbidden(err)) {
-            this.#log.error({ err: errorMessage(err), path: this.opts.path }, 'list forbidden: these credentials lack RBAC permission to list this resource; retrying');
-          } else this.#log.warn({ err: errorMessage(err) }, 'list failed; retrying');
+            this.#log.error({ err, path: this.opts.path }, 'list forbidden: these credentials lack RBAC permission to list this resource; retrying');
+          } else this.#log.warn({ err }, 'list failed; retrying');
           await this.#sleepBackoff('list', signal);
           continue;
         }
@@ -198,8 +198,7 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
       // A stream that was up (delivered events or lasted a while) and then broke starts the back-off
       // afresh; only repeated failures to get a working stream escalate it.
       if (end && (events > 0 || this.#clock.now() - started >= ESTABLISHED_MS)) this.#backoff.reset('watch');
-      const why = failure !== undefined ? errorMessage(failure) : `${end?.reason}${end?.error ? `: ${errorMessage(end.error)}` : ''}`;
-      this.#log.warn({ rv: this.#rv, why }, 'watch ended; resuming after back-off');
+      this.#log.warn({ rv: this.#rv, end: end?.reason, err: failure ?? end?.error }, 'watch ended; resuming after back-off');
       await this.#sleepBackoff('watch', signal);
     }
   }
@@ -281,7 +280,7 @@ class InformerImpl<T extends KubeObject> implements DockerletInformer<T> {
     try {
       fn();
     } catch (err) {
-      this.#log.error({ err: errorMessage(err), kind }, 'informer handler threw');
+      this.#log.error({ err, kind }, 'informer handler threw');
     }
   }
 }

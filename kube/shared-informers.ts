@@ -1,5 +1,7 @@
 // One informer per (path + selectors) per process: the agent and the proxy ask the registry and
 // get views onto the same list+watch. The underlying informer runs while at least one view is started.
+import { linkAbort } from '../lib/lifecycle.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { KubeObject } from './api.js';
 import { createInformer, type DockerletInformer, type InformerDeps, type InformerStats } from './informer.js';
 import type { Informer, InformerEventHandler, InformerOptions, KubeClient } from './types.js';
@@ -21,8 +23,7 @@ class View<T extends KubeObject> implements DockerletInformer<T> {
   #started = false;
   /** Handlers registered through this view → how to detach them (attached only while started). */
   readonly #regs = new Map<InformerEventHandler<T>, (() => void) | undefined>();
-  #onAbort: (() => void) | undefined;
-  #signal: AbortSignal | undefined;
+  #unlink: (() => void) | undefined;
 
   constructor(readonly registry: SharedInformers, readonly key: string, private entry: Entry) {}
 
@@ -47,11 +48,11 @@ class View<T extends KubeObject> implements DockerletInformer<T> {
     this.entry.users++;
     for (const h of this.#regs.keys()) this.#regs.set(h, this.#inf.on(h));
     this.entry.sync ??= this.entry.inf.start(this.entry.ctl.signal);
-    this.#signal = signal;
-    this.#onAbort = () => void this.stop();
-    if (signal.aborted) void this.stop();
-    else signal.addEventListener('abort', this.#onAbort, { once: true });
-    return this.entry.sync;
+    const sync = this.entry.sync;
+    this.#unlink = linkAbort(signal, () => {
+      this.stop().catch((err: unknown) => this.registry.log.warn({ err, informer: this.key }, 'informer view failed to stop'));
+    }).unlink;
+    return sync;
   }
 
   async stop(): Promise<void> {
@@ -59,7 +60,7 @@ class View<T extends KubeObject> implements DockerletInformer<T> {
     this.#regs.clear();
     if (!this.#started) return;
     this.#started = false;
-    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#unlink?.();
     this.entry.users--;
     if (this.entry.users <= 0) await this.registry.release(this.key, this.entry);
   }
@@ -93,8 +94,11 @@ class View<T extends KubeObject> implements DockerletInformer<T> {
  */
 export class SharedInformers {
   readonly #entries = new Map<string, Entry>();
+  readonly log: Logger;
 
-  constructor(readonly client: KubeClient, readonly deps: InformerDeps = {}) {}
+  constructor(readonly client: KubeClient, readonly deps: InformerDeps = {}) {
+    this.log = partLogger(deps.log, 'informer');
+  }
 
   get<T extends KubeObject>(opts: InformerOptions): DockerletInformer<T> & Informer<T> {
     return new View<T>(this, informerKey(opts), this.entry(opts));

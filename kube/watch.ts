@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
+import { linkAbort } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import type { KubeObject, Status, WatchEvent } from './api.js';
 import { tlsOptions } from './connection.js';
@@ -33,6 +34,7 @@ class Stream<T extends KubeObject> {
   #ended: WatchEnd | undefined;
   #silence: NodeJS.Timeout | undefined;
   #stop: () => void = () => undefined;
+  #unlink: () => void = () => undefined;
   #resolve: (e: WatchEnd) => void = () => undefined;
   readonly done: Promise<WatchEnd>;
   readonly #started = Date.now();
@@ -52,13 +54,8 @@ class Stream<T extends KubeObject> {
     this.#stop = stop;
     this.kick();
     const signal = this.opts.signal;
-    if (signal) {
-      if (signal.aborted) return this.end('aborted');
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
+    if (signal) this.#unlink = linkAbort(signal, () => this.end('aborted')).unlink;
   }
-
-  readonly #onAbort = () => this.end('aborted');
 
   get ended(): boolean {
     return this.#ended !== undefined;
@@ -78,10 +75,10 @@ class Stream<T extends KubeObject> {
     let ev: WatchEvent<T>;
     try {
       ev = JSON.parse(text) as WatchEvent<T>;
-      if (!ev || typeof ev.type !== 'string' || !ev.object || typeof ev.object !== 'object') throw new Error('not a watch event');
+      if (!ev || typeof ev.type !== 'string' || !ev.object || typeof ev.object !== 'object') throw new DockerletError(ErrorCodes.WATCH_FAILED, 'not a watch event');
     } catch (err) {
       const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-      this.log.error({ path: this.path, transport: this.transport, err: errorMessage(err), snippet }, 'malformed watch event');
+      this.log.error({ path: this.path, transport: this.transport, err, snippet }, 'malformed watch event');
       this.end('error', new DockerletError(ErrorCodes.WATCH_FAILED, `watch ${this.path}: malformed event: ${errorMessage(err)}`, { cause: err }));
       return false;
     }
@@ -98,7 +95,7 @@ class Stream<T extends KubeObject> {
     try {
       this.opts.onEvent(ev);
     } catch (err) {
-      this.log.error({ path: this.path, err: errorMessage(err), type: ev.type }, 'watch event handler threw');
+      this.log.error({ path: this.path, err, type: ev.type }, 'watch event handler threw');
     }
     if (rv) this.lastRv = rv;
     return !this.#ended;
@@ -113,7 +110,7 @@ class Stream<T extends KubeObject> {
     if (error) end.error = error;
     this.#ended = end;
     if (this.#silence) clearTimeout(this.#silence);
-    this.opts.signal?.removeEventListener('abort', this.#onAbort);
+    this.#unlink();
     try {
       this.#stop();
     } catch {
@@ -161,14 +158,14 @@ function watchWebSocket<T extends KubeObject>(
       ws.terminate();
       resolve({ reason: 'aborted', transport: 'websocket' });
     };
-    opts.signal?.addEventListener('abort', onAbortEarly, { once: true });
+    const unlinkEarly = opts.signal ? linkAbort(opts.signal, onAbortEarly).unlink : () => {};
     ws.on('upgrade', (res) => {
       const sock = res.socket as Socket;
       sock.setKeepAlive(true, 30_000);
       ctx.onWatchSocket?.(sock, 'websocket');
     });
     ws.on('unexpected-response', (req, res) => {
-      opts.signal?.removeEventListener('abort', onAbortEarly);
+      unlinkEarly();
       const status = res.statusCode ?? 0;
       readBody(t, res).catch(() => '').then((body) => {
         req.destroy();
@@ -183,7 +180,7 @@ function watchWebSocket<T extends KubeObject>(
     });
     ws.on('open', () => {
       opened = true;
-      opts.signal?.removeEventListener('abort', onAbortEarly);
+      unlinkEarly();
       s.begin(() => ws.terminate());
       s.done.then(resolve, () => undefined);
     });
@@ -199,11 +196,11 @@ function watchWebSocket<T extends KubeObject>(
         s.end('error', transportError(t.conn.server, err) ?? err);
         return;
       }
-      opts.signal?.removeEventListener('abort', onAbortEarly);
+      unlinkEarly();
       if (opts.signal?.aborted) return resolve({ reason: 'aborted', transport: 'websocket' });
       const classified = transportError(t.conn.server, err);
       if (classified) return reject(classified);
-      ctx.log.debug({ path, err: errorMessage(err) }, 'websocket watch failed before upgrade; trying chunked HTTP');
+      ctx.log.debug({ path, err }, 'websocket watch failed before upgrade; trying chunked HTTP');
       resolve({ fallback: true, error: err });
     });
     ws.on('close', (code: number, reason: Buffer) => {

@@ -1,5 +1,5 @@
 // An injectable clock: everything that depends on time takes a Clock so tests can drive it.
-import { delay } from './lifecycle.js';
+import { delay, linkAbort } from './lifecycle.js';
 
 export interface Clock {
   now(): number; // epoch milliseconds
@@ -68,12 +68,10 @@ export class FakeClock implements Clock {
 export async function sleepFor(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return;
   if (!signal) return clock.sleep(ms);
-  const child = new AbortController();
-  const onAbort = () => child.abort();
-  signal.addEventListener('abort', onAbort, { once: true });
+  const link = linkAbort(signal);
   try {
-    await clock.sleep(ms, child.signal);
+    await clock.sleep(ms, link.signal);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    link.unlink();
   }
 }

@@ -29,6 +29,15 @@ export function component(name: string, bindings: Record<string, unknown> = {}, 
   return (parent ?? rootLogger()).child({ component: name, ...bindings });
 }
 
+/**
+ * The one rule for default loggers: a part logs through the logger it was given (its parent's child),
+ * else through a child of the process root logger named for the part — never silently. Only tests
+ * pass silentLogger().
+ */
+export function partLogger(given: Logger | undefined, name: string, bindings: Record<string, unknown> = {}): Logger {
+  return given ?? component(name, bindings);
+}
+
 /** A logger that drops everything (for unit tests). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -3,9 +3,12 @@
 // - a key added while being processed is marked dirty and processed again afterwards;
 // - a handler that throws is retried with per-key exponential back-off;
 // - at most `workers` keys are processed at once, and never the same key twice at once.
+// Lifecycle: start(signal) begins processing; stop() (or the signal) ends it and waits for the keys
+// being processed.
 import { Backoff } from './backoff.js';
 import type { Clock, Timer } from './clock.js';
 import { systemClock } from './clock.js';
+import { linkAbort, type Lifecycle } from './lifecycle.js';
 
 export type Handler = (key: string, signal: AbortSignal) => Promise<void>;
 
@@ -17,7 +20,7 @@ export interface QueueOptions {
   onError?: (key: string, err: unknown, retryInMs: number) => void;
 }
 
-export class KeyedQueue {
+export class KeyedQueue implements Lifecycle {
   readonly #handler: Handler;
   readonly #opts: Required<Omit<QueueOptions, 'onError'>> & Pick<QueueOptions, 'onError'>;
   readonly #backoff: Backoff;
@@ -26,8 +29,11 @@ export class KeyedQueue {
   readonly #active = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #delayed = new Map<string, { at: number; timer: Timer }>();
+  readonly #inflight = new Set<Promise<void>>();
   #running = 0;
   #signal: AbortSignal | undefined;
+  #unlink: (() => void) | undefined;
+  #controller: AbortController | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(handler: Handler, opts: QueueOptions) {
@@ -45,15 +51,26 @@ export class KeyedQueue {
     );
   }
 
-  /** Starts processing; stops when the signal aborts. */
-  start(signal: AbortSignal): void {
-    this.#signal = signal;
-    signal.addEventListener('abort', () => {
+  /** Starts processing; processing ends when the signal aborts or stop() is called. */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#signal) return;
+    const link = linkAbort(signal);
+    this.#controller = link.controller;
+    this.#unlink = link.unlink;
+    this.#signal = link.signal;
+    link.signal.addEventListener('abort', () => {
       for (const d of this.#delayed.values()) d.timer.cancel();
       this.#delayed.clear();
       this.#notifyIdle();
     }, { once: true });
     this.#pump();
+  }
+
+  /** Ends processing (delayed keys are dropped) and waits for the keys being processed. Safe to call twice. */
+  async stop(): Promise<void> {
+    this.#unlink?.();
+    this.#controller?.abort();
+    await Promise.all([...this.#inflight]);
   }
 
   add(key: string): void {
@@ -115,7 +132,9 @@ export class KeyedQueue {
       this.#queued.delete(key);
       this.#active.add(key);
       this.#running++;
-      void this.#process(key, signal);
+      const p = this.#process(key, signal);
+      this.#inflight.add(p);
+      void p.finally(() => this.#inflight.delete(p));
     }
   }
 

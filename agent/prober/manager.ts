@@ -1,10 +1,12 @@
 // The prober manager (upstream prober_manager.go): one worker per (pod, container, probe type) for
 // running containers that define probes; answers started/ready/liveness questions for the pod status
 // and tells the pod controller (onChange) when a cached result flips.
+// Lifecycle: probing begins with the first syncPod; start(signal) ties the manager's end to signal,
+// stop() stops every worker and waits for probes in flight.
 import type { Container, Pod, Probe } from '../../kube/api.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
-import { component, type Logger } from '../../lib/log.js';
+import { linkAbort, type Lifecycle } from '../../lib/lifecycle.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { ContainerRuntime } from '../../runtime/types.js';
 import type { EventSink } from '../pods/deps.js';
 import { createProbeRunner, type ProbeOutcome, type ProbeRunner } from './probe.js';
@@ -58,7 +60,7 @@ interface PodEntry {
   deleting: boolean;
 }
 
-export class ProberManager {
+export class ProberManager implements Lifecycle {
   readonly #deps: ProberManagerDeps;
   readonly #clock: Clock;
   readonly #results = new ResultsCache();
@@ -67,20 +69,26 @@ export class ProberManager {
   readonly #listeners = new Set<(podUid: string) => void>();
   readonly #metrics = new Map<string, ProbeMetricSample>();
   readonly #warned = new Set<string>();
+  /** The workers' parent signal: aborted by stop() (or the signal given to start). */
+  readonly #abort = new AbortController();
+  readonly #log: Logger;
   #runner: ProbeRunner | undefined;
-  #logger: Logger | undefined;
   #syncing: string | undefined;
+  #unlink: (() => void) | undefined;
   #closed = false;
 
   constructor(deps: ProberManagerDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? systemClock;
+    this.#log = partLogger(deps.log, 'prober');
     this.#results.subscribe((u) => this.#changed(u));
   }
 
-  get #log(): Logger {
-    this.#logger ??= this.#deps.log ?? component('prober');
-    return this.#logger;
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#closed || this.#unlink) return;
+    this.#unlink = linkAbort(signal, () => {
+      this.stop().catch((err: unknown) => this.#log.warn({ err }, 'prober failed to stop'));
+    }).unlink;
   }
 
   /**
@@ -110,15 +118,15 @@ export class ProberManager {
             existing.update(pod, container, podIP);
             continue;
           }
-          if (existing) this.#stopWorker(key, existing, false); // same series: counters survive restarts
+          if (existing) void this.#stopWorker(key, existing, false); // same series: counters survive restarts
           const w = new ProbeWorker(this.#context(uid, rc.containerName, rc.containerId), type, probe, {
             pod, container, containerId: rc.containerId, podIP, startedAtMs: rc.startedAtMs,
           });
           this.#workers.set(key, w);
-          w.start();
+          void w.start(this.#abort.signal);
         }
       }
-      for (const [key, w] of this.#workers) if (w.podUid === uid && !wanted.has(key)) this.#stopWorker(key, w);
+      for (const [key, w] of this.#workers) if (w.podUid === uid && !wanted.has(key)) void this.#stopWorker(key, w);
     } finally {
       this.#syncing = undefined;
     }
@@ -126,7 +134,7 @@ export class ProberManager {
 
   /** Stops every worker of the pod and forgets its results. */
   removePod(uid: string): void {
-    for (const [key, w] of this.#workers) if (w.podUid === uid) this.#stopWorker(key, w);
+    for (const [key, w] of this.#workers) if (w.podUid === uid) void this.#stopWorker(key, w);
     this.#results.removePod(uid);
     this.#pods.delete(uid);
   }
@@ -183,18 +191,25 @@ export class ProberManager {
     return this.#workers.size;
   }
 
-  stop(): void {
+  /** Stops every worker and waits for probes in flight. Safe to call twice. */
+  async stop(): Promise<void> {
     this.#closed = true;
-    for (const [key, w] of this.#workers) this.#stopWorker(key, w);
+    this.#unlink?.();
+    const stopping = [...this.#workers].map(([key, w]) => this.#stopWorker(key, w));
+    this.#abort.abort();
     this.#pods.clear();
+    await Promise.all(stopping);
   }
 
-  #stopWorker(key: string, w: ProbeWorker, dropMetrics = true): void {
-    w.stop();
+  /** Stops a worker: its result and metrics go at once; the promise settles when its probe in flight ends. */
+  #stopWorker(key: string, w: ProbeWorker, dropMetrics = true): Promise<void> {
+    const stopped = w.stop();
     if (this.#workers.get(key) === w) this.#workers.delete(key);
-    if (!dropMetrics) return;
-    const prefix = `${w.type}|${w.podUid}|${w.target.container.name}|`;
-    for (const k of this.#metrics.keys()) if (k.startsWith(prefix)) this.#metrics.delete(k);
+    if (dropMetrics) {
+      const prefix = `${w.type}|${w.podUid}|${w.target.container.name}|`;
+      for (const k of this.#metrics.keys()) if (k.startsWith(prefix)) this.#metrics.delete(k);
+    }
+    return stopped;
   }
 
   #context(podUid: string, containerName: string, containerId: string): WorkerContext {
@@ -205,7 +220,7 @@ export class ProberManager {
       results: this.#results,
       isStarted: () => this.isStarted(podUid, containerName, containerId),
       report: (w, outcome) => this.#report(w, outcome),
-      onError: (w, err) => this.#log.warn({ podUid, container: containerName, probe: w.type, err: errorMessage(err) }, 'probe worker error'),
+      onError: (w, err) => this.#log.warn({ podUid, container: containerName, probe: w.type, err }, 'probe worker error'),
     };
   }
 
@@ -219,7 +234,7 @@ export class ProberManager {
       try {
         cb(u.podUid);
       } catch (err) {
-        this.#log.warn({ podUid: u.podUid, err: errorMessage(err) }, 'probe change listener failed');
+        this.#log.warn({ podUid: u.podUid, err }, 'probe change listener failed');
       }
     }
   }

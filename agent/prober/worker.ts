@@ -3,8 +3,11 @@
 // liveness/readiness wait for the startup probe; a result only lands in the cache after
 // successThreshold / failureThreshold consecutive equal results; after a liveness/startup failure the
 // worker holds until the container is replaced (the manager then starts a new worker).
+// Lifecycle: start(signal) publishes the initial result and schedules the first probe; stop() (or the
+// signal) ends probing and resolves once a probe in flight has finished.
 import type { Container, Pod, Probe } from '../../kube/api.js';
 import type { Clock, Timer } from '../../lib/clock.js';
+import { linkAbort, type Lifecycle } from '../../lib/lifecycle.js';
 import type { ProbeOutcome, ProbeRunner } from './probe.js';
 import type { ProbeResult, ProbeType, ResultsCache } from './results.js';
 
@@ -50,13 +53,15 @@ export interface WorkerContext {
   onError(worker: ProbeWorker, err: unknown): void;
 }
 
-export class ProbeWorker {
+export class ProbeWorker implements Lifecycle {
   readonly type: ProbeType;
   readonly probe: Probe;
   readonly timing: ProbeTiming;
   #target: WorkerTarget;
   readonly #ctx: WorkerContext;
   #timer: Timer | undefined;
+  #inflight: Promise<void> | undefined;
+  #unlink: (() => void) | undefined;
   #running = false;
   #stopped = false;
   #triggered = false;
@@ -88,8 +93,14 @@ export class ProbeWorker {
     return this.#stopped;
   }
 
-  /** Publishes the initial result and schedules the first probe now. */
-  start(): void {
+  /**
+   * Publishes the initial result (synchronously, before the returned promise settles) and schedules
+   * the first probe now; the signal's abort stops the worker.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#stopped || this.#unlink) return;
+    this.#unlink = linkAbort(signal, () => void this.stop()).unlink;
+    if (this.#stopped) return;
     this.#ctx.results.set(this.podUid, this.containerId, this.type, INITIAL_RESULT[this.type]);
     this.#schedule(0);
   }
@@ -110,17 +121,27 @@ export class ProbeWorker {
     this.#schedule(0);
   }
 
-  /** Stops probing and forgets this container's result. Safe to call twice. */
-  stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#timer?.cancel();
-    this.#timer = undefined;
-    this.#ctx.results.remove(this.podUid, this.containerId, this.type);
+  /**
+   * Stops probing and forgets this container's result (synchronously), then resolves once a probe in
+   * flight has finished. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      this.#unlink?.();
+      this.#timer?.cancel();
+      this.#timer = undefined;
+      this.#ctx.results.remove(this.podUid, this.containerId, this.type);
+    }
+    await this.#inflight;
   }
 
   #schedule(ms: number): void {
-    this.#timer = this.#ctx.clock.setTimeout(() => void this.#tick(), ms);
+    this.#timer = this.#ctx.clock.setTimeout(() => {
+      const p = this.#tick();
+      this.#inflight = p;
+      void p.finally(() => { if (this.#inflight === p) this.#inflight = undefined; });
+    }, ms);
   }
 
   async #tick(): Promise<void> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { CoreEvent } from '../../../kube/api.js';
 import { FakeClock } from '../../../lib/clock.js';
-import { createLogger } from '../../../lib/log.js';
+import { createLogger, silentLogger } from '../../../lib/log.js';
 import { EventRecorder, eventName } from '../../../kube/events.js';
 import { FakeKube, settle } from '../node/fake-kube.js';
 
@@ -44,7 +44,7 @@ test('standalone (no client): events are only logged as JSON lines', async () =>
 test('writes a core/v1 Event, aggregates repeats with a PATCH, new message → new Event', async () => {
   const kube = new FakeKube();
   const clock = new FakeClock();
-  const rec = new EventRecorder({ client: kube, component: 'kubelet', host: 'node-a', clock });
+  const rec = new EventRecorder({ client: kube, component: 'kubelet', host: 'node-a', clock, log: silentLogger() });
   const ac = new AbortController();
   await rec.start(ac.signal);
   try {
@@ -91,7 +91,7 @@ test('writes a core/v1 Event, aggregates repeats with a PATCH, new message → n
 test('cluster-scoped objects go to "default"; an expired Event is recreated with its count', async () => {
   const kube = new FakeKube();
   const clock = new FakeClock();
-  const rec = new EventRecorder({ client: kube, component: 'kubelet', host: 'node-a', clock });
+  const rec = new EventRecorder({ client: kube, component: 'kubelet', host: 'node-a', clock, log: silentLogger() });
   const ac = new AbortController();
   await rec.start(ac.signal);
   try {

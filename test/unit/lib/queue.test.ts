@@ -60,3 +60,27 @@ test('back-off doubles to the cap and resets after a quiet stretch', () => {
   clock.advance(600_001);
   assert.equal(b.next('k'), 10_000);
 });
+
+test('stop() waits for the key being processed, drops delayed keys and processes nothing more', async () => {
+  const clock = new FakeClock();
+  const seen: string[] = [];
+  let release!: () => void;
+  const q = new KeyedQueue(async (k) => {
+    seen.push(k);
+    if (k === 'slow') await new Promise<void>((r) => { release = r; });
+  }, { workers: 1, clock });
+  await q.start(new AbortController().signal);
+  q.add('slow');
+  q.addAfter('later', 1000);
+  let stopped = false;
+  const stopping = q.stop().then(() => { stopped = true; });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(stopped, false, 'stop waits for the handler in flight');
+  release();
+  await stopping;
+  q.add('after-stop');
+  clock.advance(5000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen, ['slow']);
+  assert.equal(clock.pending(), 0, 'the delayed key\'s timer is cancelled');
+});

@@ -115,7 +115,7 @@ test('readiness starts as failure, probes at once then every period, honours the
   await advance(clock, 12_000);
   assert.equal(runner.count('readiness'), 3, 'probes at 0 s, 5 s, 10 s');
   assert.deepEqual(runner.calls.map((c) => c.at - runner.calls[0]!.at), [0, 5000, 10_000]);
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('initial delay: no probe until initialDelaySeconds after the container started', async () => {
@@ -129,7 +129,7 @@ test('initial delay: no probe until initialDelaySeconds after the container star
   assert.equal(runner.count('readiness'), 1, 'the 20 s tick probes');
   assert.equal(runner.calls[0]!.at - started, 20_000);
   assert.equal(mgr.isReady('u1', 'app', 'c1'), true);
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('readiness thresholds: failureThreshold failures to flip to not ready, successThreshold successes back', async () => {
@@ -158,7 +158,7 @@ test('readiness thresholds: failureThreshold failures to flip to not ready, succ
   assert.equal(m.find((s) => s.result === 'failed')?.count, 6);
   assert.equal(m.find((s) => s.result === 'successful')?.count, 2);
   assert.equal(m[0]!.probeType, 'Readiness');
-  mgr.stop();
+  await mgr.stop();
   assert.equal(mgr.probeMetrics().length, 0, 'series deleted with the worker');
 });
 
@@ -188,7 +188,7 @@ test('liveness: initial success, failureThreshold failures -> livenessFailed, th
   await advance(clock, 4000);
   assert.ok(runner.count('liveness', 'c2') >= 2, 'the new container is probed');
   assert.equal(mgr.workerCount(), 1);
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('startup probe gates liveness and readiness; readiness runs right after startup succeeds', async () => {
@@ -216,7 +216,7 @@ test('startup probe gates liveness and readiness; readiness runs right after sta
   await advance(clock, 12_000);
   assert.equal(runner.count('startup'), startups, 'startup no longer probes once started');
   assert.ok(runner.count('liveness') >= 1, 'liveness runs after startup');
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('startup failure at threshold -> restart message, holds', async () => {
@@ -230,7 +230,7 @@ test('startup failure at threshold -> restart message, holds', async () => {
   const n = runner.count('startup');
   await advance(clock, 5000);
   assert.equal(runner.count('startup'), n);
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('workers stop when the container is gone; changes during syncPod are not reported; removePod', async () => {
@@ -253,7 +253,7 @@ test('workers stop when the container is gone; changes during syncPod are not re
   mgr.removePod('u1');
   assert.equal(mgr.workerCount(), 0);
   assert.equal(mgr.isReady('u1', 'app', 'c3'), true, 'unknown pod: no probes known');
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('deletion: liveness and startup stop (never restart a terminating pod); readiness continues', async () => {
@@ -269,7 +269,7 @@ test('deletion: liveness and startup stop (never restart a terminating pod); rea
   assert.equal(mgr.isStarted('u1', 'app', 'c1'), true);
   await advance(clock, 2000);
   assert.ok(runner.count('readiness') >= 1);
-  mgr.stop();
+  await mgr.stop();
 });
 
 test('errored probes keep the old result and emit an "errored" event; unsupported probes are silent', async () => {
@@ -287,5 +287,40 @@ test('errored probes keep the old result and emit an "errored" event; unsupporte
   await advance(clock, 1000);
   assert.equal(mgr.isReady('u1', 'app', 'c1'), true);
   assert.equal(events.at(-1)!.reason, 'ProbeWarning');
-  mgr.stop();
+  await mgr.stop();
+});
+
+test('lifecycle: the start signal stops every worker, and stop() waits for the probe in flight', async () => {
+  const clock = new FakeClock();
+  const pending: (() => void)[] = [];
+  const runner: ProbeRunner = {
+    run: () => new Promise<ProbeOutcome>((resolve) => { pending.push(() => resolve({ result: 'success', output: '' })); }),
+  };
+  const mgr = new ProberManager({ runtime: {}, clock, runner, log: silentLogger(), events: { event: () => {} } });
+  const ac = new AbortController();
+  await mgr.start(ac.signal);
+  mgr.syncPod(makePod({ readinessProbe: READY, livenessProbe: LIVE }), [{ containerName: 'app', containerId: 'c1', startedAtMs: clock.now() }]);
+  assert.equal(mgr.workerCount(), 2);
+  clock.advance(0);
+  await flush();
+  assert.equal(pending.length, 2, 'liveness and readiness probes in flight');
+  let stopped = false;
+  const stopping = mgr.stop().then(() => { stopped = true; });
+  assert.equal(mgr.workerCount(), 0);
+  await flush();
+  assert.equal(stopped, false, 'stop waits for the probe in flight');
+  pending.shift()!();
+  await flush();
+  assert.equal(stopped, false, 'one probe is still in flight');
+  pending.shift()!();
+  await stopping;
+
+  const again = new ProberManager({ runtime: {}, clock, runner, log: silentLogger(), events: { event: () => {} } });
+  await again.start(ac.signal);
+  again.syncPod(makePod({ readinessProbe: READY }), [{ containerName: 'app', containerId: 'c2', startedAtMs: clock.now() }]);
+  assert.equal(again.workerCount(), 1);
+  ac.abort();
+  assert.equal(again.workerCount(), 0, 'the parent signal stops the workers');
+  again.syncPod(makePod({ readinessProbe: READY }), [{ containerName: 'app', containerId: 'c2', startedAtMs: clock.now() }]);
+  assert.equal(again.workerCount(), 0, 'no workers after stop');
 });
