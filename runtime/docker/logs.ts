@@ -1,7 +1,14 @@
 // Docker log stream handling: strip the 8-byte multiplexing headers (non-tty containers) and cap
-// the output at limitBytes, keeping stdout and stderr interleaved in arrival order.
-import { Transform, type TransformCallback } from 'node:stream';
+// the output at limitBytes, keeping stdout and stderr interleaved in arrival order; DockerLogs opens
+// GET /containers/{id}/logs for the kubelet API's /containerLogs as the kubelet reads CRI logs
+// (pkg/kubelet/kuberuntime/logs/logs.go ReadLogs: since, tail, follow until the container stops,
+// timestamps in RFC3339NanoFixed, bytes limit), and closes Docker's stream when its reader goes away.
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import Dockerode from 'dockerode';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import type { ContainerLogOptions, ContainerLogs, ContainerLogStream } from '../logs.js';
 import type { LogOptions } from '../types.js';
+import { isNotFound, toDockerletError } from './errors.js';
 
 const HEADER = 8;
 
@@ -74,4 +81,106 @@ export function logsQuery(opts: LogOptions, nowMs: number): Record<string, strin
   };
   if (opts.sinceSeconds !== undefined && opts.sinceSeconds > 0) q.since = Math.floor(nowMs / 1000) - opts.sinceSeconds;
   return q;
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** Docker's `since` (`<seconds>.<nanoseconds>`) for an RFC 3339 time or epoch milliseconds; undefined when unparseable. */
+export function dockerSince(since: string | number): string | undefined {
+  if (typeof since === 'number') {
+    if (!Number.isFinite(since)) return undefined;
+    const ms = Math.max(0, Math.floor(since));
+    return `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1_000_000).padStart(9, '0')}`;
+  }
+  const m = RFC3339.exec(since);
+  if (!m) return undefined;
+  const secs = Date.parse(`${m[1]}${m[3]!.toUpperCase()}`) / 1000;
+  if (!Number.isFinite(secs)) return undefined;
+  return `${Math.max(0, secs)}.${(m[2] ?? '').padEnd(9, '0')}`;
+}
+
+/** Query of GET /containers/{id}/logs for resolved log options. */
+export function containerLogsQuery(opts: ContainerLogOptions): Record<string, string | boolean> {
+  const q: Record<string, string | boolean> = {
+    stdout: opts.stream !== 'Stderr',
+    stderr: opts.stream !== 'Stdout',
+    follow: opts.follow ?? false,
+    timestamps: opts.timestamps ?? false,
+    tail: opts.tailLines !== undefined && opts.tailLines >= 0 ? String(opts.tailLines) : 'all',
+  };
+  const since = opts.since === undefined ? undefined : dockerSince(opts.since);
+  if (since !== undefined) q.since = since;
+  return q;
+}
+
+/** ContainerLogs on the Docker Engine API. */
+export class DockerLogs implements ContainerLogs {
+  readonly #opts: { docker?: Dockerode; socketPath?: string };
+  #docker: Dockerode | undefined;
+
+  constructor(opts: { docker?: Dockerode; socketPath?: string } = {}) {
+    this.#opts = opts;
+  }
+
+  get #client(): Dockerode {
+    this.#docker ??= this.#opts.docker ?? new Dockerode(this.#opts.socketPath ? { socketPath: this.#opts.socketPath } : undefined);
+    return this.#docker;
+  }
+
+  /** Whether a container was created with a TTY. */
+  async tty(id: string): Promise<boolean> {
+    try {
+      return (await this.#client.getContainer(id).inspect()).Config.Tty === true;
+    } catch (err) {
+      throw toDockerletError('inspect', err, { id });
+    }
+  }
+
+  async open(id: string, opts: ContainerLogOptions): Promise<ContainerLogStream> {
+    const tty = await this.tty(id);
+    if (opts.tailLines === 0 && !opts.follow) return { stream: emptyStream(), tty };
+    const res = await new Promise<Readable>((resolve, reject) => {
+      this.#client.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(id)}/logs?`,
+          method: 'GET',
+          isStream: true,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: containerLogsQuery(opts),
+          ...(opts.signal ? { abortSignal: opts.signal } : {}),
+        },
+        (err, data) => {
+          if (!err) return resolve(data as Readable);
+          if (isNotFound(err)) return reject(new DockerletError(ErrorCodes.NOT_FOUND, `container ${id} not found`, { cause: err }));
+          reject(toDockerletError('logs', err, { id }));
+        },
+      );
+    });
+    const out = new LogStream({ multiplexed: !tty, limitBytes: opts.limitBytes });
+    // Whoever ends first ends both: Docker's stream closing (the container stopped) ends the output;
+    // the output ending (limitBytes, the reader destroyed it, the signal) closes Docker's stream.
+    const onAbort = () => out.destroy();
+    let closed = false;
+    const closeDocker = () => {
+      if (closed) return;
+      closed = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      res.unpipe(out);
+      res.destroy();
+    };
+    out.once('end', closeDocker);
+    out.once('close', closeDocker);
+    res.once('error', (e: Error) => (opts.signal?.aborted ? out.destroy() : out.destroy(e)));
+    res.once('close', () => { if (!out.writableEnded) out.end(); });
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    res.pipe(out);
+    return { stream: out, tty };
+  }
+}
+
+function emptyStream(): Readable {
+  const t = new Transform();
+  t.end();
+  return t;
 }

@@ -1,0 +1,113 @@
+// The kubelet API server as a long-running part: start() loads (or makes) the serving certificate
+// and the client CA, builds the routes and listens on address:port (and, when readOnlyPort is set, an
+// unauthenticated plain-HTTP server with only healthz and /pods, as ListenAndServeKubeletReadOnlyServer);
+// stop() closes the listeners and every open connection (follows included).
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../lib/clock.js';
+import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
+import type { Lifecycle } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/log.js';
+import { buildKubeletServer, type KubeletServerDeps } from './server.js';
+import { loadServingCert } from './serving-cert.js';
+import type { GateResult, RequestGate, RoutePlugin } from './types.js';
+
+export interface KubeletServerOptions {
+  address: string;
+  port: number;
+  /** 0 = off. */
+  readOnlyPort: number;
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  clientCAFile?: string;
+  /** Where a self-signed certificate is kept (rootDir/pki). */
+  certDir: string;
+  /** Names and IPs the self-signed certificate must cover. */
+  sans: string[];
+  host: string;
+  clock: Clock;
+  log: Logger;
+  /** Plugins also served on the read-only port (metrics); streaming never is. */
+  readOnlyPlugins?: readonly RoutePlugin[];
+}
+
+/** The read-only port authenticates nobody and allows everything it serves (upstream: auth=nil). */
+const openGate: RequestGate = async (req): Promise<GateResult> => ({
+  allowed: true,
+  user: { username: 'system:anonymous', groups: ['system:unauthenticated'] },
+  attributes: { verb: 'get', resource: 'nodes', subresource: 'proxy', name: '', ...(req.url ? { path: req.url } : {}) },
+});
+
+export class KubeletServer implements Lifecycle {
+  readonly #o: KubeletServerOptions;
+  readonly #deps: KubeletServerDeps;
+  #app: FastifyInstance | undefined;
+  #readOnly: FastifyInstance | undefined;
+  #certSource: string | undefined;
+
+  constructor(opts: KubeletServerOptions, deps: KubeletServerDeps) {
+    this.#o = opts;
+    this.#deps = deps;
+  }
+
+  /** The bound port (after start), e.g. when port 0 was asked for. */
+  port(): number | undefined {
+    return (this.#app?.server.address() as AddressInfo | null)?.port;
+  }
+
+  readOnlyPort(): number | undefined {
+    return (this.#readOnly?.server.address() as AddressInfo | null)?.port;
+  }
+
+  app(): FastifyInstance | undefined {
+    return this.#app;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const cert = await loadServingCert({
+      ...(o.tlsCertFile ? { tlsCertFile: o.tlsCertFile } : {}),
+      ...(o.tlsPrivateKeyFile ? { tlsPrivateKeyFile: o.tlsPrivateKeyFile } : {}),
+      certDir: o.certDir, sans: o.sans, host: o.host, clock: o.clock,
+    });
+    this.#certSource = cert.source;
+    let clientCaPem: string | undefined;
+    if (o.clientCAFile) {
+      try {
+        clientCaPem = await readFile(o.clientCAFile, 'utf8');
+      } catch (err) {
+        throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: cannot read ${o.clientCAFile}: ${errorMessage(err)}`);
+      }
+      if (!clientCaPem.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: ${o.clientCAFile} holds no PEM certificate`);
+      }
+    }
+    const app = await buildKubeletServer(this.#deps, { certPem: cert.certPem, keyPem: cert.keyPem, ...(clientCaPem ? { clientCaPem } : {}) });
+    this.#app = app;
+    await this.#listen(app, o.port, 'kubelet API');
+    if (o.readOnlyPort > 0) {
+      const ro = await buildKubeletServer({ ...this.#deps, gate: openGate, plugins: o.readOnlyPlugins ?? [], readOnly: true });
+      this.#readOnly = ro;
+      await this.#listen(ro, o.readOnlyPort, 'read-only kubelet API');
+    }
+    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    o.log.info({ address: o.address, port: this.port(), readOnlyPort: this.readOnlyPort(), certificate: this.#certSource, certPath: cert.certPath, clientCA: Boolean(clientCaPem) }, 'kubelet API listening');
+  }
+
+  async #listen(app: FastifyInstance, port: number, what: string): Promise<void> {
+    try {
+      await app.listen({ host: this.#o.address, port });
+    } catch (err) {
+      await app.close().catch(() => undefined);
+      throw new DockerletError(ErrorCodes.SERVER, `${what}: cannot listen on ${this.#o.address}:${port}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const apps = [this.#app, this.#readOnly].filter((a): a is FastifyInstance => a !== undefined);
+    this.#app = undefined;
+    this.#readOnly = undefined;
+    await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
+  }
+}
