@@ -22,6 +22,14 @@ export interface EventObject {
 
 export type EventType = 'Normal' | 'Warning';
 
+/**
+ * The one event-sink interface: where agent, prober, node and proxy parts send core/v1 Events
+ * (client-go's record.EventRecorder.Event). EventRecorder implements it; unit tests record into it.
+ */
+export interface EventSink {
+  event(obj: EventObject, type: EventType, reason: string, message: string): void;
+}
+
 export interface EventRecorderDeps {
   client?: KubeClient;
   component?: string;
@@ -67,7 +75,7 @@ export function eventName(objName: string, ms: number, seq = 0): string {
   return `${objName}.${nanos.toString(16)}`;
 }
 
-export class EventRecorder implements Lifecycle {
+export class EventRecorder implements Lifecycle, EventSink {
   readonly #client: KubeClient | undefined;
   readonly #component: string;
   readonly #host: string;

@@ -6,6 +6,8 @@ export type { Logger } from 'pino';
 const REDACT = [
   'token', '*.token', 'password', '*.password', 'authorization', '*.authorization',
   'headers.authorization', 'key', '*.key', 'keyData', '*.keyData', 'data', '*.data', 'stringData', '*.stringData',
+  // errors are logged as { err } with their details: the same fields one level down
+  'err.details.token', 'err.details.password', 'err.details.authorization', 'err.details.data',
 ];
 
 export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {

@@ -1,22 +1,8 @@
 // Fetching ConfigMaps/Secrets through the KubeClient contract, with "not found" as undefined.
 import type { ConfigMap, Secret } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
-import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import { isNotFound } from '../../kube/errors.js';
 import type { EnvSources } from './env.js';
-
-/** True when err (or its cause chain) is an API 404 (KUBE_API with details.status 404, or NOT_FOUND). */
-export function isApiNotFound(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 10; depth++) {
-    if (e instanceof DockerletError) {
-      if (e.code === ErrorCodes.NOT_FOUND) return true;
-      if (e.code === ErrorCodes.KUBE_API && (e.details as { status?: unknown }).status === 404) return true;
-    }
-    const st = (e as { status?: unknown; statusCode?: unknown }).status ?? (e as { statusCode?: unknown }).statusCode;
-    if (st === 404) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 function seg(s: string): string {
   return encodeURIComponent(s);
@@ -38,7 +24,7 @@ async function getOrUndefined<T>(client: KubeClient, path: string): Promise<T | 
   try {
     return await client.get<T>(path);
   } catch (err) {
-    if (isApiNotFound(err)) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

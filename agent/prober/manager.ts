@@ -4,11 +4,11 @@
 // Lifecycle: probing begins with the first syncPod; start(signal) ties the manager's end to signal,
 // stop() stops every worker and waits for probes in flight.
 import type { Container, Pod, Probe } from '../../kube/api.js';
+import type { EventSink } from '../../kube/events.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { linkAbort, type Lifecycle } from '../../lib/lifecycle.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import type { ContainerRuntime } from '../../runtime/types.js';
-import type { EventSink } from '../pods/deps.js';
 import { createProbeRunner, type ProbeOutcome, type ProbeRunner } from './probe.js';
 import { ResultsCache, type ProbeType, type ResultUpdate } from './results.js';
 import { ProbeWorker, type WorkerContext } from './worker.js';

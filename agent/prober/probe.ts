@@ -6,7 +6,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Container, Pod, Probe } from '../../kube/api.js';
-import { errorMessage, ErrorCodes, isCode } from '../../lib/errors.js';
+import { DockerletError, errorMessage, ErrorCodes, isCode } from '../../lib/errors.js';
 import type { ContainerRuntime } from '../../runtime/types.js';
 import type { ProbeResult } from './results.js';
 
@@ -72,9 +72,9 @@ export function resolvePort(port: number | string, container: Container): number
   else {
     const named = (container.ports ?? []).find((p) => p.name === port);
     n = named ? named.containerPort : /^\d+$/.test(port) ? Number(port) : NaN;
-    if (Number.isNaN(n)) throw new Error(`port ${port} not found`);
+    if (Number.isNaN(n)) throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `port ${port} not found`, { details: { port } });
   }
-  if (!Number.isInteger(n) || n <= 0 || n >= 65536) throw new Error(`invalid port number: ${n}`);
+  if (!Number.isInteger(n) || n <= 0 || n >= 65536) throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `invalid port number: ${n}`, { details: { port } });
   return n;
 }
 
