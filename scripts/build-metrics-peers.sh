@@ -9,7 +9,7 @@
 set -euo pipefail
 CADVISOR_VERSION=${CADVISOR_VERSION:-v0.53.0}
 CACHE_ROOT=${DOCKERLET_CACHE:-/var/cache/dockerlet}
-out="$CACHE_ROOT/metrics-peers/cadvisor-$CADVISOR_VERSION"
+out="$CACHE_ROOT/metrics-peers/cadvisor-$CADVISOR_VERSION-3"
 bin="$out/cadvisor"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 src="$out/src"
@@ -38,18 +38,14 @@ import (
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "listen address")
-	maxHk := flag.Duration("max_housekeeping_interval", 60*time.Second, "largest interval between container housekeepings")
-	dynamic := flag.Bool("allow_dynamic_housekeeping", true, "whether to allow the housekeeping interval to be dynamic")
 	flag.Parse()
-	_ = maxHk
 	included := container.MetricSet{
 		container.CpuUsageMetrics: struct{}{}, container.MemoryUsageMetrics: struct{}{},
 		container.DiskIOMetrics: struct{}{}, container.NetworkUsageMetrics: struct{}{},
 		container.ProcessMetrics: struct{}{}, container.OOMMetrics: struct{}{}, container.AppMetrics: struct{}{},
 	}
 	cache := memory.New(2*time.Minute, nil)
-	hk := manager.HousekeepingConfig{Interval: manager.HousekeepingInterval, AllowDynamic: dynamic}
-	m, err := manager.New(cache, sysfs.NewRealSysFs(), hk, included, http.DefaultClient, nil, nil, "", 0)
+	m, err := manager.New(cache, sysfs.NewRealSysFs(), manager.HousekeepingConfigFlags, included, http.DefaultClient, []string{""}, nil, "", 0)
 	if err != nil {
 		log.Fatalf("manager: %v", err)
 	}
