@@ -123,15 +123,16 @@ test('without runtime events a container exit is noticed by the relist', async (
   assert.equal(w.status.get(uid)?.containerStatuses?.[0]?.state?.terminated?.exitCode, 4);
 });
 
-test('a sync that fails is retried by the queue', async () => {
+test('a sync that fails (the runtime cannot list) is retried by the queue', async () => {
   await startController();
-  w.runtime.fail('runSandbox');
+  w.runtime.fail('list');
   const pod = apiPod([container('app')]);
   src.add(pod);
   const uid = pod.metadata.uid!;
-  await until(() => running(uid, 'app'), 'the retried sync to run the pod');
-  assert.equal(w.runtime.count('runSandbox'), 2);
-  assert.equal(w.events.count('FailedCreatePodSandBox'), 1);
+  // The retry back-off (1 s) runs on the queue's clock; move the injected clock too, for when it is that one.
+  await until(() => { w.clock.advance(100); return running(uid, 'app'); }, 'the retried sync to run the pod');
+  assert.equal(w.runtime.count('runSandbox'), 1);
+  assert.ok(w.runtime.count('list') >= 3, 'the failed list, then the retried sync\'s lists');
 });
 
 test('containers of pods the node does not have are collected; what runs for a known pod is adopted', async () => {
@@ -153,4 +154,22 @@ test('containers of pods the node does not have are collected; what runs for a k
   assert.equal(removed, 2, 'the stranger pod\'s sandbox and container');
   assert.equal(w.runtime.containersOf(orphan.metadata.uid!).length, 0);
   assert.ok(running(uid, 'app'));
+});
+
+// TODO until PodController schedules on deps.clock (requests-architecture.md): the worker asks for a
+// requeue when the crash back-off ends, but the controller's queue and loops run on real timers, so
+// moving the injected clock past the back-off does not bring the restart.
+test('a crash-looping container is restarted when its back-off ends on the injected clock', { todo: 'PodController queue/loops on deps.clock' }, async () => {
+  await startController();
+  w.runtime.behave('app', { exitAfterMs: 1000, exitCode: 1 });
+  const pod = apiPod([container('app')]);
+  src.add(pod);
+  const uid = pod.metadata.uid!;
+  await until(() => running(uid, 'app'), 'the pod to run');
+  w.clock.advance(1000);
+  await until(() => w.runtime.containersOf(uid, 'app').length === 2 && running(uid, 'app'), 'the first (immediate) restart');
+  w.clock.advance(1000);
+  await until(() => w.status.get(uid)?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff', 'CrashLoopBackOff');
+  w.clock.advance(10_000);
+  await until(() => w.runtime.containersOf(uid, 'app').length === 3, 'the restart after the back-off', 500);
 });
