@@ -119,10 +119,14 @@ export class Collector {
   }
 
   #onEvent(action: string, id: string, attrs: Record<string, string>, at: number): void {
-    if (action !== 'oom') return;
+    if (action !== 'oom' && action !== 'start') return;
     const pod = podFromLabels(attrs);
     if (this.#opts.podsOnly && !pod) return;
     const key = identityKey({ name: attrs.name ?? id, ...(pod ? { pod } : {}) } as ContainerMeta);
+    if (action === 'start') {
+      this.#oom.restarted(id, key, at);
+      return;
+    }
     this.#oom.event(id, key, at);
     this.#log.info({ id: id.slice(0, 12), key }, 'container OOM event');
   }

@@ -63,12 +63,26 @@ export class OomTracker {
    */
   kernel(id: string, key: string, value: number, at: number): void {
     const seen = this.#state.seen[id] ?? { key, kernel: 0, at: 0 };
-    if (value > seen.kernel) {
-      this.#state.totals[key] = (this.#state.totals[key] ?? 0) + (value - seen.kernel);
+    // A counter below the last read means a new cgroup (the container restarted unseen): all of it is new.
+    const delta = value >= seen.kernel ? value - seen.kernel : value;
+    if (delta > 0) {
+      this.#state.totals[key] = (this.#state.totals[key] ?? 0) + delta;
       this.#dirty = true;
     }
-    this.#state.seen[id] = { key, kernel: Math.max(value, seen.kernel), at };
+    this.#state.seen[id] = { key, kernel: value, at };
     this.#pending.delete(id); // the kernel counter covers every kill up to this read
+  }
+
+  /**
+   * The container (same id) started again at `at` (Docker 'start' event): its old cgroup is gone, so
+   * Docker events since the last read count now, and the new cgroup's counter starts from 0.
+   */
+  restarted(id: string, key: string, at: number): void {
+    const seen = this.#state.seen[id];
+    if (seen && at <= seen.at) return; // replayed: a later read already saw the new cgroup
+    this.#flushPending(id, key);
+    this.#state.seen[id] = { key, kernel: 0, at };
+    this.#dirty = true;
   }
 
   /** A running container without a kernel counter: its Docker events count directly. */

@@ -69,3 +69,23 @@ test('an unreadable state file starts from zero', (t) => {
   a.kernel('c1', KEY, 1, 1);
   assert.equal(a.save(1), true, 'the state dir is created');
 });
+
+test('a container restarted under the same id: events of the old cgroup count, the new counter starts at 0', () => {
+  const o = new OomTracker();
+  o.kernel('c1', KEY, 2, 1000);
+  o.event('c1', KEY, 1500); // the init is OOM-killed; Docker restarts it (restart policy)
+  o.restarted('c1', KEY, 1600);
+  o.kernel('c1', KEY, 0, 2000);
+  o.kernel('c1', KEY, 1, 3000);
+  assert.equal(o.total(KEY), 4);
+  o.restarted('c1', KEY, 1600); // replayed after an agent restart: ignored
+  o.kernel('c1', KEY, 1, 4000);
+  assert.equal(o.total(KEY), 4);
+});
+
+test('a counter that went down without a start event (restart while the agent was down) counts in full', () => {
+  const o = new OomTracker();
+  o.kernel('c1', KEY, 5, 1000);
+  o.kernel('c1', KEY, 2, 2000);
+  assert.equal(o.total(KEY), 7);
+});
