@@ -124,7 +124,8 @@ test('a container capped at 0.5 CPU: Prometheus scrapes it and rate() is close t
 
 test('a container that receives N bytes: container_network_receive_bytes_total grows by at least N', async () => {
   const c = await run('rx', 'nc -l -p 7000 > /dev/null; sleep 3600');
-  const ip = c.NetworkSettings.IPAddress;
+  const ip = c.NetworkSettings.Networks.bridge?.IPAddress ?? '';
+  assert.ok(ip, 'the container has a bridge address');
   const before = await until('rx series', async () => value(await scrape(), 'container_network_receive_bytes_total', 'rx', 'interface="eth0"'));
   const N = 2 * 1024 * 1024;
   await until('nc listening', async () => new Promise<true | undefined>((resolve) => {
