@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { errorMessage } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import type { Lifecycle } from '../lib/lifecycle.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { podEntries } from './aggregate.js';
 import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
@@ -43,7 +43,7 @@ export interface CollectorDeps {
 
 const READ_PARALLELISM = 8;
 
-export class Collector {
+export class Collector implements Lifecycle {
   readonly #opts: Required<Pick<CollectorOptions, 'housekeepingMs' | 'countFds' | 'procRoot'>> & CollectorOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -66,7 +66,7 @@ export class Collector {
   constructor(deps: CollectorDeps, opts: CollectorOptions = {}) {
     this.#opts = { housekeepingMs: 10_000, countFds: true, procRoot: '/proc', ...opts };
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'metrics');
     this.#docker = deps.docker;
     this.#oom = new OomTracker(opts.stateDir);
   }
@@ -95,7 +95,7 @@ export class Collector {
       dockerVersion = info.version;
       this.#dockerRoot = info.rootDir;
     } catch (err) {
-      this.#log.warn({ err: errorMessage(err) }, 'docker info failed; container metrics wait for the daemon');
+      this.#log.warn({ err }, 'docker info failed; container metrics wait for the daemon');
     }
     this.#machine = await readMachine(dockerVersion);
     const since = this.#oom.savedAt || undefined;
@@ -147,7 +147,7 @@ export class Collector {
       metas = await this.#source!.list();
     } catch (err) {
       scrapeError = true;
-      this.#log.warn({ err: errorMessage(err) }, 'listing docker containers failed');
+      this.#log.warn({ err }, 'listing docker containers failed');
     }
     const sem = new Semaphore(READ_PARALLELISM);
     const readOpts = { procRoot: this.#opts.procRoot, countFds: this.#opts.countFds };
@@ -206,7 +206,7 @@ export class Collector {
     try {
       if (this.#oom.save(now, now - this.#lastSave > 60_000)) this.#lastSave = now;
     } catch (err) {
-      this.#log.warn({ err: errorMessage(err) }, 'saving OOM counts failed');
+      this.#log.warn({ err }, 'saving OOM counts failed');
     }
   }
 

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { errorMessage } from '../lib/errors.js';
 import { delay } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import { dockerCgroupPath, pathFromProcCgroup } from './cgroup/layout.js';
@@ -170,7 +169,7 @@ export class DockerSource {
         }
       } catch (err) {
         if (signal.aborted) break;
-        this.#log.warn({ err: errorMessage(err) }, 'docker event stream failed; reconnecting');
+        this.#log.warn({ err }, 'docker event stream failed; reconnecting');
       }
       await delay(1000, signal);
     }

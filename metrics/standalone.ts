@@ -6,7 +6,7 @@ import Dockerode from 'dockerode';
 import Fastify from 'fastify';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
-import { component, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import { Collector } from './collector.js';
 import { formatCadvisor } from './format/cadvisor.js';
 import { CONTENT_TYPE } from './format/text.js';
@@ -56,7 +56,7 @@ export function validateStandaloneOptions(o: StandaloneOptions): Readonly<Standa
 /** Starts the collector and the HTTP server; returns once listening. Stops when `signal` aborts. */
 export async function runStandaloneMetrics(options: StandaloneOptions, signal: AbortSignal): Promise<StandaloneHandle> {
   const opts = validateStandaloneOptions(options);
-  const log = opts.log ?? component('metrics');
+  const log = partLogger(opts.log, 'metrics');
   const clock = opts.clock ?? systemClock;
   const docker = new Dockerode(opts.dockerSocket ? { socketPath: opts.dockerSocket } : undefined);
   const collector = new Collector({ docker, clock, log }, {
@@ -81,7 +81,7 @@ export async function runStandaloneMetrics(options: StandaloneOptions, signal: A
     url = await app.listen({ host: opts.address ?? '127.0.0.1', port: opts.port ?? 8080 });
   } catch (err) {
     await collector.stop();
-    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `metrics: cannot listen on ${opts.address ?? '127.0.0.1'}:${opts.port ?? 8080}: ${(err as Error).message}`, { cause: err });
+    throw new DockerletError(ErrorCodes.METRICS, `metrics: cannot listen on ${opts.address ?? '127.0.0.1'}:${opts.port ?? 8080}: ${(err as Error).message}`, { cause: err });
   }
   log.info({ url }, 'serving container metrics');
   const closed = new Promise<void>((resolve) => {
