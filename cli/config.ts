@@ -49,17 +49,43 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
-/** Merges file < env < flags (shallow, plus the nested proxy section). */
+/** Top-level sections that merge key by key across layers (node labels and the rest are replaced whole, as the kubelet). */
+const MERGED_SECTIONS = new Set(['proxy', 'authentication', 'authorization']);
+
+/** Merges file < env < flags. */
 export function mergeConfig(...layers: Record<string, unknown>[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const l of layers) {
     for (const [k, v] of Object.entries(l)) {
       if (v === undefined) continue;
-      if (k === 'proxy' && typeof v === 'object' && v) out.proxy = { ...(out.proxy as object | undefined), ...(v as object) };
-      else out[k] = v;
+      if (MERGED_SECTIONS.has(k) && isMapping(v) && isMapping(out[k])) {
+        const merged = { ...(out[k] as Record<string, unknown>) };
+        mergeInto(merged, v);
+        out[k] = merged;
+      } else {
+        out[k] = v;
+      }
     }
   }
   return out;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function mergeInto(out: Record<string, unknown>, layer: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(layer)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    if (isMapping(v) && isMapping(prev)) {
+      const merged = { ...prev };
+      mergeInto(merged, v);
+      out[k] = merged;
+    } else {
+      out[k] = v;
+    }
+  }
 }
 
 /** DOCKERLET_NODE_NAME, DOCKERLET_KUBECONFIG, DOCKERLET_STATIC_POD_PATH, DOCKERLET_ROOT_DIR, DOCKERLET_LOG_LEVEL. */

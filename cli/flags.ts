@@ -15,11 +15,18 @@ export const FLAG_OPTIONS = {
   'node-labels': { type: 'string' },
   'register-with-taints': { type: 'string' },
   port: { type: 'string' },
+  address: { type: 'string' },
+  'read-only-port': { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-private-key-file': { type: 'string' },
+  'client-ca-file': { type: 'string' },
+  'anonymous-auth': { type: 'string' },
+  'authentication-token-webhook': { type: 'string' },
+  'authorization-mode': { type: 'string' },
   'log-level': { type: 'string' },
   'with-proxy': { type: 'boolean' },
   'proxy-healthz-port': { type: 'string' },
   'proxy-metrics-port': { type: 'string' },
-  'proxy-shards': { type: 'string' },
   'proxy-data-path': { type: 'string' },
   'pod-bridge-interface': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -37,6 +44,24 @@ function int(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --${flag}: expected an integer, got "${v}"`);
   return n;
+}
+
+/** A kubelet-style boolean flag value: --flag=true|false (a bare --flag is parsed as a missing value by parseArgs). */
+function bool(flag: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --${flag}: expected true or false, got "${v}"`);
+}
+
+/** Drops undefined leaves; an object left empty becomes undefined (so it merges as "not given"). */
+function compact(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const c = v !== null && typeof v === 'object' && !Array.isArray(v) ? compact(v as Record<string, unknown>) : v;
+    if (c !== undefined) out[k] = c;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function pairs(flag: string, v: string | undefined): Record<string, string> | undefined {
@@ -71,7 +96,6 @@ export function parseFlags(argv: string[]): ParsedFlags {
   if (v['with-proxy']) proxy.enabled = true;
   if (v['proxy-healthz-port'] !== undefined) proxy.healthzPort = int('proxy-healthz-port', v['proxy-healthz-port']);
   if (v['proxy-metrics-port'] !== undefined) proxy.metricsPort = int('proxy-metrics-port', v['proxy-metrics-port']);
-  if (v['proxy-shards'] !== undefined) proxy.shards = v['proxy-shards'] === 'auto' ? 'auto' : int('proxy-shards', v['proxy-shards']);
   if (v['proxy-data-path'] !== undefined) proxy.dataPath = v['proxy-data-path'];
   if (v['pod-bridge-interface'] !== undefined) proxy.podBridgeInterface = v['pod-bridge-interface'];
   return {
@@ -89,6 +113,16 @@ export function parseFlags(argv: string[]): ParsedFlags {
       nodeLabels: pairs('node-labels', v['node-labels']),
       registerWithTaints: taints(v['register-with-taints']),
       port: int('port', v.port),
+      address: v.address,
+      readOnlyPort: int('read-only-port', v['read-only-port']),
+      tlsCertFile: v['tls-cert-file'],
+      tlsPrivateKeyFile: v['tls-private-key-file'],
+      authentication: compact({
+        x509: { clientCAFile: v['client-ca-file'] },
+        anonymous: { enabled: bool('anonymous-auth', v['anonymous-auth']) },
+        webhook: { enabled: bool('authentication-token-webhook', v['authentication-token-webhook']) },
+      }),
+      authorization: compact({ mode: v['authorization-mode'] }),
       logLevel: v['log-level'],
       proxy: Object.keys(proxy).length ? proxy : undefined,
     },
@@ -114,9 +148,16 @@ flags:
   --max-pods N                      pod capacity (default 110)
   --node-labels k=v,...             labels to register the node with
   --register-with-taints k=v:Effect,...
+  --port N                          kubelet API port (default 10250)
+  --address IP                      kubelet API bind address (default 0.0.0.0)
+  --tls-cert-file/--tls-private-key-file FILE   serving certificate (default: self-signed under <root-dir>/pki)
+  --client-ca-file FILE             CA that verifies client certificates (the cluster CA)
+  --anonymous-auth=BOOL             anonymous requests (default false)
+  --authentication-token-webhook=BOOL  bearer tokens through TokenReview (default true when paired)
+  --authorization-mode MODE         Webhook (default when paired) | AlwaysAllow
+  --read-only-port N                unauthenticated read-only port (default 0: off)
   --log-level LEVEL                 trace|debug|info|warn|error
-  --proxy-shards N|auto             extra processes accepting on TCP service listeners (auto: 0 below 4 cores, else min(cpus-2, 3))
-  --proxy-data-path native|raw|pump proxy TCP data path (default native: the C relay, else raw: libuv handles)
+  --proxy-data-path native|pump     proxy TCP data path (default native: the C relay; pump: net.Socket, also used when the relay cannot load or start)
   --pod-bridge-interface NAME       bridge of this node's pods (default docker0; '' = none): their traffic to
                                     externalTrafficPolicy Local addresses goes cluster-wide (upstream's short-circuit)
 `;

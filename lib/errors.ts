@@ -40,6 +40,7 @@ export const ErrorCodes = {
   METRICS: 'DKL_ERR_METRICS',
   STATE: 'DKL_ERR_STATE',
   TIMEOUT: 'DKL_ERR_TIMEOUT',
+  PROBE: 'DKL_ERR_PROBE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

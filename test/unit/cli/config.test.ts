@@ -24,18 +24,23 @@ test('flags override the environment, which overrides the file', () => {
   assert.equal(c.maxPods, 30);
   assert.deepEqual(c.nodeLabels, { a: 'b', c: 'd' });
   assert.deepEqual(c.registerWithTaints, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]);
-  const { enabled, healthzPort, metricsPort, iptables, dataPath, shards, podBridgeInterface } = c.proxy;
-  assert.deepEqual({ enabled, healthzPort, metricsPort, iptables, dataPath, shards, podBridgeInterface }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true, dataPath: 'native', shards: 'auto', podBridgeInterface: 'docker0' });
-  const p = validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', '2', '--proxy-data-path', 'pump']).layer), 'config').proxy;
-  assert.deepEqual([p.shards, p.dataPath], [2, 'pump']);
-  assert.equal(validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-shards', 'auto']).layer), 'config').proxy.shards, 'auto');
+  const { enabled, healthzPort, metricsPort, iptables, dataPath, podBridgeInterface } = c.proxy;
+  assert.deepEqual({ enabled, healthzPort, metricsPort, iptables, dataPath, podBridgeInterface }, { enabled: true, healthzPort: 1, metricsPort: 10249, iptables: true, dataPath: 'native', podBridgeInterface: 'docker0' });
+  const p = validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--proxy-data-path', 'pump']).layer), 'config').proxy;
+  assert.equal(p.dataPath, 'pump');
   assert.equal(validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--pod-bridge-interface', '']).layer), 'config').proxy.podBridgeInterface, '');
   assert.throws(() => validateConfig(mergeConfig({}, {}, parseFlags(['proxy', '--pod-bridge-interface', 'bad name']).layer), 'config'), /proxy\.podBridgeInterface: an interface name/);
 });
 
-test('proxy shards: auto is none below 4 cores, else cpus - 2, at most 3', async () => {
-  const { autoShards } = await import('../../../proxy/config.js');
-  assert.deepEqual([1, 2, 3, 4, 5, 16].map((n) => autoShards(n)), [0, 0, 0, 2, 3, 3]);
+test('kubelet server flags land in nested sections that merge with the file key by key', () => {
+  const file = { authentication: { x509: { clientCAFile: '/file/ca.crt' }, webhook: { enabled: false } }, nodeLabels: { a: 'file' } };
+  const flags = parseFlags(['agent', '--anonymous-auth=true', '--authorization-mode', 'AlwaysAllow', '--node-labels', 'b=flag']);
+  const merged = mergeConfig(file, {}, flags.layer);
+  assert.deepEqual(merged.authentication, { x509: { clientCAFile: '/file/ca.crt' }, webhook: { enabled: false }, anonymous: { enabled: true } });
+  assert.deepEqual(merged.authorization, { mode: 'AlwaysAllow' });
+  assert.deepEqual(merged.nodeLabels, { b: 'flag' }, 'node labels are replaced, not merged, as the kubelet');
+  assert.equal(parseFlags(['agent']).layer.authentication, undefined, 'no flag, no section');
+  assert.throws(() => parseFlags(['agent', '--anonymous-auth=maybe']), /--anonymous-auth: expected true or false/);
 });
 
 test('a bad setting is one error naming the source and the field', () => {
