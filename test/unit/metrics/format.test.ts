@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { z } from 'zod';
 import { agentMetricsText, collectProcessMetrics, dropLintFailures } from '../../../metrics/agent-metrics.js';
 import { formatCadvisor } from '../../../metrics/format/cadvisor.js';
 import { formatResource } from '../../../metrics/format/resource.js';
 import { buildSummary } from '../../../metrics/format/summary.js';
 import { escapeLabel } from '../../../metrics/format/text.js';
 import { snapshot, T } from './snapshot.js';
+import { Summary } from './summary-schema.js';
 
 /** promtool's verdict, or undefined when promtool is not installed (apt-get install prometheus). */
 function promtool(text: string): { ok: boolean; out: string } | undefined {
@@ -61,33 +61,6 @@ test('/metrics/resource: the stable names metrics-server reads, sandboxes exclud
   assert.equal(lines(text, 'container_start_time_seconds')[0], `container_start_time_seconds{container="app",namespace="default",pod="web"} ${(T - 50_000) / 1000}`);
   const lint = promtool(text);
   if (lint) assert.ok(lint.ok, lint.out);
-});
-
-// k8s.io/kubelet/pkg/apis/stats/v1alpha1 types.go, as JSON (strict: unknown fields fail).
-const time = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-const u = z.number().int().nonnegative();
-const CPU = z.strictObject({ time, usageNanoCores: u.optional(), usageCoreNanoSeconds: u.optional() });
-const Mem = z.strictObject({
-  time, availableBytes: u.optional(), usageBytes: u.optional(), workingSetBytes: u.optional(), rssBytes: u.optional(),
-  pageFaults: u.optional(), majorPageFaults: u.optional(),
-});
-const Iface = z.strictObject({ name: z.string(), rxBytes: u.optional(), rxErrors: u.optional(), txBytes: u.optional(), txErrors: u.optional() });
-const Net = Iface.extend({ time, interfaces: z.array(Iface) }).strict();
-const Fs = z.strictObject({
-  time, availableBytes: u.optional(), capacityBytes: u.optional(), usedBytes: u.optional(), inodesFree: u.optional(), inodes: u.optional(), inodesUsed: u.optional(),
-});
-const Summary = z.strictObject({
-  node: z.strictObject({
-    nodeName: z.string(), systemContainers: z.array(z.unknown()).optional(), startTime: time, cpu: CPU.optional(), memory: Mem.optional(),
-    network: Net.optional(), fs: Fs.optional(), runtime: z.strictObject({ imageFs: Fs.optional() }).optional(),
-  }),
-  pods: z.array(z.strictObject({
-    podRef: z.strictObject({ name: z.string(), namespace: z.string(), uid: z.string() }),
-    startTime: time,
-    containers: z.array(z.strictObject({ name: z.string(), startTime: time, cpu: CPU.optional(), memory: Mem.optional(), rootfs: Fs.optional(), logs: Fs.optional() })),
-    cpu: CPU.optional(), memory: Mem.optional(), network: Net.optional(), volume: z.array(z.unknown()).optional(),
-    'ephemeral-storage': Fs.optional(), process_stats: z.strictObject({ process_count: u.optional() }).optional(),
-  })),
 });
 
 test('/stats/summary validates against the stats/v1alpha1 types; sandboxes are not containers', () => {
