@@ -259,3 +259,38 @@ test('a runtime list failure rejects the sync (so the queue retries) and the nex
   await w.worker.sync(r);
   assert.equal(w.runtime.containersOf(r.uid, 'app')[0]?.state, 'running');
 });
+
+test('probe results reach the pod: unready while readiness fails, and a failed liveness probe kills the container for a restart', async () => {
+  const state = { ready: false, kill: undefined as string | undefined, synced: 0 };
+  const probed = await world({
+    probes: {
+      syncPod: () => { state.synced++; },
+      removePod: () => {},
+      isStarted: () => true,
+      isReady: () => state.ready,
+      restartMessage: () => state.kill,
+    },
+  });
+  try {
+    const r = recordOf(apiPod([container('app')]));
+    await probed.worker.sync(r);
+    assert.ok(state.synced > 0, 'running containers are handed to the prober');
+    const ready = () => probed.status.get(r.uid)?.conditions?.find((c) => c.type === 'Ready')?.status;
+    assert.equal(ready(), 'False');
+    state.ready = true;
+    await probed.worker.sync(r);
+    assert.equal(ready(), 'True');
+
+    state.kill = 'Container app failed liveness probe, will be restarted';
+    await probed.worker.sync(r);
+    state.kill = undefined;
+    const killing = probed.events.events.filter((e) => e.reason === 'Killing');
+    assert.deepEqual(killing.map((e) => [e.fieldPath, e.message]), [['spec.containers{app}', 'Container app failed liveness probe, will be restarted']]);
+    const [now, before] = probed.runtime.containersOf(r.uid, 'app');
+    assert.equal(before?.state, 'exited');
+    assert.equal(now?.state, 'running');
+    assert.equal(now?.restartCount, 1);
+  } finally {
+    await probed.close();
+  }
+});
