@@ -1,7 +1,7 @@
 // Proxy benchmark: direct (the limit), HAProxy (mode tcp, nbthread 2), the old Go userspace data
 // path, and dockerlet's TCP data path, all on 127.0.0.1. Writes bench/results/proxy.json.
 // Args/env: --seconds/BENCH_SECONDS (default 5), --rounds/BENCH_ROUNDS (default 1), --variants/BENCH_PROXY_VARIANTS (extra dockerlet variants, e.g.
-// "pipe,onread,pump+hwm256k,pump+cluster2"; the first figure set is always the default data path).
+// "pump,pump+hwm256k"; the first figure set is always the default data path).
 import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir, cpus, release } from 'node:os';
 import path from 'node:path';
@@ -10,13 +10,11 @@ import { ensureAptPackages, freePort, run, startChild, waitForPort, type Child }
 import { iperf, wrk } from './lib/load.js';
 import { groupCpuSeconds } from './lib/cpu.js';
 import type { ChildConfig } from './lib/proxy-child.js';
-import { TCP_DEFAULTS } from '../proxy/tcp.js';
-import { autoShards } from '../proxy/config.js';
 import { resolveDataPath } from '../proxy/native/engine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** What `dockerlet proxy` runs by default on this machine. */
-const DEFAULT_VARIANT = `${resolveDataPath(undefined, autoShards()).mode}+shards${autoShards()}`;
+const DEFAULT_VARIANT = resolveDataPath(undefined).mode;
 const root = path.resolve(here, '..');
 
 interface Figures {
@@ -114,19 +112,14 @@ async function startGo(dir: string, iperfB: number, httpB: number): Promise<Fron
   return { iperfPort: pi, httpPort: ph, pgids: [...fa.pgids, ...fb.pgids], stop: async () => { await fa.stop(); await fb.stop(); } };
 }
 
-/** variant: "raw" | "pump" | "pipe" | "onread", optionally "+hwm<N>k", "+buf<N>k" (onread buffer), "+shards<N>" and "+cluster<N>[none]". */
+/** variant: "native" | "pump", optionally "+hwm<N>k" (the pump's stream highWaterMark). */
 function parseVariant(v: string): Omit<ChildConfig, 'routes'> {
   const [mode, ...mods] = v.split('+');
-  const cfg: Omit<ChildConfig, 'routes'> = { mode: (mode || TCP_DEFAULTS.mode) as ChildConfig['mode'] };
+  if (mode && mode !== 'native' && mode !== 'pump') throw new Error(`unknown data path ${mode} (native | pump)`);
+  const cfg: Omit<ChildConfig, 'routes'> = { mode: (mode || DEFAULT_VARIANT) as ChildConfig['mode'] };
   for (const m of mods) {
     const hwm = /^hwm(\d+)k$/.exec(m);
-    const buf = /^buf(\d+)k$/.exec(m);
-    const cl = /^cluster(\d+)(none)?$/.exec(m);
-    const sh = /^shards(\d+)$/.exec(m);
     if (hwm) cfg.highWaterMark = Number(hwm[1]) * 1024;
-    else if (buf) cfg.readBufferSize = Number(buf[1]) * 1024;
-    else if (sh) cfg.shards = Number(sh[1]);
-    else if (cl) { cfg.workers = Number(cl[1]); cfg.sched = cl[2] ? 'none' : 'rr'; }
     else throw new Error(`unknown variant modifier ${m}`);
   }
   return cfg;
@@ -189,8 +182,8 @@ export async function main(args: string[] = []): Promise<void> {
   const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const seconds = Number(arg('--seconds') ?? process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(arg('--rounds') ?? process.env.BENCH_ROUNDS ?? 1);
-  // By default the JavaScript data path ('raw') runs beside the default one, so each run shows what the native relay buys.
-  const variants = (arg('--variants') ?? process.env.BENCH_PROXY_VARIANTS ?? (DEFAULT_VARIANT.startsWith('native') ? 'raw' : '')).split(',').map((s) => s.trim()).filter(Boolean);
+  // By default the fallback ('pump') runs beside the default one, so each run shows what the native relay buys.
+  const variants = (arg('--variants') ?? process.env.BENCH_PROXY_VARIANTS ?? (DEFAULT_VARIANT === 'native' ? 'pump' : '')).split(',').map((s) => s.trim()).filter(Boolean);
   await ensureAptPackages({ haproxy: 'haproxy', iperf3: 'iperf3', wrk: 'wrk' });
   const dir = await mkdtemp(path.join(tmpdir(), 'dockerlet-bench-proxy-'));
   const children: Child[] = [];
@@ -243,7 +236,7 @@ export async function main(args: string[] = []): Promise<void> {
   const result = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
-    method: { seconds, rounds, aggregate: 'median per figure over rounds', order: 'direct first, then the proxies rotated by one each round', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's defaults here: data path ${TCP_DEFAULTS.mode}, shards auto = ${autoShards()})`, note: 'client, proxy and server share the same cores; indicative only' },
+    method: { seconds, rounds, aggregate: 'median per figure over rounds', order: 'direct first, then the proxies rotated by one each round', wrk: 'threads 2, 32 connections, 64-byte body from a Go net/http server', iperf3: '-P 1 and -P 4', dockerlet: `${DEFAULT_VARIANT} (the daemon's default data path here)`, note: 'client, proxy and server share the same cores; indicative only' },
     figures: rows,
     /** Every round's figures (the medians above come from these). */
     rounds: samplesOut,

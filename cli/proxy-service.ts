@@ -5,7 +5,6 @@ import type { Lifecycle } from '../lib/lifecycle.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Proxier } from '../proxy/proxier.js';
-import { autoShards } from '../proxy/config.js';
 import { runProxy } from '../proxy/run.js';
 import type { Config } from './config.js';
 
@@ -31,9 +30,10 @@ export class ProxyService implements Lifecycle {
     const log = this.#log.child({ component: 'proxy' });
     this.#events = new EventRecorder({ client: kube.client, component: 'kube-proxy', host: cfg.nodeName, log: log.child({ component: 'events' }) });
     await this.#events.start(signal);
-    const { enabled: _enabled, shards, ...section } = cfg.proxy;
+    // `shards` is a deprecated key with no effect (the shard processes are gone).
+    const { enabled: _enabled, shards: _shards, ...section } = cfg.proxy;
     this.#proxier = await runProxy(
-      { ...section, nodeName: cfg.nodeName, shards: shards === 'auto' ? autoShards() : shards },
+      { ...section, nodeName: cfg.nodeName },
       { informerFactory: (opts) => kube.informers.get(opts), log, events: this.#events },
       signal,
     );

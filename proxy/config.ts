@@ -1,5 +1,4 @@
 // The proxy's configuration, validated once at the edge (defaults follow kube-proxy where it has one).
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { MAX_PREFIX_LENGTH } from './portals.js';
@@ -23,15 +22,19 @@ export const ProxyConfigSchema = z.object({
   syncPeriodMs: z.number().int().positive().default(30_000),
   minSyncPeriodMs: z.number().int().min(0).default(1_000),
   udpIdleTimeoutMs: z.number().int().positive().default(250),
-  tcpIdleTimeoutMs: z.number().int().min(0).default(3_600_000),
+  /** Reset TCP connections idle this long (0, the default: never; upstream has no idle reset). */
+  tcpIdleTimeoutMs: z.number().int().min(0).default(0),
+  /**
+   * Reset the established connections of an endpoint that leaves its EndpointSlice (default false:
+   * they run until either side closes, as upstream's userspace proxier did; UDP sessions alike).
+   */
+  closeRemovedEndpointConnections: z.boolean().default(false),
   maxConnectionsPerListener: z.number().int().positive().default(65_536),
   /**
-   * 'native' (the relay in proxy/native/, where scripts/build-native.sh built it; else 'raw'), 'raw'
-   * (libuv handles; falls back to 'pump' where Node lacks them) or the net.Socket paths.
+   * 'native': the C relay in proxy/native/ (built by scripts/build-native.sh); where it does not load
+   * or its engine does not start, the proxy falls back to 'pump' (net.Socket) and says why.
    */
-  dataPath: z.enum(['native', 'raw', 'pump', 'pipe', 'onread']).default('native'),
-  /** Extra processes accepting on every non-sticky TCP listener (0 = the proxy's own thread only). */
-  shards: z.number().int().min(0).max(64).default(0),
+  dataPath: z.enum(['native', 'pump']).default('native'),
   raiseFdLimit: z.boolean().default(true),
   /**
    * The bridge this node's pods are on (kube-proxy --pod-bridge-interface, detect-local-mode
@@ -41,22 +44,18 @@ export const ProxyConfigSchema = z.object({
   podBridgeInterface: InterfaceName.default('docker0'),
 });
 
-/**
- * The 'auto' shard count: none below 4 cores, else min(cpus - 2, 3). On 2 cores shared with the
- * clients and servers a shard cost more than it brought (bench/proxy: the accept herd and a second
- * heap compete for the same CPU share); with spare cores each shard adds an accepting event loop.
- */
-export function autoShards(cpus = availableParallelism()): number {
+/** Deprecated, no effect: the shard processes are gone. Kept until cli's tests stop asking (requests-proxy.md). */
+export function autoShards(cpus: number): number {
   return cpus < 4 ? 0 : Math.min(cpus - 2, 3);
 }
 
 /**
  * The proxy's section of dockerlet's config file (`proxy:`): the proxier's settings without the node
- * name (the agent's), plus whether `dockerlet agent` runs it too and the 'auto' shard count.
+ * name (the agent's), plus whether `dockerlet agent` runs it too.
  */
-export const ProxySectionSchema = ProxyConfigSchema.omit({ nodeName: true, shards: true }).extend({
+export const ProxySectionSchema = ProxyConfigSchema.omit({ nodeName: true }).extend({
   enabled: z.boolean().default(false),
-  /** Shard processes that also accept on each non-ClientIP TCP listener; 'auto' = 0 below 4 cores, else min(cpus - 2, 3). */
+  /** Deprecated, ignored: the shard processes are gone (the native relay is the fast path). Still accepted so older configs load. */
   shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
 }).strict();
 

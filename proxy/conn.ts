@@ -8,22 +8,19 @@ import type { ListenerStats } from './stats.js';
 import type { Target, TrackedConn } from './types.js';
 
 /**
- * How bytes are moved: 'native' = the native relay (proxy/native/), 'raw' = libuv handles without
- * net.Socket (proxy/raw/), else net.Socket with stream pipe(), a hand-written pump, or the pump +
- * onread into pooled buffers (endpoint → client).
+ * How bytes are moved: 'native' = the native relay (proxy/native/), the fast path; 'pump' =
+ * net.Socket with this file's pump, the one fallback (hosts without a compiler, an engine that
+ * cannot start).
  */
-export type DataPathMode = 'native' | 'raw' | 'pipe' | 'pump' | 'onread';
+export type DataPathMode = 'native' | 'pump';
 
 export interface ConnOwner {
   readonly balancer: Balancer;
   readonly stats: ListenerStats;
   readonly dialTimeoutsMs: readonly number[];
-  readonly mode: DataPathMode;
   readonly highWaterMark: number | undefined;
   track(conn: TrackedConn): void;
   untrack(conn: TrackedConn): void;
-  takeBuffer(): Buffer;
-  giveBuffer(buf: Buffer): void;
 }
 
 const kConn = Symbol('dockerlet.conn');
@@ -39,8 +36,6 @@ export class ProxyConn implements TrackedConn {
   #connected = false;
   #open = 1;
   #finished = false;
-  #buf: Buffer | null = null;
-  #resume: (() => void) | null = null;
   /** Idle sweep state (see TcpListener): activity seen at the last sweep and sweeps without any since. */
   idleMark = 0;
   idleSweeps = 0;
@@ -66,12 +61,8 @@ export class ProxyConn implements TrackedConn {
     const t = o.balancer.next(o.balancer.sticky ? (this.client.remoteAddress ?? '') : '', this.#attempt > 0);
     if (!t) return this.#reject();
     this.target = t;
-    const opts: net.NetConnectOpts & { onread?: unknown; highWaterMark?: number } = { host: t.ip, port: t.port, noDelay: true, allowHalfOpen: true };
+    const opts: net.NetConnectOpts & { highWaterMark?: number } = { host: t.ip, port: t.port, noDelay: true, allowHalfOpen: true };
     if (o.highWaterMark) opts.highWaterMark = o.highWaterMark;
-    if (o.mode === 'onread') {
-      this.#buf ??= o.takeBuffer();
-      opts.onread = { buffer: this.#buf, callback: onBackendRead };
-    }
     const b = net.connect(opts) as Tagged;
     this.backend = b;
     b[kConn] = this;
@@ -111,21 +102,13 @@ export class ProxyConn implements TrackedConn {
     b.setTimeout(0);
     c[kPeer] = b;
     b[kPeer] = c;
-    const mode = this.#owner.mode;
-    if (mode === 'pipe') {
-      c.pipe(b);
-      b.pipe(c);
-    } else {
-      c.on('data', onData);
-      c.on('end', onEnd);
-      b.on('drain', onDrain);
-      if (mode === 'pump') {
-        b.on('data', onData);
-        c.on('drain', onDrain);
-      }
-      b.on('end', onEnd);
-      c.resume();
-    }
+    c.on('data', onData);
+    c.on('end', onEnd);
+    b.on('drain', onDrain);
+    b.on('data', onData);
+    c.on('drain', onDrain);
+    b.on('end', onEnd);
+    c.resume();
   }
 
   /** Idle timeout or endpoint removal: reset both sides. */
@@ -143,12 +126,14 @@ export class ProxyConn implements TrackedConn {
     if (this.backend) resetSocket(this.backend);
   }
 
-  /** One socket reported an error after the dial phase: the peer gets a reset for a reset, else a destroy. */
-  socketError(s: Tagged, err: NodeJS.ErrnoException): void {
+  /**
+   * One socket reported an error after the dial phase (a reset, ETIMEDOUT, EHOSTUNREACH...): the peer
+   * gets a reset, never a FIN, so a truncated stream cannot look complete.
+   */
+  socketError(s: Tagged): void {
     const peer = s === this.client ? this.backend : this.client;
     if (!peer || peer.destroyed) return;
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resetSocket(peer);
-    else peer.destroy();
+    resetSocket(peer);
   }
 
   socketClosed(s: Tagged): void {
@@ -178,17 +163,8 @@ export class ProxyConn implements TrackedConn {
       o.stats.bytesOut += this.client.bytesWritten;
     }
     o.untrack(this);
-    if (this.#buf) { o.giveBuffer(this.#buf); this.#buf = null; }
     this.client[kConn] = null;
     if (this.backend) this.backend[kConn] = null;
-  }
-
-  /** onread mode: the endpoint → client write has flushed; read again into the same buffer. */
-  resumeBackend(): () => void {
-    return (this.#resume ??= () => {
-      const b = this.backend as (Tagged & { _read(n: number): void }) | null;
-      if (b && !b.destroyed) b._read(0);
-    });
   }
 
   /** Bytes moved in either direction so far (client side counters see both). */
@@ -212,11 +188,11 @@ export function resetSocket(s: Socket): void {
   }
 }
 
-function onSockError(this: Tagged, err: NodeJS.ErrnoException): void {
+function onSockError(this: Tagged): void {
   const c = this[kConn];
   if (!c) return;
   if (this === c.backend && !c.isConnected()) c.dialFailed(this);
-  else c.socketError(this, err);
+  else c.socketError(this);
 }
 
 function onSockClose(this: Tagged): void {
@@ -248,19 +224,4 @@ function onDrain(this: Tagged): void {
 
 function onEnd(this: Tagged): void {
   this[kPeer]!.end();
-}
-
-// onread mode: the endpoint socket reads into one pooled buffer per connection. When a write
-// cannot complete synchronously the buffer is still referenced, so reading pauses until an empty
-// marker write queued behind it completes (its callback resumes reading).
-const EMPTY = Buffer.alloc(0);
-
-function onBackendRead(this: Tagged, nread: number, buf: Buffer): boolean {
-  const peer = this[kPeer];
-  if (!peer || peer.destroyed) return false;
-  peer.write(buf.subarray(0, nread));
-  if (peer.writableLength === 0) return true;
-  const c = this[kConn];
-  if (c) peer.write(EMPTY, c.resumeBackend());
-  return false;
 }

@@ -21,7 +21,6 @@ const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-ti
 import { localIPv4s, portalSpecs } from './portal-specs.js';
 import { statusServer } from './status-server.js';
 import { refusal } from './balancer.js';
-import { ListenerSharing } from './shards/sharing.js';
 import { resolveDataPath } from './native/engine.js';
 import { NodeTopology } from './node-topology.js';
 import { PortClaims, wantedClaims } from './port-claims.js';
@@ -53,12 +52,9 @@ export interface ProxierDeps {
   udpIdleTimeoutMs?: number;
   tcpIdleTimeoutMs?: number;
   maxConnectionsPerListener?: number;
+  /** Reset established connections of an endpoint that leaves its slice (default false, as upstream). */
+  closeRemovedEndpointConnections?: boolean;
   dataPath?: DataPathMode;
-  /**
-   * Shard processes that also accept on every TCP listener without ClientIP affinity (default 0).
-   * Each runs the same data path on its copy of the listening socket; round robin is per process.
-   */
-  shards?: number;
   chainPrefix?: string;
   /** The bridge of this node's pods ('' or absent: no local traffic detection); see PortalOptions. */
   podBridgeInterface?: string;
@@ -92,7 +88,6 @@ export class Proxier implements Lifecycle {
   readonly metrics: ProxyMetrics;
   readonly #portals: Portals | null;
   #running = new Map<string, Running>();
-  readonly #sharing: ListenerSharing;
   #healthSrv: SmallHttpServer | null = null;
   readonly #serviceHealth: ServiceHealthServers;
   readonly #routeSource: (ip: string) => Promise<string | undefined>;
@@ -114,10 +109,9 @@ export class Proxier implements Lifecycle {
 
   constructor(deps: ProxierDeps) {
     this.#topology = new NodeTopology(deps.nodeName);
-    this.#d = { ...deps, dataPath: resolveDataPath(deps.dataPath, deps.shards ?? 0).mode };
+    this.#d = { ...deps, dataPath: resolveDataPath(deps.dataPath).mode };
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? silentLogger();
-    this.#sharing = new ListenerSharing({ shards: deps.shards ?? 0, log: this.#log, tcpIdleTimeoutMs: deps.tcpIdleTimeoutMs, maxConnectionsPerListener: deps.maxConnectionsPerListener });
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
@@ -137,7 +131,7 @@ export class Proxier implements Lifecycle {
   #minSync(): number { return this.#d.minSyncPeriodMs ?? 1_000; }
 
   *#views(): Iterable<ListenerView> {
-    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: this.#sharing.stats(r.entry.key, r.listener.stats) };
+    for (const r of this.#running.values()) yield { key: r.entry.key, protocol: r.entry.protocol, stats: r.listener.stats };
   }
 
   #started = false;
@@ -156,7 +150,6 @@ export class Proxier implements Lifecycle {
       await this.#metricsSrv.start();
     }
     if (this.#portals) await this.#portals.prepareHost();
-    await this.#sharing.start(signal);
     this.#unsubscribe.push(d.services.on({
       add: (s) => this.#serviceChanged(s),
       update: (_o, s) => this.#serviceChanged(s),
@@ -331,7 +324,6 @@ export class Proxier implements Lifecycle {
       r.entry = to;
       if (balancerConfigChanged(from, to)) this.#reselect(r);
       else r.listener.setEndpoints(to.endpoints);
-      await this.#sharing.share(to, r.listener, this.#balancerConfig(to));
     }
     if (diff.added.length || diff.removed.length || diff.replaced.length || diff.updated.length) {
       this.#log.info({ added: diff.added.length, removed: diff.removed.length, replaced: diff.replaced.length, updated: diff.updated.length }, 'proxy table synced');
@@ -344,10 +336,7 @@ export class Proxier implements Lifecycle {
   }
 
   #zoneChanged(): void {
-    for (const r of this.#running.values()) {
-      this.#reselect(r);
-      this.#sharing.share(r.entry, r.listener, this.#balancerConfig(r.entry)).catch((err) => this.#log.warn({ servicePort: r.entry.key, err: errorMessage(err) }, 'shard update failed'));
-    }
+    for (const r of this.#running.values()) this.#reselect(r);
     this.requestSync();
   }
 
@@ -362,14 +351,16 @@ export class Proxier implements Lifecycle {
     const balancer = new Balancer(this.#balancerConfig(e), this.#clock);
     const log = this.#log.child({ servicePort: e.key });
     const listener: Listener = e.protocol === 'TCP'
-      ? new TcpListener({ key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.tcpIdleTimeoutMs, maxConnections: d.maxConnectionsPerListener, mode: d.dataPath, log })
-      : new UdpListener({ key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.udpIdleTimeoutMs, clock: this.#clock, log });
+      ? new TcpListener({
+        key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.tcpIdleTimeoutMs, closeRemovedEndpointConnections: d.closeRemovedEndpointConnections,
+        maxConnections: d.maxConnectionsPerListener, mode: d.dataPath, log,
+      })
+      : new UdpListener({ key: e.key, balancer, bindAddress: d.bindAddress, idleTimeoutMs: d.udpIdleTimeoutMs, closeRemovedEndpointSessions: d.closeRemovedEndpointConnections, clock: this.#clock, log });
     listener.setEndpoints(e.endpoints);
     try {
       const port = await listener.start();
       this.#running.set(e.key, { entry: e, listener });
-      await this.#sharing.share(e, listener, this.#balancerConfig(e));
-      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length, sharded: this.#sharing.has(e.key) }, 'opened service port listener');
+      log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length }, 'opened service port listener');
       return true;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'could not open a listener; will retry at the next sync');
@@ -381,8 +372,6 @@ export class Proxier implements Lifecycle {
     const r = this.#running.get(key);
     if (!r) return;
     this.#running.delete(key);
-    // The shards close their copies first: while any process holds the socket the port still accepts.
-    await this.#sharing.unshare(key).catch((err) => this.#log.warn({ servicePort: key, err: errorMessage(err) }, 'shard detach failed'));
     await r.listener.stop();
     this.#log.info({ servicePort: key }, 'closed service port listener');
   }
@@ -412,7 +401,6 @@ export class Proxier implements Lifecycle {
     for (const u of this.#unsubscribe.splice(0)) u();
     await this.#syncing?.catch(() => undefined);
     for (const key of [...this.#running.keys()]) await this.#close(key);
-    await this.#sharing.stop();
     if (this.#portals) {
       await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
     }

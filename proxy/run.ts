@@ -35,8 +35,8 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
   const cfg = parseProxyConfig(config);
   const log = deps.log ?? component('proxy');
   if (cfg.raiseFdLimit) await raiseFdLimit(log);
-  const { mode: dataPath, why } = resolveDataPath(cfg.dataPath, cfg.shards);
-  if (why) log.info({ dataPath, reason: why }, `proxy TCP data path '${dataPath}'`);
+  const { mode: dataPath, why } = resolveDataPath(cfg.dataPath);
+  if (why) log.warn({ dataPath, reason: why }, `proxy TCP data path '${dataPath}' (the fallback)`);
   const shared = deps.services !== undefined && deps.slices !== undefined;
   const services = deps.services ?? deps.informerFactory<Service>({ path: SERVICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
   const slices = deps.slices ?? deps.informerFactory<EndpointSlice>({ path: ENDPOINTSLICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
@@ -47,7 +47,8 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, bindAddress: cfg.bindAddress,
     healthzPort: cfg.healthzPort, healthzBindAddress: cfg.healthzBindAddress, metricsPort: cfg.metricsPort, metricsBindAddress: cfg.metricsBindAddress,
     syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, udpIdleTimeoutMs: cfg.udpIdleTimeoutMs,
-    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath, shards: cfg.shards,
+    tcpIdleTimeoutMs: cfg.tcpIdleTimeoutMs, closeRemovedEndpointConnections: cfg.closeRemovedEndpointConnections,
+    maxConnectionsPerListener: cfg.maxConnectionsPerListener, dataPath,
     podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events, configz: () => configzView(cfg),
   });
   await proxier.start(signal);

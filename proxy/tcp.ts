@@ -1,16 +1,14 @@
 // A TCP listener for one service port: accept → pick an endpoint → dial (retry ladder) → splice.
-// Tracks open connections per endpoint so connections to an endpoint that leaves the slice are
-// closed, while endpoints that stay (even not ready) keep theirs.
+// The data path is the native relay (proxy/native/) where it loads and starts, else the net.Socket
+// pump (conn.ts). As upstream's userspace proxier, an endpoint that leaves the slice only stops
+// getting new connections; its established ones stay unless closeRemovedEndpointConnections is set.
+// No idle reset unless idleTimeoutMs is set (upstream has none).
 import net, { type Server, type Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
 import type { Logger } from '../lib/log.js';
 import { silentLogger } from '../lib/log.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Balancer } from './balancer.js';
 import { ProxyConn, type ConnOwner, type DataPathMode } from './conn.js';
-import { rawBindings, serverHandle, type RawTcpHandle } from './raw/binding.js';
-import { RawConn, type RawOwner } from './raw/conn.js';
-import { BufferPool } from './raw/pool.js';
 import { ListenerStats } from './stats.js';
 import { nativeRelay } from './native/engine.js';
 import { NativeTcp } from './native/listener.js';
@@ -25,53 +23,39 @@ export interface TcpListenerOptions {
   port?: number;
   dialTimeoutsMs?: readonly number[];
   /**
-   * Reset a connection after about this long without traffic in either direction (0 = never).
-   * Checked by a sweep every idleTimeout/4, so the reset comes within 1–1.25 × the timeout.
+   * Reset a connection after about this long without traffic in either direction (0, the default:
+   * never). Checked by a sweep every idleTimeout/4, so the reset comes within 1–1.25 × the timeout.
    */
   idleTimeoutMs?: number;
+  /** Reset the established connections of an endpoint that leaves the slice (default false: they stay, as upstream). */
+  closeRemovedEndpointConnections?: boolean;
   maxConnections?: number;
+  /** 'native' (default where it loads and starts) or 'pump'. */
   mode?: DataPathMode;
-  /** Stream highWaterMark for both legs (bytes); Node's default when unset. */
+  /** Stream highWaterMark for both legs (bytes, pump only); Node's default when unset. */
   highWaterMark?: number;
-  /** onread mode: size of the pooled read buffer each open connection holds (memory = size × connections). */
-  readBufferSize?: number;
   backlog?: number;
-  /**
-   * An already-listening server to adopt instead of binding one (a shard process receives its copy of
-   * the primary's listening socket over IPC); stop() closes only this copy.
-   */
-  server?: Server;
   log?: Logger;
 }
 
 export const TCP_DEFAULTS = {
-  idleTimeoutMs: 3_600_000,
+  idleTimeoutMs: 0,
   maxConnections: 65_536,
-  /** The native relay where it is built, else 'raw' where this Node exposes the libuv handle bindings, else the net.Socket pump. */
-  mode: (nativeRelay() ? 'native' : rawBindings() ? 'raw' : 'pump') as DataPathMode,
-  readBufferSize: 16 * 1024,
   backlog: 4096,
 };
 
-const MAX_POOLED_BUFFERS = 256;
-/** Granularity of raw dial timeouts (the ladder's shortest step is 250 ms). */
-const DIAL_SWEEP_MS = 25;
 const IDLE_SWEEPS = 4;
 
-/** The data path actually used for a requested mode ('native' falls back to 'raw', 'raw' to 'pump', when unavailable). */
+/** The data path actually used for a requested mode: 'native' falls back to 'pump' when the relay is unavailable. */
 export function effectiveMode(mode: DataPathMode | undefined): DataPathMode {
-  let m = mode ?? TCP_DEFAULTS.mode;
-  if (m === 'native' && !nativeRelay()) m = 'raw';
-  if (m === 'raw' && !rawBindings()) m = 'pump';
-  return m;
+  return (mode ?? 'native') === 'native' && nativeRelay() ? 'native' : 'pump';
 }
 
-export class TcpListener implements ConnOwner, RawOwner {
+export class TcpListener implements ConnOwner {
   readonly key: string;
   readonly #stats = new ListenerStats();
   readonly balancer: Balancer;
   readonly dialTimeoutsMs: readonly number[];
-  clientNoDelay = false;
   readonly idleTimeoutMs: number;
   readonly mode: DataPathMode;
   readonly highWaterMark: number | undefined;
@@ -81,7 +65,6 @@ export class TcpListener implements ConnOwner, RawOwner {
   #port = 0;
   /** Every live connection, from accept (dialing) to close. */
   #conns = new Set<TrackedConn>();
-  #pool: Buffer[] = [];
   /** The native relay's side of this listener (mode 'native'). */
   readonly #native: NativeTcp | null;
 
@@ -91,9 +74,7 @@ export class TcpListener implements ConnOwner, RawOwner {
     this.balancer = opts.balancer;
     this.dialTimeoutsMs = opts.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs;
-    // An adopted JavaScript server (a shard's copy of the primary's socket) cannot move into the relay.
-    const mode = effectiveMode(opts.mode);
-    this.mode = mode === 'native' && opts.server ? effectiveMode('raw') : mode;
+    this.mode = effectiveMode(opts.mode);
     this.highWaterMark = opts.highWaterMark;
     this.#log = opts.log ?? silentLogger();
     const relay = this.mode === 'native' ? nativeRelay() : null;
@@ -109,8 +90,8 @@ export class TcpListener implements ConnOwner, RawOwner {
   /** Binds and starts accepting; resolves with the bound port. */
   async start(): Promise<number> {
     if (this.#server || this.#native?.listening) return this.#port;
+    const o = this.#opts;
     if (this.#native) {
-      const o = this.#opts;
       this.#port = this.#native.listen({
         host: o.bindAddress ?? '0.0.0.0', port: o.port ?? 0, backlog: o.backlog ?? TCP_DEFAULTS.backlog,
         maxConnections: o.maxConnections ?? TCP_DEFAULTS.maxConnections, idleTimeoutMs: this.idleTimeoutMs, dialTimeoutsMs: this.dialTimeoutsMs,
@@ -121,86 +102,49 @@ export class TcpListener implements ConnOwner, RawOwner {
     // answers wait in the readable buffer (bounded by highWaterMark) instead of the kernel's.
     const srvOpts: net.ServerOpts = { allowHalfOpen: true, noDelay: true };
     if (this.highWaterMark) srvOpts.highWaterMark = this.highWaterMark;
-    const given = this.#opts.server;
-    const server = given ?? net.createServer(srvOpts);
-    if (given) Object.assign(given, { allowHalfOpen: true, noDelay: true });
-    if (this.mode !== 'raw') server.on('connection', (s: Socket) => this.#onConnection(s));
-    server.maxConnections = this.#opts.maxConnections ?? TCP_DEFAULTS.maxConnections;
-    server.on('drop', () => { this.stats.drops++; });
-    this.#server = server;
-    if (given) {
-      if (!given.listening) await new Promise<void>((resolve) => given.once('listening', () => resolve()));
-      return this.#listening(given);
-    }
+    const server = net.createServer(srvOpts);
+    server.on('connection', (s: Socket) => new ProxyConn(this, s).start());
+    server.maxConnections = o.maxConnections ?? TCP_DEFAULTS.maxConnections;
+    server.on('drop', () => { this.#stats.drops++; });
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(new DockerletError(ErrorCodes.PROXY, `listen for ${this.key} failed: ${err.message}`, { cause: err }));
       server.once('error', onErr);
-      server.listen({ host: this.#opts.bindAddress ?? '0.0.0.0', port: this.#opts.port ?? 0, backlog: this.#opts.backlog ?? TCP_DEFAULTS.backlog }, () => {
+      server.listen({ host: o.bindAddress ?? '0.0.0.0', port: o.port ?? 0, backlog: o.backlog ?? TCP_DEFAULTS.backlog }, () => {
         server.off('error', onErr);
         resolve();
       });
-    }).catch((err) => { this.#server = null; throw err; });
-    return this.#listening(server);
-  }
-
-  #listening(server: Server): number {
+    });
+    this.#server = server;
     server.on('error', (err: NodeJS.ErrnoException) => this.#onServerError(err));
     const addr = server.address();
     this.#port = typeof addr === 'object' && addr ? addr.port : 0;
-    if (this.mode === 'raw') this.#takeOver(server);
     return this.#port;
-  }
-
-  // Raw mode: the listening handle's connection callback is replaced, so accepted connections never
-  // become net.Sockets. Accept errors (EMFILE…) arrive as a negative status.
-  #takeOver(server: Server): void {
-    const b = rawBindings();
-    const h = serverHandle(server);
-    if (!b || !h) throw new DockerletError(ErrorCodes.PROXY, `raw data path unavailable for ${this.key}`);
-    const max = server.maxConnections;
-    // Accepted sockets inherit TCP_NODELAY from the listening socket on Linux: one setsockopt per connection saved.
-    this.clientNoDelay = process.platform === 'linux' && h.setNoDelay(true) === 0;
-    h.onconnection = (status: number, client: RawTcpHandle | undefined) => {
-      if (status < 0 || !client) {
-        const code = status < 0 ? getSystemErrorName(status) : 'ENOHANDLE';
-        this.#onServerError(Object.assign(new Error(`accept failed: ${code}`), { code }));
-        return;
-      }
-      if (this.#conns.size >= max) { this.stats.drops++; client.close(); return; }
-      new RawConn(b, this, client).start();
-    };
   }
 
   get port(): number {
     return this.#port;
   }
 
-  /** The listening server (the primary sends it to shard processes); null before start / after stop. */
-  get server(): Server | null {
-    return this.#server;
-  }
-
-  #onConnection(s: Socket): void {
-    const conn = new ProxyConn(this, s);
-    conn.start();
-  }
-
   #errorsLogged = 0;
   #onServerError(err: NodeJS.ErrnoException): void {
     // EMFILE/ENFILE from accept: libuv has already closed the pending connection; keep serving.
-    this.stats.listenerErrors++;
-    if (this.#errorsLogged++ % 1000 === 0) this.#log.warn({ err: err.message, code: err.code, key: this.key, count: this.stats.listenerErrors }, 'listener error');
+    this.#stats.listenerErrors++;
+    if (this.#errorsLogged++ % 1000 === 0) this.#log.warn({ err: err.message, code: err.code, key: this.key, count: this.#stats.listenerErrors }, 'listener error');
   }
 
-  /** New endpoint list for this service port: selection is refreshed; connections to endpoints that left are reset. */
+  /**
+   * New endpoint list for this service port: new connections go to the refreshed selection;
+   * connections to endpoints that left are reset only with closeRemovedEndpointConnections.
+   */
   setEndpoints(endpoints: readonly EndpointInfo[]): void {
     this.balancer.update(endpoints);
+    const close = this.#opts.closeRemovedEndpointConnections ?? false;
     if (this.#native) {
-      const closed = this.#native.update(this.balancer, endpoints);
+      const closed = this.#native.update(this.balancer, endpoints, close);
       if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');
       return;
     }
-    if (this.#conns.size === 0) return;
+    if (!close || this.#conns.size === 0) return;
     const present = new Set<string>();
     for (const e of endpoints) present.add(`${e.ip}:${e.port}`);
     let closed = 0;
@@ -247,41 +191,6 @@ export class TcpListener implements ConnOwner, RawOwner {
     return m;
   }
 
-  takeBuffer(): Buffer {
-    return this.#pool.pop() ?? Buffer.allocUnsafe(this.#opts.readBufferSize ?? TCP_DEFAULTS.readBufferSize);
-  }
-
-  giveBuffer(buf: Buffer): void {
-    if (this.#pool.length < MAX_POOLED_BUFFERS) this.#pool.push(buf);
-  }
-
-  // Raw dials: one sweep timer for every dial in flight instead of a timer per connection.
-  #dialing = new Set<RawConn>();
-  #dialSweep: NodeJS.Timeout | null = null;
-
-  dialing(conn: RawConn): void {
-    this.#dialing.add(conn);
-    if (!this.#dialSweep) this.#dialSweep = setInterval(() => this.#sweepDials(), DIAL_SWEEP_MS);
-  }
-
-  dialDone(conn: RawConn): void {
-    this.#dialing.delete(conn);
-  }
-
-  #sweepDials(): void {
-    const now = performance.now();
-    for (const c of this.#dialing) if (c.dialDeadline <= now) c.dialTimedOut();
-    if (this.#dialing.size === 0 && this.#dialSweep) { clearInterval(this.#dialSweep); this.#dialSweep = null; }
-  }
-
-  takeReadBuffer(bulk: boolean): Buffer | null {
-    return (bulk ? BufferPool.bulk : BufferPool.small).take();
-  }
-
-  giveReadBuffer(buf: Buffer): void {
-    (buf.length === BufferPool.bulk.size ? BufferPool.bulk : BufferPool.small).give(buf);
-  }
-
   /** Stops accepting and resets every open connection. */
   async stop(): Promise<void> {
     if (this.#native) {
@@ -293,10 +202,8 @@ export class TcpListener implements ConnOwner, RawOwner {
     if (!server) return;
     this.#server = null;
     if (this.#sweep) { clearTimeout(this.#sweep); this.#sweep = null; }
-    if (this.#dialSweep) { clearInterval(this.#dialSweep); this.#dialSweep = null; }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of [...this.#conns]) (c as ProxyConn | RawConn).kill();
-    this.#pool = [];
+    for (const c of [...this.#conns]) (c as ProxyConn).kill();
     await closed;
   }
 }

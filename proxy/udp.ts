@@ -1,6 +1,9 @@
 // A UDP listener for one service port: per-client sessions (one dgram socket per client,
 // toward its chosen endpoint), replies sent back from the service socket, idle sessions reaped
-// (kube-proxy's --udp-timeout default 250 ms), session count bounded.
+// (kube-proxy's --udp-timeout default 250 ms), session count bounded: a datagram that would open a
+// session beyond the cap is dropped, counted (errors_total{kind="drop"}) and logged (rate-limited).
+// An endpoint that leaves the slice keeps its sessions until they go idle, as upstream's client
+// cache did, unless closeRemovedEndpointSessions.
 import dgram from 'node:dgram';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
@@ -16,6 +19,8 @@ export interface UdpListenerOptions {
   port?: number;
   idleTimeoutMs?: number;
   maxSessions?: number;
+  /** Close the sessions of an endpoint that leaves the slice at once (default false: they end when idle). */
+  closeRemovedEndpointSessions?: boolean;
   clock?: Clock;
   log?: Logger;
 }
@@ -80,7 +85,8 @@ export class UdpListener {
     const key = `${rinfo.address}:${rinfo.port}`;
     let s = this.#sessions.get(key);
     if (!s) {
-      if (this.#sessions.size >= (this.#opts.maxSessions ?? UDP_DEFAULTS.maxSessions)) { this.stats.drops++; return; }
+      const cap = this.#opts.maxSessions ?? UDP_DEFAULTS.maxSessions;
+      if (this.#sessions.size >= cap) { this.#dropped(rinfo, cap); return; }
       const target = this.balancer.next(rinfo.address);
       if (!target) { this.stats.rejects++; return; }
       s = this.#open(key, rinfo, target);
@@ -88,6 +94,15 @@ export class UdpListener {
     s.lastActive = this.#clock.now();
     this.stats.bytesIn += msg.length;
     s.sock.send(msg, s.target.port, s.target.ip);
+  }
+
+  #dropLogged = 0;
+  #dropped(rinfo: dgram.RemoteInfo, cap: number): void {
+    this.stats.drops++;
+    // The first drop, then one line per 1000, so a flood cannot flood the log.
+    if (this.#dropLogged++ % 1000 === 0) {
+      this.#log.warn({ key: this.key, client: `${rinfo.address}:${rinfo.port}`, maxSessions: cap, dropped: this.stats.drops }, 'udp session limit reached; datagram from a new client dropped');
+    }
   }
 
   #open(key: string, rinfo: dgram.RemoteInfo, target: Target): Session {
@@ -130,9 +145,10 @@ export class UdpListener {
     }, Math.max(10, Math.floor(this.#idleMs / 2)));
   }
 
-  /** New endpoints: sessions to endpoints that left the slice are closed. */
+  /** New endpoints for new sessions; with closeRemovedEndpointSessions, sessions to endpoints that left the slice are closed. */
   setEndpoints(endpoints: readonly EndpointInfo[]): void {
     this.balancer.update(endpoints);
+    if (!this.#opts.closeRemovedEndpointSessions) return;
     const present = new Set(endpoints.map((e) => `${e.ip}:${e.port}`));
     for (const s of [...this.#sessions.values()]) {
       if (!present.has(s.target.key)) { this.stats.endpointRemovalCloses++; this.#close(s); }

@@ -66,6 +66,13 @@ static int init_engine(napi_env env) {
   return 0;
 }
 
+/* start() → 0, or -errno when the engine (epoll set, async handle, relay thread) cannot start; the
+ * caller then uses its JavaScript data path. listen() starts it too. */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  (void)info;
+  return num(env, init_engine(env));
+}
+
 /* listen(host, port, backlog, maxConnections, idleTimeoutMs, dialStepsMs[]) → id > 0, or -errno */
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   ARGS(6);
@@ -248,6 +255,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor p[] = {
+    { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL },
     { "port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL },
     { "setTargets", NULL, js_set_targets, NULL, NULL, NULL, napi_default, NULL },

@@ -1,15 +1,19 @@
-// Loads the native relay (proxy/native/*.c, built by scripts/build-native.sh into build/relay.node).
-// It is optional, as ws's bufferutil is: where it was not built (no compiler on the host) or does
-// not load, the proxy uses the JavaScript data path and says why once.
+// Loads and starts the native relay (proxy/native/*.c, built by scripts/build-native.sh into
+// build/relay.node). It is optional, as ws's bufferutil is: where it was not built (no compiler on
+// the host), does not load, or its engine (epoll set, async handle, relay thread) cannot start, the
+// proxy uses the one fallback, the net.Socket pump, and says why once.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { getSystemErrorName } from 'node:util';
 import type { DataPathMode } from '../conn.js';
 
 /** The addon's functions (proxy/native/addon.c). Listener ids are > 0; failures are -errno. */
 export interface NativeRelay {
+  /** Starts the engine: 0, or -errno. */
+  start(): number;
   listen(host: string, port: number, backlog: number, maxConnections: number, idleTimeoutMs: number, dialStepsMs: readonly number[]): number;
   port(id: number): number;
   setTargets(id: number, ips: readonly string[], ports: readonly number[], affinityMs: number): number;
@@ -42,9 +46,11 @@ export function nativeRelay(): NativeRelay | null {
   if (!existsSync(NATIVE_RELAY_PATH)) { why = `${NATIVE_RELAY_PATH} is not built (scripts/build-native.sh)`; return null; }
   try {
     const m = createRequire(import.meta.url)(NATIVE_RELAY_PATH) as Partial<NativeRelay>;
-    const fns: (keyof NativeRelay)[] = ['listen', 'port', 'setTargets', 'closeTarget', 'stats', 'connections', 'close'];
+    const fns: (keyof NativeRelay)[] = ['start', 'listen', 'port', 'setTargets', 'closeTarget', 'stats', 'connections', 'close'];
     const missing = fns.filter((f) => typeof m[f] !== 'function');
     if (missing.length) { why = `${NATIVE_RELAY_PATH} lacks ${missing.join(', ')}`; return null; }
+    const rc = (m as NativeRelay).start();
+    if (rc < 0) { why = `its engine did not start: ${getSystemErrorName(rc)}`; return null; }
     cached = m as NativeRelay;
   } catch (err) {
     why = `${NATIVE_RELAY_PATH} did not load: ${(err as Error).message}`;
@@ -58,13 +64,11 @@ export function nativeRelayUnavailable(): string {
 }
 
 /**
- * The TCP data path a proxy runs for the one asked for (undefined: the default, native). The relay
- * (a thread of this process) owns its listening sockets, so shard processes (which accept on copies of JavaScript listening
- * sockets) need 'raw'; a relay that is not built falls back to 'raw' too. `why` says so when it changed.
+ * The TCP data path a proxy runs for the one asked for (undefined: the default, native): the native
+ * relay where it loads and starts, else the pump. `why` says so when it changed.
  */
-export function resolveDataPath(wanted: DataPathMode | undefined, shards: number): { mode: DataPathMode; why?: string } {
-  if (wanted !== undefined && wanted !== 'native') return { mode: wanted };
-  if (shards > 0) return { mode: 'raw', why: "shard processes share JavaScript listeners, not the native relay's" };
-  if (!nativeRelay()) return { mode: 'raw', why: `native relay unavailable: ${nativeRelayUnavailable()}` };
+export function resolveDataPath(wanted: DataPathMode | undefined): { mode: DataPathMode; why?: string } {
+  if (wanted === 'pump') return { mode: 'pump' };
+  if (!nativeRelay()) return { mode: 'pump', why: `native relay unavailable: ${nativeRelayUnavailable()}` };
   return { mode: 'native' };
 }

@@ -1,6 +1,6 @@
 // A TcpListener's native side: one listening socket in the native relay (engine.ts). The listener
-// pushes its balancer's usable endpoints (round-robin order, affinity timeout) and the endpoints that
-// left the slice; the relay thread does accept, dial, relay and close on its own and keeps the counters.
+// pushes its balancer's usable endpoints (round-robin order, affinity timeout) and, where asked, the
+// endpoints that left the slice; the relay thread does accept, dial, relay and close on its own and keeps the counters.
 import { getSystemErrorName } from 'node:util';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Balancer } from '../balancer.js';
@@ -48,16 +48,18 @@ export class NativeTcp {
   }
 
   /**
-   * The balancer's current selection goes to the relay; connections to endpoints that left the slice
-   * are reset (endpoints still listed, even not ready, keep theirs). Returns how many were closed.
+   * The balancer's current selection goes to the relay; with closeRemoved, connections to endpoints
+   * that left the slice are reset (endpoints still listed, even not ready, keep theirs). Returns how
+   * many were closed.
    */
-  update(balancer: Balancer, endpoints: readonly EndpointInfo[]): number {
+  update(balancer: Balancer, endpoints: readonly EndpointInfo[], closeRemoved: boolean): number {
     const present = new Map<string, { ip: string; port: number }>();
     for (const e of endpoints) present.set(`${e.ip}:${e.port}`, { ip: e.ip, port: e.port });
     const previous = this.#present;
     this.#present = present;
     if (!this.#id) return 0;
     this.#pushTargets(balancer);
+    if (!closeRemoved) return 0;
     let closed = 0;
     for (const [key, e] of previous) if (!present.has(key)) closed += this.#relay.closeTarget(this.#id, e.ip, e.port);
     return closed;

@@ -9,7 +9,7 @@
 // - a write that cannot finish keeps its rest on the destination leg and stops reading the source
 //   until it is flushed (backpressure); EOF is forwarded as shutdown(SHUT_WR) after queued bytes;
 //   both directions ended and nothing queued: both sockets are closed;
-// - a reset read on one leg is forwarded as a reset of the other (SO_LINGER 0);
+// - a reset or any other error on one leg is forwarded as a reset of the other (SO_LINGER 0);
 // - idle timeout by sweeps (4 sweeps without bytes), a connection limit, endpoint removal closes;
 // - round robin over the usable endpoints JavaScript pushed, ClientIP affinity (affinity.c) with
 //   its timeout, a retry ignoring affinity, as Balancer.next does.
@@ -155,11 +155,12 @@ static void maybe_done(conn *c) {
   if (c->client.eof && c->backend.eof && c->client.plen == 0 && c->backend.plen == 0) teardown(c, HOW_CLOSE);
 }
 
-/* An error on leg g: a reset (or a write into a reset socket) is forwarded to the other leg. */
+/* An error on leg g (a reset, a write into a reset socket, ETIMEDOUT, EHOSTUNREACH...) is forwarded
+ * to the other leg as a reset, never a FIN: a truncated stream must not look complete. */
 static void leg_error(leg *g, int e) {
+  (void)e;
   conn *c = g->c;
-  if (e == ECONNRESET || e == EPIPE) teardown(c, g == &c->client ? HOW_RESET_BACKEND : HOW_RESET_CLIENT);
-  else teardown(c, HOW_CLOSE);
+  teardown(c, g == &c->client ? HOW_RESET_BACKEND : HOW_RESET_CLIENT);
 }
 
 static void leg_ended(leg *g) {

@@ -28,8 +28,8 @@ export async function daemonBed(nodeName: string): Promise<DaemonBed> {
   const metricsPort = await freePort('127.0.0.1');
   return {
     bed, healthzPort, metricsPort,
-    // One shard process, so the daemon's shared listeners are exercised end to end whatever the core count.
-    start: () => bed.startAgent(['--proxy-healthz-port', String(healthzPort), '--proxy-metrics-port', String(metricsPort), '--proxy-shards', '1']),
+    // The default data path (the native relay; the pump where DOCKERLET_NATIVE_RELAY='' forces the fallback).
+    start: () => bed.startAgent(['--proxy-healthz-port', String(healthzPort), '--proxy-metrics-port', String(metricsPort)]),
   };
 }
 

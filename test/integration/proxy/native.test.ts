@@ -1,11 +1,14 @@
-// The native relay's own behaviour beyond the data-path tests it shares with the JavaScript paths
-// (tcp.test.ts runs those for every mode): ClientIP affinity, counters after stop, keeping the
-// process alive, and the fallback when the addon is missing. Real loopback sockets, no API server.
+// The native relay's own behaviour beyond the data-path tests it shares with the pump (tcp.test.ts
+// runs those for both): ClientIP affinity, counters after stop, keeping the process alive, and the
+// fallback to the pump when the addon is missing or its engine cannot start (traffic still flows).
+// Real loopback sockets, no API server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
 import { TcpListener } from '../../../proxy/tcp.js';
 import { nativeRelay, nativeRelayUnavailable } from '../../../proxy/native/engine.js';
@@ -124,15 +127,43 @@ test('[native] a process whose only handle is a native listener keeps serving', 
   assert.equal(child.exitCode, null);
 });
 
-test('without the addon (DOCKERLET_NATIVE_RELAY empty) native falls back to raw and says why', async () => {
+/** A child process with a default-mode listener to 127.0.0.2:port: its mode, port and the reason for a fallback. */
+async function childListener(backendPort: number, env: Record<string, string>): Promise<{ mode: string; port: number; why: string }> {
   const script = `
-    import { effectiveMode } from './proxy/tcp.ts';
+    import { Balancer } from './proxy/balancer.ts';
+    import { TcpListener } from './proxy/tcp.ts';
     import { nativeRelayUnavailable } from './proxy/native/engine.ts';
-    console.log(JSON.stringify({ mode: effectiveMode('native'), why: nativeRelayUnavailable() }));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, DOCKERLET_NATIVE_RELAY: '' } });
-  const got = JSON.parse(stdout.trim()) as { mode: string; why: string };
-  assert.equal(got.mode, 'raw');
+    const l = new TcpListener({ key: 'child/fallback:p', bindAddress: '127.0.0.1',
+      balancer: new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 }) });
+    l.setEndpoints([{ ip: '127.0.0.2', port: ${backendPort}, ready: true, serving: true, terminating: false }]);
+    const port = await l.start();
+    console.log(JSON.stringify({ mode: l.mode, port, why: nativeRelayUnavailable() }));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  cleanups.push(() => { child.kill('SIGKILL'); });
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString().trim()) as { mode: string; port: number; why: string }));
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before listening`)));
+  });
+}
+
+test('without the addon (DOCKERLET_NATIVE_RELAY empty) the default falls back to the pump, says why, and proxies', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const got = await childListener(a, { DOCKERLET_NATIVE_RELAY: '' });
+  assert.equal(got.mode, 'pump');
   assert.match(got.why, /DOCKERLET_NATIVE_RELAY is empty/);
+  assert.equal(await request(got.port), 'a');
+});
+
+test('an addon whose engine cannot start (start() → -EAGAIN) falls back to the pump, says why, and proxies', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  // Stands in for relay.node on a host where the relay thread cannot be created.
+  const fake = path.join(tmpdir(), `dockerlet-fake-relay-${process.pid}.cjs`);
+  const fail = () => -11;
+  writeFileSync(fake, `module.exports = { start: () => -11, ${['listen', 'port', 'setTargets', 'closeTarget', 'stats', 'connections', 'close'].map((f) => `${f}: ${String(fail)}`).join(', ')} };\n`);
+  const got = await childListener(a, { DOCKERLET_NATIVE_RELAY: fake });
+  assert.equal(got.mode, 'pump');
+  assert.match(got.why, /engine did not start: EAGAIN/);
+  assert.equal(await request(got.port), 'a');
 });
 
 test('[native] JavaScript and the relay thread at once: endpoint churn under load loses no request; stop() mid-transfer ends every client', async () => {
@@ -152,12 +183,14 @@ test('[native] JavaScript and the relay thread at once: endpoint churn under loa
   } finally {
     clearInterval(churn);
   }
-  assert.equal(replies.length, 400);
   assert.ok(replies.every((r) => r === 'a' || r === 'b'), `unexpected replies: ${replies.filter((r) => r !== 'a' && r !== 'b').slice(0, 5).join(',')}`);
+  assert.deepEqual([l.stats.rejects, l.stats.connectFailures], [0, 0], 'no request was refused or failed over');
   assert.ok(flips > 10, `flips: ${flips}`);
 
-  // 50 clients streaming through an echo endpoint, then stop(): each one sees its connection end.
-  const echoSrv = net.createServer((s) => { s.on('error', () => s.destroy()); s.pipe(s); });
+  // 50 clients streaming into a sink endpoint, then stop(): each one sees its connection reset. (A
+  // client with unread bytes in its receive queue may see a reset as a plain end: the kernel hands
+  // it the queued data and then EOF. Hence a sink: nothing flows back, so a FIN would be ours.)
+  const echoSrv = net.createServer((s) => { s.on('error', () => s.destroy()); s.on('data', () => {}); });
   await new Promise<void>((r) => echoSrv.listen(0, '127.0.0.4', r));
   cleanups.push(() => new Promise<void>((r) => echoSrv.close(() => r())));
   const l2 = await nativeListener([ep('127.0.0.4', (echoSrv.address() as net.AddressInfo).port)]);
@@ -173,8 +206,8 @@ test('[native] JavaScript and the relay thread at once: endpoint churn under loa
   assert.equal(l2.stats.active, 50);
   await l2.stop();
   const outcomes = await Promise.all(ended);
-  assert.equal(outcomes.length, 50);
-  assert.ok(outcomes.every((o) => o === 'ECONNRESET' || o === 'EPIPE' || o === 'closed'), outcomes.join(','));
+  // A stop resets: no client may mistake the cut for a clean end of stream.
+  assert.ok(outcomes.every((o) => o === 'ECONNRESET' || o === 'EPIPE'), outcomes.join(','));
   // The relay still serves other listeners.
   assert.equal(await request(l.port), 'a');
 });

@@ -178,50 +178,6 @@ test('nothing is programmed before both informers have synced', async () => {
   await until(() => proxier.table().length === 1, 'first sync after informers synced');
 });
 
-test('shards: a shard process accepts on the same listener, metrics add both up, ClientIP services stay here, a removed port refuses', { timeout: 120_000 }, async () => {
-  const port = await backend('127.0.0.2', 'b2');
-  const sticky: Service = {
-    metadata: { namespace: 'default', name: 'sticky' },
-    spec: { type: 'ClusterIP', clusterIP: '10.96.1.2', sessionAffinity: 'ClientIP', ports: [{ name: 'http', port: 80 }] },
-  };
-  const stickySlice: EndpointSlice = { ...slice([{ ip: '127.0.0.2', port }]), metadata: { namespace: 'default', name: 'sticky-abc', labels: { 'kubernetes.io/service-name': 'sticky' } } };
-  const services = new FakeInformer<Service>([service, sticky]);
-  const slices = new FakeInformer<EndpointSlice>([slice([{ ip: '127.0.0.2', port }]), stickySlice]);
-  const proxier = new Proxier({
-    services, slices, nodeName: 'n1', log: silentLogger(), iptables: false, shards: 1,
-    healthzPort: -1, metricsPort: 0, minSyncPeriodMs: 10, syncPeriodMs: 60_000, bindAddress: '127.0.0.1',
-  });
-  cleanups.push(() => proxier.stop());
-  await proxier.start(new AbortController().signal);
-  await until(() => proxier.table().length === 2, 'both service port listeners');
-  const web = proxier.table().find((r) => r.key === 'default/web:http')!;
-  const st = proxier.table().find((r) => r.key === 'default/sticky:http')!;
-  // Parallel batches, so both accepting processes get woken.
-  const replies: string[] = [];
-  for (let b = 0; b < 10; b++) replies.push(...await Promise.all(Array.from({ length: 20 }, () => get(web.listenerPort))));
-  for (let b = 0; b < 2; b++) replies.push(...await Promise.all(Array.from({ length: 20 }, () => get(st.listenerPort))));
-  assert.equal(replies.length, 240);
-  assert.ok(replies.every((r) => r === 'b2'), `replies: ${[...new Set(replies)].join(',')}`);
-  const { metrics } = proxier.serverPorts();
-  const total = async (svc: string) => {
-    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-    return Number(new RegExp(`^dockerlet_proxy_connections_total\\{service_port="default/${svc}:http",protocol="TCP"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
-  };
-  // A scrape asks the shard for its counters first: the very next scrape has all 200.
-  assert.equal(await total('web'), 200);
-  const here = proxier.listener('default/web:http')!.stats.connectionsTotal;
-  assert.ok(here < 200, `the shard accepted some of the 200 (this process: ${here})`);
-  // ClientIP affinity needs one chooser: that listener is not shared.
-  assert.equal(proxier.listener('default/sticky:http')!.stats.connectionsTotal, 40);
-  assert.equal(await total('sticky'), 40);
-
-  services.remove('default/web');
-  await until(() => proxier.table().length === 1, 'listener removal');
-  // Nobody holds the socket any more: not this process, not the shard.
-  await assert.rejects(get(web.listenerPort), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
-  await proxier.stop();
-});
-
 test('topology hints: with every endpoint hinted, the node\'s zone label picks its endpoints; a relabelled node follows; no zone → all', async () => {
   const port = await backend('127.0.0.4', 'zone-a');
   const sb = net.createServer({ allowHalfOpen: true }, (c) => { c.on('data', () => {}); c.on('end', () => c.end('zone-b')); c.on('error', () => c.destroy()); });

@@ -2,6 +2,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../../lib/log.js';
 import { Balancer } from '../../../proxy/balancer.js';
 import { UdpListener } from '../../../proxy/udp.js';
 import type { EndpointInfo } from '../../../proxy/types.js';
@@ -58,10 +60,14 @@ test('per-client sessions stick to one endpoint, round robin across clients, idl
   assert.equal(l.stats.connectionsTotal, 2);
 });
 
-test('no endpoints: datagrams are dropped and counted; the session limit is enforced; removed endpoints close sessions', async () => {
+for (const closeRemoved of [false, true]) test(`no endpoints: datagrams are dropped and counted; sessions beyond the limit are counted and logged; a removed endpoint's session ${closeRemoved ? 'closes (closeRemovedEndpointSessions)' : 'lives on until idle (the default)'}`, async () => {
   const p2 = await echoServer('127.0.0.2', 'a');
   const balancer = new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 });
-  const l = new UdpListener({ key: 't/u:', balancer, bindAddress: '127.0.0.1', idleTimeoutMs: 10_000, maxSessions: 1 });
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+  const log = createLogger({ level: 'warn', destination: sink });
+  const l = new UdpListener({ key: 't/u:', balancer, bindAddress: '127.0.0.1', idleTimeoutMs: 10_000, maxSessions: 1, closeRemovedEndpointSessions: closeRemoved, log });
   const port = await l.start();
   cleanups.push(() => l.stop());
   const c1 = await client();
@@ -71,8 +77,21 @@ test('no endpoints: datagrams are dropped and counted; the session limit is enfo
   assert.equal(await c1.ask(port, 'x'), 'a:x');
   const c2 = await client();
   assert.equal(await c2.ask(port, 'x'), undefined);
-  assert.equal(l.stats.drops, 1);
+  assert.equal(await c2.ask(port, 'y'), undefined);
+  assert.equal(l.stats.drops, 2);
+  // Logged once (then once per 1000), naming the limit and the client.
+  const warned = lines.map((t) => JSON.parse(t) as { msg: string; maxSessions?: number; client?: string }).filter((e) => /session limit/.test(e.msg));
+  assert.equal(warned.length, 1, lines.join('\n'));
+  assert.equal(warned[0]!.maxSessions, 1);
+  assert.match(warned[0]!.client ?? '', /^127\.0\.0\.1:\d+$/);
   l.setEndpoints([]);
-  assert.equal(l.sessionCount(), 0);
-  assert.equal(l.stats.endpointRemovalCloses, 1);
+  if (closeRemoved) {
+    assert.equal(l.sessionCount(), 0);
+    assert.equal(l.stats.endpointRemovalCloses, 1);
+  } else {
+    // As upstream's client cache: the session still reaches its endpoint; new clients have none.
+    assert.equal(l.sessionCount(), 1);
+    assert.equal(await c1.ask(port, 'z'), 'a:z');
+    assert.equal(l.stats.endpointRemovalCloses, 0);
+  }
 });
