@@ -1,12 +1,13 @@
 // dockerlet's configuration: the agent's and the proxy's slices combined into one schema, validated
 // once at the edge, then frozen.
 // Precedence: flags > environment (DOCKERLET_*) > config file > defaults.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { AgentConfigShape } from '../agent/config.js';
 import { ProxySectionSchema } from '../proxy/config.js';
+import { knownKeys, nearest, type ConfigFile } from './config-file.js';
+
+export { readConfigFile, type ConfigFile } from './config-file.js';
 
 export const ConfigSchema = z.object({
   ...AgentConfigShape,
@@ -16,37 +17,28 @@ export const ConfigSchema = z.object({
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
-function formatIssue(source: string, issue: z.core.$ZodIssue): string {
-  const path = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${source}: ${[...(issue as { keys: string[] }).keys].map((k) => (issue.path.length ? `${path}.${k}` : k)).join(', ')}: unknown field`;
-  return `${source}: ${path}: ${issue.message}`;
+function formatIssue(source: string, issue: z.core.$ZodIssue, file?: ConfigFile): string {
+  const path = issue.path.map(String);
+  const where = (line: number | undefined) => (file && line ? `config ${file.path}:${line}` : source);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = [...(issue as { keys: string[] }).keys];
+    const known = knownKeys(ConfigSchema, issue.path);
+    const first = keys[0]!;
+    const hint = nearest(first, known);
+    const names = keys.map((k) => [...path, k].join('.')).join(', ');
+    return `${where(file?.lineOf(issue.path, first))}: ${names}: unknown field${hint ? ` (did you mean "${[...path, hint].join('.')}"?)` : ''}`;
+  }
+  return `${where(file?.lineOf(issue.path))}: ${path.length ? path.join('.') : '(top level)'}: ${issue.message}`;
 }
 
-/** Validates a raw config object; throws CONFIG_INVALID naming the source and field. */
-export function validateConfig(raw: unknown, source: string): Config {
+/** Validates a raw config object; throws CONFIG_INVALID naming the source (file and line when it came from the file) and field. */
+export function validateConfig(raw: unknown, source: string, file?: ConfigFile): Config {
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) {
     const first = r.error.issues[0]!;
-    throw new DockerletError(ErrorCodes.CONFIG_INVALID, formatIssue(source, first), { details: { issues: r.error.issues.length } });
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, formatIssue(source, first, file), { details: { issues: r.error.issues.length } });
   }
   return deepFreeze(r.data);
-}
-
-export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `config ${path}: cannot read: ${(err as Error).message}`);
-  }
-  try {
-    const v: unknown = parseYaml(text);
-    if (v === null || v === undefined) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) throw new Error('top level must be a mapping');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `config ${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
 }
 
 /** Top-level sections that merge key by key across layers (node labels and the rest are replaced whole, as the kubelet). */

@@ -1,4 +1,5 @@
 // Entry point: parse flags, validate the config once, run the chosen parts until a signal.
+import { stringify as stringifyYaml } from 'yaml';
 import { Agent } from '../agent/agent.js';
 import { kubeFor } from '../kube/shared.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
@@ -15,9 +16,25 @@ function loadConfig(argv: string[]): { command: string; config: Config } {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const file = flags.configFile ? readConfigFile(flags.configFile) : {};
+  const file = flags.configFile ? readConfigFile(flags.configFile) : undefined;
   const source = flags.configFile ? `config ${flags.configFile}` : 'config';
-  return { command: flags.command, config: validateConfig(mergeConfig(file, configFromEnv(process.env), flags.layer), source) };
+  return { command: flags.command, config: validateConfig(mergeConfig(file?.data ?? {}, configFromEnv(process.env), flags.layer), source, file) };
+}
+
+/** `dockerlet config defaults` prints every setting with its default; `dockerlet config check FILE` validates one file. */
+function configCommand(args: string[]): number {
+  const [sub, path] = args;
+  if (sub === 'defaults') {
+    process.stdout.write(stringifyYaml(validateConfig({}, 'defaults')));
+    return 0;
+  }
+  if (sub === 'check' && path) {
+    const file = readConfigFile(path);
+    validateConfig(file.data, `config ${path}`, file);
+    process.stdout.write(`config ${path}: valid\n`);
+    return 0;
+  }
+  throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'usage: dockerlet config defaults | dockerlet config check FILE');
 }
 
 async function buildParts(command: string, config: Config): Promise<Lifecycle[]> {
@@ -49,6 +66,14 @@ async function main(): Promise<void> {
   if (argv[0] === 'version') {
     process.stdout.write(`dockerlet ${VERSION}\n`);
     return;
+  }
+  if (argv[0] === 'config') {
+    try {
+      process.exit(configCommand(argv.slice(1)));
+    } catch (err) {
+      process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+      process.exit(2);
+    }
   }
   let parts: Lifecycle[];
   try {

@@ -30,8 +30,7 @@ export class ProxyService implements Lifecycle {
     const log = this.#log.child({ component: 'proxy' });
     this.#events = new EventRecorder({ client: kube.client, component: 'kube-proxy', host: cfg.nodeName, log: log.child({ component: 'events' }) });
     await this.#events.start(signal);
-    // `shards` is a deprecated key with no effect (the shard processes are gone).
-    const { enabled: _enabled, shards: _shards, ...section } = cfg.proxy;
+    const { enabled: _enabled, ...section } = cfg.proxy;
     this.#proxier = await runProxy(
       { ...section, nodeName: cfg.nodeName },
       { informerFactory: (opts) => kube.informers.get(opts), log, events: this.#events },

@@ -46,10 +46,10 @@ test('kubelet server flags land in nested sections that merge with the file key 
 test('a bad setting is one error naming the source and the field', () => {
   const cases: [unknown, RegExp][] = [
     [{ maxPods: 'many' }, /^config \/etc\/d\.yaml: maxPods: /],
-    [{ podWorkerz: 3 }, /^config \/etc\/d\.yaml: podWorkerz: unknown field$/],
+    [{ podWorkerz: 3 }, /^config \/etc\/d\.yaml: podWorkerz: unknown field \(did you mean "podWorkers"\?\)$/],
     [{ proxy: { healthzPort: 70000 } }, /^config \/etc\/d\.yaml: proxy\.healthzPort: /],
     [{ nodeName: 'Bad_Name' }, /^config \/etc\/d\.yaml: nodeName: must be a lowercase RFC 1123 name$/],
-    [{ proxy: { shards: -1 } }, /^config \/etc\/d\.yaml: proxy\.shards: /],
+    [{ proxy: { maxConnectionsPerListener: 0 } }, /^config \/etc\/d\.yaml: proxy\.maxConnectionsPerListener: /],
     [{ proxy: { dataPath: 'splice' } }, /^config \/etc\/d\.yaml: proxy\.dataPath: /],
   ];
   for (const [raw, re] of cases) {
@@ -57,4 +57,25 @@ test('a bad setting is one error naming the source and the field', () => {
   }
   assert.throws(() => parseFlags(['agent', '--no-such-flag']), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID));
   assert.throws(() => parseFlags(['agent', '--register-with-taints', 'nope']), /expected key\[=value\]:Effect/);
+});
+
+test('a config file error names the file, the line and the field, and suggests the nearest known name', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readConfigFile } = await import('../../../cli/config.js');
+  const dir = mkdtempSync(join(tmpdir(), 'dockerlet-cfg-'));
+  const check = (name: string, text: string, re: RegExp) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    const file = readConfigFile(path);
+    assert.throws(() => validateConfig(file.data, `config ${path}`, file), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID) && re.test(err.message) && err.message.startsWith(`config ${path}:`));
+  };
+  check('typo.yaml', 'nodeName: n1\nmaxPod: 3\n', /:2: maxPod: unknown field \(did you mean "maxPods"\?\)$/);
+  check('nested.yaml', 'nodeName: n1\nproxy:\n  iptables: true\n  healthzport: 5\n', /:4: proxy\.healthzport: unknown field \(did you mean "proxy\.healthzPort"\?\)$/);
+  check('value.yaml', 'nodeName: n1\n\nmaxPods: -3\n', /:3: maxPods: /);
+  check('far.yaml', 'nodeName: n1\nzzzzzzzz: 1\n', /:2: zzzzzzzz: unknown field$/);
+  assert.throws(() => readConfigFile(join(dir, 'missing.yaml')), /cannot read/);
+  writeFileSync(join(dir, 'broken.yaml'), 'nodeName: n1\n  bad: [\n');
+  assert.throws(() => readConfigFile(join(dir, 'broken.yaml')), (err: Error) => isCode(err, ErrorCodes.CONFIG_INVALID) && /broken\.yaml:\d+: /.test(err.message));
 });
