@@ -44,19 +44,12 @@ export const ProxyConfigSchema = z.object({
   podBridgeInterface: InterfaceName.default('docker0'),
 });
 
-/** Deprecated, no effect: the shard processes are gone. Kept until cli's tests stop asking (requests-proxy.md). */
-export function autoShards(cpus: number): number {
-  return cpus < 4 ? 0 : Math.min(cpus - 2, 3);
-}
-
 /**
  * The proxy's section of dockerlet's config file (`proxy:`): the proxier's settings without the node
  * name (the agent's), plus whether `dockerlet agent` runs it too.
  */
 export const ProxySectionSchema = ProxyConfigSchema.omit({ nodeName: true }).extend({
   enabled: z.boolean().default(false),
-  /** Deprecated, ignored: the shard processes are gone (the native relay is the fast path). Still accepted so older configs load. */
-  shards: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
 }).strict();
 
 export type ProxySection = z.infer<typeof ProxySectionSchema>;
