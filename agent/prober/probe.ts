@@ -160,7 +160,7 @@ function get(url: URL, headers: Record<string, string>, signal: AbortSignal): Pr
       });
       res.once('end', done);
       res.once('error', reject);
-      res.once('close', () => (res.complete ? done() : reject(new Error('response body not complete'))));
+      res.once('close', () => (res.complete ? done() : reject(new DockerletError(ErrorCodes.PROBE, 'response body not complete'))));
     });
     req.once('error', reject);
     req.end();
