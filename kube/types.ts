@@ -1,4 +1,5 @@
 // The contract of the shared Kubernetes API client (kube/) that agent and proxy code against.
+import type { Lifecycle } from '../lib/lifecycle.js';
 import type { KubeObject, List, WatchEvent } from './api.js';
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
@@ -65,10 +66,11 @@ export type InformerEventHandler<T> = {
  * list → watch → local store; resumes on reconnect from the last resourceVersion,
  * relists on 410 Gone; handlers see add/update/delete (a relist diff yields the same).
  */
-export interface Informer<T extends KubeObject> {
+export interface Informer<T extends KubeObject> extends Lifecycle {
   on(handlers: InformerEventHandler<T>): () => void;
   /** Starts list+watch; resolves once the first list is in the store (hasSynced). */
   start(signal: AbortSignal): Promise<void>;
+  /** Ends the watch and waits for the loop to finish. */
   stop(): Promise<void>;
   hasSynced(): boolean;
   /** Store lookups by key namespace/name (or name for cluster-scoped objects). */
