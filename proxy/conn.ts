@@ -16,7 +16,8 @@ export type DataPathMode = 'native' | 'pump';
 
 export interface ConnOwner {
   readonly balancer: Balancer;
-  readonly stats: ListenerStats;
+  /** The counters the connection updates (final byte counts at close). */
+  readonly counters: ListenerStats;
   readonly dialTimeoutsMs: readonly number[];
   readonly highWaterMark: number | undefined;
   track(conn: TrackedConn): void;
@@ -77,7 +78,7 @@ export class ProxyConn implements TrackedConn {
   /** A dial attempt failed (error or per-try timeout): forget that socket and try the next endpoint. */
   dialFailed(b: Tagged): void {
     if (b !== this.backend || this.#connected) return;
-    this.#owner.stats.connectFailures++;
+    this.#owner.counters.connectFailures++;
     b[kConn] = null;
     b.destroy();
     this.backend = null;
@@ -85,8 +86,18 @@ export class ProxyConn implements TrackedConn {
     this.#dial();
   }
 
+  /** The endpoint being dialed left the slice: drop this attempt (not the endpoint's failure) and try the next. */
+  redial(): void {
+    const b = this.backend;
+    if (this.#connected || !b) return;
+    b[kConn] = null;
+    b.destroy();
+    this.backend = null;
+    this.#dial();
+  }
+
   #reject(): void {
-    this.#owner.stats.rejects++;
+    this.#owner.counters.rejects++;
     this.target = null;
     resetSocket(this.client);
   }
@@ -97,8 +108,8 @@ export class ProxyConn implements TrackedConn {
     if (c.destroyed) { b.destroy(); return; }
     this.#connected = true;
     this.#open = 2;
-    this.#owner.stats.connectionsTotal++;
-    this.#owner.stats.active++;
+    this.#owner.counters.connectionsTotal++;
+    this.#owner.counters.active++;
     b.setTimeout(0);
     c[kPeer] = b;
     b[kPeer] = c;
@@ -114,8 +125,8 @@ export class ProxyConn implements TrackedConn {
   /** Idle timeout or endpoint removal: reset both sides. */
   abort(reason: 'idle' | 'endpoint-removed'): void {
     if (this.#finished) return;
-    if (reason === 'idle') this.#owner.stats.idleTimeouts++;
-    else this.#owner.stats.endpointRemovalCloses++;
+    if (reason === 'idle') this.#owner.counters.idleTimeouts++;
+    else this.#owner.counters.endpointRemovalCloses++;
     resetSocket(this.client);
     if (this.backend) resetSocket(this.backend);
   }
@@ -158,9 +169,9 @@ export class ProxyConn implements TrackedConn {
     this.#finished = true;
     const o = this.#owner;
     if (this.#connected) {
-      o.stats.active--;
-      o.stats.bytesIn += this.client.bytesRead;
-      o.stats.bytesOut += this.client.bytesWritten;
+      o.counters.active--;
+      o.counters.bytesIn += this.client.bytesRead;
+      o.counters.bytesOut += this.client.bytesWritten;
     }
     o.untrack(this);
     this.client[kConn] = null;

@@ -81,9 +81,26 @@ export class TcpListener implements ConnOwner {
     this.#native = relay ? new NativeTcp(relay, opts.key) : null;
   }
 
-  /** Counters (in native mode read from the relay on each access). */
+  /**
+   * Counters: in native mode read from the relay; in pump mode a copy with the bytes of the open
+   * connections added (a long-lived connection's traffic shows before it closes).
+   */
   get stats(): ListenerStats {
-    this.#native?.readStats(this.#stats);
+    if (this.#native) {
+      this.#native.readStats(this.#stats);
+      return this.#stats;
+    }
+    const s = Object.assign(new ListenerStats(), this.#stats);
+    for (const c of this.#conns) {
+      if (!(c instanceof ProxyConn) || !c.isConnected()) continue;
+      s.bytesIn += c.client.bytesRead;
+      s.bytesOut += c.client.bytesWritten;
+    }
+    return s;
+  }
+
+  /** The pump's counters, for its connections to update. */
+  get counters(): ListenerStats {
     return this.#stats;
   }
 
@@ -149,7 +166,11 @@ export class TcpListener implements ConnOwner {
     for (const e of endpoints) present.add(`${e.ip}:${e.port}`);
     let closed = 0;
     for (const c of this.#conns) {
-      if (c.target && !present.has(c.target.key)) { c.abort('endpoint-removed'); closed++; }
+      if (!c.target || present.has(c.target.key)) continue;
+      // A client still dialing it moves on to the next endpoint; an established connection is reset.
+      if (!c.isConnected()) { (c as ProxyConn).redial(); continue; }
+      c.abort('endpoint-removed');
+      closed++;
     }
     if (closed) this.#log.info({ key: this.key, closed }, 'endpoints removed; closed their connections');
   }

@@ -28,9 +28,9 @@ static void on_keepalive(uv_async_t *h) { (void)h; }
 /* The environment is going away: stop the relay thread (it notices within a tick) and drop the handle. */
 static void stop_engine(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&E.mu);
+  engine_lock();
   E.stopping = 1;
-  pthread_mutex_unlock(&E.mu);
+  engine_unlock();
   pthread_join(E.thread, NULL);
   uv_close((uv_handle_t *)&E.keepalive, NULL);
 }
@@ -95,7 +95,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   getsockname(fd, (struct sockaddr *)&got, &glen);
   listener *l = calloc(1, sizeof *l);
   if (!l) { close(fd); return num(env, -ENOMEM); }
-  pthread_mutex_lock(&E.mu);
+  engine_lock();
   l->kind = K_LISTENER;
   l->id = ++E.ids;
   l->fd = fd;
@@ -113,13 +113,13 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   l->next = E.listeners;
   E.listeners = l;
   int id = l->id; /* accepting starts with the first setTargets */
-  pthread_mutex_unlock(&E.mu);
+  engine_unlock();
   uv_ref((uv_handle_t *)&E.keepalive);
   return num(env, id);
 }
 
-static void lock(void) { pthread_mutex_lock(&E.mu); }
-static void unlock(void) { pthread_mutex_unlock(&E.mu); }
+static void lock(void) { engine_lock(); }
+static void unlock(void) { engine_unlock(); }
 
 static napi_value js_port(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -178,7 +178,12 @@ static napi_value js_close_target(napi_env env, napi_callback_info info) {
   listener *l = find((int)get_num(env, argv[0]));
   for (conn *c = l ? l->head : NULL, *nx; c; c = nx) {
     nx = c->next;
-    if (c->t.port == port && strcmp(c->t.ip, ip) == 0) { l->stats[S_ENDPOINT_CLOSES]++; teardown(c, HOW_RESET_BOTH); closed++; }
+    if (c->t.port != port || strcmp(c->t.ip, ip) != 0) continue;
+    /* A client still dialing it moves on to the next endpoint; an established connection is reset. */
+    if (!c->connected) { redial(c); continue; }
+    l->stats[S_ENDPOINT_CLOSES]++;
+    teardown(c, HOW_RESET_BOTH);
+    closed++;
   }
   unlock();
   return num(env, closed);

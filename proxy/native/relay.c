@@ -10,14 +10,17 @@
 //   until it is flushed (backpressure); EOF is forwarded as shutdown(SHUT_WR) after queued bytes;
 //   both directions ended and nothing queued: both sockets are closed;
 // - a reset or any other error on one leg is forwarded as a reset of the other (SO_LINGER 0);
+// - byte counters grow as bytes move (a scrape sees long-lived connections);
 // - idle timeout by sweeps (4 sweeps without bytes), a connection limit, endpoint removal closes;
 // - round robin over the usable endpoints JavaScript pushed, ClientIP affinity (affinity.c) with
 //   its timeout, a retry ignoring affinity, as Balancer.next does.
-// Threads: the relay thread waits in epoll_wait without the engine lock and handles each batch with
-// it; JavaScript's calls (addon.c) take it too. A connection or listener that ends is freed only after
+// Threads: the relay thread waits in epoll_wait without the engine lock and handles each event of a
+// batch with it, handing it to a waiting JavaScript call between two events; JavaScript's calls
+// (addon.c) take it through engine_lock(). A connection or listener that ends is freed only after
 // the relay thread's next epoll_wait has returned: its sockets were closed (and removed from the epoll
 // set) before that wait began, so no later event can point at it.
 #include "relay.h"
+#include <sched.h>
 
 engine E = { .efd = -1, .reserve_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -68,11 +71,7 @@ void teardown(conn *c, int how) {
   listener *l = c->l;
   close_leg(&c->client, how == HOW_RESET_CLIENT || how == HOW_RESET_BOTH);
   close_leg(&c->backend, how == HOW_RESET_BACKEND || how == HOW_RESET_BOTH);
-  if (c->connected) {
-    l->stats[S_ACTIVE]--;
-    l->stats[S_BYTES_IN] += c->client.bytes;
-    l->stats[S_BYTES_OUT] += c->backend.bytes;
-  }
+  if (c->connected) l->stats[S_ACTIVE]--;
   if (c->prev) c->prev->next = c->next; else l->head = c->next;
   if (c->next) c->next->prev = c->prev;
   l->nconns--;
@@ -102,6 +101,35 @@ static int pick(listener *l, conn *c) {
 }
 
 static void dial(conn *c);
+
+/* The endpoint being dialed left: give up this attempt (not a failure of the endpoint) and go on. */
+void redial(conn *c) {
+  if (c->connected || c->finished) return;
+  dial_unlink(c);
+  close_leg(&c->backend, 0);
+  c->backend.events = 0;
+  dial(c);
+}
+
+/* JavaScript's side of the lock: says it waits, so the relay thread lets go between two events. */
+void engine_lock(void) {
+  atomic_fetch_add(&E.want, 1);
+  pthread_mutex_lock(&E.mu);
+  atomic_fetch_sub(&E.want, 1);
+}
+
+void engine_unlock(void) {
+  pthread_mutex_unlock(&E.mu);
+}
+
+/* Relay thread, between two events: a waiting JavaScript call gets the lock first. Ended connections
+ * and listeners stay allocated until after the next epoll_wait, so the rest of the batch is safe. */
+static void hand_over(void) {
+  if (!atomic_load(&E.want)) return;
+  pthread_mutex_unlock(&E.mu);
+  while (atomic_load(&E.want)) sched_yield();
+  pthread_mutex_lock(&E.mu);
+}
 
 static void dial_failed(conn *c) {
   c->l->stats[S_CONNECT_FAILURES]++;
@@ -213,6 +241,7 @@ static void on_readable(leg *g) {
     ssize_t n = read(g->fd, E.buf, READ_BUF);
     if (n > 0) {
       g->bytes += n;
+      c->l->stats[g == &c->client ? S_BYTES_IN : S_BYTES_OUT] += n;
       if (forward(g, (size_t)n) || n < READ_BUF) return;
       continue;
     }
@@ -356,6 +385,7 @@ void *relay_main(void *arg) {
     pthread_mutex_lock(&E.mu);
     reap(cs, ls); /* ended before that wait began */
     for (int i = 0; i < n; i++) {
+      if (i) hand_over();
       uint8_t kind = *(uint8_t *)evs[i].data.ptr;
       if (kind == K_LISTENER) { listener *l = evs[i].data.ptr; if (!l->closed) on_accept(l); }
       else on_leg(evs[i].data.ptr, evs[i].events);

@@ -17,8 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
-#define READ_BUF (1024 * 1024)
+/* One read's size, and so the most a stalled leg holds (its unsent bytes live in that read's buffer):
+ * at most 2 × 256 KiB per connection whatever its reader does. */
+#define READ_BUF (256 * 1024)
 #define SPARE_BUFS 8
 #define MAX_EVENTS 256
 #define MAX_DIAL_STEPS 8
@@ -95,8 +98,10 @@ typedef struct listener {
 typedef struct engine {
   int efd, reserve_fd, ids, inited, stopping;
   pthread_t thread;
-  /* Held by the relay thread while it handles a batch, and by every call from JavaScript. */
+  /* Held by the relay thread while it handles one event, and by every call from JavaScript. */
   pthread_mutex_t mu;
+  /* JavaScript is waiting for mu: the relay thread hands it over between two events of a batch. */
+  atomic_int want;
   /* Referenced while listeners exist: keeps Node's loop (the process) alive, as a net.Server does. */
   uv_async_t keepalive;
   listener *listeners;
@@ -116,6 +121,9 @@ double now_ms(void);
 void teardown(conn *c, int how);
 void listener_arm(listener *l, int on);
 void *relay_main(void *arg);
+void redial(conn *c);
+void engine_lock(void);
+void engine_unlock(void);
 
 /* affinity.c: ClientIP affinity tables */
 aff *aff_slot(afftable *t, const addrkey *k, int insert);

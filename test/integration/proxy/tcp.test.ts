@@ -221,6 +221,49 @@ for (const mode of MODES) {
   });
 }
 
+for (const mode of MODES) {
+  test(`[${mode}] byte counters grow while a connection lives`, async () => {
+    const b = await backend('127.0.0.2', echo);
+    const l = await listener([ep('127.0.0.2', b.port)], { mode });
+    const c = net.connect({ port: l.port, host: '127.0.0.1' });
+    c.on('error', () => {});
+    let got = 0;
+    c.on('data', (d) => { got += d.length; });
+    c.write(Buffer.alloc(1000, 1));
+    await until(() => got === 1000, 'the echo');
+    await until(() => l.stats.bytesIn === 1000 && l.stats.bytesOut === 1000, `live counters (in ${l.stats.bytesIn}, out ${l.stats.bytesOut})`);
+    assert.equal(l.stats.active, 1, 'still open');
+    c.end();
+    await until(() => l.stats.active === 0, 'close');
+    assert.deepEqual([l.stats.bytesIn, l.stats.bytesOut], [1000, 1000], 'counted once');
+  });
+}
+
+for (const mode of MODES) {
+  test(`[${mode}] a client still dialing an endpoint that leaves the slice moves on to the next one (closeRemovedEndpointConnections)`, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const live = await backend('127.0.0.6', replyAfterEnd('live'));
+    const port = live.port;
+    // SYNs to 127.0.0.8:<port> are dropped on this host only (loopback): a dial there hangs.
+    const rule = ['OUTPUT', '-d', '127.0.0.8/32', '-p', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', 'dockerlet-test-redial', '-j', 'DROP'];
+    execFileSync('iptables', ['-w', '-I', ...rule]);
+    cleanups.push(() => { try { execFileSync('iptables', ['-w', '-D', ...rule]); } catch { /* gone */ } });
+    const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 });
+    const l = new TcpListener({ key: 'test/redial:p', balancer, bindAddress: '127.0.0.1', mode, closeRemovedEndpointConnections: true, dialTimeoutsMs: [10_000, 10_000] });
+    assert.equal(l.mode, mode, nativeRelayUnavailable());
+    l.setEndpoints([ep('127.0.0.8', port)]);
+    await l.start();
+    cleanups.push(() => l.stop());
+    const reply = request(l.port).catch((e: NodeJS.ErrnoException) => `error ${e.code}`);
+    await until(() => l.stats.connectionsTotal === 0 && l.stats.rejects === 0 && l.connectionsByEndpoint().size === 0, 'the dial in flight');
+    await new Promise((r) => setTimeout(r, 100));
+    l.setEndpoints([ep('127.0.0.6', port)]);
+    assert.equal(await reply, 'live 1', 'served by the next endpoint, not reset');
+    assert.deepEqual([l.stats.rejects, l.stats.endpointRemovalCloses], [0, 0]);
+    execFileSync('iptables', ['-w', '-D', ...rule]);
+  });
+}
+
 function closeWaitCount(ports: number[]): number {
   const hex = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
   let n = 0;
