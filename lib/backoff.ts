@@ -36,14 +36,27 @@ export class Backoff {
   current(key: string): number {
     return this.#entries.get(key)?.delayMs ?? 0;
   }
-  /** True while key is still inside its back-off window measured from `since`. */
+  /**
+   * True while key is still inside its back-off window measured from `since` (client-go
+   * IsInBackOffSince): an entry last updated more than resetAfterMs before `since` has expired (the
+   * container ran well that long), so it is not in back-off and its next() starts over.
+   */
   inBackoff(key: string, since: number): boolean {
     const e = this.#entries.get(key);
     if (!e) return false;
+    if (since - e.lastUpdate > this.#opts.resetAfterMs) return false;
     return this.#clock.now() < since + e.delayMs;
   }
   reset(key: string): void {
     this.#entries.delete(key);
+  }
+  /** Drops every entry whose key starts with prefix (a pod's containers when it goes). */
+  forget(prefix: string): void {
+    for (const k of [...this.#entries.keys()]) if (k.startsWith(prefix)) this.#entries.delete(k);
+  }
+  /** Entries held (for memory-bound checks). */
+  size(): number {
+    return this.#entries.size;
   }
   /** Drops entries idle for longer than resetAfterMs. */
   gc(): void {

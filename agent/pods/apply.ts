@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import { ErrorCodes, errorMessage, isCode } from '../../lib/errors.js';
 import type { ObservedContainer } from '../../runtime/types.js';
+import { crashKey } from './crash.js';
 import type { PreparedVolume, WorkerDeps } from './deps.js';
 import type { KillAction, PodActions, PodRecord, StartAction } from './types.js';
 
@@ -110,7 +111,7 @@ export async function startContainer(
     await deps.startSlots.run(() => deps.runtime.startContainer(id));
     emit('Normal', 'Started', `Started container ${c.name}`);
     record.waiting.delete(c.name);
-    if (action.reason === 'restart') deps.crashBackoff.next(`${record.uid}/${c.name}`);
+    if (action.reason === 'restart') deps.crashBackoff.next(crashKey(record.uid, c));
     return true;
   } catch (err) {
     const reason = waitingReasonFor(err, stage);
@@ -118,7 +119,7 @@ export async function startContainer(
     record.waiting.set(c.name, { reason, message });
     if (stage !== 'image') emit('Warning', 'Failed', `Error: ${message}`);
     if (reason === 'ErrImagePull' || reason === 'ImagePullBackOff') emit('Warning', 'Failed', `Error: ${reason}`);
-    if (stage === 'start') deps.crashBackoff.next(`${record.uid}/${c.name}`);
+    if (stage === 'start') deps.crashBackoff.next(crashKey(record.uid, c));
     deps.log.warn({ pod: record.key, container: c.name, reason, err: message }, 'container did not start');
     return false;
   }

@@ -164,6 +164,9 @@ export class PodController implements Lifecycle {
     }
     for (const c of dead) await this.#deps.runtime.removeContainer(c.id);
     if (orphans.length || dead.length) this.#deps.log.info({ orphans: orphans.length, dead: dead.length }, 'garbage-collected containers');
+    const gone = new Set([...orphans, ...dead].map((c) => c.id));
+    this.#worker.pruneContainers(new Set([...snap.values()].flat().map((c) => c.id).filter((id) => !gone.has(id))));
+    this.#deps.crashBackoff.gc();
     return orphans.length + dead.length;
   }
 

@@ -5,6 +5,7 @@ import type { Pod } from '../../kube/api.js';
 import { errorMessage } from '../../lib/errors.js';
 import { computePodStatus } from '../status/compute.js';
 import { createSandbox, killContainers, podRef, startContainer, stopSandbox, terminationMessageHostPath } from './apply.js';
+import { crashBackoffRemaining, crashKey } from './crash.js';
 import type { PreparedVolume, WorkerDeps } from './deps.js';
 import { isFinished, isRunning, viewPod, type PodObserved } from './observed.js';
 import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood } from './plan.js';
@@ -88,6 +89,16 @@ export class PodWorker {
     return { requeueAfterMs, done: false };
   }
 
+  /** Drops what the worker keeps per container (termination messages) for containers that are gone. */
+  pruneContainers(liveIds: ReadonlySet<string>): void {
+    for (const id of [...this.#state.messages.keys()]) if (!liveIds.has(id)) this.#state.messages.delete(id);
+  }
+
+  /** Per-container records held (memory-bound checks). */
+  containerRecords(): number {
+    return this.#state.messages.size;
+  }
+
   /** Volume refresh (configMap/secret updates, token rotation) for a live pod. */
   async refreshVolumes(record: PodRecord): Promise<void> {
     if (!this.#state.volumes.has(record.uid) || isDeleting(record)) return;
@@ -102,12 +113,14 @@ export class PodWorker {
       terminating,
       graceSeconds: graceSecondsOf(record.pod),
       specHash: (c: Parameters<typeof deps.spec.specHash>[0]) => deps.spec.specHash(c),
-      backoffRemaining: (name: string, finishedAtMs: number) => {
-        const key = `${record.uid}/${name}`;
-        if (!deps.crashBackoff.inBackoff(key, finishedAtMs)) return 0;
-        return Math.max(1, finishedAtMs + deps.crashBackoff.current(key) - deps.clock.now());
-      },
+      backoffRemaining: (name: string, finishedAtMs: number) =>
+        crashBackoffRemaining(deps.crashBackoff, deps.clock.now(), this.#crashKey(record, name), finishedAtMs),
     };
+  }
+
+  #crashKey(record: PodRecord, name: string): string {
+    const spec = [...(record.pod.spec.initContainers ?? []), ...record.pod.spec.containers].find((c) => c.name === name);
+    return crashKey(record.uid, spec ?? { name });
   }
 
   async #prepared(record: PodRecord): Promise<Map<string, PreparedVolume>> {
@@ -152,7 +165,7 @@ export class PodWorker {
     if (await this.#killUnhealthy(record, observed)) observed = viewPod((await deps.cache.refresh()).get(record.uid) ?? []);
     const plan = computePodActions(this.#planInput(record, observed, false));
     for (const name of plan.backingOff.keys()) {
-      const secs = Math.round(deps.crashBackoff.current(`${record.uid}/${name}`) / 1000);
+      const secs = Math.round(deps.crashBackoff.current(this.#crashKey(record, name)) / 1000);
       const podDesc = `${record.pod.metadata.name}_${record.pod.metadata.namespace}(${record.uid})`;
       const already = record.waiting.get(name)?.reason === 'CrashLoopBackOff';
       record.waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${secs}s restarting failed container=${name} pod=${podDesc}` });
@@ -270,5 +283,6 @@ export class PodWorker {
     for (const c of deps.cache.containersOf(uid)) this.#state.messages.delete(c.id);
     deps.status.remove(uid);
     deps.images.forget(`${uid}/`);
+    deps.crashBackoff.forget(`${uid}/`);
   }
 }
