@@ -78,6 +78,8 @@ export function readResizes(src: Readable, onSize: (size: TerminalSize) => void)
     buf += chunk;
     if (buf.length > 64 * 1024) buf = ''; // junk, not resize messages
     for (;;) {
+      const start = buf.indexOf('{');
+      buf = start < 0 ? '' : buf.slice(start); // bytes before an object are junk
       const end = objectEnd(buf);
       if (end < 0) break;
       const text = buf.slice(0, end + 1);
