@@ -47,7 +47,7 @@ test('malformed name/value blocks are protocol errors', () => {
 test('blocks from one dictionary-primed deflater inflate in order through one context', async () => {
   const z = createDeflate({ dictionary: SPDY3_DICTIONARY });
   const inflater = new HeaderInflater();
-  const sets = [{ streamtype: 'error' }, { streamtype: 'stdin' }, { streamtype: 'stdout' }, { streamtype: 'data', port: '8080', requestid: '7' }];
+  const sets: Record<string, string>[] = [{ streamtype: 'error' }, { streamtype: 'stdin' }, { streamtype: 'stdout' }, { streamtype: 'data', port: '8080', requestid: '7' }];
   const blocks = [];
   for (const h of sets) blocks.push(await flushBlock(z, encodeNameValues(h)));
   // All decodes queued at once must still run in order.
