@@ -3,7 +3,9 @@
 // facts, resolv.conf), start() starts them in order, stop() stops them in reverse — as fastify's
 // build()/listen(). The kube client and the runtime come in from the caller; standalone without a client.
 import { join } from 'node:path';
+import Dockerode from 'dockerode';
 import type { Pod } from '../kube/api.js';
+import type { Service } from '../kube/api-network.js';
 import { EventRecorder } from '../kube/events.js';
 import type { KubeShared } from '../kube/shared.js';
 import { Backoff } from '../lib/backoff.js';
@@ -12,13 +14,17 @@ import { Semaphore } from '../lib/semaphore.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import { KUBELET_VERSION } from '../lib/version.js';
+import { Collector } from '../metrics/collector.js';
+import { registerMetricsRoutes } from '../metrics/routes.js';
 import type { DockerRuntime } from '../runtime/docker/runtime.js';
+import { DockerContainerStreams } from '../runtime/docker/streams.js';
 import type { AgentConfig } from './config.js';
 import { buildContainerCreateSpec, buildSandboxSpec } from './containers/container.js';
 import { readHostResolvConf } from './containers/dns.js';
 import { envMap, resolveEnv } from './containers/env.js';
 import { containerSpecHash } from './containers/hash.js';
 import { qosClass } from './containers/qos.js';
+import { informerServiceEnv } from './containers/service-env.js';
 import { kubeEnvSources } from './containers/sources.js';
 import { readHostInfo } from './node/hostinfo.js';
 import { NodeController } from './node/controller.js';
@@ -27,6 +33,11 @@ import { PodController, type PodSource } from './pods/controller.js';
 import type { EnvSources, WorkerDeps } from './pods/deps.js';
 import { ImageManager } from './pods/images.js';
 import { RuntimeCache } from './pods/relist.js';
+import { effectiveServerConfig } from './server/config.js';
+import { kubeletConfigz } from './server/configz.js';
+import type { KubeletServer } from './server/kubelet-server.js';
+import { createStreamingPlugin } from './server/streaming/index.js';
+import { createKubeletServer } from './server/wire.js';
 import { MirrorPodManager, isMirrorPod } from './static/mirror.js';
 import { StaticPodSource } from './static/source.js';
 import { StatusManager } from './status/manager.js';
@@ -71,6 +82,7 @@ export class Agent implements Lifecycle {
   #afterStart: (() => void)[] = [];
   #pods: PodController | undefined;
   #node: NodeController | undefined;
+  #server: KubeletServer | undefined;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
@@ -85,6 +97,11 @@ export class Agent implements Lifecycle {
     return this.#node;
   }
 
+  /** The kubelet API server (after build). */
+  kubeletServer(): KubeletServer | undefined {
+    return this.#server;
+  }
+
   /** Wires every part from the config (reads host facts; starts nothing). Idempotent. */
   async build(): Promise<void> {
     if (this.#parts) return;
@@ -94,14 +111,18 @@ export class Agent implements Lifecycle {
     const host = await readHostInfo(runtime);
     const hostIP = host.internalIP ?? '127.0.0.1';
     const client = kube?.client;
+    const serverConfig = effectiveServerConfig(cfg, client !== undefined);
+    // Service links for container environments (upstream's service lister; none standalone).
+    const services = kube?.informers.get<Service>({ path: '/api/v1/services' });
     const events = new EventRecorder({ client, host: cfg.nodeName, log: child('events') });
     const status = new StatusManager({ client, log: child('status-manager') });
     const volumes = new VolumeManager({ rootDir: cfg.rootDir, client, nodeName: cfg.nodeName, log: child('volumes') });
     const hostDNS = await readHostResolvConf();
     const prober = new ProberManager({ runtime, events, hostIP, log: child('prober') });
+    const cache = new RuntimeCache(runtime);
     const deps: WorkerDeps = {
       runtime,
-      cache: new RuntimeCache(runtime),
+      cache,
       images: new ImageManager(runtime, systemClock, child('images')),
       volumes: {
         setup: (p) => volumes.setup(p),
@@ -116,7 +137,7 @@ export class Agent implements Lifecycle {
         containerSpec: buildContainerCreateSpec,
         sandboxSpec: (pod, image, attempt) => buildSandboxSpec(pod, image, { attempt, clusterDNS: [...cfg.clusterDNS], clusterDomain: cfg.clusterDomain, hostDNS }),
       },
-      envSources: client ? kubeEnvSources(client) : noEnvSources,
+      envSources: client ? kubeEnvSources(client, services ? { serviceEnv: informerServiceEnv(services) } : {}) : noEnvSources,
       events,
       status,
       client,
@@ -141,8 +162,9 @@ export class Agent implements Lifecycle {
     const parts: Part[] = [
       { name: 'events', part: events },
       { name: 'status', part: status },
-      { name: 'prober', part: { start: async () => {}, stop: async () => prober.stop() } },
+      { name: 'prober', part: prober },
     ];
+    if (services) parts.push({ name: 'services', part: services });
     if (client) {
       this.#node = new NodeController({
         client, nodeName: cfg.nodeName, runtime, events, log: child('node'),
@@ -162,6 +184,33 @@ export class Agent implements Lifecycle {
         mirror.trigger();
       });
     }
+
+    // The kubelet API (:10250) with the metrics and streaming routes; listens after everything else started.
+    const docker = new Dockerode({ socketPath: cfg.dockerEndpoint });
+    const collector = new Collector({ docker, clock: systemClock, log: child('metrics') }, {
+      podsOnly: true, nodeName: cfg.nodeName, stateDir: join(cfg.rootDir, 'metrics'), housekeepingMs: 10_000,
+    });
+    const metricsRoutes = registerMetricsRoutes(collector, { nodeName: cfg.nodeName });
+    const pods = this.#pods;
+    this.#server = createKubeletServer({
+      server: serverConfig,
+      nodeName: cfg.nodeName,
+      rootDir: cfg.rootDir,
+      port: cfg.port,
+      dockerEndpoint: cfg.dockerEndpoint,
+      hostIPs: host.internalIP ? [host.internalIP] : [],
+      ...(client ? { client } : {}),
+      listContainers: () => runtime.listManaged(),
+      pods: () => pods.pods(),
+      status: (uid) => status.get(uid),
+      relists: () => cache.relists,
+      configz: () => kubeletConfigz(cfg, serverConfig),
+      plugins: [metricsRoutes, createStreamingPlugin({ streams: new DockerContainerStreams(docker) })],
+      readOnlyPlugins: [metricsRoutes],
+      clock: systemClock,
+      log: child('kubelet-server'),
+    });
+    parts.push({ name: 'metrics', part: collector }, { name: 'kubelet-server', part: this.#server });
     this.#parts = parts;
     child('agent').info({ node: cfg.nodeName, mode: client ? 'paired' : 'standalone', server: client?.server, staticPodPath: cfg.staticPodPath, hostIP }, 'agent built');
   }

@@ -3,6 +3,7 @@
 // KubeletConfiguration where one exists.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { serverConfigFields } from './server/config.js';
 
 const Taint = z.object({ key: z.string().min(1), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) }).strict();
 
@@ -24,6 +25,8 @@ export const AgentConfigShape = {
   podWorkers: z.number().int().positive().max(4096).default(1024),
   /** Concurrent Docker container creates/starts (bench/pod-startup: 4 was slower than 12 or unbounded). */
   runtimeParallelism: z.number().int().positive().max(256).default(12),
+  // The kubelet API server: address, readOnlyPort, tlsCertFile/tlsPrivateKeyFile, authentication, authorization.
+  ...serverConfigFields,
 };
 
 export const AgentConfigSchema = z.object(AgentConfigShape).strict();

@@ -32,8 +32,7 @@ export const serverConfigFields = {
   }).strict().prefault({}),
 } as const;
 
-const ServerConfigObject = z.object(serverConfigFields);
-export type ServerConfig = z.infer<typeof ServerConfigObject>;
+export type ServerConfig = z.infer<z.ZodObject<typeof serverConfigFields>>;
 
 export interface EffectiveServerConfig {
   address: string;

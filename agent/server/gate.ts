@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
-import { silentLogger, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import { requestAttributes } from './attributes.js';
 import type { AccessReviewResult, ReviewClient, TokenReviewResult } from './reviews.js';
 import { TtlCache } from './ttl-cache.js';
@@ -74,7 +74,7 @@ export class Gate {
       throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'webhook authentication/authorization needs an API server connection (kubeconfig)');
     }
     this.#o = opts;
-    this.#log = opts.log ?? silentLogger();
+    this.#log = partLogger(opts.log, 'kubelet-auth');
     const clock = opts.clock ?? systemClock;
     this.#tokens = new TtlCache(clock);
     this.#access = new TtlCache(clock);
@@ -123,7 +123,7 @@ export class Gate {
       // Both outcomes are kept for the cache TTL, as the delegating authenticator does.
       return await this.#tokens.get(key, () => this.#o.reviews!.tokenReview(token), () => ttl);
     } catch (err) {
-      this.#log.warn({ err: errorMessage(err) }, 'TokenReview failed');
+      this.#log.warn({ err }, 'TokenReview failed');
       return { authenticated: false, error: `TokenReview failed: ${errorMessage(err)}` };
     }
   }

@@ -7,7 +7,6 @@ import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Pod } from '../../kube/api.js';
 import type { Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { ContainerLogs } from '../../runtime/logs.js';
 import { httpMessageFor, httpStatusFor } from './http-errors.js';
@@ -68,7 +67,6 @@ export async function buildKubeletServer(deps: KubeletServerDeps, tls?: ServerTl
     ...(https ? { https } : {}),
     logger: false,
     exposeHeadRoutes: false,
-    maxParamLength: 1024,
     // upstream: ReadTimeout/WriteTimeout 4 h, IdleTimeout 90 s, MaxHeaderBytes 1 MiB.
     connectionTimeout: 0,
     requestTimeout: 0,
@@ -77,7 +75,7 @@ export async function buildKubeletServer(deps: KubeletServerDeps, tls?: ServerTl
     return503OnClosing: true,
     // stop() must not wait for `kubectl logs -f` followers or idle keep-alive connections.
     forceCloseConnections: true,
-    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 1024 },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const log = deps.log;
 
@@ -86,7 +84,7 @@ export async function buildKubeletServer(deps: KubeletServerDeps, tls?: ServerTl
     try {
       result = await deps.gate(req.raw);
     } catch (err) {
-      log.warn({ err: errorMessage(err), url: req.url }, 'authorization error');
+      log.warn({ err, url: req.url }, 'authorization error');
       return reply.code(500).type('text/plain; charset=utf-8').send(httpMessageFor(err));
     }
     if (!result.allowed) return reply.code(result.status).type('text/plain; charset=utf-8').send(result.message);
@@ -96,7 +94,7 @@ export async function buildKubeletServer(deps: KubeletServerDeps, tls?: ServerTl
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('404 page not found\n'));
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? httpStatusFor(err);
-    if (status >= 500) log.warn({ err: errorMessage(err), url: req.url }, 'request failed');
+    if (status >= 500) log.warn({ err, url: req.url }, 'request failed');
     return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? httpMessageFor(err) : (err as Error).message);
   });
 

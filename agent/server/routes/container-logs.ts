@@ -92,7 +92,7 @@ export function registerContainerLogs(app: FastifyInstance, deps: ContainerLogsD
       res.end();
     });
     stream.once('error', (err) => {
-      deps.log.debug({ err: errorMessage(err), pod: `${namespace}/${pod}`, container }, 'log stream failed');
+      deps.log.debug({ err, pod: `${namespace}/${pod}`, container }, 'log stream failed');
       done();
       res.destroy();
     });
