@@ -158,7 +158,10 @@ export function apiserverArgs(ports: Ports, pki: ClusterPki, advertise: string):
     `--service-account-signing-key-file=${pki.sa.keyPath}`,
     `--kubelet-client-certificate=${pki.kubeletClient.certPath}`,
     `--kubelet-client-key=${pki.kubeletClient.keyPath}`,
-    '--kubelet-preferred-address-types=InternalIP,Hostname',
+    // The apiserver dials nodes at their InternalIP; it does not verify their serving certificates (no
+    // --kubelet-certificate-authority: nodes self-sign, as kubeadm's default), but presents this client
+    // certificate (CN kube-apiserver, bound to system:kubelet-api-admin by the harness).
+    '--kubelet-preferred-address-types=InternalIP',
     '--allow-privileged=true',
     '--endpoint-reconciler-type=lease',
     '--storage-media-type=application/vnd.kubernetes.protobuf',
