@@ -1,6 +1,7 @@
 // The pod controller: pod sources (API informer, static manifests) only upsert records and enqueue
 // pod UIDs; a keyed queue runs one sync per pod at a time; a relist loop (PLEG) enqueues pods whose
 // containers changed; GC and volume refresh run on their own timers.
+import { readdir } from 'node:fs/promises';
 import type { Pod } from '../../kube/api.js';
 import type { Informer } from '../../kube/types.js';
 import { errorMessage } from '../../lib/errors.js';
@@ -11,6 +12,9 @@ import { selectGarbage } from './gc.js';
 import { podFingerprint } from './observed.js';
 import type { PodRecord } from './types.js';
 import { PodWorker } from './worker.js';
+
+/** The first GC pass after start (pods deleted while the agent was away). */
+const FIRST_GC_MS = 2000;
 
 export interface PodControllerOptions {
   workers?: number;
@@ -146,9 +150,12 @@ export class PodController implements Lifecycle {
     }
   }
 
+  /** The first pass soon after the sources synced (pods deleted while the agent was down), then every gcMs. */
   async #gcLoop(signal: AbortSignal): Promise<void> {
+    let first = true;
     while (!signal.aborted) {
-      await delay(this.#opts.gcMs, signal);
+      await delay(first ? Math.min(FIRST_GC_MS, this.#opts.gcMs) : this.#opts.gcMs, signal);
+      first = false;
       if (signal.aborted || !this.#synced) continue;
       await this.collectGarbage().catch((err) => this.#deps.log.warn({ err: errorMessage(err) }, 'container GC failed'));
     }
@@ -164,10 +171,33 @@ export class PodController implements Lifecycle {
     }
     for (const c of dead) await this.#deps.runtime.removeContainer(c.id);
     if (orphans.length || dead.length) this.#deps.log.info({ orphans: orphans.length, dead: dead.length }, 'garbage-collected containers');
+    await this.#cleanupOrphanedPodDirs(); // their containers are gone now
     const gone = new Set([...orphans, ...dead].map((c) => c.id));
     this.#worker.pruneContainers(new Set([...snap.values()].flat().map((c) => c.id).filter((id) => !gone.has(id))));
     this.#deps.crashBackoff.gc();
     return orphans.length + dead.length;
+  }
+
+  /**
+   * kubelet cleanupOrphanedPodDirs: the directory (volumes, tmpfs token/secret mounts, termination
+   * messages) of a pod this node no longer has and of which nothing runs is torn down.
+   */
+  async #cleanupOrphanedPodDirs(): Promise<void> {
+    let uids: string[];
+    try {
+      uids = await readdir(this.#deps.podsDir);
+    } catch {
+      return; // no pod has run here yet
+    }
+    for (const uid of uids) {
+      if (this.#records.has(uid)) continue;
+      try {
+        await this.#deps.volumes.teardown(uid); // unmounts, then removes the directory
+        this.#deps.log.info({ podUid: uid }, 'removed the directory and volumes of an orphaned pod');
+      } catch (err) {
+        this.#deps.log.warn({ podUid: uid, err: errorMessage(err) }, 'orphaned pod directory not removed; will retry');
+      }
+    }
   }
 
   async #volumeLoop(signal: AbortSignal): Promise<void> {
