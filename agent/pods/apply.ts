@@ -65,7 +65,7 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
     deps.events.event(podRef(pod), 'Warning', 'FailedMount', errorMessage(err));
     throw err;
   }
-  await deps.images.ensure(`${record.uid}/POD`, { name: 'POD', image: deps.pauseImage, imagePullPolicy: 'IfNotPresent' }, () => {});
+  await deps.images.ensure(`${record.uid}/POD`, { name: 'POD', image: deps.pauseImage, imagePullPolicy: 'IfNotPresent' }, () => {}, record.syncAbort?.signal);
   if (plan.sandboxAttempt > 0) deps.events.event(podRef(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
   try {
     return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)));
@@ -93,7 +93,7 @@ export async function startContainer(
   const emit = (type: 'Normal' | 'Warning', reason: string, message: string) => deps.events.event(ref, type, reason, message);
   let stage: 'image' | 'config' | 'create' | 'start' = 'image';
   try {
-    const image = await deps.images.ensure(`${record.uid}/${c.name}`, c, emit);
+    const image = await deps.images.ensure(`${record.uid}/${c.name}`, c, emit, record.syncAbort?.signal);
     stage = 'config';
     const env = await deps.spec.resolveEnv(pod, c, deps.envSources, { ...deps.node, podIP: sandboxIP });
     const mounts = await deps.volumes.mountsFor(pod, c, prepared, env);

@@ -102,6 +102,7 @@ export class PodController implements Lifecycle {
     if (existing) {
       existing.pod = pod;
       existing.removed = false;
+      if (pod.metadata.deletionTimestamp) existing.syncAbort?.abort(); // a pull in progress must not hold up deletion
     } else {
       this.#records.set(uid, {
         uid, key: `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`, pod, static: isStatic,
@@ -116,6 +117,7 @@ export class PodController implements Lifecycle {
     if (!r) return;
     r.removed = true;
     r.pod = pod;
+    r.syncAbort?.abort();
     this.#queue.add(r.uid);
   }
 

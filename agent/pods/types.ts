@@ -56,5 +56,7 @@ export interface PodRecord {
   /** The pod object is gone from the source (deleted with grace 0 or unbound). */
   removed: boolean;
   lastFingerprint?: string;
+  /** Aborted when the pod is deleted: a sync stuck in an image pull gives up so deletion can go on. */
+  syncAbort?: AbortController;
   state: PodStateName;
 }

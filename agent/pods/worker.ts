@@ -58,6 +58,7 @@ export class PodWorker {
   async sync(record: PodRecord): Promise<SyncResult> {
     const deps = this.#deps;
     const uid = record.uid;
+    if (!record.syncAbort || record.syncAbort.signal.aborted) record.syncAbort = new AbortController();
     let observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
     record.state = settle(record.state, factsOf(record, observed));
     let requeueAfterMs: number | undefined;
