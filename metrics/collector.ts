@@ -3,7 +3,6 @@
 // sandboxes' /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads.
 // A scrape formats the snapshot; it never touches cgroups. Containers that stopped are not in the
 // next snapshot, so their series disappear.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { systemClock, type Clock } from '../lib/clock.js';
@@ -13,11 +12,11 @@ import { Semaphore } from '../lib/semaphore.js';
 import { podEntries } from './aggregate.js';
 import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
 import { parseNetDev } from './cgroup/parse.js';
-import { cgroupExists, readCgroup } from './cgroup/reader.js';
+import { cgroupExists, readCgroup, readCpuTotal, readSmall } from './cgroup/reader.js';
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
 import { OomTracker } from './oom.js';
-import type { ContainerMeta, Entry, MachineInfo, NetInterfaceStats, Snapshot } from './types.js';
+import type { CgroupSample, ContainerMeta, Entry, MachineInfo, NetInterfaceStats, Snapshot } from './types.js';
 
 export interface CollectorOptions {
   /** Housekeeping interval, ms (default 10 000). */
@@ -33,6 +32,11 @@ export interface CollectorOptions {
   cgroupRoot?: string;
   /** Overrides detection (tests). */
   layout?: CgroupLayout;
+  /**
+   * A container whose CPU time did not move since its last full read reuses that read for up to this
+   * long (ms, default 60 000); 0 reads everything every pass.
+   */
+  idleReuseMs?: number;
 }
 
 export interface CollectorDeps {
@@ -54,6 +58,8 @@ export class Collector implements Lifecycle {
   #machine: MachineInfo | undefined;
   #snapshot: Snapshot | undefined;
   #prev = new Map<string, { totalNs: number; time: number }>();
+  /** The last full read per cgroup path, reused while the container is idle. */
+  #full = new Map<string, { sample: CgroupSample; at: number }>();
   #ac: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #events: Promise<void> | undefined;
@@ -87,6 +93,7 @@ export class Collector implements Lifecycle {
     this.#layout = this.#opts.layout ?? detectLayout(this.#opts.cgroupRoot);
     this.#source = new DockerSource(this.#docker, {
       podsOnly: this.#opts.podsOnly ?? false, nodeName: this.#opts.nodeName, procRoot: this.#opts.procRoot, cgroupVersion: this.#layout.version,
+      now: () => this.#clock.now(),
     }, this.#log);
     this.#oom.load();
     let dockerVersion = '';
@@ -154,11 +161,12 @@ export class Collector implements Lifecycle {
     const containers: Entry[] = [];
     if (metas) {
       await Promise.all(metas.map((meta) => sem.run(async () => {
-        const sample = await readCgroup(layout, meta.cgroupPath, readOpts);
-        if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, meta.cgroupPath))) return; // gone mid-pass
+        const sample = await this.#read(layout, meta.cgroupPath, now, readOpts);
+        if (!sample) return; // gone mid-pass
+        const readAt = this.#clock.now(); // the sample's own time: rates stay exact when a pass is slow
         const ownNet = !meta.networkMode.startsWith('container:') && meta.networkMode !== 'host';
         const network = ownNet ? await this.#netDev(meta.pid) : [];
-        containers.push(this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: now, startTime: meta.createdAt }));
+        containers.push(this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt }));
       })));
       containers.sort((a, b) => (a.id < b.id ? -1 : 1));
       this.#countOoms(containers, now);
@@ -174,12 +182,26 @@ export class Collector implements Lifecycle {
     const live = new Set(containers.map((c) => c.id));
     live.add('/');
     for (const id of this.#prev.keys()) if (!live.has(id)) this.#prev.delete(id);
+    for (const id of this.#full.keys()) if (!live.has(id)) this.#full.delete(id);
     this.#snapshot = {
       time: now, node, pods: podEntries(containers), containers, machine: this.#machine ?? (await readMachine()),
       ...(rootFs ? { rootFs } : {}), ...(imageFs ? { imageFs } : {}),
       devices: this.#snapshot?.devices ?? new Map(), scrapeError,
     };
     this.lastHousekeepingMs = performance.now() - started;
+  }
+
+  /** A container's sample: the last full read while its CPU time stands still, else a full read. */
+  async #read(layout: CgroupLayout, path: string, now: number, opts: { procRoot: string; countFds: boolean }): Promise<CgroupSample | undefined> {
+    const cpu = readCpuTotal(layout, path);
+    if (cpu === undefined && !(await cgroupExists(layout, path))) return undefined;
+    const last = this.#full.get(path);
+    const reuse = this.#opts.idleReuseMs ?? 60_000;
+    if (last && cpu !== undefined && last.sample.cpu.totalNs === cpu && now - last.at < reuse) return last.sample;
+    const sample = await readCgroup(layout, path, opts);
+    if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, path))) return undefined;
+    this.#full.set(path, { sample, at: now });
+    return sample;
   }
 
   /** Adds the CPU rate from the previous sample of the same id. */
@@ -212,10 +234,7 @@ export class Collector implements Lifecycle {
 
   async #netDev(pid: number): Promise<NetInterfaceStats[]> {
     if (pid <= 0) return [];
-    try {
-      return parseNetDev(await readFile(join(this.#opts.procRoot, String(pid), 'net', 'dev'), 'utf8'));
-    } catch {
-      return [];
-    }
+    const text = readSmall(join(this.#opts.procRoot, String(pid), 'net', 'dev'));
+    return text === undefined ? [] : parseNetDev(text);
   }
 }

@@ -27,6 +27,10 @@ export interface DockerSourceOptions {
   nodeName?: string;
   procRoot?: string;
   cgroupVersion: 1 | 2;
+  /** Clock for the list cache (epoch ms). */
+  now?: () => number;
+  /** Re-list at least this often (ms, default 60 000, cAdvisor's global housekeeping); events re-list sooner. */
+  relistMs?: number;
 }
 
 export interface DaemonInfo {
@@ -56,6 +60,9 @@ export class DockerSource {
   readonly #log: Logger;
   #cache = new Map<string, ContainerMeta>();
   #info: DaemonInfo | undefined;
+  #listed: ContainerMeta[] | undefined;
+  #listedAt = 0;
+  #dirty = true;
 
   constructor(docker: Dockerode, opts: DockerSourceOptions, log: Logger) {
     this.#docker = docker;
@@ -73,14 +80,28 @@ export class DockerSource {
   /** Forgets cached inspect data for a container (after a start/die/destroy event). */
   invalidate(id: string): void {
     this.#cache.delete(id);
+    this.#dirty = true;
   }
 
-  /** The running containers to measure. */
+  /**
+   * The running containers to measure. The list is cached until a container event (or a reconnection of
+   * the event stream) marks it stale, or relistMs passes; a cached container that stopped is noticed
+   * by the collector when its cgroup is gone.
+   */
   async list(): Promise<ContainerMeta[]> {
+    const now = (this.#opts.now ?? Date.now)();
+    if (this.#listed && !this.#dirty && now - this.#listedAt < (this.#opts.relistMs ?? 60_000)) return this.#listed;
+    this.#dirty = false;
     const { cgroupDriver } = await this.info();
     const filters: Record<string, string[]> = { status: ['running'] };
     if (this.#opts.podsOnly) filters.label = [L.podName];
-    const rows = await this.#docker.listContainers({ all: false, filters });
+    let rows: Dockerode.ContainerInfo[];
+    try {
+      rows = await this.#docker.listContainers({ all: false, filters });
+    } catch (err) {
+      this.#dirty = true;
+      throw err;
+    }
     const live = new Set<string>();
     const out: ContainerMeta[] = [];
     await Promise.all(rows.map(async (row) => {
@@ -96,7 +117,9 @@ export class DockerSource {
       out.push(meta);
     }));
     for (const id of this.#cache.keys()) if (!live.has(id)) this.#cache.delete(id);
-    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.#listed = out.sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.#listedAt = now;
+    return this.#listed;
   }
 
   async #inspect(id: string, driver: string): Promise<ContainerMeta | undefined> {
@@ -145,6 +168,7 @@ export class DockerSource {
         const opts: Record<string, unknown> = { filters: { type: ['container'], event: ['start', 'die', 'destroy', 'oom'] }, abortSignal: signal };
         if (sinceSec !== undefined) opts.since = sinceSec;
         const stream = (await this.#docker.getEvents(opts)) as NodeJS.ReadableStream;
+        this.#dirty = true; // events may have been missed while disconnected
         let rest = '';
         for await (const chunk of stream as AsyncIterable<Buffer | string>) {
           rest += chunk.toString();

@@ -94,7 +94,13 @@ export function baseLabels(entries: Entry[], opts: CadvisorFormatOptions): Map<E
   if (which !== 'none') {
     for (const e of entries) for (const k of Object.keys(e.meta?.labels ?? {})) if (which === 'all' || which.includes(k)) keys.add(k);
   }
-  const names = [...keys].map((k) => [k, `container_label_${sanitizeName(k)}`] as const).sort((a, b) => (a[1] < b[1] ? -1 : 1));
+  // Two Docker labels that sanitize alike (a.b and a_b) share one label name; the first in order wins.
+  const byName = new Map<string, string>();
+  for (const k of [...keys].sort()) {
+    const n = `container_label_${sanitizeName(k)}`;
+    if (!byName.has(n)) byName.set(n, k);
+  }
+  const names = [...byName].map(([n, k]) => [k, n] as const).sort((a, b) => (a[1] < b[1] ? -1 : 1));
   for (const e of entries) {
     const pairs: [string, string][] = names.map(([k, n]) => [n, e.meta?.labels[k] ?? '']);
     pairs.push(['id', e.id], ['image', e.meta?.image ?? ''], ['name', e.meta?.name ?? '']);

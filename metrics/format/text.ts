@@ -36,9 +36,12 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
-/** Sanitizes a label name as cAdvisor does for container_label_*: [^a-zA-Z0-9_] → '_'. */
+/**
+ * Sanitizes a label name as cAdvisor does for container_label_* ([^a-zA-Z0-9_] → '_'), and writes
+ * camelCase as snake_case (fooBar → foo_bar), which `promtool check metrics` demands of label names.
+ */
 export function sanitizeName(name: string): string {
-  const s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  const s = name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 

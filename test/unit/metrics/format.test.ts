@@ -47,6 +47,13 @@ test('standalone /metrics: cAdvisor default labels with container_label_* (union
   assert.ok(ws.includes('container_memory_working_set_bytes{container_label_com_example_tier="db",container_label_io_kubernetes_pod_name="",container_label_quote_label="",id="/docker/d1",image="dockerlet/busybox:1.36",name="plain"} 1048576'), ws.join('\n'));
   assert.ok(ws.some((l) => l.includes(`container_label_quote_label="${escapeLabel('a"b')}"`)));
   assert.equal(ws.filter((l) => l.includes('/kubepods/')).length, 0, 'no pod series on a plain Docker host');
+  const snap = snapshot();
+  Object.assign(snap.containers[2]!.meta!.labels, { 'app.kubernetes.io/managedBy': 'x', 'a.b': '1', 'a_b': '2' });
+  const camel = formatCadvisor(snap, { mode: 'docker', now: T });
+  assert.ok(camel.includes('container_label_app_kubernetes_io_managed_by="x"'), 'camelCase Docker labels become snake_case label names');
+  assert.ok(camel.includes('container_label_a_b="1"') && !camel.includes('container_label_a_b="2"'), 'sanitized twins: the first wins');
+  const camelLint = promtool(camel);
+  if (camelLint) assert.ok(camelLint.ok, camelLint.out);
   const none = formatCadvisor(snapshot(), { mode: 'docker', now: T, containerLabels: 'none' });
   assert.ok(!none.includes('container_label_'));
   const lint = promtool(text);
