@@ -83,15 +83,16 @@ async function fixedRate(dir: string, f: Fronts, rate: number, seconds: number):
 }
 
 async function measured<T>(t: Target, fn: (f: Fronts) => Promise<T>): Promise<T | undefined> {
-  const f = await t.start();
+  let f: Fronts | undefined;
   try {
+    f = await t.start();
     return await fn(f);
   } catch (err) {
-    // One bad sample (a load generator hiccup) must not lose the whole run; its round has no pair.
+    // One bad sample (a start or load generator hiccup) must not lose the whole run; its round has no pair.
     console.error(`${t.name} failed: ${(err as Error).message}`);
     return undefined;
   } finally {
-    await f.stop();
+    await f?.stop();
   }
 }
 

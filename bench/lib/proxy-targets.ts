@@ -52,7 +52,7 @@ async function ready(c: Child, pi: number, ph: number, re: RegExp): Promise<Fron
 /** HAProxy in TCP mode with splice-auto and tune.bufsize as large as the relay's reads. */
 export async function startHaproxy(dir: string, threads: number, b: Backends): Promise<Fronts> {
   const [pi, ph] = await twoPorts();
-  const cfg = `global\n  nbthread ${threads}\n  maxconn 8000\n  tune.bufsize ${RELAY_READ_BYTES}\n`
+  const cfg = `global\n  nbthread ${threads}\n  maxconn 4000\n  tune.bufsize ${RELAY_READ_BYTES}\n`
     + `defaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n  timeout client 1m\n  timeout server 1m\n`
     + `frontend fi\n  bind 127.0.0.1:${pi}\n  default_backend bi\nbackend bi\n  server s1 127.0.0.1:${b.iperf}\n`
     + `frontend fh\n  bind 127.0.0.1:${ph}\n  default_backend bh\nbackend bh\n  server s1 127.0.0.1:${b.http}\n`;
