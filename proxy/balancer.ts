@@ -1,7 +1,7 @@
 // Pure endpoint selection: which endpoints are usable (ready → serving+terminating fallback,
 // internalTrafficPolicy Local), round robin over them, and ClientIP affinity with a sliding timeout.
 import { systemClock, type Clock } from '../lib/clock.js';
-import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointInfo, type Target } from './types.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointInfo, type ServicePortEntry, type Target } from './types.js';
 
 export interface SelectionPolicy {
   nodeName: string;
@@ -56,6 +56,21 @@ export function refusal(endpoints: readonly EndpointInfo[], policy: SelectionPol
   if (usableEndpoints(endpoints, { ...policy, internalTrafficPolicy: 'Cluster' }).length === 0) return 'REJECT';
   if (policy.internalTrafficPolicy === 'Local' && usableEndpoints(endpoints, policy).length === 0) return 'DROP';
   return undefined;
+}
+
+/**
+ * kubeproxy_sync_proxy_rules_no_local_endpoints_total: service ports whose Local policy leaves them
+ * without endpoints here while they have some elsewhere (traffic is dropped), by internal (a cluster
+ * entry under internalTrafficPolicy Local) and external (an externalTrafficPolicy Local entry).
+ */
+export function noLocalEndpoints(entries: Iterable<ServicePortEntry>, nodeName: string): { internal: number; external: number } {
+  const out = { internal: 0, external: 0 };
+  for (const e of entries) {
+    if (e.internalTrafficPolicy !== 'Local' || refusal(e.endpoints, { nodeName, internalTrafficPolicy: 'Local' }) !== 'DROP') continue;
+    if (e.clusterKey) out.external++;
+    else out.internal++;
+  }
+  return out;
 }
 
 export interface BalancerConfig extends SelectionPolicy {

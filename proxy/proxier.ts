@@ -7,7 +7,7 @@ import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
-import { Balancer, type BalancerConfig } from './balancer.js';
+import { Balancer, noLocalEndpoints, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables } from './diff.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
@@ -20,7 +20,6 @@ import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
 const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 import { localIPv4s, portalSpecs } from './portal-specs.js';
 import { statusServer } from './status-server.js';
-import { refusal } from './balancer.js';
 import { resolveDataPath } from './native/engine.js';
 import { NodeTopology } from './node-topology.js';
 import { PortClaims, wantedClaims } from './port-claims.js';
@@ -262,7 +261,8 @@ export class Proxier implements Lifecycle {
       const nsn = `${t.namespace}/${t.name}`;
       d.events?.event({ kind: 'Service', namespace: t.namespace, name: t.name, uid: nsn }, 'Warning', 'FailedToStartServiceHealthcheck', `node ${d.nodeName} failed to start healthcheck "${nsn}" on port ${port}: ${why}`);
     }
-    this.#countNoLocalEndpoints(desired.values());
+    const noLocal = noLocalEndpoints(desired.values(), d.nodeName);
+    this.metrics.setNoLocalEndpoints(noLocal.internal, noLocal.external);
     if (this.#claims) {
       await this.#claims.sync(wantedClaims(desired.values(), localIPv4s()));
       for (const [port, why] of this.#claims.failed()) this.#nodeWarning('FailedToClaimPort', `node ${d.nodeName} cannot hold ${port} open (service traffic to it is still redirected): ${why}`);
@@ -286,18 +286,6 @@ export class Proxier implements Lifecycle {
     } else {
       this.#triggerTimes.unshift(...triggers);
     }
-  }
-
-  /** kubeproxy_sync_proxy_rules_no_local_endpoints_total: Local policies that drop because no endpoint is here. */
-  #countNoLocalEndpoints(entries: Iterable<ServicePortEntry>): void {
-    let internal = 0;
-    let external = 0;
-    for (const e of entries) {
-      if (e.internalTrafficPolicy !== 'Local' || refusal(e.endpoints, { nodeName: this.#d.nodeName, internalTrafficPolicy: 'Local' }) !== 'DROP') continue;
-      if (e.clusterKey) external++;
-      else internal++;
-    }
-    this.metrics.setNoLocalEndpoints(internal, external);
   }
 
   #nodeWarning(reason: string, message: string): void {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../lib/clock.js';
 import { Balancer, refusal, topologyMode, usableEndpoints } from '../../../proxy/balancer.js';
-import type { EndpointInfo } from '../../../proxy/types.js';
+import type { EndpointInfo, ServicePortEntry } from '../../../proxy/types.js';
 
 const ep = (ip: string, o: Partial<EndpointInfo> = {}): EndpointInfo => ({ ip, port: 80, ready: true, serving: true, terminating: false, ...o });
 const cluster = { nodeName: 'n1', internalTrafficPolicy: 'Cluster' as const };
@@ -119,4 +119,20 @@ test('a Balancer whose zone changes re-applies its selection', () => {
   assert.deepEqual(b.targets().map((t) => t.ip), ['10.0.0.1']);
   b.setConfig({ ...b.config, zone: 'b' });
   assert.deepEqual(b.targets().map((t) => t.ip), ['10.0.0.2']);
+});
+
+test('noLocalEndpoints: Local policies with endpoints elsewhere but none here, by internal and external', async () => {
+  const { noLocalEndpoints } = await import('../../../proxy/balancer.js');
+  const e = (key: string, nodes: string[], o: Partial<ServicePortEntry> = {}): ServicePortEntry => ({
+    key, namespace: 'ns', service: 's', portName: 'p', protocol: 'TCP', clusterIPs: [], externalIPs: [], port: 80, nodePort: 0,
+    sessionAffinity: 'None', affinityTimeoutSeconds: 10800, internalTrafficPolicy: 'Local',
+    endpoints: nodes.map((n, i) => ({ ip: `10.0.0.${i + 1}`, port: 80, ready: true, serving: true, terminating: false, nodeName: n })), ...o,
+  });
+  assert.deepEqual(noLocalEndpoints([
+    e('ns/a:p', ['n2']), // internal Local, none here → counted
+    e('ns/b:p', ['n1', 'n2']), // one here → not
+    e('ns/c:p', []), // none anywhere: REJECT, not counted
+    e('ns/d:p', ['n2'], { internalTrafficPolicy: 'Cluster' }), // Cluster policy → not
+    e('ns/e:p/external', ['n2'], { clusterKey: 'ns/e:p' }), // external Local, none here → counted as external
+  ], 'n1'), { internal: 1, external: 1 });
 });
