@@ -50,32 +50,36 @@ for (const [name, env] of TRANSPORTS) {
   });
 
   test(`exec -it (${name}): the terminal gets the client's size and later resizes`, async () => {
-    // script(1) gives kubectl a terminal; stty sets its size, SIGWINCH tells kubectl about a change.
+    // script(1) gives kubectl a terminal (its name printed first) of 33x111; once the remote shell
+    // has reported that size the test resizes the terminal to 44x122, signals kubectl (SIGWINCH, as a
+    // terminal emulator does) and presses enter; the shell then reports the new size.
     const kc = `kubectl --kubeconfig ${bed.cp.adminKubeconfigPath} -n ${bed.namespace}`;
-    const inner = [
-      'stty rows 33 cols 111',
-      `${kc} exec -it ${bed.pod} -c app -- sh -c 'tty; sleep 0.5; stty size; sleep 2; stty size; exit 4' </dev/tty & K=$!`,
-      'sleep 1.5', 'stty rows 44 cols 122', 'kill -WINCH $K', 'wait $K; echo "kubectl-exit=$?"',
-    ].join('; ');
-    const r = await runScript(inner, env);
-    assert.match(r, /\/dev\/pts\/\d+/);
-    assert.match(r, /33 111[\s\S]*44 122/);
-    assert.match(r, /kubectl-exit=4/);
-  });
-}
-
-async function runScript(cmd: string, env: Record<string, string>): Promise<string> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => out.push(c));
-    const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', () => {
-      clearTimeout(t);
-      resolve(Buffer.concat(out).toString('utf8'));
-    });
+    const inner = `echo "local=$(tty)"; stty rows 33 cols 111; exec ${kc} exec -it ${bed.pod} -c app -- sh -c 'stty size; read x; stty size; exit 4'`;
+    const { spawn, execFileSync } = await import('node:child_process');
+    const child = spawn('script', ['-qec', inner, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 200 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, re);
+    };
+    try {
+      await waitFor(/33 111/);
+      const pty = /local=(\/dev\/pts\/\d+)/.exec(out)?.[1];
+      assert.ok(pty, out);
+      execFileSync('stty', ['-F', pty, 'rows', '44', 'cols', '122']);
+      const kubectlPid = execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim().split('\n')[0]!;
+      process.kill(Number(kubectlPid), 'SIGWINCH');
+      await new Promise((r) => setTimeout(r, 300));
+      child.stdin.write('\r');
+      await waitFor(/44 122/);
+      await exited;
+      assert.match(out, /command terminated with exit code 4/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 }
 
