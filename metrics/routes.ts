@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RoutePlugin, ServerContext } from '../agent/server/types.js';
 import { agentMetricsText, collectProcessMetrics, probeRegistry, registerSnapshotGauges } from './agent-metrics.js';
 import type { Collector } from './collector.js';
-import { formatCadvisor } from './format/cadvisor.js';
+import { cachedCadvisorFormatter } from './format/cadvisor.js';
 import { formatResource } from './format/resource.js';
 import { buildSummary } from './format/summary.js';
 import { CONTENT_TYPE } from './format/text.js';
@@ -19,7 +19,6 @@ export interface MetricsRoutesOptions {
   timestamps?: boolean;
   /** Serve /metrics (the agent's own); default true. */
   agentMetrics?: boolean;
-  now?: () => number;
 }
 
 /** The subresource each path is authorized against (for the server's gate). */
@@ -35,7 +34,7 @@ function notReady(reply: FastifyReply) {
 
 /** Registers the metrics/stats routes on a fastify app (the kubelet server or the standalone one). */
 export function installMetricsRoutes(app: FastifyInstance, collector: Collector, opts: MetricsRoutesOptions, log?: ServerContext['log']): void {
-  const now = opts.now ?? Date.now;
+  const cadvisor = cachedCadvisorFormatter({ mode: 'kubelet', timestamps: opts.timestamps ?? true });
   const snap = (): Snapshot | undefined => collector.snapshot();
   if (opts.agentMetrics !== false) {
     collectProcessMetrics();
@@ -45,7 +44,7 @@ export function installMetricsRoutes(app: FastifyInstance, collector: Collector,
   app.get('/metrics/cadvisor', async (_req, reply) => {
     const s = snap();
     if (!s) return notReady(reply);
-    return reply.type(CONTENT_TYPE).send(formatCadvisor(s, { mode: 'kubelet', now: now(), timestamps: opts.timestamps ?? true }));
+    return reply.type(CONTENT_TYPE).send(cadvisor(s));
   });
   app.get('/metrics/resource', async (_req, reply) => {
     const s = snap();

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { partLogger, type Logger } from '../lib/log.js';
 import { Collector } from './collector.js';
-import { formatCadvisor } from './format/cadvisor.js';
+import { cachedCadvisorFormatter } from './format/cadvisor.js';
 import { CONTENT_TYPE } from './format/text.js';
 
 export interface StandaloneOptions {
@@ -63,13 +63,11 @@ export async function runStandaloneMetrics(options: StandaloneOptions, signal: A
     housekeepingMs: opts.housekeepingMs ?? 10_000, podsOnly: false, stateDir: opts.stateDir, countFds: opts.countFds ?? true,
   });
   const app = Fastify({ logger: false });
+  const format = cachedCadvisorFormatter({ mode: 'docker', timestamps: opts.timestamps ?? true, containerLabels: opts.containerLabels ?? 'all' });
   app.get('/metrics', async (_req, reply) => {
     const s = collector.snapshot();
     if (!s) return reply.code(503).send('metrics are not collected yet\n');
-    const text = formatCadvisor(s, {
-      mode: 'docker', now: clock.now(), timestamps: opts.timestamps ?? true, containerLabels: opts.containerLabels ?? 'all',
-    });
-    return reply.type(CONTENT_TYPE).send(text);
+    return reply.type(CONTENT_TYPE).send(format(s));
   });
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
   const ac = new AbortController();

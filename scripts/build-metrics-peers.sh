@@ -5,10 +5,27 @@
 # builds a minimal main over cAdvisor's library at a recent tag: the same manager, Docker factory and
 # Prometheus collectors cmd/cadvisor.go wires, served on /metrics. Flags as cAdvisor's
 # (--docker_only, --housekeeping_interval ...) come from the library packages.
+# `build-metrics-peers.sh metrics-server` builds sigs.k8s.io/metrics-server (for `kubectl top`) instead.
 # Prints the binary's path on its last line.
 set -euo pipefail
 CADVISOR_VERSION=${CADVISOR_VERSION:-v0.53.0}
+METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.8.0}
 CACHE_ROOT=${DOCKERLET_CACHE:-/var/cache/dockerlet}
+export GOPROXY=${GOPROXY:-https://proxy.golang.org} GOFLAGS=-mod=mod CGO_ENABLED=0
+if [ "${1:-}" = metrics-server ]; then
+  out="$CACHE_ROOT/metrics-peers/metrics-server-$METRICS_SERVER_VERSION"
+  bin="$out/metrics-server"
+  if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
+  mkdir -p "$out/src"
+  cd "$out/src"
+  [ -f go.mod ] || go mod init dockerlet.local/metrics-server-peer >/dev/null 2>&1
+  # `go get <main package>@version` records the program's dependencies without a tidy (a main package cannot be imported)
+  go get "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" >&2
+  nice -n 10 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server >&2
+  mv "$bin.tmp" "$bin"
+  echo "$bin"
+  exit 0
+fi
 out="$CACHE_ROOT/metrics-peers/cadvisor-$CADVISOR_VERSION-3"
 bin="$out/cadvisor"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
@@ -62,7 +79,6 @@ func main() {
 GO
 cd "$src"
 [ -f go.mod ] || go mod init dockerlet.local/cadvisor-peer >/dev/null 2>&1
-export GOPROXY=${GOPROXY:-https://proxy.golang.org} GOFLAGS=-mod=mod CGO_ENABLED=0
 go get "github.com/google/cadvisor@$CADVISOR_VERSION" >&2
 go mod tidy >&2
 nice -n 10 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" . >&2

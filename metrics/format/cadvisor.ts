@@ -17,8 +17,6 @@ export interface CadvisorFormatOptions {
   containerLabels?: 'all' | 'none' | string[];
   /** Explicit sample timestamps (collection time), as cAdvisor; default true. */
   timestamps?: boolean;
-  /** Scrape time, ms (container_last_seen). */
-  now: number;
 }
 
 type Val = (e: Entry) => number | undefined;
@@ -109,6 +107,18 @@ export function baseLabels(entries: Entry[], opts: CadvisorFormatOptions): Map<E
   return out;
 }
 
+/**
+ * A formatter that formats each snapshot once: every scrape between two housekeepings gets the same
+ * text (the snapshot does not change in between).
+ */
+export function cachedCadvisorFormatter(opts: CadvisorFormatOptions): (snap: Snapshot) => string {
+  let last: { snap: Snapshot; text: string } | undefined;
+  return (snap) => {
+    if (last?.snap !== snap) last = { snap, text: formatCadvisor(snap, opts) };
+    return last.text;
+  };
+}
+
 /** Formats the snapshot as cAdvisor's /metrics. */
 export function formatCadvisor(snap: Snapshot, opts: CadvisorFormatOptions): string {
   const w = new TextWriter();
@@ -170,7 +180,9 @@ export function formatCadvisor(snap: Snapshot, opts: CadvisorFormatOptions): str
   });
   byName.set('container_last_seen', () => {
     w.family('container_last_seen', 'gauge', 'Last time a container was seen by the exporter');
-    for (const e of entries) w.sample(base.get(e)!, Math.floor(opts.now / 1000), ts(e));
+    // The time the collector last read the container (cAdvisor writes the scrape time; with samples
+    // stamped at collection time the two agree, and a scrape can then reuse the formatted text).
+    for (const e of entries) w.sample(base.get(e)!, Math.floor(e.time / 1000), ts(e));
   });
   byName.set('container_start_time_seconds', () => {
     w.family('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds.');

@@ -1,0 +1,138 @@
+// The collector on a cgroup v2 / systemd-driver fixture tree with a narrow fake of the Docker API
+// (list, inspect, info, an idle event stream) and an injected clock.
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import type Dockerode from 'dockerode';
+import { FakeClock } from '../../../lib/clock.js';
+import { silentLogger } from '../../../lib/log.js';
+import { Collector } from '../../../metrics/collector.js';
+import { ID, tree, v2Container } from './fixtures.js';
+
+const CG = `system.slice/docker-${ID}.scope`;
+const PID = 4242;
+const NETDEV = (rx: number) => [
+  'Inter-|   Receive                                                |  Transmit',
+  ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+  `  eth0: ${rx} 10 0 0 0 0 0 0 500 5 0 0 0 0 0 0`,
+  '',
+].join('\n');
+
+function fakeDocker(): Dockerode {
+  const streams: PassThrough[] = [];
+  return {
+    info: async () => ({ CgroupDriver: 'systemd', ServerVersion: '28.0.0', DockerRootDir: '/' }),
+    listContainers: async () => [{ Id: ID, Labels: { app: 'x' } }],
+    getContainer: () => ({
+      inspect: async () => ({
+        Id: ID, Name: '/web', Created: '2026-12-04T10:00:00.5Z', State: { Running: true, Pid: PID },
+        Config: { Image: 'nginx:1.27', Labels: { app: 'x' } }, HostConfig: { NetworkMode: 'bridge' },
+      }),
+    }),
+    getEvents: async (opts: { abortSignal?: AbortSignal }) => {
+      const s = new PassThrough();
+      streams.push(s);
+      opts.abortSignal?.addEventListener('abort', () => s.end(), { once: true });
+      return s;
+    },
+  } as unknown as Dockerode;
+}
+
+function setup() {
+  const root = tree({
+    'cgroup/cgroup.controllers': 'cpu io memory pids\n',
+    'cgroup/cpu.stat': 'usage_usec 900000000\nuser_usec 600000000\nsystem_usec 300000000\n',
+    'cgroup/memory.stat': 'anon 1000\nfile 2000\ninactive_file 500\n',
+    ...Object.fromEntries(Object.entries(v2Container(CG)).map(([k, v]) => [`cgroup/${k}`, v])),
+    [`proc/${PID}/cgroup`]: `0::/${CG}\n`,
+    [`proc/${PID}/net/dev`]: NETDEV(1000),
+    'proc/1/net/dev': NETDEV(99),
+    'proc/meminfo': 'MemTotal:       1000 kB\nMemFree:         400 kB\nInactive(file):  100 kB\n',
+  });
+  const clock = new FakeClock(Date.UTC(2026, 11, 4, 12));
+  const collector = new Collector({ docker: fakeDocker(), clock, log: silentLogger() }, {
+    layout: { version: 2, root: join(root, 'cgroup') }, procRoot: join(root, 'proc'), stateDir: join(root, 'state'),
+  });
+  return { root, clock, collector, cg: join(root, 'cgroup', CG) };
+}
+
+test('the first housekeeping finds the container through /proc/<pid>/cgroup and reads it', async (t) => {
+  const { root, collector } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  const s = collector.snapshot()!;
+  assert.equal(s.containers.length, 1);
+  const c = s.containers[0]!;
+  assert.equal(c.id, `/${CG}`);
+  assert.equal(c.meta?.name, 'web');
+  assert.equal(c.meta?.image, 'nginx:1.27');
+  assert.equal(c.startTime, Date.parse('2026-12-04T10:00:00.5Z'));
+  assert.equal(c.sample.cpu.totalNs, 2.5e9);
+  assert.deepEqual(c.network.map((i) => [i.name, i.rxBytes]), [['eth0', 1000]]);
+  assert.equal(c.oomEvents, 2, 'kills the cgroup counted before the agent saw it');
+  assert.equal(s.node.id, '/');
+  assert.equal(s.node.sample.memory.usage, 600 * 1024, 'the v2 root: MemTotal − MemFree');
+  assert.equal(s.node.sample.memory.workingSet, 600 * 1024 - 500, '… − inactive_file of the root memory.stat');
+  assert.equal(s.node.network[0]?.rxBytes, 99);
+  assert.equal(c.usageNanoCores, undefined, 'no rate from one sample');
+});
+
+test('CPU rate from two samples on the injected clock; an idle container reuses its last full read', async (t) => {
+  const { root, clock, collector, cg } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 3000000\nuser_usec 2400000\nsystem_usec 600000\n');
+  clock.advance(2000);
+  await collector.housekeep();
+  let c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.usageNanoCores, 250_000_000, '0.5 s of CPU over 2 s');
+  assert.equal(c.sample.cpu.userNs, 2.4e9);
+  writeFileSync(join(cg, 'memory.current'), '999\n'); // no CPU moved: not re-read
+  clock.advance(1000);
+  await collector.housekeep();
+  c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.sample.memory.usage, 10_485_760);
+  assert.equal(c.usageNanoCores, 0);
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 3000001\n');
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers[0]!.sample.memory.usage, 999, 'CPU moved: a full read');
+});
+
+test('a container whose cgroup is gone disappears from the next snapshot', async (t) => {
+  const { root, clock, collector, cg } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  assert.equal(collector.snapshot()!.containers.length, 1);
+  rmSync(cg, { recursive: true, force: true });
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers.length, 0);
+});
+
+test('OOM counts persist: a new collector on the same state dir starts from the saved count', async (t) => {
+  const { root, clock, collector, cg } = setup();
+  const ac = new AbortController();
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  await collector.start(ac.signal);
+  writeFileSync(join(cg, 'memory.events'), 'oom 4\noom_kill 3\n');
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 9000000\n');
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers[0]!.oomEvents, 3);
+  ac.abort();
+  await collector.stop();
+  const again = new Collector({ docker: fakeDocker(), clock, log: silentLogger() }, {
+    layout: { version: 2, root: join(root, 'cgroup') }, procRoot: join(root, 'proc'), stateDir: join(root, 'state'),
+  });
+  const ac2 = new AbortController();
+  await again.start(ac2.signal);
+  assert.equal(again.snapshot()!.containers[0]!.oomEvents, 3, 'not recounted, not lost');
+  ac2.abort();
+  await again.stop();
+});
