@@ -21,6 +21,8 @@ import {
 export const RUNTIME_DOWN = 'container runtime is down';
 /** The longest wait between node status rounds after a failed one. */
 const RETRY_MAX_MS = 5000;
+/** How long start() waits for the node's registration before letting the agent go on without it. */
+const REGISTER_WAIT_MS = 5000;
 
 /** What the node controller needs from the container runtime. */
 export interface NodeRuntime {
@@ -114,7 +116,11 @@ export class NodeController implements Lifecycle {
     return this.#lease;
   }
 
-  /** Registers the Node (retrying until it works or the signal aborts), then starts the loops. */
+  /**
+   * Registers the Node (retrying until it works or the signal aborts), then runs the lease and the status
+   * loop. Waits for the registration at most REGISTER_WAIT_MS: a kubelet without an API server still runs
+   * its static pods, so the rest of the agent starts and the registration goes on in the background.
+   */
   async start(signal: AbortSignal): Promise<void> {
     if (this.#abort) return;
     const ac = new AbortController();
@@ -123,24 +129,37 @@ export class NodeController implements Lifecycle {
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) ac.abort();
     this.#emit('Normal', 'Starting', 'Starting kubelet.');
-    try {
+    let registered: () => void = () => {};
+    const onRegistered = new Promise<'registered'>((resolve) => { registered = () => resolve('registered'); });
+    const loop = (async () => {
       await this.#register(ac.signal);
+      registered();
+      const lease = new NodeLease({
+        client: this.#d.client,
+        nodeName: this.#d.nodeName,
+        clock: this.#clock,
+        log: this.#log,
+        ...(this.#d.config.leaseDurationSeconds ? { leaseDurationSeconds: this.#d.config.leaseDurationSeconds } : {}),
+        nodeUid: () => this.#node?.metadata.uid,
+      });
+      this.#lease = lease;
+      await lease.start(ac.signal);
+      await this.#run(ac.signal);
+    })().finally(() => signal.removeEventListener('abort', onAbort));
+    let timer: { cancel(): void } | undefined;
+    const waited = new Promise<'waited'>((resolve) => { timer = this.#clock.setTimeout(() => resolve('waited'), REGISTER_WAIT_MS); });
+    try {
+      const first = await Promise.race([onRegistered, waited, loop.then(() => 'ended' as const)]);
+      if (first === 'waited') this.#log.warn({ node: this.#d.nodeName }, 'node not registered yet (API server unreachable?); registering in the background, static pods run meanwhile');
     } catch (err) {
-      signal.removeEventListener('abort', onAbort);
       this.#abort = undefined;
       throw err;
+    } finally {
+      timer?.cancel();
     }
-    const lease = new NodeLease({
-      client: this.#d.client,
-      nodeName: this.#d.nodeName,
-      clock: this.#clock,
-      log: this.#log,
-      ...(this.#d.config.leaseDurationSeconds ? { leaseDurationSeconds: this.#d.config.leaseDurationSeconds } : {}),
-      nodeUid: () => this.#node?.metadata.uid,
+    this.#loop = loop.catch((err: unknown) => {
+      if (!ac.signal.aborted) this.#log.error({ node: this.#d.nodeName, err: errorMessage(err) }, 'node registration failed');
     });
-    this.#lease = lease;
-    await lease.start(ac.signal);
-    this.#loop = this.#run(ac.signal).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Stops the status loop and the lease. The Node object stays. */

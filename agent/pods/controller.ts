@@ -15,6 +15,8 @@ import { PodWorker } from './worker.js';
 
 /** The first GC pass after start (pods deleted while the agent was away). */
 const FIRST_GC_MS = 2000;
+/** How long start() waits for the API server's pod list. */
+const SOURCE_WAIT_MS = 5000;
 
 export interface PodControllerOptions {
   workers?: number;
@@ -76,9 +78,16 @@ export class PodController implements Lifecycle {
         delete: (p) => this.#removed(p),
       }));
     }
-    await Promise.all(this.#sources.map((src) => src.start(s)));
-    for (const src of this.#sources) for (const p of src.list()) this.#upsert(p, src.name === 'file');
-    this.#synced = true;
+    const started = (src: PodSource) => src.start(s).then(() => { for (const p of src.list()) this.#upsert(p, src.name === 'file'); });
+    // Static manifests first and in full; the API source gets a bounded wait (the kubelet runs a control
+    // plane's static pods before there is an API server). GC waits until every source has synced.
+    await Promise.all(this.#sources.filter((src) => src.name === 'file').map(started));
+    const api = Promise.all(this.#sources.filter((src) => src.name !== 'file').map(started)).then(() => { this.#synced = true; });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), SOURCE_WAIT_MS); });
+    const synced = await Promise.race([api.then(() => true), waited]).finally(() => clearTimeout(timer));
+    if (!synced) this.#deps.log.warn('API pods not listed yet (API server unreachable?); static pods start now, API pods when it answers');
+    api.catch((err: unknown) => { if (!s.aborted) this.#deps.log.error({ err: errorMessage(err) }, 'pod source failed'); });
     this.#queue.start(s);
     const unsubProbes = this.#deps.probes?.onChange?.((uid) => { if (this.#records.has(uid)) this.#queue.add(uid); });
     if (unsubProbes) this.#unsubscribe.push(unsubProbes);
