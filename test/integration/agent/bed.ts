@@ -14,6 +14,7 @@ import { createInformer } from '../../../kube/informer.js';
 import { loadKubeconfig } from '../../../kube/kubeconfig.js';
 import { silentLogger } from '../../../lib/log.js';
 import { startControlPlane, type ControlPlane, type StartOptions } from '../../cluster/harness.js';
+import { freePort } from '../../cluster/net.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
@@ -53,6 +54,8 @@ export interface Bed {
   dir: string;
   /** The static pod manifest dir, when staticPods was asked for. */
   manifestDir?: string;
+  /** The agent's kubelet API port (free on this host; kept across agent restarts). */
+  kubeletPort: number;
   kubectl(args: string[], opts?: RunOptions): Promise<string>;
   kubectlJson<T>(args: string[], opts?: RunOptions): Promise<T>;
   /** kubectl apply -f - with the manifest on stdin. */
@@ -136,6 +139,8 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
 async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise<Bed> {
   const creds = await cp.mintNodeCredentials(opts.nodeName);
   const rootDir = join(dir, 'root');
+  // Every bed's agent serves the kubelet API on a port of its own, and lets the apiserver's kubelet-client certificate in.
+  const kubeletPort = await freePort('0.0.0.0');
   const logPath = join(dir, 'agent.log');
   mkdirSync(rootDir, { recursive: true });
   let manifestDir: string | undefined;
@@ -212,6 +217,8 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
     const command = opts.command ?? 'agent';
     const args = [join(REPO, 'bin/dockerlet.js'), command, '--kubeconfig', creds.kubeconfigPath, '--node-name', opts.nodeName, '--root-dir', rootDir];
     if (manifestDir) args.push('--pod-manifest-path', manifestDir);
+    if (!extraArgs.includes('--port')) args.push('--port', String(kubeletPort));
+    if (!extraArgs.includes('--client-ca-file')) args.push('--client-ca-file', cp.caCertPath);
     args.push(...extraArgs);
     const fd = openSync(logPath, 'a');
     const startedAt = Date.now();
@@ -276,6 +283,7 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
       if (!id) throw new Error(`no running container ${container} of pod ${namespace}/${pod}`);
       return docker(['exec', id, ...cmd]);
     },
+    kubeletPort,
     startAgent,
     stopAgent,
     killAgent: () => stopAgent('SIGKILL'),
