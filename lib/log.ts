@@ -1,4 +1,6 @@
 // JSON-lines logging (pino) to stdout; one child logger per component. Secrets are redacted by path.
+// The CLI may hand in another destination (cli/log-format.ts: readable lines on a terminal) and make
+// the logger it built the process root (setRootLogger), so parts without a given logger use it too.
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -19,6 +21,11 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
 }
 
 let root: Logger | undefined;
+
+/** Makes `log` the process root logger (the CLI does this once, with the format and level chosen). */
+export function setRootLogger(log: Logger): void {
+  root = log;
+}
 
 /** The process-wide root logger (created on first use). */
 export function rootLogger(): Logger {
