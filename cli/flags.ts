@@ -135,6 +135,7 @@ commands:
   agent     run the node agent (kubelet on Docker); add --with-proxy for the service proxy too
   proxy     run only the userspace service proxy (needs --kubeconfig)
   run       agent and proxy in one daemon
+  metrics   container metrics for a plain Docker host on :8080, as cAdvisor (dockerlet metrics --help)
   config    "config defaults" prints the default config as YAML; "config check FILE" validates one
   version   print the version
 

@@ -8,6 +8,7 @@ import { createLogger } from '../lib/log.js';
 import { DockerRuntime } from '../runtime/docker/runtime.js';
 import { configFromEnv, mergeConfig, readConfigFile, validateConfig, type Config } from './config.js';
 import { parseFlags, USAGE } from './flags.js';
+import { METRICS_USAGE, parseMetricsFlags } from './metrics-command.js';
 import { VERSION } from '../lib/version.js';
 
 function loadConfig(argv: string[]): { command: string; config: Config } {
@@ -35,6 +36,35 @@ function configCommand(args: string[]): number {
     return 0;
   }
   throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'usage: dockerlet config defaults | dockerlet config check FILE');
+}
+
+/** `dockerlet metrics`: the standalone cAdvisor replacement, until SIGINT/SIGTERM. */
+async function metricsCommand(argv: string[]): Promise<void> {
+  const log = createLogger({ level: 'info' });
+  let opts;
+  try {
+    opts = parseMetricsFlags(argv, log.child({ component: 'metrics' }));
+  } catch (err) {
+    process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(METRICS_USAGE);
+    return;
+  }
+  const { help: _help, ...options } = opts;
+  const ac = new AbortController();
+  process.on('SIGINT', () => ac.abort());
+  process.on('SIGTERM', () => ac.abort());
+  const { runStandaloneMetrics } = await import('../metrics/standalone.js');
+  try {
+    const h = await runStandaloneMetrics(options, ac.signal);
+    log.info({ url: h.url }, 'serving container metrics');
+    await h.closed;
+  } catch (err) {
+    process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+    process.exit(1);
+  }
 }
 
 async function buildParts(command: string, config: Config): Promise<Lifecycle[]> {
@@ -65,6 +95,10 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'version') {
     process.stdout.write(`dockerlet ${VERSION}\n`);
+    return;
+  }
+  if (argv[0] === 'metrics') {
+    await metricsCommand(argv.slice(1));
     return;
   }
   if (argv[0] === 'config') {

@@ -22,6 +22,8 @@ command -v iptables >/dev/null || missing+=(iptables)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v openssl >/dev/null || missing+=(openssl)
+# A real Prometheus and promtool for the metrics tests (the tests start their own server on loopback).
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update -qq
