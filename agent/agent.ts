@@ -192,7 +192,7 @@ export class Agent implements Lifecycle {
     });
     const metricsRoutes = registerMetricsRoutes(collector, { nodeName: cfg.nodeName });
     const pods = this.#pods;
-    this.#server = createKubeletServer({
+    const kubeletApi = createKubeletServer({
       server: serverConfig,
       nodeName: cfg.nodeName,
       rootDir: cfg.rootDir,
@@ -210,7 +210,9 @@ export class Agent implements Lifecycle {
       clock: systemClock,
       log: child('kubelet-server'),
     });
-    parts.push({ name: 'metrics', part: collector }, { name: 'kubelet-server', part: this.#server });
+    this.#server = kubeletApi.server;
+    parts.push({ name: 'metrics', part: collector }, { name: 'kubelet-server', part: kubeletApi.server });
+    if (kubeletApi.bootstrap) parts.push({ name: 'serving-certificate', part: kubeletApi.bootstrap });
     this.#parts = parts;
     child('agent').info({ node: cfg.nodeName, mode: client ? 'paired' : 'standalone', server: client?.server, staticPodPath: cfg.staticPodPath, hostIP }, 'agent built');
   }

@@ -13,6 +13,8 @@ export const serverConfigFields = {
   address: z.union([z.ipv4(), z.ipv6()]).optional(),
   /** Unauthenticated read-only port (healthz, /pods and metrics); 0 = off (the config-file default). */
   readOnlyPort: z.number().int().min(0).max(65535).default(0),
+  /** Request the serving certificate from the cluster (kubernetes.io/kubelet-serving CSR) and rotate it. */
+  serverTLSBootstrap: z.boolean().default(false),
   tlsCertFile: path.optional(),
   tlsPrivateKeyFile: path.optional(),
   authentication: z.object({
@@ -40,6 +42,8 @@ export interface EffectiveServerConfig {
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
   clientCAFile?: string;
+  /** Ask the cluster for the serving certificate (only paired, and only without tlsCertFile). */
+  serverTLSBootstrap: boolean;
   webhook: boolean;
   anonymous: boolean;
   authorization: 'Webhook' | 'AlwaysAllow';
@@ -59,6 +63,9 @@ export function effectiveServerConfig(c: ServerConfig, paired: boolean): Effecti
   if (Boolean(c.tlsCertFile) !== Boolean(c.tlsPrivateKeyFile)) {
     throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'tlsCertFile and tlsPrivateKeyFile must be given together');
   }
+  if (!paired && c.serverTLSBootstrap) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, 'serverTLSBootstrap: needs a kubeconfig (the certificate is requested from the API server)');
+  }
   const clientCAFile = c.authentication.x509.clientCAFile;
   return {
     address: c.address ?? (paired ? '0.0.0.0' : '127.0.0.1'),
@@ -66,6 +73,7 @@ export function effectiveServerConfig(c: ServerConfig, paired: boolean): Effecti
     ...(c.tlsCertFile ? { tlsCertFile: c.tlsCertFile } : {}),
     ...(c.tlsPrivateKeyFile ? { tlsPrivateKeyFile: c.tlsPrivateKeyFile } : {}),
     ...(clientCAFile ? { clientCAFile } : {}),
+    serverTLSBootstrap: c.serverTLSBootstrap && !c.tlsCertFile,
     webhook: paired && (c.authentication.webhook.enabled ?? true),
     anonymous: c.authentication.anonymous.enabled,
     authorization: c.authorization.mode ?? (paired ? 'Webhook' : 'AlwaysAllow'),

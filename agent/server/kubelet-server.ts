@@ -45,6 +45,7 @@ export class KubeletServer implements Lifecycle {
   #app: FastifyInstance | undefined;
   #readOnly: FastifyInstance | undefined;
   #certSource: string | undefined;
+  #clientCaPem: string | undefined;
 
   constructor(opts: KubeletServerOptions, deps: KubeletServerDeps) {
     this.#o = opts;
@@ -83,6 +84,7 @@ export class KubeletServer implements Lifecycle {
         throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: ${o.clientCAFile} holds no PEM certificate`);
       }
     }
+    this.#clientCaPem = clientCaPem;
     const app = await buildKubeletServer(this.#deps, { certPem: cert.certPem, keyPem: cert.keyPem, ...(clientCaPem ? { clientCaPem } : {}) });
     this.#app = app;
     await this.#listen(app, o.port, 'kubelet API');
@@ -93,6 +95,13 @@ export class KubeletServer implements Lifecycle {
     }
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     o.log.info({ address: o.address, port: this.port(), readOnlyPort: this.readOnlyPort(), certificate: this.#certSource, certPath: cert.certPath, clientCA: Boolean(clientCaPem) }, 'kubelet API listening');
+  }
+
+  /** Serves another certificate from the next handshake on (a rotated or cluster-issued one). */
+  replaceCertificate(certPem: string, keyPem: string): void {
+    const server = this.#app?.server as unknown as { setSecureContext?(o: object): void } | undefined;
+    server?.setSecureContext?.({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', ...(this.#clientCaPem ? { ca: this.#clientCaPem } : {}) });
+    this.#certSource = 'cluster';
   }
 
   async #listen(app: FastifyInstance, port: number, what: string): Promise<void> {

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/log.js';
 import { DockerLogs } from '../../runtime/docker/logs.js';
 import type { ObservedContainer } from '../../runtime/types.js';
 import type { EffectiveServerConfig } from './config.js';
+import { ServingCertBootstrap } from './cert-bootstrap.js';
 import { Gate } from './gate.js';
 import { KubeletServer } from './kubelet-server.js';
 import { DockerPodLookup, type KnownPod } from './lookup.js';
@@ -75,7 +76,8 @@ export function runningPodsFrom(all: readonly ObservedContainer[]): Pod[] {
   return [...byUid.values()];
 }
 
-export function createKubeletServer(parts: KubeletServerParts): KubeletServer {
+/** The server, plus the certificate bootstrap when serverTLSBootstrap is on (start it after the server). */
+export function createKubeletServer(parts: KubeletServerParts): { server: KubeletServer; bootstrap?: ServingCertBootstrap } {
   const s = parts.server;
   const dockerLogs = new DockerLogs({ socketPath: parts.dockerEndpoint });
   const gate = new Gate({
@@ -99,7 +101,7 @@ export function createKubeletServer(parts: KubeletServerParts): KubeletServer {
   });
   const host = hostname().toLowerCase();
   const sans = [...new Set([parts.nodeName, host, 'localhost', ...parts.hostIPs, '127.0.0.1'])];
-  return new KubeletServer(
+  const server = new KubeletServer(
     {
       address: s.address,
       port: parts.port,
@@ -130,4 +132,11 @@ export function createKubeletServer(parts: KubeletServerParts): KubeletServer {
       log: parts.log,
     },
   );
+  if (!s.serverTLSBootstrap || !parts.client) return { server };
+  const bootstrap = new ServingCertBootstrap({
+    client: parts.client, nodeName: parts.nodeName, sans: sans.filter((n) => n !== 'localhost' && n !== '127.0.0.1'),
+    certDir: join(parts.rootDir, 'pki'), clock: parts.clock, log: parts.log,
+    onCertificate: (pair) => server.replaceCertificate(pair.certPem, pair.keyPem),
+  });
+  return { server, bootstrap };
 }

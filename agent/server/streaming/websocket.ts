@@ -154,11 +154,17 @@ async function servePortForwardWs(ws: WebSocket, protocol: string, t: Extract<Ws
   }
   const dialer = deps.streams.portDialer(t.target);
   const conns = new Map<number, Duplex>();
+  // Data the client sends before its port's connection is up waits here.
+  const early = new Map<number, Buffer[]>();
   const gone = new Promise<void>((r) => ws.once('close', () => r()));
   ws.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     const data = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
     const msg = decodeMessage(protocol, data, isBinary);
-    if (msg && msg[0] % 2 === 0) conns.get(msg[0] / 2)?.write(msg[1]);
+    if (!msg || msg[0] % 2 !== 0 || msg[0] / 2 >= ports.length) return;
+    const i = msg[0] / 2;
+    const conn = conns.get(i);
+    if (conn) conn.write(msg[1]);
+    else (early.get(i) ?? early.set(i, []).get(i)!).push(msg[1]);
   });
   const port16 = (p: number) => Buffer.from([p & 0xff, p >> 8]);
   await Promise.all(
@@ -168,6 +174,8 @@ async function servePortForwardWs(ws: WebSocket, protocol: string, t: Extract<Ws
       try {
         const conn = await dialer.dial(port);
         conns.set(i, conn);
+        for (const b of early.get(i) ?? []) conn.write(b);
+        early.delete(i);
         conn.on('data', (c: Buffer) => {
           if (ws.bufferedAmount > 4 * 1024 * 1024) conn.pause();
           sendChannel(ws, protocol, 2 * i, c, () => conn.resume());

@@ -12,7 +12,7 @@ const cfg = (raw: Record<string, unknown> = {}) => validateConfig({ nodeName: 'n
 test('paired defaults follow the kubelet config file: 0.0.0.0, Webhook authn+authz, anonymous off, read-only port off', () => {
   const e = effectiveServerConfig(cfg(), true);
   assert.deepEqual(e, {
-    address: '0.0.0.0', readOnlyPort: 0, webhook: true, anonymous: false, authorization: 'Webhook',
+    address: '0.0.0.0', readOnlyPort: 0, serverTLSBootstrap: false, webhook: true, anonymous: false, authorization: 'Webhook',
     tokenCacheTtlMs: 120_000, authorizedTtlMs: 300_000, unauthorizedTtlMs: 30_000,
   });
   assert.equal(cfg().port, 10250);
@@ -39,6 +39,6 @@ test('kubelet flags land in the nested sections and merge with the file', () => 
   const e = effectiveServerConfig(c, true);
   assert.deepEqual(e, {
     address: '10.0.0.5', readOnlyPort: 10255, tlsCertFile: '/c', tlsPrivateKeyFile: '/k', clientCAFile: '/ca.crt',
-    webhook: true, anonymous: true, authorization: 'AlwaysAllow', tokenCacheTtlMs: 30_000, authorizedTtlMs: 300_000, unauthorizedTtlMs: 30_000,
+    serverTLSBootstrap: false, webhook: true, anonymous: true, authorization: 'AlwaysAllow', tokenCacheTtlMs: 30_000, authorizedTtlMs: 300_000, unauthorizedTtlMs: 30_000,
   });
 });

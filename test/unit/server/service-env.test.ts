@@ -15,7 +15,9 @@ const all: Service[] = [
 ];
 
 test('the pod\'s namespace and default/kubernetes, with docker link variables', () => {
-  const env = serviceEnvFor(all, 'app', true);
+  const env: Record<string, string> = serviceEnvFor(all, 'app', true);
+  assert.equal(env.OTHER_SERVICE_HOST, undefined, 'other namespaces are not linked');
+  assert.equal(env.HEADLESS_SERVICE_HOST, undefined, 'headless services have no variables');
   assert.deepEqual(env, {
     KUBERNETES_SERVICE_HOST: '10.96.0.1',
     KUBERNETES_SERVICE_PORT: '443',
@@ -45,8 +47,6 @@ test('the pod\'s namespace and default/kubernetes, with docker link variables', 
     V6_PORT_8080_TCP_PORT: '8080',
     V6_PORT_8080_TCP_ADDR: 'fd00::10',
   });
-  assert.equal(env.OTHER_SERVICE_HOST, undefined, 'other namespaces are not linked');
-  assert.equal(env.HEADLESS_SERVICE_HOST, undefined, 'headless services have no variables');
 });
 
 test('enableServiceLinks=false keeps only the master service; the default namespace sees its own', () => {
