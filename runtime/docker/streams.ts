@@ -170,11 +170,19 @@ async function exitCodeOf(exec: Dockerode.Exec): Promise<number> {
 }
 
 async function killIfRunning(exec: Dockerode.Exec): Promise<void> {
-  try {
-    const info = (await exec.inspect()) as Dockerode.ExecInspectInfo & { Pid?: number };
-    if (info.Running && typeof info.Pid === 'number' && info.Pid > 1) process.kill(info.Pid, 'SIGKILL');
-  } catch {
-    // already gone
+  // Docker may report the exec running before it records its pid (Pid 0): ask again for a while.
+  for (let i = 0; i < 50; i++) {
+    try {
+      const info = (await exec.inspect()) as Dockerode.ExecInspectInfo & { Pid?: number };
+      if (!info.Running) return;
+      if (typeof info.Pid === 'number' && info.Pid > 1) {
+        process.kill(info.Pid, 'SIGKILL');
+        return;
+      }
+    } catch {
+      return; // gone with its container
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -21,6 +21,12 @@ import { internalErrorStatus, type Status } from './status.js';
 
 export const COMMAND_WS_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
 export const TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+/**
+ * The ws package accepts only RFC 6455 tokens as subprotocols and '/' is not one, but Go clients send
+ * the tunnel protocol as is: the request header carries this alias through ws, and the response
+ * header is written back with the real name.
+ */
+const TUNNEL_ALIAS = 'spdy-3.1-portforward.k8s.io.tunnel';
 export const PORTFORWARD_WS_PROTOCOLS = [TUNNEL_PROTOCOL, 'v4.channel.k8s.io', 'channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io'];
 
 const CH = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4 } as const;
@@ -43,15 +49,23 @@ function pickProtocol(offered: Set<string>, supported: string[]): string | false
 
 export function serveWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, target: WsTarget, deps: WsDeps): Promise<void> {
   const supported = target.kind === 'command' ? COMMAND_WS_PROTOCOLS : PORTFORWARD_WS_PROTOCOLS;
-  const offered = new Set((req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const offeredList = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const offered = new Set(offeredList);
+  if (offered.has(TUNNEL_PROTOCOL)) {
+    req.headers['sec-websocket-protocol'] = offeredList.map((p) => (p === TUNNEL_PROTOCOL ? TUNNEL_ALIAS : p)).join(', ');
+  }
   if (offered.size > 0 && !pickProtocol(offered, supported)) {
     writeHttpError(socket, 400, `unable to negotiate a subprotocol: client offers [${[...offered].join(', ')}], server accepts [${supported.join(', ')}]`);
     return Promise.resolve();
   }
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: (p) => pickProtocol(p, supported) });
+  const aliased = supported.map((p) => (p === TUNNEL_PROTOCOL ? TUNNEL_ALIAS : p));
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: (p) => pickProtocol(p, aliased) });
+  wss.on('headers', (headers: string[]) => {
+    for (let i = 0; i < headers.length; i++) headers[i] = headers[i]!.replace(`Sec-WebSocket-Protocol: ${TUNNEL_ALIAS}`, `Sec-WebSocket-Protocol: ${TUNNEL_PROTOCOL}`);
+  });
   return new Promise<void>((resolve) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const protocol = ws.protocol || 'channel.k8s.io';
+      const protocol = ws.protocol === TUNNEL_ALIAS ? TUNNEL_PROTOCOL : ws.protocol || 'channel.k8s.io';
       const untrack = deps.track?.(() => ws.close(1001));
       ws.once('close', () => {
         untrack?.();

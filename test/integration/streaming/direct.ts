@@ -1,23 +1,15 @@
 // Direct clients of the kubelet API server for the streaming tests: a TLS connection as the apiserver
 // makes it (its kube-apiserver-kubelet-client certificate), an HTTP/1.1 upgrade request, and the
 // SPDY test client on the upgraded socket; plus raw requests for the refusal cases.
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
 import { SpdyTestClient } from '../../unit/streaming/spdy-client.js';
 
 export interface Credentials {
   cert?: string;
   key?: string;
-}
-
-export async function apiserverCredentials(cpDir: string): Promise<Credentials> {
-  const [cert, key] = await Promise.all([
-    readFile(join(cpDir, 'pki', 'apiserver-kubelet-client.crt'), 'utf8'),
-    readFile(join(cpDir, 'pki', 'apiserver-kubelet-client.key'), 'utf8'),
-  ]);
-  return { cert, key };
 }
 
 export interface RawResponse {
@@ -88,4 +80,72 @@ export function readBody(res: RawResponse): Promise<string> {
 
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * A bare WebSocket client (binary frames, zero mask key) as a Duplex, for subprotocols the ws client
+ * refuses to offer (SPDY/3.1+portforward.k8s.io contains '/'). Returns the 101 head too.
+ */
+export async function rawWebSocket(port: number, creds: Credentials, path: string, protocol: string): Promise<{ head: string; stream: Duplex }> {
+  const key = randomBytes(16).toString('base64');
+  const res = await rawRequest(port, creds, [
+    `GET ${path} HTTP/1.1`, 'Host: kubelet', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Protocol: ${protocol}`, '', '',
+  ].join('\r\n'));
+  if (res.status !== 101) throw new Error(`expected 101, got ${res.head}`);
+  const sock = res.socket;
+  let buf = res.rest;
+  const stream = new Duplex({
+    read() {
+      sock.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      const len = chunk.length;
+      const head = len < 126 ? Buffer.from([0x82, 0x80 | len]) : len < 65536 ? Buffer.from([0x82, 0xfe, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0x82, 0xff]), u64(len)]);
+      sock.write(Buffer.concat([head, Buffer.alloc(4), chunk]), cb);
+    },
+    final(cb) {
+      sock.end(Buffer.from([0x88, 0x80, 0, 0, 0, 0]), () => cb());
+    },
+    destroy(err, cb) {
+      sock.destroy();
+      cb(err);
+    },
+  });
+  const parse = () => {
+    for (;;) {
+      if (buf.length < 2) return;
+      const op = buf[0]! & 0x0f;
+      let len = buf[1]! & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (buf.length < off + len) return;
+      const payload = buf.subarray(off, off + len);
+      buf = buf.subarray(off + len);
+      if (op === 0x8) return void stream.push(null);
+      if ((op === 0x2 || op === 0x0) && !stream.push(payload)) sock.pause();
+    }
+  };
+  sock.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    parse();
+  });
+  sock.once('close', () => stream.push(null));
+  parse();
+  sock.resume();
+  return { head: res.head, stream };
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
 }
