@@ -46,9 +46,15 @@ export async function main(args: string[]): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const workDir = values.work ?? join('/tmp', `dockerlet-conformance-${subset}-${stamp}`);
   const abort = new AbortController();
-  const onSignal = () => { log('signal: stopping the run (the bed is torn down)'); abort.abort(); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // process.on, not once: the harness's process set re-raises a signal nobody else listens to (killing us
+  // before the bed is torn down and the reports are read). A second signal exits at once.
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    log('signal: stopping the run (the bed is torn down; again to exit at once)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const load0 = loadavg()[0]!;
   const r = await runConformance({
     cacheDir: await cacheDir(), workDir, subset, procs, timeoutMinutes, withProxy: values['with-proxy'],
@@ -61,16 +67,17 @@ export async function main(args: string[]): Promise<void> {
     date: new Date().toISOString(),
     host: { cores: availableParallelism(), memory: `${Math.round(totalmem() / 1024 ** 3)} GiB`, load1_at_start: Math.round(load0 * 100) / 100 },
     subset,
-    figures: { ...r.table.figures, run_seconds: Math.round(r.seconds), bed_seconds: Math.round(r.bedSeconds) },
+    figures: { ...r.table.figures, node_crashes: r.nodeCrashes.length, run_seconds: Math.round(r.seconds), bed_seconds: Math.round(r.bedSeconds) },
     ratios: r.table.ratios,
     failure_groups: Object.fromEntries(Object.entries(r.table.failure_groups).map(([k, v]) => [k, v.length])),
     notes: [
       'e2e.test = upstream test/e2e/common (node, storage, network) at the control plane\'s pinned version, built by scripts/build-conformance.sh; images are local stand-ins tagged as the e2e manifest names them (test/conformance/images.sh)',
       `selection: ginkgo label filter "NodeConformance && !Flaky", minus test/conformance/skip.txt; ${procs} ginkgo processes; pass_rate = passed / applicable (applicable = specs that ran: passed + failed)`,
-      'bed: the pinned control plane (test/cluster/harness.ts) + one dockerlet node on this host; pods talk on this host\'s Docker bridge only',
+      'bed: the pinned control plane (test/cluster/harness.ts) + one dockerlet node on this host; pods talk on this host\'s Docker bridge only; a node that exits is restarted 5 s later (as systemd/dockerlet.service does) and counted in figures.node_crashes',
     ],
     ginkgo_exit: r.ginkgoExit,
     suite_failures: r.table.suite_failures,
+    node_crashes: r.nodeCrashes,
     specs: r.table.specs,
   };
   if (subset === 'full' && !values.focus) {

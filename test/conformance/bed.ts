@@ -33,6 +33,8 @@ export interface Bed {
   controlPlane: ControlPlane;
   /** Whether the node process is still running. */
   nodeAlive(): boolean;
+  /** Unexpected exits of the node (each restarted 5 s later, as systemd/dockerlet.service does). */
+  nodeCrashes(): { at: string; code: number | null; signal: string | null }[];
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,10 @@ export async function startBed(o: BedOptions): Promise<Bed> {
   let node: ChildProcess | undefined;
   let rootDir: string | undefined;
   const nodeLog = join(o.dir, 'dockerlet.log');
+  let stopping = false;
+  const crashes: { at: string; code: number | null; signal: string | null }[] = [];
   const stop = async () => {
+    stopping = true;
     if (node && node.exitCode === null && node.signalCode === null) {
       const exited = new Promise((r) => node?.once('exit', r));
       node.kill('SIGTERM');
@@ -67,19 +72,29 @@ export async function startBed(o: BedOptions): Promise<Bed> {
         ]
       : [];
     await writeFile(config, [`nodeName: ${o.nodeName}`, `rootDir: ${rootDir}`, `port: ${port}`, ...proxy, ''].join('\n'));
-    const fd = openSync(nodeLog, 'a');
     const args = [
       join(repoRoot, 'bin/dockerlet.js'), o.withProxy ? 'run' : 'agent', '--config', config,
       '--kubeconfig', creds.kubeconfigPath, '--client-ca-file', cp.caCertPath,
     ];
     o.log(`node ${o.nodeName}: dockerlet ${args.slice(1).join(' ')} (log ${nodeLog})`);
-    node = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    const launch = () => {
+      const fd = openSync(nodeLog, 'a');
+      const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      child.once('exit', (code, signal) => {
+        if (stopping) return;
+        crashes.push({ at: new Date().toISOString(), code, signal });
+        o.log(`dockerlet exited unexpectedly (code ${code}, signal ${signal}); restarting it in 5 s as dockerlet.service would; see ${nodeLog}`);
+        setTimeout(() => { if (!stopping) node = launch(); }, 5_000).unref();
+      });
+      return child;
+    };
+    node = launch();
     process.once('exit', () => node?.kill('SIGKILL'));
     const admin = cp.adminKubeconfigPath;
     const deadline = Date.now() + 120_000;
     for (;;) {
-      if (node.exitCode !== null) throw new Error(`dockerlet exited with ${node.exitCode} before its node was Ready; see ${nodeLog}`);
+      if (crashes.length > 0) throw new Error(`dockerlet exited with ${crashes[0]!.code} before its node was Ready; see ${nodeLog}`);
       const r = await kubectl(admin, ['get', 'node', o.nodeName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], 10_000);
       if (r.code === 0 && r.stdout.trim() === 'True') break;
       if (Date.now() > deadline) throw new Error(`node ${o.nodeName} not Ready after 120 s (${(r.stdout + r.stderr).trim().slice(0, 200)}); see ${nodeLog}`);
@@ -87,13 +102,13 @@ export async function startBed(o: BedOptions): Promise<Bed> {
       await new Promise((r2) => setTimeout(r2, 1_000));
     }
     o.log(`node ${o.nodeName} Ready (kubelet port ${port})`);
-    const running = node;
     return {
       adminKubeconfig: admin,
       nodeName: o.nodeName,
       nodeLog,
       controlPlane: cp,
-      nodeAlive: () => running.exitCode === null && running.signalCode === null,
+      nodeAlive: () => node !== undefined && node.exitCode === null && node.signalCode === null,
+      nodeCrashes: () => [...crashes],
       stop,
     };
   } catch (err) {

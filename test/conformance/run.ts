@@ -43,6 +43,8 @@ export interface RunResult {
   junitReport: string;
   ginkgoLog: string;
   nodeLog: string;
+  /** Unexpected exits of the dockerlet node during the run (it was restarted each time). */
+  nodeCrashes: { at: string; code: number | null; signal: string | null }[];
   command: string[];
 }
 
@@ -82,13 +84,13 @@ export async function runConformance(o: RunOptions): Promise<RunResult> {
   try {
     o.log(`e2e: ${o.subset} run, ${o.procs} procs, timeout ${o.timeoutMinutes} min; log ${ginkgoLog}`);
     ginkgoExit = await runBounded(command, ginkgoLog, (o.timeoutMinutes + 3) * 60_000, o.signal, o.log);
-    if (!bed.nodeAlive()) o.log(`dockerlet exited during the run; see ${bed.nodeLog}`);
+    if (bed.nodeCrashes().length > 0) o.log(`dockerlet crashed ${bed.nodeCrashes().length} times during the run; see ${bed.nodeLog}`);
   } finally {
     await bed.stop().catch((err: unknown) => o.log(`bed stop: ${String(err)}`));
   }
   const reports = JSON.parse(await readFile(jsonReport, 'utf8').catch(() => '[]')) as GinkgoReport[];
   const table = buildTable(reports, { label: LABEL, excludeLabels: EXCLUDE_LABELS, skips, ...(only ? { only } : {}) });
-  return { table, ginkgoExit, seconds: (Date.now() - t0) / 1000, bedSeconds, jsonReport, junitReport, ginkgoLog, nodeLog: bed.nodeLog, command };
+  return { table, ginkgoExit, seconds: (Date.now() - t0) / 1000, bedSeconds, jsonReport, junitReport, ginkgoLog, nodeLog: bed.nodeLog, nodeCrashes: bed.nodeCrashes(), command };
 }
 
 /** Runs the command with its output into a log file; SIGINT at the bound (ginkgo writes its reports), SIGKILL 60 s later. */
