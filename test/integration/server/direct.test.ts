@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { systemClock } from '../../../lib/clock.js';
 import { silentLogger } from '../../../lib/log.js';
 import { DockerLogs } from '../../../runtime/docker/logs.js';
 import { DockerRuntime } from '../../../runtime/docker/runtime.js';
+import { freePort } from '../../cluster/net.js';
 import { createCa, issueCert, type IssuedCert } from '../../cluster/pki.js';
 
 const run = promisify(execFile);
@@ -31,6 +33,7 @@ const IMAGE = 'dockerlet/busybox:1.36';
 let dir: string;
 let server: KubeletServer;
 let port: number;
+let readOnlyPort: number;
 let serverCa: string;
 let good: IssuedCert;
 let foreign: IssuedCert;
@@ -89,8 +92,9 @@ before(async () => {
   const dockerLogs = new DockerLogs();
   const lookup = new DockerPodLookup({ listContainers: () => runtime.listManaged(), tty: (id) => dockerLogs.tty(id) });
   const gate = new Gate({ nodeName: NODE, x509: true, webhook: false, anonymous: false, authorization: 'AlwaysAllow' });
+  readOnlyPort = await freePort();
   server = new KubeletServer(
-    { address: '127.0.0.1', port: 0, readOnlyPort: 0, clientCAFile: ca.certPath, certDir: join(dir, 'pki'), sans: [NODE, 'localhost', '127.0.0.1'], host: NODE, clock: systemClock, log: silentLogger() },
+    { address: '127.0.0.1', port: 0, readOnlyPort, clientCAFile: ca.certPath, certDir: join(dir, 'pki'), sans: [NODE, 'localhost', '127.0.0.1'], host: NODE, clock: systemClock, log: silentLogger() },
     {
       gate: gate.check, lookup, logs: dockerLogs, pods: () => [], runningPods: async () => [], configz: () => ({ port: 0 }),
       healthChecks: [{ name: 'syncloop', check: () => undefined }], plugins: [], clock: systemClock, log: silentLogger(),
@@ -148,7 +152,7 @@ test('containerLogs options: tail, timestamps, limitBytes, since, stream, previo
   const recent = (await logs('?sinceSeconds=1')).body.split('\n').filter(Boolean);
   assert.ok(recent.length > 0 && recent.length < 15 && recent.every((l) => l.startsWith('tick-')), `sinceSeconds=1: ${recent.join(',')}`);
   assert.equal((await logs('?stream=Stderr')).body, 'two\n');
-  assert.equal((await logs('?tail=all&limitBytes=4')).body, 'one\n', 'legacy tail=all');
+  assert.equal((await logs('?tail=all&limitBytes=4&stream=Stdout')).body, 'one\n', 'legacy tail=all');
   assert.deepEqual(await logs('?previous=true'), { status: 200, body: 'first-run-1\nfirst-run-2\n' });
   const tty = await get(`/containerLogs/${NS}/${POD}/tty`, { cert: good });
   assert.deepEqual(tty, { status: 200, body: 'tty-line\r\n' });
@@ -195,7 +199,7 @@ test('follow streams new lines; followers that drop close their Docker streams',
   await logs('?tailLines=1'); // warm every lazy handle first
   await sleep(300);
   const base = fds();
-  for (let round = 0; round < 40; round++) {
+  for (let round = 0; round < 100; round++) {
     await new Promise<void>((resolve) => {
       const req = request({ host: '127.0.0.1', port, path: `/containerLogs/${NS}/${POD}/app?follow=true`, ca: serverCa, cert: good.certPem, key: good.keyPem }, (res) => {
         res.once('data', () => { req.destroy(); resolve(); });
@@ -209,5 +213,39 @@ test('follow streams new lines; followers that drop close their Docker streams',
     await sleep(100);
     now = fds();
   }
-  assert.ok(now <= base + 2, `descriptors back to ${base} after 40 dropped followers (now ${now})`);
+  assert.ok(now <= base + 2, `descriptors back to ${base} after 100 dropped followers (now ${now})`);
+});
+
+function plain(path: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port: readOnlyPort, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    }).on('error', reject);
+  });
+}
+
+test('the read-only port serves healthz and /pods without credentials, and nothing that needs them', async () => {
+  assert.deepEqual(await plain('/healthz'), { status: 200, body: 'ok' });
+  assert.equal((await plain('/pods')).status, 200);
+  for (const p of [`/containerLogs/${NS}/${POD}/app`, '/configz', '/runningpods/']) assert.equal((await plain(p)).status, 404, p);
+});
+
+test('stop() ends open followers instead of waiting for them', async () => {
+  const ended = new Promise<string>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: `/containerLogs/${NS}/${POD}/app?follow=true&tailLines=0`, ca: serverCa, cert: good.certPem, key: good.keyPem }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => resolve('end'));
+      res.on('error', () => resolve('error'));
+      res.on('close', () => resolve('close'));
+    });
+    req.on('error', () => resolve('error'));
+    setTimeout(() => reject(new Error('the follower was not ended by stop()')), 20_000).unref();
+    req.end();
+  });
+  await sleep(500);
+  await server.stop();
+  assert.ok(['end', 'close', 'error'].includes(await ended));
+  await assert.rejects(get('/healthz', { cert: good }), /ECONNREFUSED/);
 });
