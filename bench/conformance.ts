@@ -73,6 +73,9 @@ export async function main(args: string[]): Promise<void> {
     notes: [
       'e2e.test = upstream test/e2e/common (node, storage, network) at the control plane\'s pinned version, built by scripts/build-conformance.sh; images are local stand-ins tagged as the e2e manifest names them (test/conformance/images.sh)',
       `selection: ginkgo label filter "NodeConformance && !Flaky", minus test/conformance/skip.txt; ${procs} ginkgo processes; pass_rate = passed / applicable (applicable = specs that ran: passed + failed)`,
+      process.env.KUBE_TEST_REPO_LIST
+        ? 'images pulled by the node from a real registry on loopback (test/conformance/registry.sh: 127.0.0.1:5037 open, 127.0.0.1:5038 htpasswd for the authenticated-registry specs), named through KUBE_TEST_REPO_LIST'
+        : 'images used from their local registry.k8s.io/... tags (no registry; DOCKERLET_CONFORMANCE_REGISTRY=0)',
       'bed: the pinned control plane (test/cluster/harness.ts) + one dockerlet node on this host; pods talk on this host\'s Docker bridge only; a node that exits is restarted 5 s later (as systemd/dockerlet.service does) and counted in figures.node_crashes',
     ],
     ginkgo_exit: r.ginkgoExit,

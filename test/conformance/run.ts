@@ -104,10 +104,10 @@ function runBounded(cmd: string[], logPath: string, boundMs: number, signal: Abo
     let failed = 0;
     child.stdout.on('data', (b: Buffer) => {
       const s = b.toString();
-      passed += (s.match(/^•(?! \[)/gm) ?? []).length;
+      passed += (s.match(/•/g) ?? []).length;
       failed += (s.match(/\[FAIL\]|\[TIMEDOUT\]|\[PANICKED\]/g) ?? []).length;
     });
-    const progress = setInterval(() => log(`e2e running: ~${passed} passed, ~${failed} failure lines so far`), 60_000);
+    const progress = setInterval(() => log(`e2e running: ~${passed} specs done, ~${failed} failure markers so far`), 60_000);
     const interrupt = () => {
       if (child.exitCode !== null) return;
       try { process.kill(-child.pid!, 'SIGINT'); } catch { /* gone */ }
