@@ -63,6 +63,8 @@ export class DockerSource {
   #listed: ContainerMeta[] | undefined;
   #listedAt = 0;
   #dirty = true;
+  /** Containers started since the last list (from events), to inspect and add. */
+  #started = new Set<string>();
 
   constructor(docker: Dockerode, opts: DockerSourceOptions, log: Logger) {
     this.#docker = docker;
@@ -77,22 +79,49 @@ export class DockerSource {
     return this.#info;
   }
 
-  /** Forgets cached inspect data for a container (after a start/die/destroy event). */
-  invalidate(id: string): void {
-    this.#cache.delete(id);
-    this.#dirty = true;
+  /**
+   * Applies a container event to the cached list: 'start' queues an inspect for the next list(),
+   * 'die'/'destroy' drop the container. Under container churn this spares a full re-list per event.
+   */
+  applyEvent(action: string, id: string): void {
+    if (action === 'start') {
+      this.#cache.delete(id);
+      this.#started.add(id);
+    } else if (action === 'die' || action === 'destroy') {
+      this.#cache.delete(id);
+      this.#started.delete(id);
+      if (this.#listed?.some((m) => m.id === id)) this.#listed = this.#listed.filter((m) => m.id !== id);
+    }
+  }
+
+  #wanted(labels: Record<string, string>): boolean {
+    if (!this.#opts.podsOnly) return true;
+    if (!labels[L.podName]) return false;
+    return !(this.#opts.nodeName && labels[L.node] && labels[L.node] !== this.#opts.nodeName);
   }
 
   /**
-   * The running containers to measure. The list is cached until a container event (or a reconnection of
-   * the event stream) marks it stale, or relistMs passes; a cached container that stopped is noticed
-   * by the collector when its cgroup is gone.
+   * The running containers to measure: a full list at first, after a reconnection of the event stream
+   * and every relistMs (cAdvisor's global housekeeping); in between, the cached list with the
+   * containers events started added. A cached container that stopped unseen is noticed by the
+   * collector when its cgroup is gone.
    */
   async list(): Promise<ContainerMeta[]> {
     const now = (this.#opts.now ?? Date.now)();
-    if (this.#listed && !this.#dirty && now - this.#listedAt < (this.#opts.relistMs ?? 60_000)) return this.#listed;
-    this.#dirty = false;
     const { cgroupDriver } = await this.info();
+    if (this.#listed && !this.#dirty && now - this.#listedAt < (this.#opts.relistMs ?? 60_000)) {
+      if (this.#started.size === 0) return this.#listed;
+      const ids = [...this.#started];
+      this.#started.clear();
+      const known = new Set(this.#listed.map((m) => m.id));
+      const added = await Promise.all(ids.filter((id) => !known.has(id)).map((id) => this.#inspect(id, cgroupDriver)));
+      const fresh = added.filter((m): m is ContainerMeta => m !== undefined && this.#wanted(m.labels));
+      for (const m of fresh) this.#cache.set(m.id, m);
+      this.#listed = [...this.#listed, ...fresh].sort((a, b) => (a.id < b.id ? -1 : 1));
+      return this.#listed;
+    }
+    this.#dirty = false;
+    this.#started.clear();
     const filters: Record<string, string[]> = { status: ['running'] };
     if (this.#opts.podsOnly) filters.label = [L.podName];
     let rows: Dockerode.ContainerInfo[];
@@ -106,8 +135,7 @@ export class DockerSource {
     const out: ContainerMeta[] = [];
     await Promise.all(rows.map(async (row) => {
       live.add(row.Id);
-      const labels = row.Labels ?? {};
-      if (this.#opts.podsOnly && this.#opts.nodeName && labels[L.node] && labels[L.node] !== this.#opts.nodeName) return;
+      if (!this.#wanted(row.Labels ?? {})) return;
       let meta = this.#cache.get(row.Id);
       if (!meta) {
         meta = await this.#inspect(row.Id, cgroupDriver);
@@ -187,7 +215,7 @@ export class DockerSource {
             }
             const at = typeof ev.timeNano === 'number' ? ev.timeNano / 1e6 : Date.now();
             sinceSec = Math.floor(at / 1000);
-            if (ev.Action !== 'oom') this.invalidate(id);
+            this.applyEvent(ev.Action, id);
             onEvent(ev.Action, id, ev.Actor?.Attributes ?? {}, at);
           }
         }

@@ -20,11 +20,13 @@ const NETDEV = (rx: number) => [
   '',
 ].join('\n');
 
+const calls = { list: 0 };
+const streams: PassThrough[] = [];
+
 function fakeDocker(): Dockerode {
-  const streams: PassThrough[] = [];
   return {
     info: async () => ({ CgroupDriver: 'systemd', ServerVersion: '28.0.0', DockerRootDir: '/' }),
-    listContainers: async () => [{ Id: ID, Labels: { app: 'x' } }],
+    listContainers: async () => { calls.list++; return [{ Id: ID, Labels: { app: 'x' } }]; },
     getContainer: () => ({
       inspect: async () => ({
         Id: ID, Name: '/web', Created: '2026-12-04T10:00:00.5Z', State: { Running: true, Pid: PID },
@@ -135,4 +137,27 @@ test('OOM counts persist: a new collector on the same state dir starts from the 
   assert.equal(again.snapshot()!.containers[0]!.oomEvents, 3, 'not recounted, not lost');
   ac2.abort();
   await again.stop();
+});
+
+test('container events update the cached list without a full re-list', async (t) => {
+  const { root, clock, collector } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep(); // the stream connected: one re-list for what it may have missed
+  const before = calls.list;
+  const stream = streams.at(-1)!;
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: clock.now() * 1e6 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers.length, 0, "a 'die' event drops the container");
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: clock.now() * 1e6 + 1 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers.length, 1, "a 'start' event adds it back (inspected)");
+  assert.equal(calls.list, before, 'no full re-list');
 });
