@@ -19,7 +19,7 @@ const MiB = 1024 * 1024;
 before(async () => {
   bed = await startBed();
   const r = await bed.kubectl(['-n', bed.namespace, 'exec', bed.pod, '-c', 'app', '--', 'sh', '-c',
-    'dd if=/dev/urandom of=/www/big bs=1M count=100 2>/dev/null && (nc -ll -p 9000 -e sha256sum >/dev/null 2>&1 &) && sha256sum /www/big']);
+    'dd if=/dev/urandom of=/www/big bs=1M count=100 2>/dev/null && head -c 10485760 /www/big > /www/mid && (nc -ll -p 9000 -e sha256sum >/dev/null 2>&1 &) && sha256sum /www/big']);
   assert.equal(r.code, 0, r.stderr);
   bigSha = r.stdout.split(' ')[0]!;
 });
@@ -162,7 +162,7 @@ async function httpGet(port: number, path: string): Promise<Buffer> {
 }
 
 for (const [name, env] of [['websocket tunnel', {}], ['spdy', { PORT_FORWARD_WEBSOCKETS: 'false' }]] as const) {
-  test(`port-forward (${name}): a loopback-only listener in the pod, 100 MiB each way intact, 10 connections at once`, async () => {
+  test(`port-forward (${name}): a loopback-only listener in the pod, 100 MiB each way intact, 10 connections at once (10 MiB each)`, async () => {
     const pf = await portForward(8080, env);
     const up = await portForward(9000, env);
     try {
@@ -173,8 +173,8 @@ for (const [name, env] of [['websocket tunnel', {}], ['spdy', { PORT_FORWARD_WEB
       const payload = randomBytes(100 * MiB);
       const answer = await tcpExchange(up.port, payload);
       assert.equal(answer.toString().split(' ')[0], createHash('sha256').update(payload).digest('hex'));
-      const many = await Promise.all(Array.from({ length: 10 }, () => httpGet(pf.port, '/big')));
-      for (const body of many) assert.equal(createHash('sha256').update(body).digest('hex'), bigSha);
+      const many = await Promise.all(Array.from({ length: 10 }, () => httpGet(pf.port, '/mid')));
+      for (const body of many) assert.ok(body.equals(big.subarray(0, 10 * MiB)));
     } finally {
       pf.stop();
       up.stop();
