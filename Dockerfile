@@ -1,22 +1,30 @@
-# dockerlet as an image: run with the host's Docker socket, network and PID namespace, privileged
-# (it manages iptables and mounts tmpfs volumes), e.g.
+# dockerlet as an image. Run with the host's Docker socket, network and PID namespace, privileged (it
+# manages iptables and mounts tmpfs volumes that Docker, outside this container, must see: rshared), e.g.
 #   docker run -d --name dockerlet --privileged --net=host --pid=host \
 #     -v /var/run/docker.sock:/var/run/docker.sock -v /var/lib/dockerlet:/var/lib/dockerlet:rshared \
-#     -v /etc/dockerlet:/etc/dockerlet:ro dockerlet run --config /etc/dockerlet/config.yaml
-# The proxy's native relay is compiled in a stage with a C compiler; the image only gets the addon.
-FROM node:20-bookworm AS native
-WORKDIR /src
-COPY scripts/build-native.sh scripts/
-COPY proxy/native proxy/native
-RUN DOCKERLET_NATIVE_REQUIRED=1 bash scripts/build-native.sh
+#     -v /etc/dockerlet:/etc/dockerlet dockerlet run --config /etc/dockerlet/config.yaml
+# The bases are build arguments: the official Node images by default; scripts/build-image.sh builds
+# local ones from this machine's Debian packages and Node binary, so no registry is needed.
+ARG BASE=node:20-bookworm-slim
+ARG BUILD_BASE=node:20-bookworm
 
-FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends iptables util-linux && rm -rf /var/lib/apt/lists/*
+# Build stage: the native relay (C, against this Node's headers) and the production node_modules
+# (the context's node_modules pruned of dev dependencies, else `npm ci`).
+FROM ${BUILD_BASE} AS build
+WORKDIR /src
+COPY . .
+RUN DOCKERLET_NATIVE_REQUIRED=1 bash scripts/build-native.sh \
+ && if [ -d node_modules ]; then npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline; \
+    else npm ci --omit=dev --ignore-scripts --no-audit --no-fund; fi
+
+FROM ${BASE}
+# The official slim image lacks iptables and mount's friends; the local base has them.
+RUN command -v iptables >/dev/null && command -v mount >/dev/null \
+ || (apt-get update && apt-get install -y --no-install-recommends iptables util-linux && rm -rf /var/lib/apt/lists/*)
 WORKDIR /opt/dockerlet
-COPY package.json package-lock.json ./
-# (postinstall runs build-native.sh, which finds no compiler here and leaves the addon to the stage above)
-COPY scripts/build-native.sh scripts/
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/build/relay.node ./build/relay.node
 COPY bin ./bin
 COPY cli ./cli
 COPY lib ./lib
@@ -25,7 +33,9 @@ COPY runtime ./runtime
 COPY agent ./agent
 COPY proxy ./proxy
 COPY metrics ./metrics
-COPY --from=native /src/build/relay.node ./build/relay.node
+COPY systemd ./systemd
 ENV NODE_OPTIONS=--max-semi-space-size=4
+# root: the agent drives iptables, mounts volumes and talks to the Docker socket (the kubelet's needs).
+# The files are root-owned and not writable by others; `docker run --user 65534 IMAGE version` works.
 ENTRYPOINT ["node", "/opt/dockerlet/bin/dockerlet.js"]
 CMD ["run"]
