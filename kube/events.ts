@@ -183,6 +183,13 @@ export class EventRecorder implements Lifecycle, EventSink {
       this.#writing = true;
       try {
         await this.#write(next);
+      } catch (err) {
+        // Nothing about one event (not even a failure to log it) may end the writer or the process.
+        try {
+          this.#log.warn({ reason: next.reason, error: String(err) }, 'event writer failed; event dropped');
+        } catch {
+          /* logging itself failed */
+        }
       } finally {
         this.#writing = false;
       }

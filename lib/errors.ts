@@ -53,7 +53,9 @@ export class DockerletError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DockerletError';
     this.code = code;
-    this.details = Object.freeze({ ...(options?.details ?? {}) });
+    // A copy, typed read-only but not frozen: pino's err serializer tags every error-like object it
+    // meets (details carrying a Status `message` look error-like) and redaction writes paths in place.
+    this.details = { ...(options?.details ?? {}) };
   }
 }
 
