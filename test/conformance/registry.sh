@@ -4,6 +4,7 @@
 # reached). Two instances on loopback (dockerd treats 127.0.0.0/8 registries as insecure: plain HTTP):
 #   127.0.0.1:5037  open        e2e images: promoterE2eRegistry -> 127.0.0.1:5037/e2e-test-images
 #   127.0.0.1:5038  htpasswd    stands for gcr.io/authenticated-image-pulling and gcr.io/k8s-authenticated-test
+#   127.0.0.1:5039  nothing     stands for invalid.registry.k8s.io (pulls fail at once, on loopback)
 # The e2e framework is pointed at them through KUBE_TEST_REPO_LIST (test/utils/image/manifest.go).
 # Usage: registry.sh up CACHE_DIR    starts what is not running, pushes the local e2e images; prints the repo-list file
 #        registry.sh down CACHE_DIR  stops both
@@ -12,6 +13,7 @@ cmd=${1:?usage: registry.sh up|down CACHE_DIR}; cache=${2:?usage: registry.sh up
 here=$(cd "$(dirname "$0")/../.." && pwd)
 dir="$cache/registry"; mkdir -p "$dir"
 PUBLIC=127.0.0.1:5037 PRIVATE=127.0.0.1:5038
+INVALID=127.0.0.1:5039 # nothing listens: the "invalid registry" specs fail to pull without a DNS query leaving the host
 log() { echo "[conformance-registry] $*" >&2; }
 
 config() { # NAME ADDR [auth]: a registry config file
@@ -69,5 +71,6 @@ cat > "$dir/repo-list.yaml" <<YAML
 promoterE2eRegistry: $PUBLIC/e2e-test-images
 gcAuthenticatedRegistry: $PRIVATE/authenticated-image-pulling
 privateRegistry: $PRIVATE/k8s-authenticated-test
+invalidRegistry: $INVALID/invalid
 YAML
 echo "$dir/repo-list.yaml"
