@@ -2,6 +2,9 @@
 const BENCHES: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   proxy: () => import('./proxy.js'),
   'pod-startup': () => import('./pod-startup.js'),
+  metrics: () => import('./metrics.js'),
+  conformance: () => import('./conformance.js'),
+  'kubelet-api': () => import('./kubelet-api.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);
