@@ -68,7 +68,8 @@ async function makeContainers(docker: Dockerode, n: number): Promise<string[]> {
         try {
           const c = await docker.createContainer({
             name: `${PREFIX}-${i}`, Image: BUSYBOX, Cmd: ['sleep', '86400'], Labels: { 'dockerlet.bench': 'metrics' },
-            HostConfig: { Memory: 64 << 20 },
+            // restarted by dockerd itself if another test restarts the daemon (this machine is shared)
+            HostConfig: { Memory: 64 << 20, RestartPolicy: { Name: 'unless-stopped' } },
           });
           ids.push(c.id);
           await c.start();
