@@ -184,3 +184,21 @@ test('after an API server outage every pod is re-read and a Ready=False written 
   await until('Ready=True on the server', () => api.current('ns', 'p').status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
   assert.ok(api.gets > gets, 're-read live');
 });
+
+test('a static pod writes to its mirror once it exists, and a mirror status changed by another is put back', async () => {
+  const api = new FakePods();
+  const mirror = api.add({ ...basePod('mirror-uid'), metadata: { name: 'web-node', namespace: 'ns', uid: 'mirror-uid', annotations: { 'kubernetes.io/config.mirror': 'h' } } });
+  const m = new StatusManager({ client: api, log: silentLogger(), resyncMs: 100, retryMs: 20 });
+  const ac = new AbortController();
+  await m.start(ac.signal);
+  stops.push(async () => { ac.abort(); await m.stop(); });
+  const staticPod: Pod = { metadata: { name: 'web', namespace: 'ns', uid: 'static-uid', annotations: { 'kubernetes.io/config.source': 'file' } }, spec: { containers: [] } };
+  m.set(staticPod, running('172.17.0.5'), 'web-node');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(api.patches.length, 0, 'no mirror yet: nothing written');
+  m.setTarget('static-uid', 'web-node', mirror.metadata.uid!);
+  await until('written to the mirror', () => api.current('ns', 'web-node').status?.podIP === '172.17.0.5');
+  api.writeStatus('ns', 'web-node', (p) => { p.status!.conditions!.find((c) => c.type === 'Ready')!.status = 'False'; });
+  // No informer for mirror pods: the periodic pass reads the mirror live.
+  await until('Ready=True on the mirror again', () => api.current('ns', 'web-node').status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+});
