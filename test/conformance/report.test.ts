@@ -50,7 +50,7 @@ test('buildTable: scope, skip list, outcomes, suite failures, pass rate over app
     ],
   };
   const t = buildTable([report], { label: 'NodeConformance', excludeLabels: ['Flaky'], skips });
-  assert.deepEqual(t.figures, { selected: 6, applicable: 4, passed: 1, failed: 3, skipped: 2, skipped_by_list: 1, skipped_at_runtime: 1 });
+  assert.deepEqual(t.figures, { selected: 6, applicable: 4, passed: 1, failed: 3, not_run: 0, skipped: 2, skipped_by_list: 1, skipped_at_runtime: 1 });
   assert.equal(t.ratios.pass_rate, 0.25);
   assert.deepEqual(t.failure_groups['missing endpoint'], ['[sig-node] Pods should be updated']);
   assert.deepEqual(t.failure_groups['wrong value'], ['[sig-node] Pods should report the reason']);
@@ -61,7 +61,12 @@ test('buildTable: scope, skip list, outcomes, suite failures, pass rate over app
   assert.equal(failed?.seconds, 2.5);
   assert.match(failed?.first_error ?? '', /^failed to get logs from pod-x: error dialing backend/);
   assert.match(t.specs.find((s) => s.name.endsWith('cloud'))?.skip_reason ?? '', /^skip list: needs a cloud provider/);
-  assert.match(formatTable(t), /1 passed, 3 failed, 2 skipped .* pass rate 25\.0% of 4 applicable/);
+  assert.match(formatTable(t), /1 passed, 3 failed, 0 not run, 2 skipped .* pass rate 25\.0% of 4 applicable/);
+  // a full run: a spec skipped without a message never started (interrupted suite) and still applies
+  const full = buildTable([report], { label: 'NodeConformance', excludeLabels: ['Flaky'], skips, allSelected: true });
+  assert.equal(full.figures.not_run, 1);
+  assert.equal(full.figures.applicable, 5);
+  assert.equal(full.ratios.pass_rate, 0.2);
 });
 
 test('buildTable with a subset counts only the listed specs', () => {
@@ -76,6 +81,10 @@ test('classify and firstErrorLine', () => {
   assert.equal(classify('exec: "curl": executable file not found in $PATH'), 'missing feature');
   assert.equal(classify('context deadline exceeded'), 'timing');
   assert.equal(classify('Expected\n <int>: 1\nto equal\n <int>: 2'), 'wrong value');
+  assert.equal(classify('failed,  1 out of 1 connections failed'), 'network');
+  assert.equal(classify('Interrupted by User', 'interrupted'), 'timing');
+  assert.equal(classify('failed to get logs from pod-x: an error on the server ("unknown") has prevented the request'), 'missing endpoint');
+  assert.equal(classify('expected number of restarts: 1, found restarts: 0'), 'wrong value');
   assert.equal(classify('something else'), 'other');
   assert.equal(firstErrorLine('\n\n  first\nsecond'), 'first');
   assert.equal(firstErrorLine(undefined), '(no message)');

@@ -32,8 +32,8 @@ export interface SkipEntry {
   reason: string;
 }
 
-export type Outcome = 'passed' | 'failed' | 'skipped';
-export type Cause = 'missing endpoint' | 'missing feature' | 'wrong value' | 'timing' | 'other';
+export type Outcome = 'passed' | 'failed' | 'skipped' | 'not run';
+export type Cause = 'missing endpoint' | 'missing feature' | 'wrong value' | 'network' | 'timing' | 'other';
 
 export interface SpecOutcome {
   name: string;
@@ -48,7 +48,7 @@ export interface SpecOutcome {
 }
 
 export interface ConformanceTable {
-  figures: { selected: number; applicable: number; passed: number; failed: number; skipped: number; skipped_by_list: number; skipped_at_runtime: number };
+  figures: { selected: number; applicable: number; passed: number; failed: number; not_run: number; skipped: number; skipped_by_list: number; skipped_at_runtime: number };
   ratios: { pass_rate: number };
   failure_groups: Record<Cause, string[]>;
   /** Suite-level nodes (BeforeSuite, AfterSuite, reporters) that did not pass, with their first error line. */
@@ -99,18 +99,24 @@ export function firstErrorLine(message: string | undefined): string {
   return line.slice(0, 300);
 }
 
-const ENDPOINT = /pods\/log|pods\/exec|pods\/portforward|pods\/attach|containerLogs|\/exec\/|error dialing backend|unable to upgrade connection|upgrade request|bad handshake|could not find the requested resource|proxy error|dial tcp [^ ]+:102\d\d|the server has asked for the client to provide credentials|Unauthorized|Forbidden \(user=kube-apiserver/i;
+const ENDPOINT = /failed to get logs|an error on the server \("unknown"\)|pods\/log|pods\/exec|pods\/portforward|pods\/attach|containerLogs|\/exec\/|error dialing backend|unable to upgrade connection|upgrade request|bad handshake|could not find the requested resource|proxy error|dial tcp [^ ]+:102\d\d|the server has asked for the client to provide credentials|Unauthorized|Forbidden \(user=kube-apiserver/i;
 const TIMING = /timed out|timeout|deadline exceeded|context canceled|Timed out after/i;
 const FEATURE = /not supported|not implemented|unsupported|unknown field|no such file or directory|executable file not found|applet not found/i;
-const VALUE = /^Expected|to equal|to contain|to match|to be|expected .* (got|but)|unexpected (reason|state|phase|value)|wrong/i;
+const VALUE = /^Expected|to equal|to contain|to match|to be|expected .* (got|but|found)|unexpected (reason|state|phase|value)|wrong/i;
+const NETWORK = /connections failed|Error dialing|failed to find expected endpoints|no route to host|connection refused|connection reset/i;
 
-/** Groups a failure by its probable cause; the order matters (an endpoint error wrapped in a timeout is an endpoint error). */
-export function classify(message: string | undefined): Cause {
+/**
+ * Groups a failure by its probable cause; the order matters (an endpoint error wrapped in a timeout is an
+ * endpoint error). A spec cut short (ginkgo state interrupted or timedout) is a timing failure.
+ */
+export function classify(message: string | undefined, state = 'failed'): Cause {
   const m = message ?? '';
+  if (state === 'interrupted' || state === 'timedout') return 'timing';
   if (ENDPOINT.test(m)) return 'missing endpoint';
   if (FEATURE.test(m)) return 'missing feature';
   if (TIMING.test(m)) return 'timing';
   if (VALUE.test(m)) return 'wrong value';
+  if (NETWORK.test(m)) return 'network';
   return 'other';
 }
 
@@ -127,6 +133,11 @@ export interface TableOptions {
   label: string;
   excludeLabels: string[];
   skips: SkipEntry[];
+  /**
+   * Whether every spec in scope was meant to run (a full run without a focus): then one the report shows as
+   * skipped without a message never ran (the suite was interrupted or timed out) and counts as applicable.
+   */
+  allSelected?: boolean;
 }
 
 export function buildTable(reports: GinkgoReport[], o: TableOptions): ConformanceTable {
@@ -143,11 +154,14 @@ export function buildTable(reports: GinkgoReport[], o: TableOptions): Conformanc
       if (listed) specs.push({ ...base, outcome: 'skipped', skip_reason: `skip list: ${listed.reason}` });
       else if (s.State === 'passed') specs.push({ ...base, outcome: 'passed' });
       // A spec the filters (label, focus) left out is reported as skipped without a message: not selected.
-      else if (s.State === 'skipped' && !s.Failure?.Message) continue;
+      else if (s.State === 'skipped' && !s.Failure?.Message) {
+        if (o.allSelected) specs.push({ ...base, outcome: 'not run', skip_reason: 'never started: the suite was interrupted or timed out' });
+        continue;
+      }
       else if (s.State === 'skipped' || s.State === 'pending') {
         specs.push({ ...base, outcome: 'skipped', skip_reason: `at run time: ${firstErrorLine(s.Failure?.Message)}` });
       } else {
-        specs.push({ ...base, outcome: 'failed', first_error: firstErrorLine(s.Failure?.Message), cause: classify(s.Failure?.Message) });
+        specs.push({ ...base, outcome: 'failed', first_error: firstErrorLine(s.Failure?.Message), cause: classify(s.Failure?.Message, s.State) });
       }
     }
   }
@@ -155,13 +169,14 @@ export function buildTable(reports: GinkgoReport[], o: TableOptions): Conformanc
   const count = (f: (s: SpecOutcome) => boolean) => specs.filter(f).length;
   const passed = count((s) => s.outcome === 'passed');
   const failed = count((s) => s.outcome === 'failed');
+  const notRun = count((s) => s.outcome === 'not run');
   const byList = count((s) => s.skip_reason?.startsWith('skip list') === true);
   const atRuntime = count((s) => s.skip_reason?.startsWith('at run time') === true);
-  const groups: Record<Cause, string[]> = { 'missing endpoint': [], 'missing feature': [], 'wrong value': [], timing: [], other: [] };
+  const groups: Record<Cause, string[]> = { 'missing endpoint': [], 'missing feature': [], 'wrong value': [], network: [], timing: [], other: [] };
   for (const s of specs) if (s.outcome === 'failed' && s.cause) groups[s.cause].push(s.name);
-  const applicable = passed + failed;
+  const applicable = passed + failed + notRun;
   return {
-    figures: { selected: specs.length, applicable, passed, failed, skipped: byList + atRuntime, skipped_by_list: byList, skipped_at_runtime: atRuntime },
+    figures: { selected: specs.length, applicable, passed, failed, not_run: notRun, skipped: byList + atRuntime, skipped_by_list: byList, skipped_at_runtime: atRuntime },
     ratios: { pass_rate: applicable === 0 ? 0 : Math.round((passed / applicable) * 1000) / 1000 },
     failure_groups: groups,
     suite_failures: suiteFailures,
@@ -173,7 +188,7 @@ export function buildTable(reports: GinkgoReport[], o: TableOptions): Conformanc
 export function formatTable(t: ConformanceTable): string {
   const f = t.figures;
   const lines = [
-    `conformance: ${f.passed} passed, ${f.failed} failed, ${f.skipped} skipped (${f.skipped_by_list} by the skip list, ${f.skipped_at_runtime} at run time) of ${f.selected} selected; pass rate ${(t.ratios.pass_rate * 100).toFixed(1)}% of ${f.applicable} applicable`,
+    `conformance: ${f.passed} passed, ${f.failed} failed, ${f.not_run} not run, ${f.skipped} skipped (${f.skipped_by_list} by the skip list, ${f.skipped_at_runtime} at run time) of ${f.selected} selected; pass rate ${(t.ratios.pass_rate * 100).toFixed(1)}% of ${f.applicable} applicable`,
   ];
   for (const f2 of t.suite_failures) lines.push(`  suite: ${f2}`);
   for (const [cause, names] of Object.entries(t.failure_groups)) {

@@ -6,7 +6,7 @@
 // bed down. Returns the table (report.ts) and where the logs and reports are.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +53,7 @@ export async function listFile(name: string): Promise<string[]> {
   return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }
 
-export async function runConformance(o: RunOptions): Promise<RunResult> {
+export async function runConformance(o: RunOptions): Promise<RunResult & { meta: RunMeta }> {
   const e2e = join(o.cacheDir, 'e2e.test');
   const ginkgo = join(o.cacheDir, 'ginkgo');
   await Promise.all([access(e2e), access(ginkgo)]).catch(() => {
@@ -88,9 +88,43 @@ export async function runConformance(o: RunOptions): Promise<RunResult> {
   } finally {
     await bed.stop().catch((err: unknown) => o.log(`bed stop: ${String(err)}`));
   }
+  const meta: RunMeta = {
+    subset: o.subset, focus: o.focus ?? null, procs: o.procs, ginkgoExit, seconds: (Date.now() - t0) / 1000, bedSeconds,
+    nodeCrashes: bed.nodeCrashes(), registry: Boolean(process.env.KUBE_TEST_REPO_LIST), nodeLog: bed.nodeLog, command,
+  };
+  await writeFile(join(o.workDir, 'run-meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  return resultFromWorkDir(o.workDir);
+}
+
+/** What a run leaves in its work dir besides ginkgo's reports. */
+export interface RunMeta {
+  subset: 'full' | 'ci';
+  focus: string | null;
+  procs: number;
+  ginkgoExit: number;
+  seconds: number;
+  bedSeconds: number;
+  nodeCrashes: { at: string; code: number | null; signal: string | null }[];
+  registry: boolean;
+  nodeLog: string;
+  command: string[];
+}
+
+/** The table of a finished run, from its work dir (also for re-reading an earlier run with the current skip list). */
+export async function resultFromWorkDir(workDir: string): Promise<RunResult & { meta: RunMeta }> {
+  const meta = JSON.parse(await readFile(join(workDir, 'run-meta.json'), 'utf8')) as RunMeta;
+  const jsonReport = join(workDir, 'ginkgo-report.json');
+  const skips = parseSkipList(await readFile(join(here, 'skip.txt'), 'utf8'));
+  const only = meta.subset === 'ci' ? await listFile('ci-subset.txt') : undefined;
   const reports = JSON.parse(await readFile(jsonReport, 'utf8').catch(() => '[]')) as GinkgoReport[];
-  const table = buildTable(reports, { label: LABEL, excludeLabels: EXCLUDE_LABELS, skips, ...(only ? { only } : {}) });
-  return { table, ginkgoExit, seconds: (Date.now() - t0) / 1000, bedSeconds, jsonReport, junitReport, ginkgoLog, nodeLog: bed.nodeLog, nodeCrashes: bed.nodeCrashes(), command };
+  const table = buildTable(reports, {
+    label: LABEL, excludeLabels: EXCLUDE_LABELS, skips, ...(only ? { only } : {}), allSelected: meta.subset === 'full' && !meta.focus,
+  });
+  return {
+    table, ginkgoExit: meta.ginkgoExit, seconds: meta.seconds, bedSeconds: meta.bedSeconds, jsonReport,
+    junitReport: join(workDir, 'junit.xml'), ginkgoLog: join(workDir, 'ginkgo.log'), nodeLog: meta.nodeLog,
+    nodeCrashes: meta.nodeCrashes, command: meta.command, meta,
+  };
 }
 
 /** Runs the command with its output into a log file; SIGINT at the bound (ginkgo writes its reports), SIGKILL 60 s later. */
