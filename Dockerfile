@@ -3,6 +3,9 @@
 #   docker run -d --name dockerlet --privileged --net=host --pid=host \
 #     -v /var/run/docker.sock:/var/run/docker.sock -v /var/lib/dockerlet:/var/lib/dockerlet:rshared \
 #     -v /etc/dockerlet:/etc/dockerlet dockerlet run --config /etc/dockerlet/config.yaml
+# (where the host cannot grant every capability: --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add NET_RAW
+#  --cap-add SYS_PTRACE --security-opt seccomp=unconfined --security-opt apparmor=unconfined instead of
+#  --privileged; /var/lib/dockerlet must be a shared mount: mount --bind it onto itself, --make-rshared.)
 # The bases are build arguments: the official Node images by default; scripts/build-image.sh builds
 # local ones from this machine's Debian packages and Node binary, so no registry is needed.
 ARG BASE=node:20-bookworm-slim
