@@ -10,7 +10,7 @@
 // Args/env: --seconds/BENCH_SECONDS (default 5), --rounds/BENCH_ROUNDS (default 3), --variants/BENCH_PROXY_VARIANTS
 // (extra dockerlet variants beside the default, e.g. "pump,pump+hwm256k"; default "pump").
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAptPackages, freePort, run, startChild, waitForPort, type Child } from './lib/proc.js';
@@ -120,6 +120,7 @@ export async function main(args: string[] = []): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dockerlet-bench-proxy-'));
   const children: Child[] = [];
   const samples: Record<string, Sample[]> = {};
+  const loadBefore = round3(loadavg()[0]!);
   const rates: Record<string, number> = {};
   let programs: Record<string, string> | undefined;
   try {
@@ -139,13 +140,14 @@ export async function main(args: string[] = []): Promise<void> {
       ...variants.map((v): Target => ({ name: `dockerlet[${v}]`, start: () => startDockerlet(v, b) })),
     ];
     for (let r = 1; r <= rounds; r++) {
-      const sat = new Map<string, { s: Saturated; position: number; tw: number }>();
+      const sat = new Map<string, { s: Saturated; position: number; tw: number; load: number }>();
       const orderA = shuffled(targets);
       for (const [i, t] of orderA.entries()) {
         const tw = await drainTimeWait();
-        console.log(`round ${r}/${rounds} A ${i + 1}/${orderA.length}: ${t.name} (TIME_WAIT ${tw})`);
+        const load = round3(loadavg()[0]!);
+        console.log(`round ${r}/${rounds} A ${i + 1}/${orderA.length}: ${t.name} (TIME_WAIT ${tw}, load ${load})`);
         const s = await measured(t, (f) => saturate(f, seconds));
-        if (s) sat.set(t.name, { s, position: i + 1, tw });
+        if (s) sat.set(t.name, { s, position: i + 1, tw, load });
       }
       const slowest = Math.min(...[...sat.values()].map((v) => v.s.keepalive_rps).filter((n) => n > 0));
       const rate = Math.max(100, Math.floor(slowest / 2));
@@ -158,7 +160,7 @@ export async function main(args: string[] = []): Promise<void> {
         const fr = await measured(t, (f) => fixedRate(dir, f, rate, seconds));
         if (!fr) continue;
         const figures: Figures = { ...a.s, fixed_rate_rps: Math.round(fr.achieved_rps), fixed_rate_p50_ms: round3(fr.p50_ms), fixed_rate_p99_ms: round3(fr.p99_ms), errors: a.s.errors + fr.errors };
-        (samples[t.name] ??= []).push({ round: r, position: a.position, timeWaitAtStart: a.tw, figures });
+        (samples[t.name] ??= []).push({ round: r, position: a.position, timeWaitAtStart: a.tw, loadAtStart: a.load, figures });
       }
     }
   } finally {
@@ -173,7 +175,7 @@ export async function main(args: string[] = []): Promise<void> {
   const compare = (name: string) => Object.fromEntries(peers.map((p) => [`vs_${p}`, pairedRatios(samples[name] ?? [], samples[p]!)]));
   const result = {
     generatedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release() },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadBefore, loadavg1_at_end: round3(loadavg()[0]!) },
     versions: programs,
     method: {
       seconds, rounds,

@@ -25,6 +25,8 @@ export interface Sample {
   position: number;
   /** TIME_WAIT sockets on the host when the measurement started (drained before each target). */
   timeWaitAtStart: number;
+  /** The host's 1-minute load average when the measurement started (others' work shares the cores). */
+  loadAtStart?: number;
   figures: Figures;
 }
 
