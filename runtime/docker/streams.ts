@@ -30,7 +30,7 @@ export class DockerContainerStreams implements ContainerStreams {
     const socket = (await exec.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty }).catch(failed('exec', containerId))) as Duplex;
     let aborted = false;
     const session = wire(socket, opts, {
-      resize: (s) => exec.resize({ h: s.height, w: s.width }).then(() => undefined),
+      resize: (s) => withRetries(() => exec.resize({ h: s.height, w: s.width })),
       finish: async () => ({ exitCode: await exitCodeOf(exec) }),
     });
     return {
@@ -53,7 +53,7 @@ export class DockerContainerStreams implements ContainerStreams {
       .attach({ stream: true, hijack: true, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, logs: false })
       .catch(failed('attach', containerId))) as Duplex;
     const session = wire(socket, o, {
-      resize: (s) => container.resize({ h: s.height, w: s.width }).then(() => undefined),
+      resize: (s) => withRetries(() => container.resize({ h: s.height, w: s.width })),
       finish: async () => ({}),
     });
     return { ...session, abort: () => socket.destroy() };
@@ -157,6 +157,23 @@ export function demux(src: Readable, stdout: PassThrough | undefined, stderr: Pa
       blocked.once('drain', () => src.resume());
     }
   });
+}
+
+/**
+ * Docker answers the exec start before the process runs, and a resize until then fails ("cannot
+ * resize a stopped container"): the first size would be lost. Retry briefly, as the docker CLI's
+ * initTtySize does (10 attempts, growing pauses).
+ */
+async function withRetries(fn: () => Promise<unknown>): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (i >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 10 * i));
+    }
+  }
 }
 
 async function exitCodeOf(exec: Dockerode.Exec): Promise<number> {

@@ -52,9 +52,11 @@ for (const [name, env] of TRANSPORTS) {
   test(`exec -it (${name}): the terminal gets the client's size and later resizes`, async () => {
     // script(1) gives kubectl a terminal (its name printed first) of 33x111; once the remote shell
     // has reported that size the test resizes the terminal to 44x122, signals kubectl (SIGWINCH, as a
-    // terminal emulator does) and presses enter; the shell then reports the new size.
+    // terminal emulator does) and presses enter; the shell then reports the new size. (The remote waits
+    // a second first: Docker API 1.41 cannot size an exec's terminal at creation, so the first size
+    // lands just after the process starts, as with dockershim and the docker CLI.)
     const kc = `kubectl --kubeconfig ${bed.cp.adminKubeconfigPath} -n ${bed.namespace}`;
-    const inner = `echo "local=$(tty)"; stty rows 33 cols 111; exec ${kc} exec -it ${bed.pod} -c app -- sh -c 'stty size; read x; stty size; exit 4'`;
+    const inner = `echo "local=$(tty)"; stty rows 33 cols 111; exec ${kc} exec -it ${bed.pod} -c app -- sh -c 'sleep 1; stty size; read x; stty size; exit 4'`;
     const { spawn, execFileSync } = await import('node:child_process');
     const child = spawn('script', ['-qec', inner, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
