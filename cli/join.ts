@@ -10,7 +10,7 @@ import { discoverCluster } from '../kube/bootstrap/discovery.js';
 import { writeBootstrapKubeconfig } from '../kube/bootstrap/kubeconfigs.js';
 import { loadClientCert } from '../kube/bootstrap/tls-bootstrap.js';
 import { parseBootstrapToken } from '../kube/bootstrap/token.js';
-import { DockerletError, ErrorCodes } from '../lib/errors.js';
+import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 
 export const JOIN_USAGE = `usage: dockerlet join --server https://HOST:PORT --token ID.SECRET --discovery-token-ca-cert-hash sha256:HEX [flags]
@@ -79,7 +79,7 @@ export async function joinCluster(opts: JoinOptions, log: Logger, signal?: Abort
   const found = await discoverCluster({
     server: opts.server, token, caCertHashes: opts.caCertHashes, timeoutMs: opts.timeoutMs,
     ...(signal ? { signal } : {}),
-    onRetry: (err) => log.warn({ err }, 'cluster-info not usable yet; retrying'),
+    onRetry: (err) => log.info({ reason: errorMessage(err) }, 'cluster-info not usable yet; retrying'),
   });
   log.info({ server: found.server }, 'cluster CA verified by its public key hash and the token signature');
   const kubeconfigPath = join(opts.configDir, 'kubelet.kubeconfig');

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { Agent } from '../../../agent/agent.js';
 import { joinCluster, parseJoinFlags } from '../../../cli/join.js';
 import { validateConfig } from '../../../cli/config.js';
-import type { Node, Pod } from '../../../kube/api.js';
+import type { Node, Pod, Service } from '../../../kube/api.js';
 import { prepareNodeCredentials } from '../../../kube/bootstrap/node-credentials.js';
 import { CSR_PATH, type CertificateSigningRequest } from '../../../kube/certificates/request.js';
 import { CertificateStore } from '../../../kube/certificates/store.js';
@@ -107,6 +107,10 @@ test('join with a token and CA hash; node Ready; the certificate rotates without
       return n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? n : undefined;
     };
     await waitFor('node Ready', 60_000, ready);
+    // An informer on the rotating client: after the rotation it must resume its watch, not relist.
+    const services = kube.informers.get<Service>({ path: '/api/v1/services' });
+    await services.start(ac.signal);
+    const listsBefore = services.stats().lists;
 
     // 3 min signing duration, 5 min backdate: rotation 0.6–2.2 min after issue.
     await waitFor('a rotation', 240_000, async () => (creds.rotation!.rotations >= 1 ? true : undefined));
@@ -117,6 +121,12 @@ test('join with a token and CA hash; node Ready; the certificate rotates without
     const csrs = await b().admin.list<CertificateSigningRequest>(CSR_PATH);
     const renewal = csrs.items.find((c) => c.spec.username === `system:node:${NODE}`);
     assert.ok(renewal, 'the renewal CSR was made with the node credential');
+    await waitFor('the watch reconnected', 30_000, async () => (services.stats().watches >= 2 ? true : undefined));
+    assert.equal(services.stats().lists, listsBefore, 'the watch resumed from its resourceVersion: no relist');
+    await b().admin.create('/api/v1/namespaces/default/services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'ops-after-rotation' }, spec: { ports: [{ port: 80 }] },
+    });
+    await waitFor('the new Service through the resumed watch', 30_000, async () => services.get('default/ops-after-rotation'));
 
     // Still Ready with a fresh heartbeat, and a pod bound after the rotation runs (its watch reconnected).
     const rotatedAt = Date.now();
