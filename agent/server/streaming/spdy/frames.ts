@@ -64,27 +64,65 @@ const STREAM_ID_MASK = 0x7fffffff;
 
 /** Splits a byte stream into frames; push() returns every frame completed by the chunk. */
 export class FrameParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.size += chunk.length;
     const frames: Frame[] = [];
-    let off = 0;
-    while (this.buf.length - off >= 8) {
-      const len = this.buf.readUIntBE(off + 5, 3);
-      if (this.buf.length - off < 8 + len) break;
-      const head = this.buf.subarray(off, off + 8);
-      const payload = this.buf.subarray(off + 8, off + 8 + len);
-      off += 8 + len;
-      frames.push(parseFrame(head, payload));
+    while (this.size >= 8) {
+      const head = this.peek(8);
+      const total = 8 + head.readUIntBE(5, 3);
+      if (this.size < total) break; // wait for the rest without copying what is held
+      const buf = this.take(total);
+      frames.push(parseFrame(buf.subarray(0, 8), buf.subarray(8)));
     }
-    this.buf = off === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(off);
     return frames;
   }
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buf.length;
+    return this.size;
+  }
+
+  /** The first n bytes (n <= size), joining chunks only as far as needed. */
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) {
+      const joined = Buffer.concat(this.chunks);
+      this.chunks = [joined];
+    }
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  /** Removes and returns the first n bytes (n <= size). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const parts: Buffer[] = [];
+      let need = n;
+      while (need > 0) {
+        const c = this.chunks[0]!;
+        if (c.length <= need) {
+          parts.push(c);
+          this.chunks.shift();
+          need -= c.length;
+        } else {
+          parts.push(c.subarray(0, need));
+          this.chunks[0] = c.subarray(need);
+          need = 0;
+        }
+      }
+      out = Buffer.concat(parts, n);
+    }
+    this.size -= n;
+    return out;
   }
 }
 

@@ -137,8 +137,11 @@ export class SpdySession implements StreamHost {
         const last = off + n >= data.length;
         const piece = data.subarray(off, off + n);
         off += n;
+        // One write per frame (corked): over TLS each write is a record of its own.
+        this.socket.cork();
         this.socket.write(encodeDataHeader(stream.id, last && fin ? FLAG_FIN : 0, piece.length));
         ok = this.socket.write(piece);
+        this.socket.uncork();
         if (!last && !ok) {
           this.drainWaiters.push(step);
           return;
