@@ -34,12 +34,15 @@ export class LogStream extends Transform {
     if (this.#done) return cb();
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (!this.#multiplexed) {
-      this.#emit(buf);
+      this.#emit([buf]);
       return cb();
     }
+    // One push per incoming chunk (Docker frames are often one line each): the payloads of every
+    // complete frame in it are gathered first, so a reader sees few large chunks, not a write per line.
+    const parts: Buffer[] = [];
     let data = this.#pending.length ? Buffer.concat([this.#pending, buf]) : buf;
     this.#pending = Buffer.alloc(0);
-    while (data.length > 0 && !this.#done) {
+    while (data.length > 0) {
       if (this.#frameLeft === 0) {
         if (data.length < HEADER) {
           this.#pending = Buffer.from(data);
@@ -50,19 +53,22 @@ export class LogStream extends Transform {
         continue;
       }
       const n = Math.min(this.#frameLeft, data.length);
-      this.#emit(data.subarray(0, n));
+      parts.push(data.subarray(0, n));
       this.#frameLeft -= n;
       data = data.subarray(n);
     }
+    this.#emit(parts);
     cb();
   }
 
-  #emit(buf: Buffer): void {
-    if (buf.length === 0 || this.#done) return;
+  #emit(parts: Buffer[]): void {
+    if (this.#done) return;
+    let buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (buf.length === 0) return;
     const room = this.#limit - this.#emitted;
-    const out = buf.length > room ? buf.subarray(0, room) : buf;
-    this.#emitted += out.length;
-    this.push(Buffer.from(out));
+    if (buf.length > room) buf = buf.subarray(0, room);
+    this.#emitted += buf.length;
+    this.push(buf);
     if (this.#emitted >= this.#limit) {
       this.#done = true;
       this.push(null);
