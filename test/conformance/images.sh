@@ -4,7 +4,8 @@
 # registry can be reached. Upstream images and what stands in for them here:
 #  - agnhost:   the real agnhost binary (built by scripts/build-conformance.sh) on a busybox-static rootfs
 #               instead of alpine: /agnhost, /agnhost-2, porter's /localhost.crt|key, /uploads, user 1000 and
-#               group 50000 as upstream; `bash` and `curl` are small busybox sh/wget shims (upstream: apk)
+#               group 50000 as upstream; curl and nc are netutil (test/conformance/e2e/netutil, Go), sh and
+#               bash the host's dash and bash (upstream installs curl, netcat-openbsd and bash from alpine)
 #  - busybox:   busybox-static (Debian) with applet links, as dockerlet/busybox in scripts/setup-host.sh
 #  - nginx, httpd: the busybox httpd on port 80 (the specs only need a long-running server image)
 #  - nonewprivs: the real nnp binary (setuid root) on busybox; nonroot: busybox with USER 1234
@@ -82,9 +83,15 @@ cp "$src/test/images/agnhost/porter/localhost.crt" "$src/test/images/agnhost/por
 mkdir -p "$a/uploads" "$a/home/user-defined-in-image"
 echo 'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' >> "$a/etc/passwd"
 printf 'user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n' >> "$a/etc/group"
-cp "$here/test/conformance/shims/bash" "$a/bin/bash"; cp "$here/test/conformance/shims/curl" "$a/usr/bin/curl"
-chmod 0755 "$a/bin/bash" "$a/usr/bin/curl"
-make_image agnhost "$(hash_of /bin/busybox "$0" "$cache/agnhost" "$here"/test/conformance/shims/*)" "$a" \
+# the host's dash as /bin/sh and bash as /bin/bash, with their shared libraries: busybox-static's ash runs its
+# own applets before PATH (so its nc, without UDP, would shadow /usr/bin/nc)
+copy_dyn() { # BINARY DEST: the binary and the libraries ldd lists, into the agnhost rootfs
+  rm -f "$a$2"; install -D -m 0755 "$1" "$a$2"
+  for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do install -D -m 0755 "$lib" "$a$lib"; done
+}
+copy_dyn /bin/dash /bin/sh; copy_dyn /bin/bash /bin/bash; rm -f "$a/bin/nc"
+install -m 0755 "$cache/netutil" "$a/usr/bin/netutil"; ln -s netutil "$a/usr/bin/curl"; ln -s netutil "$a/usr/bin/nc"
+make_image agnhost "$(hash_of /bin/busybox /bin/dash /bin/bash "$0" "$cache/agnhost" "$cache/netutil")" "$a" \
   'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   'EXPOSE 80 8080 8081 9376 5000' 'ENTRYPOINT ["/agnhost"]' 'CMD ["pause"]'
 # pause
