@@ -8,7 +8,8 @@
 #                                       (npm, Node's headers) for the native relay and `npm prune`.
 # Each is `docker import`ed from a tar of the packages' files (dpkg -L), merged-/usr layout, the host's
 # iptables alternatives (same backend as the host), and reused while it exists.
-# Usage: scripts/build-image.sh [TAG] (default dockerlet:dev). Prints the image size at the end.
+#   --systemd: only a systemd base (systemd as PID 1, Node, iptables) for the real-systemd test; prints its name.
+# Usage: scripts/build-image.sh [TAG] (default dockerlet:dev) | scripts/build-image.sh --systemd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-dockerlet:dev}
@@ -52,6 +53,7 @@ make_image() { # $1 image, $2 extra files list (absolute paths), rest: packages
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' > "$tmp/root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$tmp/root/etc/group"
+  : > "$tmp/root/etc/machine-id"
   tar -C "$tmp/root" -cf - . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - "$image" >/dev/null
   log "built $image ($(docker image inspect -f '{{.Size}}' "$image" | awk '{ printf "%.0f MiB", $1 / 1048576 }'))"
@@ -59,6 +61,13 @@ make_image() { # $1 image, $2 extra files list (absolute paths), rest: packages
 
 tmpl=$(mktemp)
 trap 'rm -f "$tmpl"' EXIT
+if [ "$tag" = --systemd ]; then
+  sdbase=dockerlet/systemd-base:node-$nodever-$rev
+  echo /usr/bin/node > "$tmpl"
+  make_image "$sdbase" "$tmpl" systemd systemd-sysv dash coreutils bash iptables util-linux mount libstdc++6 libgcc-s1 libc6 grep sed
+  echo "$sdbase"
+  exit 0
+fi
 # The runtime base: Node's binary only (not npm, not headers).
 echo /usr/bin/node > "$tmpl"
 mkdir -p /etc/alternatives
@@ -66,6 +75,7 @@ make_image "$base" "$tmpl" dash coreutils iptables util-linux mount libstdc++6 l
 { dpkg -L nodejs; find /usr/lib/node_modules/npm; } > "$tmpl"
 ls /etc/alternatives/cc /etc/alternatives/c++ 2>/dev/null >> "$tmpl" || true
 make_image "$buildbase" "$tmpl" dash coreutils bash iptables util-linux mount libstdc++6 libgcc-s1 libc6 gcc libc6-dev grep sed findutils
+
 
 log "building $tag"
 DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" --build-arg "BUILD_BASE=$buildbase" -t "$tag" . >/dev/null
