@@ -8,7 +8,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { freePort } from '../../cluster/net.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
 const NODE = `srv-tlsboot-${process.pid}`;
@@ -37,10 +36,10 @@ async function csrs(): Promise<Csr[]> {
 
 before(async () => {
   bed = await startBed({ nodeName: NODE });
-  port = await freePort('0.0.0.0');
+  port = bed.kubeletPort;
   const config = join(bed.dir, 'config.yaml');
   await writeFile(config, 'serverTLSBootstrap: true\n');
-  args = ['--config', config, '--port', String(port), '--client-ca-file', bed.cp.caCertPath];
+  args = ['--config', config];
   await bed.startAgent(args);
 });
 

@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort } from '../../cluster/net.js';
 import { createCa, issueCert, type IssuedCert } from '../../cluster/pki.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -64,8 +63,8 @@ const logs = (name: string, ...args: string[]) => bed.kubectl(['logs', '-n', NS,
 
 before(async () => {
   bed = await startBed({ nodeName: NODE, command: 'run' });
-  port = await freePort('0.0.0.0');
-  await bed.startAgent(['--port', String(port), '--client-ca-file', bed.cp.caCertPath]);
+  port = bed.kubeletPort; // the bed passes --port and --client-ca-file (the cluster CA)
+  await bed.startAgent();
   const ca = { certPath: bed.cp.caCertPath, keyPath: join(bed.cp.dir, 'pki', 'ca.key'), certPem: bed.cp.caCertPem };
   admin = await issueCert(ca, join(bed.dir, 'certs'), { name: 'admin', commonName: 'srv-admin', organizations: ['system:masters'], usage: 'client' });
   const other = await createCa(join(bed.dir, 'other'), 'another-ca');
