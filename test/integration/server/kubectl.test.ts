@@ -189,3 +189,9 @@ test('service links and in-cluster config: a pod reads itself through the kubern
   const uid = (await bed.pod(NS, 'incluster'))?.metadata.uid;
   assert.ok(uid && new RegExp(`SELF: "uid": ?"${uid}"`).test(out), `the pod read itself (uid ${uid}):\n${out}`);
 });
+
+test('the streaming routes are served by the agent: kubectl exec reaches the container and returns its exit code', async () => {
+  await running('ticker');
+  assert.equal((await bed.kubectl(['exec', '-n', NS, 'ticker', '--', 'sh', '-c', 'echo $KUBERNETES_SERVICE_HOST'])).trim(), '10.96.0.1');
+  await assert.rejects(bed.kubectl(['exec', '-n', NS, 'ticker', '--', 'sh', '-c', 'exit 3']), /command terminated with exit code 3/);
+});
