@@ -135,7 +135,7 @@ export class Collector implements Lifecycle {
       return;
     }
     this.#oom.event(id, key, at);
-    this.#log.info({ id: id.slice(0, 12), key }, 'container OOM event');
+    this.#log.info({ id: id.slice(0, 12), identity: key }, 'container OOM event');
   }
 
   /** One housekeeping pass; concurrent calls share the pass in flight. */

@@ -83,7 +83,8 @@ export class DockerSource {
    * Applies a container event to the cached list: 'start' queues an inspect for the next list(),
    * 'die'/'destroy' drop the container. Under container churn this spares a full re-list per event.
    */
-  applyEvent(action: string, id: string): void {
+  applyEvent(action: string, id: string, at = Infinity): void {
+    if (at <= this.#listedAt) return; // a replayed event the last full list already reflects
     if (action === 'start') {
       this.#cache.delete(id);
       this.#started.add(id);
@@ -215,7 +216,7 @@ export class DockerSource {
             }
             const at = typeof ev.timeNano === 'number' ? ev.timeNano / 1e6 : Date.now();
             sinceSec = Math.floor(at / 1000);
-            this.applyEvent(ev.Action, id);
+            this.applyEvent(ev.Action, id, at);
             onEvent(ev.Action, id, ev.Actor?.Attributes ?? {}, at);
           }
         }

@@ -149,12 +149,12 @@ test('container events update the cached list without a full re-list', async (t)
   await collector.housekeep(); // the stream connected: one re-list for what it may have missed
   const before = calls.list;
   const stream = streams.at(-1)!;
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: clock.now() * 1e6 })}\n`);
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
   await new Promise((r) => setImmediate(r));
   clock.advance(1000);
   await collector.housekeep();
   assert.equal(collector.snapshot()!.containers.length, 0, "a 'die' event drops the container");
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: clock.now() * 1e6 + 1 })}\n`);
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
   await new Promise((r) => setImmediate(r));
   clock.advance(1000);
   await collector.housekeep();
