@@ -11,7 +11,10 @@ import { partLogger, type Logger } from '../../lib/log.js';
 import { createCsr, generateNodeKey } from '../certificates/csr.js';
 import { submitCsr, waitForCertificate } from '../certificates/request.js';
 import type { CertificateStore } from '../certificates/store.js';
-import type { RotatingKubeClient } from './rotating-client.js';
+import type { KubeClient } from '../types.js';
+
+/** A client whose credential can be re-read (RotatingKubeClient). */
+export type ReloadableClient = KubeClient & { reload(): void };
 
 /** NotBefore + (0.7 + 0.2·r) × (NotAfter − NotBefore), r in [0,1): upstream's jitteryDuration(0.7…0.9). */
 export function nextRotationDeadline(cert: Pick<X509Certificate, 'validFrom' | 'validTo'>, random: () => number = Math.random): number {
@@ -22,7 +25,7 @@ export function nextRotationDeadline(cert: Pick<X509Certificate, 'validFrom' | '
 
 export interface RotationOptions {
   store: CertificateStore;
-  client: RotatingKubeClient;
+  client: ReloadableClient;
   /** Subject to ask for (the current certificate's: system:node:<name>, system:nodes). */
   subject: { commonName: string; organizations: string[] };
   log?: Logger;
@@ -66,6 +69,7 @@ export class ClientCertificateRotation implements Lifecycle {
 
   async #run(signal: AbortSignal): Promise<void> {
     let backoff = 1_000;
+    let justRotated = false;
     while (!signal.aborted) {
       const cur = this.opts.store.current();
       if (!cur) throw new DockerletError(ErrorCodes.CERTIFICATE, `no client certificate in ${this.opts.store.currentPath} to rotate`);
@@ -73,11 +77,20 @@ export class ClientCertificateRotation implements Lifecycle {
       const wait = deadline - this.#clock.now();
       this.#log.info({ notAfter: cur.cert.validTo, rotateAt: new Date(deadline).toISOString() }, 'client certificate rotation scheduled');
       if (wait > 0) await sleepFor(this.#clock, wait, signal);
+      else if (justRotated) {
+        // The new certificate is already due (a signer duration shorter than its 5 min backdating, or a
+        // skewed clock): do not spin on the signer, back off as after a failure.
+        this.#log.warn({ notBefore: cur.cert.validFrom, notAfter: cur.cert.validTo, retryInMs: backoff }, 'the new client certificate is already due for rotation (lifetime too short?)');
+        await sleepFor(this.#clock, backoff, signal);
+        backoff = Math.min(backoff * 2, 5 * 60_000);
+      }
       if (signal.aborted) return;
       try {
         await this.rotate(signal);
-        backoff = 1_000;
+        if (wait > 0) backoff = 1_000;
+        justRotated = true;
       } catch (err) {
+        justRotated = false;
         if (signal.aborted) return;
         this.#log.error({ err, retryInMs: backoff }, 'client certificate rotation failed; retrying');
         await sleepFor(this.#clock, backoff, signal);
