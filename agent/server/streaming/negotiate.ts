@@ -47,9 +47,17 @@ export function negotiate(req: IncomingMessage, server: string[]): Negotiation {
   };
 }
 
-/** Writes a complete HTTP response on an upgrade socket and closes it. */
+/** Sockets that switched protocols: an HTTP response can no longer be written on them. */
+const switched = new WeakSet<Duplex>();
+
+export function markSwitched(socket: Duplex): void {
+  switched.add(socket);
+}
+
+/** Writes a complete HTTP response on an upgrade socket and closes it (drops it once switched). */
 export function writeHttpError(socket: Duplex, status: number, message: string, opts: { json?: boolean; headers?: Record<string, string[]> } = {}): void {
   if (socket.destroyed) return;
+  if (switched.has(socket)) return void socket.destroy();
   const json = opts.json ?? true;
   const body = json ? JSON.stringify(errorStatus(status, message)) : `${message}\n`;
   const lines = [
@@ -67,6 +75,7 @@ export function writeHttpError(socket: Duplex, status: number, message: string, 
 
 /** The 101 answer to a SPDY/3.1 upgrade (httpstream/spdy/upgrade.go UpgradeResponse). */
 export function writeSpdySwitch(socket: Duplex, protocol: string): void {
+  markSwitched(socket);
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n' +
       `${HEADER_PROTOCOL_VERSION}: ${protocol}\r\n\r\n`,

@@ -13,7 +13,7 @@ import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../../lib/log.js';
 import type { ContainerStreams } from '../../../runtime/streams.js';
 import { bridge, type ClientIO } from './bridge.js';
-import { writeHttpError } from './negotiate.js';
+import { markSwitched, writeHttpError } from './negotiate.js';
 import { parsePortsQuery } from './paths.js';
 import { servePortForwardSpdy, type PortForwardTarget } from './portforward.js';
 import type { CommandRequest } from './remotecommand.js';
@@ -63,6 +63,7 @@ export function serveWebSocket(req: IncomingMessage, socket: Duplex, head: Buffe
   wss.on('headers', (headers: string[]) => {
     for (let i = 0; i < headers.length; i++) headers[i] = headers[i]!.replace(`Sec-WebSocket-Protocol: ${TUNNEL_ALIAS}`, `Sec-WebSocket-Protocol: ${TUNNEL_PROTOCOL}`);
   });
+  markSwitched(socket);
   return new Promise<void>((resolve) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const protocol = ws.protocol === TUNNEL_ALIAS ? TUNNEL_PROTOCOL : ws.protocol || 'channel.k8s.io';
