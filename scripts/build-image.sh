@@ -57,6 +57,8 @@ make_image() { # $1 image, $2 extra files list (absolute paths), rest: packages
   tar -C "$tmp/root" -cf - . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - "$image" >/dev/null
   log "built $image ($(docker image inspect -f '{{.Size}}' "$image" | awk '{ printf "%.0f MiB", $1 / 1048576 }'))"
+  # older revisions of this base (an image still built on one keeps it: rmi refuses, quietly)
+  docker images --format '{{.Repository}}:{{.Tag}}' "${image%%:*}" | grep -vx "$image" | xargs -r docker rmi >/dev/null 2>&1 || true
 }
 
 tmpl=$(mktemp)
