@@ -28,6 +28,8 @@ export interface KubeletServerOptions {
   host: string;
   clock: Clock;
   log: Logger;
+  /** How often clientCAFile is re-read (upstream reloads it dynamically); default 60 s. */
+  clientCAReloadMs?: number;
   /** Plugins also served on the read-only port (metrics); streaming never is. */
   readOnlyPlugins?: readonly RoutePlugin[];
 }
@@ -46,6 +48,8 @@ export class KubeletServer implements Lifecycle {
   #readOnly: FastifyInstance | undefined;
   #certSource: string | undefined;
   #clientCaPem: string | undefined;
+  #pair: { certPem: string; keyPem: string } | undefined;
+  #caTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: KubeletServerOptions, deps: KubeletServerDeps) {
     this.#o = opts;
@@ -73,18 +77,9 @@ export class KubeletServer implements Lifecycle {
       certDir: o.certDir, sans: o.sans, host: o.host, clock: o.clock,
     });
     this.#certSource = cert.source;
-    let clientCaPem: string | undefined;
-    if (o.clientCAFile) {
-      try {
-        clientCaPem = await readFile(o.clientCAFile, 'utf8');
-      } catch (err) {
-        throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: cannot read ${o.clientCAFile}: ${errorMessage(err)}`);
-      }
-      if (!clientCaPem.includes('-----BEGIN CERTIFICATE-----')) {
-        throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: ${o.clientCAFile} holds no PEM certificate`);
-      }
-    }
+    const clientCaPem = o.clientCAFile ? await readClientCA(o.clientCAFile) : undefined;
     this.#clientCaPem = clientCaPem;
+    this.#pair = { certPem: cert.certPem, keyPem: cert.keyPem };
     const app = await buildKubeletServer(this.#deps, { certPem: cert.certPem, keyPem: cert.keyPem, ...(clientCaPem ? { clientCaPem } : {}) });
     this.#app = app;
     await this.#listen(app, o.port, 'kubelet API');
@@ -93,15 +88,36 @@ export class KubeletServer implements Lifecycle {
       this.#readOnly = ro;
       await this.#listen(ro, o.readOnlyPort, 'read-only kubelet API');
     }
+    if (o.clientCAFile) {
+      this.#caTimer = setInterval(() => void this.reloadClientCA().catch((err: unknown) => o.log.warn({ err }, 'client CA not reloaded')), o.clientCAReloadMs ?? 60_000);
+      this.#caTimer.unref();
+    }
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     o.log.info({ address: o.address, port: this.port(), readOnlyPort: this.readOnlyPort(), certificate: this.#certSource, certPath: cert.certPath, clientCA: Boolean(clientCaPem) }, 'kubelet API listening');
   }
 
   /** Serves another certificate from the next handshake on (a rotated or cluster-issued one). */
   replaceCertificate(certPem: string, keyPem: string): void {
-    const server = this.#app?.server as unknown as { setSecureContext?(o: object): void } | undefined;
-    server?.setSecureContext?.({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', ...(this.#clientCaPem ? { ca: this.#clientCaPem } : {}) });
+    this.#pair = { certPem, keyPem };
     this.#certSource = 'cluster';
+    this.#applyContext();
+  }
+
+  /** Re-reads clientCAFile; a changed CA bundle applies from the next handshake. Returns whether it changed. */
+  async reloadClientCA(): Promise<boolean> {
+    if (!this.#o.clientCAFile || !this.#app) return false;
+    const pem = await readClientCA(this.#o.clientCAFile);
+    if (pem === this.#clientCaPem) return false;
+    this.#clientCaPem = pem;
+    this.#applyContext();
+    this.#o.log.info({ file: this.#o.clientCAFile }, 'client CA reloaded');
+    return true;
+  }
+
+  #applyContext(): void {
+    const server = this.#app?.server as unknown as { setSecureContext?(o: object): void } | undefined;
+    if (!this.#pair) return;
+    server?.setSecureContext?.({ cert: this.#pair.certPem, key: this.#pair.keyPem, minVersion: 'TLSv1.2', ...(this.#clientCaPem ? { ca: this.#clientCaPem } : {}) });
   }
 
   async #listen(app: FastifyInstance, port: number, what: string): Promise<void> {
@@ -114,9 +130,24 @@ export class KubeletServer implements Lifecycle {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#caTimer);
+    this.#caTimer = undefined;
     const apps = [this.#app, this.#readOnly].filter((a): a is FastifyInstance => a !== undefined);
     this.#app = undefined;
     this.#readOnly = undefined;
     await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
   }
+}
+
+async function readClientCA(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: cannot read ${file}: ${errorMessage(err)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new DockerletError(ErrorCodes.CONFIG_INVALID, `authentication.x509.clientCAFile: ${file} holds no PEM certificate`);
+  }
+  return pem;
 }

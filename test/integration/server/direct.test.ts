@@ -31,6 +31,8 @@ const UID = `uid-${process.pid}`;
 const IMAGE = 'dockerlet/busybox:1.36';
 
 let dir: string;
+let caFile: string;
+let otherCaPem: string;
 let server: KubeletServer;
 let port: number;
 let readOnlyPort: number;
@@ -60,7 +62,7 @@ interface Res { status: number; body: string }
 function get(path: string, o: { cert?: IssuedCert; headers?: Record<string, string> } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const opts: RequestOptions = {
-      host: '127.0.0.1', port, path, method: 'GET', ca: serverCa, servername: undefined, headers: o.headers ?? {},
+      host: '127.0.0.1', port, path, method: 'GET', ca: serverCa, servername: undefined, headers: o.headers ?? {}, agent: false,
       ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}),
     };
     const req = request(opts, (res) => {
@@ -82,6 +84,8 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dockerlet-srv-'));
   const ca = await createCa(join(dir, 'ca'));
   const other = await createCa(join(dir, 'other'), 'someone-else');
+  caFile = ca.certPath;
+  otherCaPem = other.certPem;
   good = await issueCert(ca, join(dir, 'ca'), { name: 'client', commonName: 'kube-apiserver', organizations: ['system:masters'], usage: 'client' });
   foreign = await issueCert(other, join(dir, 'other'), { name: 'client', commonName: 'kube-apiserver', organizations: ['system:masters'], usage: 'client' });
   // attempt 0 exited; attempt 1 running and printing a line every 200 ms after 3 fixed lines.
@@ -230,6 +234,22 @@ test('the read-only port serves healthz and /pods without credentials, and nothi
   assert.deepEqual(await plain('/healthz'), { status: 200, body: 'ok' });
   assert.equal((await plain('/pods')).status, 200);
   for (const p of [`/containerLogs/${NS}/${POD}/app`, '/configz', '/runningpods/']) assert.equal((await plain(p)).status, 404, p);
+});
+
+test('a changed client CA file applies to new connections', async () => {
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const original = await readFile(caFile, 'utf8');
+  await writeFile(caFile, otherCaPem);
+  try {
+    assert.equal(await server.reloadClientCA(), true);
+    assert.equal((await get('/healthz', { cert: foreign })).status, 200, 'the new CA\'s client is let in');
+    assert.equal((await get('/healthz', { cert: good })).status, 401, 'the old CA\'s client is not');
+  } finally {
+    await writeFile(caFile, original);
+  }
+  assert.equal(await server.reloadClientCA(), true);
+  assert.equal(await server.reloadClientCA(), false, 'unchanged');
+  assert.equal((await get('/healthz', { cert: good })).status, 200);
 });
 
 test('stop() ends open followers instead of waiting for them', async () => {
