@@ -81,12 +81,18 @@ export class Agent implements Lifecycle {
   #started: Part[] = [];
   #afterStart: (() => void)[] = [];
   #pods: PodController | undefined;
+  #relists: (() => number) | undefined;
   #node: NodeController | undefined;
   #server: KubeletServer | undefined;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
     this.#deps = deps;
+  }
+
+  /** PLEG relists so far: grows while the sync loop turns (systemd watchdog, /healthz/syncloop). */
+  syncLoopProgress(): number {
+    return this.#relists?.() ?? 0;
   }
 
   podController(): PodController | undefined {
@@ -164,7 +170,16 @@ export class Agent implements Lifecycle {
       { name: 'status', part: status },
       { name: 'prober', part: prober },
     ];
-    if (services) parts.push({ name: 'services', part: services });
+    // The Service informer must not hold up start-up: static pods run before there is an API server.
+    if (services) {
+      parts.push({
+        name: 'services',
+        part: {
+          start: async (s) => { void services.start(s).catch((err: unknown) => child('agent').warn({ err }, 'service informer ended')); },
+          stop: () => services.stop(),
+        },
+      });
+    }
     if (client) {
       this.#node = new NodeController({
         client, nodeName: cfg.nodeName, runtime, events, log: child('node'),
@@ -192,6 +207,7 @@ export class Agent implements Lifecycle {
     });
     const metricsRoutes = registerMetricsRoutes(collector, { nodeName: cfg.nodeName });
     const pods = this.#pods;
+    this.#relists = () => cache.relists;
     const kubeletApi = createKubeletServer({
       server: serverConfig,
       nodeName: cfg.nodeName,
@@ -203,7 +219,7 @@ export class Agent implements Lifecycle {
       listContainers: () => runtime.listManaged(),
       pods: () => pods.pods(),
       status: (uid) => status.get(uid),
-      relists: () => cache.relists,
+      relists: this.#relists,
       configz: () => kubeletConfigz(cfg, serverConfig),
       plugins: [metricsRoutes, createStreamingPlugin({ streams: new DockerContainerStreams(docker) })],
       readOnlyPlugins: [metricsRoutes],

@@ -23,6 +23,7 @@ export const FLAG_OPTIONS = {
   'anonymous-auth': { type: 'string' },
   'authentication-token-webhook': { type: 'string' },
   'authorization-mode': { type: 'string' },
+  'rotate-server-certificates': { type: 'boolean' },
   'log-level': { type: 'string' },
   'with-proxy': { type: 'boolean' },
   'proxy-healthz-port': { type: 'string' },
@@ -123,6 +124,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
         webhook: { enabled: bool('authentication-token-webhook', v['authentication-token-webhook']) },
       }),
       authorization: compact({ mode: v['authorization-mode'] }),
+      serverTLSBootstrap: v['rotate-server-certificates'],
       logLevel: v['log-level'],
       proxy: Object.keys(proxy).length ? proxy : undefined,
     },
@@ -157,6 +159,7 @@ flags:
   --anonymous-auth=BOOL             anonymous requests (default false)
   --authentication-token-webhook=BOOL  bearer tokens through TokenReview (default true when paired)
   --authorization-mode MODE         Webhook (default when paired) | AlwaysAllow
+  --rotate-server-certificates      serving certificate from a kubelet-serving CSR, renewed before expiry
   --read-only-port N                unauthenticated read-only port (default 0: off)
   --log-level LEVEL                 trace|debug|info|warn|error
   --proxy-data-path native|pump     proxy TCP data path (default native: the C relay; pump: net.Socket, also used when the relay cannot load or start)

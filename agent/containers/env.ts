@@ -12,7 +12,8 @@ export interface EnvSources {
   /** The Secret, or undefined when it does not exist (other failures reject). */
   secret(namespace: string, name: string): Promise<Secret | undefined>;
   /** Service link variables (KUBERNETES_SERVICE_HOST, …); none when absent. */
-  serviceEnv?(namespace: string, enableServiceLinks: boolean): Promise<Record<string, string>>;
+  /** Service link variables; `isStatic`: a static pod does not wait for the Service list (upstream makeEnvironmentVariables). */
+  serviceEnv?(namespace: string, enableServiceLinks: boolean, isStatic: boolean): Promise<Record<string, string>>;
   /** Called with the InvalidEnvironmentVariableNames warning text when envFrom keys were skipped. */
   onInvalidKeys?(message: string): void;
 }
@@ -85,7 +86,7 @@ export async function resolveEnv(pod: Pod, container: Container, sources: EnvSou
   const ns = pod.metadata.namespace ?? 'default';
   const lookup = new Lookup(sources, ns);
   const serviceEnv = new Map(Object.entries(
-    (await sources.serviceEnv?.(ns, pod.spec.enableServiceLinks ?? true)) ?? {},
+    (await sources.serviceEnv?.(ns, pod.spec.enableServiceLinks ?? true, pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file')) ?? {},
   ));
   const tmpEnv = new Map<string, string>();
 

@@ -63,9 +63,11 @@ export function serviceEnvFor(services: readonly Service[], namespace: string, e
 }
 
 /** The EnvSources.serviceEnv hook over a Service informer (all namespaces). */
-export function informerServiceEnv(inf: Pick<Informer<Service>, 'list' | 'hasSynced'>): (namespace: string, enableServiceLinks: boolean) => Promise<Record<string, string>> {
-  return async (namespace, enableServiceLinks) => {
-    if (!inf.hasSynced()) {
+export function informerServiceEnv(inf: Pick<Informer<Service>, 'list' | 'hasSynced'>): (namespace: string, enableServiceLinks: boolean, isStatic?: boolean) => Promise<Record<string, string>> {
+  return async (namespace, enableServiceLinks, isStatic = false) => {
+    // Upstream: an API pod waits for the first Service list; a static pod (which may run before there
+    // is an API server) goes on with what is known.
+    if (!inf.hasSynced() && !isStatic) {
       throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, 'services have not yet been read at least once, cannot construct envvars', {
         details: { reason: 'CreateContainerConfigError' },
       });
