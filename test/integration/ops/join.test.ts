@@ -68,10 +68,12 @@ test('a token whose secret is wrong fails the JWS check', { timeout: 60_000 }, a
   await assert.rejects(joinCluster(opts, silentLogger()), /failed to verify JWS signature/);
 });
 
-test('join with a token and CA hash; node Ready; the certificate rotates without a restart', { timeout: 420_000 }, async () => {
+test('join with a token and CA hash; node Ready; the certificate rotates without a restart', { timeout: 420_000 }, async (t) => {
   const configDir = join(dir, 'etc');
   const opts = parseJoinFlags([b().cp.server.replace('https://', ''), '--token', b().token, '--discovery-token-ca-cert-hash', b().caHash, '--config-dir', configDir, '--node-name', NODE, '--timeout', '120']);
+  const t0 = Date.now();
   const r = await joinCluster(opts, silentLogger());
+  t.diagnostic(`join (discovery + CSR approved and signed): ${Date.now() - t0} ms`);
 
   // The credential: a 0600 kubeconfig, a 0600 cert+key, CN/O of a node, signed by the cluster CA, through a CSR.
   assert.equal(statSync(r.kubeconfigPath).mode & 0o777, 0o600);
@@ -115,6 +117,10 @@ test('join with a token and CA hash; node Ready; the certificate rotates without
     // 3 min signing duration, 5 min backdate: rotation 0.6–2.2 min after issue.
     await waitFor('a rotation', 240_000, async () => (creds.rotation!.rotations >= 1 ? true : undefined));
     const second = store.current();
+    const firstLife = Date.parse(first.cert.validTo) - Date.parse(first.cert.validFrom);
+    const at = (Date.parse(second?.cert.validFrom ?? '') + 5 * 60_000 - Date.parse(first.cert.validFrom)) / firstLife;
+    t.diagnostic(`rotated at ${(at * 100).toFixed(0)} % of the first certificate's life (5 min backdated; window 70–90 %)`);
+    assert.ok(at >= 0.69, `not before 70 % of the life (${at})`);
     assert.ok(second && second.cert.serialNumber !== first.cert.serialNumber, 'a new certificate is current');
     assert.ok(creds.client.rotations >= 1, 'the client reloaded');
     assert.equal(creds.client.userHint, `system:node:${NODE}`);
