@@ -12,6 +12,10 @@ export { readConfigFile, type ConfigFile } from './config-file.js';
 export const ConfigSchema = z.object({
   ...AgentConfigShape,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  rotateCertificates: z.boolean().default(false),
+  bootstrapKubeconfig: z.string().optional(),
+  certDir: z.string().optional(),
+  logFormat: z.enum(['auto', 'json', 'text']).default('auto'),
   proxy: ProxySectionSchema.prefault({}),
 }).strict();
 

@@ -30,6 +30,10 @@ export const FLAG_OPTIONS = {
   'proxy-metrics-port': { type: 'string' },
   'proxy-data-path': { type: 'string' },
   'pod-bridge-interface': { type: 'string' },
+  'bootstrap-kubeconfig': { type: 'string' },
+  'cert-dir': { type: 'string' },
+  'rotate-certificates': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -126,6 +130,10 @@ export function parseFlags(argv: string[]): ParsedFlags {
       authorization: compact({ mode: v['authorization-mode'] }),
       serverTLSBootstrap: v['rotate-server-certificates'],
       logLevel: v['log-level'],
+      bootstrapKubeconfig: v['bootstrap-kubeconfig'],
+      certDir: v['cert-dir'],
+      rotateCertificates: bool('rotate-certificates', v['rotate-certificates']),
+      logFormat: v['log-format'],
       proxy: Object.keys(proxy).length ? proxy : undefined,
     },
   };
@@ -139,6 +147,8 @@ commands:
   run       agent and proxy in one daemon
   metrics   container metrics for a plain Docker host on :8080, as cAdvisor (dockerlet metrics --help)
   config    "config defaults" prints the default config as YAML; "config check FILE" validates one
+  join      join a cluster with a bootstrap token and the CA's hash (dockerlet join --help)
+  install   write the systemd unit, a commented config and the dirs; "uninstall" removes them (--purge: pod data too)
   version   print the version
 
 flags:
@@ -162,6 +172,10 @@ flags:
   --rotate-server-certificates      serving certificate from a kubelet-serving CSR, renewed before expiry
   --read-only-port N                unauthenticated read-only port (default 0: off)
   --log-level LEVEL                 trace|debug|info|warn|error
+  --log-format auto|json|text       auto (default): readable lines on a terminal, JSON lines otherwise
+  --bootstrap-kubeconfig FILE       TLS bootstrap: used when --kubeconfig is missing or its certificate expired
+  --cert-dir DIR                    client certificate store (default <root-dir>/pki)
+  --rotate-certificates=BOOL        renew the client certificate at 70-90 % of its life, no restart (default false)
   --proxy-data-path native|pump     proxy TCP data path (default native: the C relay; pump: net.Socket, also used when the relay cannot load or start)
   --pod-bridge-interface NAME       bridge of this node's pods (default docker0; '' = none): their traffic to
                                     externalTrafficPolicy Local addresses goes cluster-wide (upstream's short-circuit)

@@ -4,7 +4,10 @@ import { Agent } from '../agent/agent.js';
 import { kubeFor } from '../kube/shared.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, setRootLogger } from '../lib/log.js';
+import { prepareNodeCredentials } from '../kube/bootstrap/node-credentials.js';
+import { TextLogStream, resolveLogFormat } from './log-format.js';
+import { SystemdNotifier } from './sd-notify.js';
 import { DockerRuntime } from '../runtime/docker/runtime.js';
 import { configFromEnv, mergeConfig, readConfigFile, validateConfig, type Config } from './config.js';
 import { parseFlags, USAGE } from './flags.js';
@@ -68,18 +71,31 @@ async function metricsCommand(argv: string[]): Promise<void> {
 }
 
 async function buildParts(command: string, config: Config): Promise<Lifecycle[]> {
-  const log = createLogger({ level: config.logLevel });
+  const format = resolveLogFormat(config.logFormat, process.stdout.isTTY);
+  const log = createLogger({ level: config.logLevel, ...(format === 'text' ? { destination: new TextLogStream(process.stdout) } : {}) });
+  setRootLogger(log);
   switch (command) {
     case 'agent':
     case 'run': {
       const withProxy = command === 'run' || config.proxy.enabled;
       const runtime = new DockerRuntime({ socketPath: config.dockerEndpoint, nodeName: config.nodeName, log: log.child({ component: 'runtime' }) });
-      const kube = config.kubeconfig ? kubeFor(config.kubeconfig, log) : undefined;
-      const parts: Lifecycle[] = [new Agent(config, { log, runtime, kube })];
+      const creds = await prepareNodeCredentials({
+        kubeconfig: config.kubeconfig, bootstrapKubeconfig: config.bootstrapKubeconfig, certDir: config.certDir,
+        rootDir: config.rootDir, nodeName: config.nodeName, rotateCertificates: config.rotateCertificates,
+      }, log);
+      const kube = config.kubeconfig ? kubeFor(config.kubeconfig, log, creds.client) : undefined;
+      const agent = new Agent(config, { log, runtime, kube });
+      const parts: Lifecycle[] = [...(creds.rotation ? [creds.rotation] : []), agent];
       if (withProxy) {
         const { ProxyService } = await import('./proxy-service.js');
         parts.push(new ProxyService(config, log));
       }
+      parts.push(new SystemdNotifier({
+        ready: () => !kube || (agent.nodeController()?.node() !== undefined),
+        progress: () => agent.syncLoopProgress(),
+        status: () => `${agent.podController()?.pods().length ?? 0} pods, node ${agent.nodeController()?.ready() ? 'Ready' : 'NotReady'}`,
+        log: log.child({ component: 'systemd' }),
+      }));
       return parts;
     }
     case 'proxy': {
@@ -100,6 +116,20 @@ async function main(): Promise<void> {
   if (argv[0] === 'metrics') {
     await metricsCommand(argv.slice(1));
     return;
+  }
+  if (argv[0] === 'join' || argv[0] === 'install' || argv[0] === 'uninstall') {
+    try {
+      if (argv[0] === 'join') {
+        const { joinCommand } = await import('./join.js');
+        const text = resolveLogFormat(undefined, process.stderr.isTTY) === 'text';
+        process.exit(await joinCommand(argv.slice(1), createLogger(text ? { destination: new TextLogStream(process.stderr) } : { destination: process.stderr })));
+      }
+      const { installCommand } = await import('./install.js');
+      process.exit(installCommand(argv[0], argv.slice(1)));
+    } catch (err) {
+      process.stderr.write(`dockerlet: ${errorMessage(err)}\n`);
+      process.exit(2);
+    }
   }
   if (argv[0] === 'config') {
     try {

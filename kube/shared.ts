@@ -11,11 +11,11 @@ export interface KubeShared {
 
 const shared = new Map<string, KubeShared>();
 
-export function kubeFor(kubeconfig: string, log: Logger): KubeShared {
+export function kubeFor(kubeconfig: string, log: Logger, client?: DockerletKubeClient): KubeShared {
   let s = shared.get(kubeconfig);
   if (!s) {
-    const client = createKubeClient(loadKubeconfig(kubeconfig), { log: log.child({ component: 'kube-client' }) });
-    s = { client, informers: new SharedInformers(client, { log: log.child({ component: 'informer' }) }) };
+    const c = client ?? createKubeClient(loadKubeconfig(kubeconfig), { log: log.child({ component: 'kube-client' }) });
+    s = { client: c, informers: new SharedInformers(c, { log: log.child({ component: 'informer' }) }) };
     shared.set(kubeconfig, s);
   }
   return s;
