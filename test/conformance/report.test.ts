@@ -80,6 +80,8 @@ test('classify and firstErrorLine', () => {
   assert.equal(classify('unable to upgrade connection: 404 page not found'), 'missing endpoint');
   assert.equal(classify('exec: "curl": executable file not found in $PATH'), 'missing feature');
   assert.equal(classify('context deadline exceeded'), 'timing');
+  assert.equal(classify('Timed out after 120.006s.\nexpected pod to be failed with reason PodOSNotSupported, got instead:'), 'wrong value');
+  assert.equal(classify('Timed out after 60.001s.'), 'timing');
   assert.equal(classify('Expected\n <int>: 1\nto equal\n <int>: 2'), 'wrong value');
   assert.equal(classify('failed,  1 out of 1 connections failed'), 'network');
   assert.equal(classify('Interrupted by User', 'interrupted'), 'timing');

@@ -102,7 +102,7 @@ export function firstErrorLine(message: string | undefined): string {
 const ENDPOINT = /failed to get logs|an error on the server \("unknown"\)|pods\/log|pods\/exec|pods\/portforward|pods\/attach|containerLogs|\/exec\/|error dialing backend|unable to upgrade connection|upgrade request|bad handshake|could not find the requested resource|proxy error|dial tcp [^ ]+:102\d\d|the server has asked for the client to provide credentials|Unauthorized|Forbidden \(user=kube-apiserver/i;
 const TIMING = /timed out|timeout|deadline exceeded|context canceled|Timed out after/i;
 const FEATURE = /not supported|not implemented|unsupported|unknown field|no such file or directory|executable file not found|applet not found/i;
-const VALUE = /^Expected|to equal|to contain|to match|to be|expected .* (got|but|found)|unexpected (reason|state|phase|value)|wrong/i;
+const VALUE = /Expected|to equal|to contain|to match|to be|expected .* (got|but|found)|unexpected (reason|state|phase|value)|succeeded unexpectedly|failed to match|wrong|should be kubelet managed/i;
 const NETWORK = /connections failed|Error dialing|failed to find expected endpoints|no route to host|connection refused|connection reset/i;
 
 /**
@@ -114,9 +114,10 @@ export function classify(message: string | undefined, state = 'failed'): Cause {
   if (state === 'interrupted' || state === 'timedout') return 'timing';
   if (ENDPOINT.test(m)) return 'missing endpoint';
   if (FEATURE.test(m)) return 'missing feature';
-  if (TIMING.test(m)) return 'timing';
+  // "Timed out after 300s. expected pod to be failed with reason X" is a wrong (missing) reason, not slowness
   if (VALUE.test(m)) return 'wrong value';
   if (NETWORK.test(m)) return 'network';
+  if (TIMING.test(m)) return 'timing';
   return 'other';
 }
 
