@@ -3,7 +3,6 @@
 // sandboxes' /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads.
 // A scrape formats the snapshot; it never touches cgroups. Containers that stopped are not in the
 // next snapshot, so their series disappear.
-import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
@@ -16,7 +15,7 @@ import { cgroupExists, readCgroup, readCpuTotal, readSmall } from './cgroup/read
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
 import { OomTracker } from './oom.js';
-import type { CgroupSample, ContainerMeta, Entry, MachineInfo, NetInterfaceStats, Snapshot } from './types.js';
+import type { CgroupSample, ContainerMeta, Entry, FsInfo, MachineInfo, NetInterfaceStats, Snapshot } from './types.js';
 
 export interface CollectorOptions {
   /** Housekeeping interval, ms (default 10 000). */
@@ -66,6 +65,7 @@ export class Collector implements Lifecycle {
   #housekeeping: Promise<void> | undefined;
   #dockerRoot = '/var/lib/docker';
   #lastSave = 0;
+  #fs: { at: number; root?: FsInfo; image?: FsInfo } | undefined;
   /** Duration of the last housekeeping, ms. */
   lastHousekeepingMs = 0;
 
@@ -178,7 +178,13 @@ export class Collector implements Lifecycle {
       id: '/', kind: 'node', sample: rootSample, network: await this.#netDev(1), oomEvents: 0, time: now,
       startTime: this.#machine?.bootTime ?? 0,
     });
-    const [rootFs, imageFs] = await Promise.all([readFs('/'), readFs(this.#dockerRoot)]);
+    // Filesystem capacity changes slowly: statfs once a minute (the kubelet's fs stats are cached as long).
+    if (!this.#fs || now - this.#fs.at >= 60_000) {
+      const [root, image] = await Promise.all([readFs('/'), readFs(this.#dockerRoot)]);
+      this.#fs = { at: now, ...(root ? { root } : {}), ...(image ? { image } : {}) };
+    }
+    const rootFs = this.#fs.root;
+    const imageFs = this.#fs.image;
     const live = new Set(containers.map((c) => c.id));
     live.add('/');
     for (const id of this.#prev.keys()) if (!live.has(id)) this.#prev.delete(id);
@@ -234,7 +240,7 @@ export class Collector implements Lifecycle {
 
   async #netDev(pid: number): Promise<NetInterfaceStats[]> {
     if (pid <= 0) return [];
-    const text = readSmall(join(this.#opts.procRoot, String(pid), 'net', 'dev'));
+    const text = readSmall(`${this.#opts.procRoot}/${pid}/net/dev`);
     return text === undefined ? [] : parseNetDev(text);
   }
 }

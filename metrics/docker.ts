@@ -4,12 +4,11 @@
 // the sandbox is the container named POD). A container's cgroup comes from /proc/<pid>/cgroup, else from
 // inspect's CgroupParent and the daemon's cgroup driver. Inspect results are cached per id and dropped
 // on the container's 'start'/'die'/'destroy' events.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { delay } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import { dockerCgroupPath, pathFromProcCgroup } from './cgroup/layout.js';
+import { readSmall } from './cgroup/reader.js';
 import type { ContainerMeta } from './types.js';
 
 const L = {
@@ -164,7 +163,8 @@ export class DockerSource {
     let cgroupPath: string | undefined;
     if (pid > 0) {
       try {
-        cgroupPath = pathFromProcCgroup(await readFile(join(this.#opts.procRoot ?? '/proc', String(pid), 'cgroup'), 'utf8'), this.#opts.cgroupVersion);
+        const text = readSmall(`${this.#opts.procRoot ?? '/proc'}/${pid}/cgroup`);
+        if (text !== undefined) cgroupPath = pathFromProcCgroup(text, this.#opts.cgroupVersion);
       } catch { /* fall back to the daemon's layout */ }
     }
     // Inside a private cgroup namespace the pid's own view is "/"; use the daemon's layout then.

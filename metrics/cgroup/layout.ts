@@ -49,11 +49,16 @@ export function detectLayout(root = '/sys/fs/cgroup', mountinfoPath = '/proc/sel
   return { version: 1, mounts };
 }
 
+/** `base` + cgroup path by concatenation (both already clean; path.join is dear on the hot path). */
+function under(base: string, path: string): string {
+  return path === '/' || path === '' ? base : `${base}${path.startsWith('/') ? '' : '/'}${path}`;
+}
+
 /** The directory of a cgroup for one controller ('' for v2). Undefined when the controller is not mounted. */
 export function cgroupDir(layout: CgroupLayout, controller: string, path: string): string | undefined {
-  if (layout.version === 2) return join(layout.root, path);
+  if (layout.version === 2) return under(layout.root, path);
   const m = layout.mounts[controller];
-  return m === undefined ? undefined : join(m, path);
+  return m === undefined ? undefined : under(m, path);
 }
 
 /**

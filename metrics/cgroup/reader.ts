@@ -75,11 +75,11 @@ async function countFds(procRoot: string, pids: number[]): Promise<number> {
  */
 export function readCpuTotal(layout: CgroupLayout, path: string): number | undefined {
   if (layout.version === 2) {
-    const t = readSmall(join(layout.root, path, 'cpu.stat'));
+    const t = readSmall(`${cgroupDir(layout, '', path)}/cpu.stat`);
     return t === undefined ? undefined : (parseFlatKeyed(t).get('usage_usec') ?? 0) * 1000;
   }
   const dir = cgroupDir(layout, 'cpuacct', path);
-  const t = dir === undefined ? undefined : readSmall(join(dir, 'cpuacct.usage'));
+  const t = dir === undefined ? undefined : readSmall(`${dir}/cpuacct.usage`);
   return t === undefined ? undefined : num(t);
 }
 
@@ -123,7 +123,7 @@ async function processes(procsText: string | undefined, pidsCurrent: string | un
 }
 
 async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): Promise<CgroupSample> {
-  const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && join(dir, f); };
+  const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && `${dir}/${f}`; };
   const [
     usage, acctStat, cpuStat, quota, period, shares,
     memUsage, memMax, memFailcnt, memStatText, memLimit, memswLimit, memSoft, memswUsage, oomControl,
@@ -177,8 +177,8 @@ async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: strin
 }
 
 async function readV2(root: string, path: string, opts: ReaderOptions): Promise<CgroupSample> {
-  const dir = join(root, path);
-  const f = (name: string) => text(join(dir, name));
+  const dir = cgroupDir({ version: 2, root }, '', path)!;
+  const f = (name: string) => text(`${dir}/${name}`);
   const isRoot = path === '/' || path === '';
   const [cpuStat, cpuMax, cpuWeight, current, peak, memStatText, swapCur, memMax, swapMax, memMin, events, ioStat, pidsCur, pidsMax, procs, meminfo] =
     await Promise.all([
