@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { Agent } from '../../../agent/agent.js';
 import { joinCluster, parseJoinFlags } from '../../../cli/join.js';
 import { validateConfig } from '../../../cli/config.js';
@@ -21,7 +21,8 @@ import { SharedInformers } from '../../../kube/shared-informers.js';
 import { createLogger, silentLogger } from '../../../lib/log.js';
 import { DockerRuntime } from '../../../runtime/docker/runtime.js';
 import { freePort } from '../../cluster/net.js';
-import { startBootstrapBed, type BootstrapBed } from './bootstrap-bed.js';
+import { writeBootstrapKubeconfig } from '../../../kube/bootstrap/kubeconfigs.js';
+import { createBootstrapToken, startBootstrapBed, type BootstrapBed } from './bootstrap-bed.js';
 
 const NODE = 'dl-ops-join';
 const NS = 'ops-join';
@@ -156,5 +157,52 @@ test('join with a token and CA hash; node Ready; the certificate rotates without
     await creds.rotation.stop();
     await agent.stop();
     creds.client.close();
+  }
+});
+
+const REPO = new URL('../../../', import.meta.url).pathname;
+const WIRED = readFileSync(join(REPO, 'cli/main.ts'), 'utf8').includes('joinCommand');
+
+test('through the CLI: join refuses a wrong pin with one line; the daemon bootstraps itself from --bootstrap-kubeconfig', {
+  timeout: 180_000, skip: WIRED ? false : 'cli/main.ts does not dispatch join yet',
+}, async () => {
+  const bin = join(REPO, 'bin/dockerlet.js');
+  const bad = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const c = spawn(process.execPath, [bin, 'join', '--server', b().cp.server, '--token', b().token, '--discovery-token-ca-cert-hash', `sha256:${'a'.repeat(64)}`, '--config-dir', join(dir, 'cli-bad'), '--timeout', '20'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    c.on('exit', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.trim().split('\n').pop()!, /^dockerlet: discovery: cluster CA found in cluster-info ConfigMap is not pinned/);
+
+  // kubelet --bootstrap-kubeconfig: no node kubeconfig yet; the daemon gets one through a CSR, then runs.
+  const node = 'dl-ops-join-cli';
+  const etc = join(dir, 'cli-etc');
+  const boot = join(etc, 'bootstrap-kubeconfig');
+  writeBootstrapKubeconfig(boot, b().cp.server, b().cp.caCertPem, await createBootstrapToken(b().admin));
+  const args = [bin, 'agent', '--bootstrap-kubeconfig', boot, '--kubeconfig', join(etc, 'kubelet.kubeconfig'), '--cert-dir', join(etc, 'pki'),
+    '--rotate-certificates=true', '--node-name', node, '--root-dir', join(dir, 'cli-root'), '--port', String(await freePort()), '--log-format', 'text'];
+  const agent = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  agent.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  agent.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    await waitFor('node Ready', 90_000, async () => {
+      if (agent.exitCode !== null) throw new Error(`agent exited ${agent.exitCode}: ${out.slice(-2000)}`);
+      const n = await b().admin.get<Node>(`/api/v1/nodes/${node}`);
+      return n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? n : undefined;
+    });
+    const csrs = await b().admin.list<CertificateSigningRequest>(CSR_PATH);
+    const mine = csrs.items.find((c) => /^node-csr-/.test(c.metadata.name ?? '') && Buffer.from(c.spec.request, 'base64').toString().length > 0 &&
+      c.status?.certificate && new X509Certificate(Buffer.from(c.status.certificate, 'base64')).subject.includes(`CN=system:node:${node}`));
+    assert.ok(mine, 'the daemon\'s node-csr-… was signed');
+    assert.equal(statSync(join(etc, 'kubelet.kubeconfig')).mode & 0o777, 0o600);
+    // readable log lines: level, [component], message — no JSON
+    assert.match(out, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}\[tls-bootstrap\] node client certificate issued /m);
+    assert.doesNotMatch(out, /^\{"level"/m);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((r) => (agent.exitCode !== null ? r(undefined) : agent.once('exit', r)));
   }
 });
