@@ -14,8 +14,16 @@ export DOCKERLET_CONTROL_PLANE_DIR
 echo "control plane binaries ready in $(( $(date +%s) - start )) s: $DOCKERLET_CONTROL_PLANE_DIR"
 npm run -s typecheck
 npm run -s lint
-mapfile -t files < <(find test/unit test/integration -name '*.test.ts' 2>/dev/null | sort)
+mapfile -t files < <(find test/unit test/integration test/conformance -name '*.test.ts' 2>/dev/null | sort)
 [ ${#files[@]} -gt 0 ] || { echo "no test files found" >&2; exit 1; }
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 # The native relay's tests once more with the relay under AddressSanitizer.
 bash scripts/test-native-asan.sh
+# The proxy once more with its fallback forced (no relay: every listener uses the net.Socket pump).
+# tcp/native tests are left out: they run both data paths explicitly and assert the relay in [native].
+DOCKERLET_NATIVE_RELAY= node --import tsx --test --test-concurrency=1 --test-reporter=spec \
+  test/integration/proxy-e2e/*.test.ts \
+  test/integration/proxy/{proxier,localnet,status,portals,udp}.test.ts
+# A representative subset of the upstream [NodeConformance] specs against a real bed and node
+# (builds e2e.test and the test images locally once; cached under /var/cache/dockerlet/conformance).
+bash test/conformance/ci.sh
