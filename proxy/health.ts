@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 
 export class ProxyHealth {
   readonly #clock: Clock;
@@ -68,11 +68,12 @@ export class SmallHttpServer {
   ) {}
 
   async start(): Promise<number> {
+    const log = partLogger(this.opts.log, 'proxy-http', { server: this.name });
     const server = http.createServer((req, res) => {
       try {
         this.handler(req, res);
       } catch (err) {
-        (this.opts.log ?? silentLogger()).warn({ err: String(err) }, `${this.name} handler failed`);
+        log.warn({ err }, `${this.name} handler failed`);
         if (!res.headersSent) res.writeHead(500);
         res.end();
       }

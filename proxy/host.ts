@@ -4,7 +4,6 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 
 const execFileP = promisify(execFile);
@@ -32,11 +31,11 @@ export async function raiseFdLimit(log: Logger, wanted = WANTED_NOFILE): Promise
     if (hard !== undefined && Number.isFinite(hard) && hard > 0) {
       try {
         await setLimit(hard, hard);
-        log.warn({ err: errorMessage(err), wanted: limit, nofile: hard }, 'could not raise the hard open-files limit; raised the soft limit to the hard one');
+        log.warn({ err, wanted: limit, nofile: hard }, 'could not raise the hard open-files limit; raised the soft limit to the hard one');
         return hard;
       } catch { /* report the first error below */ }
     }
-    log.warn({ err: errorMessage(err), wanted: limit }, 'could not raise the open-files limit; the proxy may hit EMFILE under load');
+    log.warn({ err, wanted: limit }, 'could not raise the open-files limit; the proxy may hit EMFILE under load');
     return undefined;
   }
 }

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import {
   BUILTINS, MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderFirewallRules, renderJumpFixes, renderRestore, renderServiceRules,
   type BuiltinRules, type PortalOptions, type PortalSpec, type Table,
@@ -37,7 +37,7 @@ export const systemIptables: IptablesRunner = {
       p.on('close', (code) => {
         clearTimeout(t);
         if (code === 0) resolve();
-        else reject(new Error(`iptables-restore exited ${code}: ${err.trim()}`));
+        else reject(new DockerletError(ErrorCodes.IPTABLES, `iptables-restore exited ${code}: ${err.trim()}`, { details: { exitCode: code } }));
       });
       p.stdin.end(input);
     });
@@ -59,7 +59,7 @@ export class Portals {
     this.#opts = opts;
     this.#runner = deps.runner ?? systemIptables;
     this.#touchHost = deps.runner === undefined;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'iptables');
   }
 
   get options(): Readonly<PortalOptions> {

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { errorMessage } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { Protocol, ServicePortEntry } from './types.js';
 
 export interface PortClaim {
@@ -73,7 +73,7 @@ export class PortClaims {
   readonly #failed = new Map<string, string>();
 
   constructor(opts: { log?: Logger } = {}) {
-    this.#log = opts.log ?? silentLogger();
+    this.#log = partLogger(opts.log, 'port-claims');
   }
 
   /** Binds what is wanted and not held, releases what is no longer wanted. A claim that fails is logged and retried at the next sync. */
@@ -94,7 +94,7 @@ export class PortClaims {
       } catch (err) {
         const why = errorMessage(err);
         // As upstream ("can't open port, skipping it"): the portals stay; this port's owner is told at every sync.
-        this.#log.error({ port: key, services: claim.owners, err: why }, 'cannot claim port; service traffic to it is still redirected');
+        this.#log.error({ port: key, services: claim.owners, err }, 'cannot claim port; service traffic to it is still redirected');
         this.#failed.set(key, why);
       }
     }

@@ -2,10 +2,10 @@
 // periodic resync); a sync joins Services + EndpointSlices into the desired table, diffs it against
 // the running listeners (open/close listeners, update endpoints in place) and applies the portals.
 import type { EndpointSlice, Node, Service } from '../kube/api.js';
+import type { EventSink } from '../kube/events.js';
 import type { Informer } from '../kube/types.js';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
-import { errorMessage } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import { Balancer, noLocalEndpoints, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
@@ -71,10 +71,8 @@ export interface ProxierDeps {
   configz?: () => unknown;
 }
 
-/** What the proxier needs of an Event recorder (agent/events/recorder.ts has it). */
-export interface ProxyEvents {
-  event(obj: { kind: string; name: string; namespace?: string; uid?: string }, type: 'Warning', reason: string, message: string): void;
-}
+/** Where the proxier sends its Warning Events: the one event-sink interface (kube/events.ts). */
+export type ProxyEvents = EventSink;
 
 type Listener = TcpListener | UdpListener;
 interface Running { entry: ServicePortEntry; listener: Listener }
@@ -110,7 +108,7 @@ export class Proxier implements Lifecycle {
     this.#topology = new NodeTopology(deps.nodeName);
     this.#d = { ...deps, dataPath: resolveDataPath(deps.dataPath).mode };
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'proxier');
     this.health = new ProxyHealth({ healthTimeoutMs: 2 * this.#syncPeriod(), clock: this.#clock });
     this.metrics = new ProxyMetrics(() => this.#views(), this.health);
     this.#serviceHealth = new ServiceHealthServers({ proxyHealthy: () => this.health.isHealthy(), log: this.#log });
@@ -216,7 +214,7 @@ export class Proxier implements Lifecycle {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
       this.syncNow().catch((err: unknown) => {
-        this.#log.error({ err: errorMessage(err) }, 'proxy sync crashed; retrying');
+        this.#log.error({ err }, 'proxy sync crashed; retrying');
         this.#schedule(this.#clock.now() + this.#minSync());
       });
     }, Math.max(0, at - this.#clock.now()));
@@ -274,7 +272,7 @@ export class Proxier implements Lifecycle {
       } catch (err) {
         ok = false;
         this.metrics.restoreFailures.inc();
-        this.#log.error({ err: errorMessage(err) }, 'applying portals failed; will retry');
+        this.#log.error({ err }, 'applying portals failed; will retry');
       }
     }
     if (!ok) this.#again = true;
@@ -351,7 +349,7 @@ export class Proxier implements Lifecycle {
       log.info({ protocol: e.protocol, listenerPort: port, endpoints: e.endpoints.length }, 'opened service port listener');
       return true;
     } catch (err) {
-      log.error({ err: errorMessage(err) }, 'could not open a listener; will retry at the next sync');
+      log.error({ err }, 'could not open a listener; will retry at the next sync');
       return false;
     }
   }
@@ -390,7 +388,7 @@ export class Proxier implements Lifecycle {
     await this.#syncing?.catch(() => undefined);
     for (const key of [...this.#running.keys()]) await this.#close(key);
     if (this.#portals) {
-      await this.#portals.cleanup().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'portal cleanup failed'));
+      await this.#portals.cleanup().catch((err) => this.#log.warn({ err }, 'portal cleanup failed'));
     }
     await this.#serviceHealth.stop();
     await this.#claims?.stop();

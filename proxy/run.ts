@@ -3,7 +3,7 @@
 import type { EndpointSlice, KubeObject, Node, Service } from '../kube/api.js';
 import type { Informer, InformerOptions } from '../kube/types.js';
 import type { Clock } from '../lib/clock.js';
-import { component, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import { parseProxyConfig, type ProxyConfigInput } from './config.js';
 import { raiseFdLimit } from './host.js';
 import { PROXY_LABEL_SELECTOR } from './model.js';
@@ -33,7 +33,7 @@ export const NODES_PATH = '/api/v1/nodes';
  */
 export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, signal: AbortSignal): Promise<Proxier> {
   const cfg = parseProxyConfig(config);
-  const log = deps.log ?? component('proxy');
+  const log = partLogger(deps.log, 'proxy');
   if (cfg.raiseFdLimit) await raiseFdLimit(log);
   const { mode: dataPath, why } = resolveDataPath(cfg.dataPath);
   if (why) log.warn({ dataPath, reason: why }, `proxy TCP data path '${dataPath}' (the fallback)`);

@@ -4,7 +4,7 @@
 // when this node has a ready endpoint of the service and the proxy is healthy, else 503, so an
 // external load balancer only sends traffic to nodes that can serve it locally.
 import { errorMessage } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import { SmallHttpServer } from './health.js';
 import type { ServicePortEntry } from './types.js';
 
@@ -48,7 +48,7 @@ export class ServiceHealthServers {
   constructor(opts: { host?: string; proxyHealthy: () => boolean; log?: Logger }) {
     this.#host = opts.host ?? '0.0.0.0';
     this.#proxyHealthy = opts.proxyHealthy;
-    this.#log = opts.log ?? silentLogger();
+    this.#log = partLogger(opts.log, 'service-health');
   }
 
   /** Opens, updates and closes servers to match; returns false when a port could not be opened (retried next sync). */
@@ -80,7 +80,7 @@ export class ServiceHealthServers {
       } catch (err) {
         ok = false;
         this.#failed.set(port, errorMessage(err));
-        this.#log.error({ healthCheckNodePort: port, err: errorMessage(err) }, 'could not open a service health check server; will retry at the next sync');
+        this.#log.error({ healthCheckNodePort: port, err }, 'could not open a service health check server; will retry at the next sync');
       }
     }
     return ok;

@@ -4,8 +4,7 @@
 // getting new connections; its established ones stay unless closeRemovedEndpointConnections is set.
 // No idle reset unless idleTimeoutMs is set (upstream has none).
 import net, { type Server, type Socket } from 'node:net';
-import type { Logger } from '../lib/log.js';
-import { silentLogger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import type { Balancer } from './balancer.js';
 import { ProxyConn, type ConnOwner, type DataPathMode } from './conn.js';
@@ -76,7 +75,7 @@ export class TcpListener implements ConnOwner {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? TCP_DEFAULTS.idleTimeoutMs;
     this.mode = effectiveMode(opts.mode);
     this.highWaterMark = opts.highWaterMark;
-    this.#log = opts.log ?? silentLogger();
+    this.#log = partLogger(opts.log, 'tcp-listener');
     const relay = this.mode === 'native' ? nativeRelay() : null;
     this.#native = relay ? new NativeTcp(relay, opts.key) : null;
   }
@@ -146,7 +145,7 @@ export class TcpListener implements ConnOwner {
   #onServerError(err: NodeJS.ErrnoException): void {
     // EMFILE/ENFILE from accept: libuv has already closed the pending connection; keep serving.
     this.#stats.listenerErrors++;
-    if (this.#errorsLogged++ % 1000 === 0) this.#log.warn({ err: err.message, code: err.code, key: this.key, count: this.#stats.listenerErrors }, 'listener error');
+    if (this.#errorsLogged++ % 1000 === 0) this.#log.warn({ err, key: this.key, count: this.#stats.listenerErrors }, 'listener error');
   }
 
   /**

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
-import { silentLogger, type Logger } from '../lib/log.js';
+import { partLogger, type Logger } from '../lib/log.js';
 import type { Balancer } from './balancer.js';
 import { ListenerStats } from './stats.js';
 import { DEFAULT_UDP_IDLE_TIMEOUT_MS, type EndpointInfo, type Target } from './types.js';
@@ -54,7 +54,7 @@ export class UdpListener {
     this.key = opts.key;
     this.balancer = opts.balancer;
     this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.log ?? silentLogger();
+    this.#log = partLogger(opts.log, 'udp-listener');
     this.#idleMs = opts.idleTimeoutMs ?? DEFAULT_UDP_IDLE_TIMEOUT_MS;
   }
 
@@ -66,7 +66,7 @@ export class UdpListener {
       server.bind(this.#opts.port ?? 0, this.#opts.bindAddress ?? '0.0.0.0', () => resolve());
     });
     server.removeAllListeners('error');
-    server.on('error', (err) => { this.stats.listenerErrors++; this.#log.warn({ err: err.message, key: this.key }, 'udp listener error'); });
+    server.on('error', (err) => { this.stats.listenerErrors++; this.#log.warn({ err, key: this.key }, 'udp listener error'); });
     server.on('message', (msg, rinfo) => this.#onClientMessage(msg, rinfo));
     this.#server = server;
     this.#port = server.address().port;

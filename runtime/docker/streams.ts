@@ -253,7 +253,7 @@ export class NetnsPortDialer implements PortDialer {
   }
 
   dial(port: number): Promise<Duplex> {
-    if (this.closed) return Promise.reject(new Error('port forwarding session closed'));
+    if (this.closed) return Promise.reject(new DockerletError(ErrorCodes.PORT_FORWARD, 'port forwarding session closed'));
     const pid = this.target.pid;
     if (pid === undefined) return this.dialIp(port);
     if (sameNetns(pid)) return dialTcp('127.0.0.1', port);
@@ -279,7 +279,7 @@ export class NetnsPortDialer implements PortDialer {
       if (h.connected) h.disconnect();
       h.kill('SIGKILL');
     }
-    this.failAll(new Error('port forwarding session closed'));
+    this.failAll(new DockerletError(ErrorCodes.PORT_FORWARD, 'port forwarding session closed'));
   }
 
   private dialIp(port: number): Promise<Duplex> {
@@ -301,13 +301,13 @@ export class NetnsPortDialer implements PortDialer {
       const p = this.pending.get(m.id);
       if (!p) return void (handle as Socket | undefined)?.destroy();
       this.pending.delete(m.id);
-      if (m.error || !handle) p.reject(new Error(m.error ?? 'no socket'));
+      if (m.error || !handle) p.reject(new DockerletError(ErrorCodes.PORT_FORWARD, m.error ?? 'no socket'));
       else p.resolve(handle as Socket);
     });
     h.on('error', (err) => this.failAll(err));
     h.on('exit', (code) => {
       if (this.helper === h) this.helper = undefined;
-      this.failAll(new Error(this.helperError.trim() || `namespace helper exited with code ${code}`));
+      this.failAll(new DockerletError(ErrorCodes.PORT_FORWARD, this.helperError.trim() || `namespace helper exited with code ${code}`, { details: { exitCode: code } }));
     });
     return h;
   }

@@ -3,6 +3,7 @@
 // no limit; decoding failures → 400, ValidatePodLogOptions failures → 422). Stricter than upstream in
 // one way: a boolean must be true/false/1/0 (upstream reads any other text as true), so junk is a 400
 // naming the parameter instead of a silent follow.
+import { DockerletError, ErrorCodes, isCode } from '../../../lib/errors.js';
 
 export interface PodLogOptions {
   follow: boolean;
@@ -22,7 +23,10 @@ type Query = Record<string, string | string[] | undefined>;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 const INT = /^[+-]?\d{1,18}$/;
 
-class DecodeError extends Error {}
+/** A query parameter that cannot be decoded (BAD_REQUEST; answered 400). */
+function decodeError(message: string): DockerletError {
+  return new DockerletError(ErrorCodes.BAD_REQUEST, message);
+}
 
 function first(q: Query, name: string): string | undefined {
   const v = q[name];
@@ -35,14 +39,14 @@ function bool(q: Query, name: string): boolean {
   const s = v.toLowerCase();
   if (s === '' || s === 'true' || s === '1') return true;
   if (s === 'false' || s === '0') return false;
-  throw new DecodeError(`${name}: ${JSON.stringify(v)} is not a boolean (true or false)`);
+  throw decodeError(`${name}: ${JSON.stringify(v)} is not a boolean (true or false)`);
 }
 
 function int(q: Query, name: string, value = first(q, name)): number | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!INT.test(value)) throw new DecodeError(`${name}: ${JSON.stringify(value)} is not an integer`);
+  if (!INT.test(value)) throw decodeError(`${name}: ${JSON.stringify(value)} is not an integer`);
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new DecodeError(`${name}: ${JSON.stringify(value)} is out of range`);
+  if (!Number.isSafeInteger(n)) throw decodeError(`${name}: ${JSON.stringify(value)} is out of range`);
   return n;
 }
 
@@ -54,7 +58,7 @@ export function parseLogOptions(q: Query): ParsedLogOptions {
     const tailLines = tail !== undefined && tail !== '' ? (tail === 'all' ? undefined : int(q, 'tail', tail)) : int(q, 'tailLines');
     const sinceTime = first(q, 'sinceTime');
     if (sinceTime !== undefined && sinceTime !== '' && (!RFC3339.test(sinceTime) || Number.isNaN(Date.parse(sinceTime)))) {
-      throw new DecodeError(`sinceTime: ${JSON.stringify(sinceTime)} is not an RFC 3339 time (e.g. 2024-01-02T15:04:05Z)`);
+      throw decodeError(`sinceTime: ${JSON.stringify(sinceTime)} is not an RFC 3339 time (e.g. 2024-01-02T15:04:05Z)`);
     }
     const stream = first(q, 'stream');
     const sinceSeconds = int(q, 'sinceSeconds');
@@ -70,7 +74,7 @@ export function parseLogOptions(q: Query): ParsedLogOptions {
       ...(stream !== undefined && stream !== '' ? { stream: stream as PodLogOptions['stream'] } : {}),
     };
   } catch (err) {
-    if (err instanceof DecodeError) return { ok: false, status: 400, message: `Unable to decode query: ${err.message}` };
+    if (isCode(err, ErrorCodes.BAD_REQUEST)) return { ok: false, status: 400, message: `Unable to decode query: ${(err as DockerletError).message}` };
     throw err;
   }
   const invalid = validate(o);

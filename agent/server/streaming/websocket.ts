@@ -10,6 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import { DockerletError, ErrorCodes } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
 import type { ContainerStreams } from '../../../runtime/streams.js';
 import { bridge, type ClientIO } from './bridge.js';
@@ -89,7 +90,7 @@ function isBase64(protocol: string): boolean {
 
 /** Sends data on a channel; the callback fires once the socket took it (backpressure). */
 function sendChannel(ws: WebSocket, protocol: string, channel: number, data: Buffer, cb?: (err?: Error) => void): void {
-  if (ws.readyState !== ws.OPEN) return cb?.(new Error('websocket closed'));
+  if (ws.readyState !== ws.OPEN) return cb?.(new DockerletError(ErrorCodes.STREAM, 'websocket closed'));
   if (isBase64(protocol)) ws.send(String.fromCharCode(48 + channel) + data.toString('base64'), cb);
   else ws.send(Buffer.concat([Buffer.from([channel]), data]), { binary: true }, cb);
 }

@@ -1,6 +1,7 @@
 // SPDY/3.1 frame layout (draft-mbelshe-httpbis-spdy-00 §2.2-2.6, as moby/spdystream's spdy/read.go and
 // write.go read and write it): an incremental parser for the bytes a peer sends and encoders for the
 // frames a server writes. Header blocks stay compressed here; headers.ts inflates and deflates them.
+import { DockerletError, ErrorCodes, isCode } from '../../../../lib/errors.js';
 
 export const SPDY_VERSION = 3;
 
@@ -52,13 +53,22 @@ export type Frame =
   | { type: 'window_update'; streamId: number; delta: number }
   | { type: 'unknown'; controlType: number; flags: number; payload: Buffer };
 
-/** A frame the peer sent that cannot be parsed; the session answers with GOAWAY PROTOCOL_ERROR. */
-export class SpdyProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SpdyProtocolError';
-  }
+/** A frame the peer sent that cannot be parsed (STREAM_PROTOCOL); the session answers with GOAWAY PROTOCOL_ERROR. */
+export function spdyProtocolError(message: string, cause?: unknown): DockerletError {
+  return new DockerletError(ErrorCodes.STREAM_PROTOCOL, message, cause === undefined ? undefined : { cause });
 }
+
+/** True for a SPDY protocol error (code STREAM_PROTOCOL). */
+export function isSpdyProtocolError(err: unknown): boolean {
+  return isCode(err, ErrorCodes.STREAM_PROTOCOL);
+}
+
+/**
+ * The former error class's name, kept as a predicate so `assert.throws(fn, SpdyProtocolError)` still
+ * checks the code (an arrow function has no prototype: node:assert calls it as a validator).
+ * @deprecated use isSpdyProtocolError / isCode(err, ErrorCodes.STREAM_PROTOCOL).
+ */
+export const SpdyProtocolError = (err: unknown): boolean => isSpdyProtocolError(err);
 
 const STREAM_ID_MASK = 0x7fffffff;
 
@@ -132,10 +142,10 @@ function parseFrame(head: Buffer, payload: Buffer): Frame {
     return { type: 'data', streamId: head.readUInt32BE(0) & STREAM_ID_MASK, flags, data: payload };
   }
   const version = head.readUInt16BE(0) & 0x7fff;
-  if (version !== SPDY_VERSION) throw new SpdyProtocolError(`unsupported SPDY version ${version}`);
+  if (version !== SPDY_VERSION) throw spdyProtocolError(`unsupported SPDY version ${version}`);
   const type = head.readUInt16BE(2);
   const need = (n: number, name: string) => {
-    if (payload.length < n) throw new SpdyProtocolError(`${name} frame too short (${payload.length} bytes)`);
+    if (payload.length < n) throw spdyProtocolError(`${name} frame too short (${payload.length} bytes)`);
   };
   switch (type) {
     case ControlType.SYN_STREAM:
@@ -157,7 +167,7 @@ function parseFrame(head: Buffer, payload: Buffer): Frame {
     case ControlType.SETTINGS: {
       need(4, 'SETTINGS');
       const count = payload.readUInt32BE(0);
-      if (payload.length !== 4 + count * 8) throw new SpdyProtocolError('SETTINGS length does not match its entry count');
+      if (payload.length !== 4 + count * 8) throw spdyProtocolError('SETTINGS length does not match its entry count');
       const entries = [];
       for (let i = 0; i < count; i++) {
         const o = 4 + i * 8;

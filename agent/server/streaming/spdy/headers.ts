@@ -6,7 +6,7 @@
 // inflater accepts and which keeps writing synchronous.
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import { SPDY3_DICTIONARY } from './dictionary.js';
-import { SpdyProtocolError } from './frames.js';
+import { isSpdyProtocolError, spdyProtocolError } from './frames.js';
 
 /** Header names (lower-case) to their values; a name repeated or NUL-joined has several. */
 export type HeaderMap = Record<string, string[]>;
@@ -29,26 +29,26 @@ export function encodeNameValues(headers: Record<string, string | string[]>): Bu
 export function decodeNameValues(block: Buffer): HeaderMap {
   let off = 0;
   const read = (what: string): Buffer => {
-    if (block.length - off < 4) throw new SpdyProtocolError(`header block truncated reading ${what}`);
+    if (block.length - off < 4) throw spdyProtocolError(`header block truncated reading ${what}`);
     const len = block.readUInt32BE(off);
     off += 4;
-    if (block.length - off < len) throw new SpdyProtocolError(`header block truncated reading ${what}`);
+    if (block.length - off < len) throw spdyProtocolError(`header block truncated reading ${what}`);
     const out = block.subarray(off, off + len);
     off += len;
     return out;
   };
-  if (block.length < 4) throw new SpdyProtocolError('header block truncated');
+  if (block.length < 4) throw spdyProtocolError('header block truncated');
   const count = block.readUInt32BE(0);
   off = 4;
   const out: HeaderMap = Object.create(null) as HeaderMap;
   for (let i = 0; i < count; i++) {
     const name = read('a name').toString('utf8');
-    if (name.length === 0) throw new SpdyProtocolError('empty header name');
-    if (name !== name.toLowerCase()) throw new SpdyProtocolError(`header name ${JSON.stringify(name)} is not lower-case`);
+    if (name.length === 0) throw spdyProtocolError('empty header name');
+    if (name !== name.toLowerCase()) throw spdyProtocolError(`header name ${JSON.stringify(name)} is not lower-case`);
     const values = read('a value').toString('utf8').split('\0');
     (out[name] ??= []).push(...values);
   }
-  if (off !== block.length) throw new SpdyProtocolError('trailing bytes after the header block');
+  if (off !== block.length) throw spdyProtocolError('trailing bytes after the header block');
   return out;
 }
 
@@ -130,13 +130,13 @@ export class HeaderInflater {
         z.off('data', onData);
         z.off('error', onError);
         if (err) {
-          this.failed = err instanceof SpdyProtocolError ? err : new SpdyProtocolError(`header block: ${err.message}`);
+          this.failed = isSpdyProtocolError(err) ? err : spdyProtocolError(`header block: ${err.message}`, err);
           reject(this.failed);
         } else resolve(Buffer.concat(out));
       };
       const onData = (c: Buffer) => {
         size += c.length;
-        if (size > MAX_HEADER_BLOCK) return finish(new SpdyProtocolError('header block too large'));
+        if (size > MAX_HEADER_BLOCK) return finish(spdyProtocolError('header block too large'));
         out.push(c);
       };
       const onError = (err: Error) => finish(err);

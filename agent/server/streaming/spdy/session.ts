@@ -7,10 +7,11 @@
 // Otherwise backpressure is TCP's: socket.write()'s return value for output, and the socket paused
 // while any stream's reader is full for input (spdystream's head-of-line behaviour).
 import type { Duplex } from 'node:stream';
+import { DockerletError, ErrorCodes } from '../../../../lib/errors.js';
 import type { Logger } from '../../../../lib/log.js';
 import {
   encodeDataHeader, encodeGoaway, encodePing, encodeRstStream, encodeSynReply, encodeWindowUpdate, FLAG_FIN,
-  FrameParser, GoawayStatus, RstStatus, SETTINGS_INITIAL_WINDOW_SIZE, SpdyProtocolError, type Frame,
+  FrameParser, GoawayStatus, RstStatus, SETTINGS_INITIAL_WINDOW_SIZE, spdyProtocolError, type Frame,
 } from './frames.js';
 import { HeaderDeflater, HeaderInflater } from './headers.js';
 import { SpdyStream, type StreamHost } from './stream.js';
@@ -121,8 +122,8 @@ export class SpdySession implements StreamHost {
   sendData(stream: SpdyStream, data: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
     let off = 0;
     const step = (): void => {
-      if (this.isClosed) return cb(new Error('connection closed'));
-      if (stream.wasReset) return cb(new Error(`stream ${stream.id} was reset`));
+      if (this.isClosed) return cb(new DockerletError(ErrorCodes.STREAM, 'connection closed'));
+      if (stream.wasReset) return cb(new DockerletError(ErrorCodes.STREAM, `stream ${stream.id} was reset`));
       let ok = true;
       while (off < data.length) {
         let n = Math.min(MAX_DATA_FRAME, data.length - off);
@@ -149,7 +150,7 @@ export class SpdySession implements StreamHost {
       }
       if (data.length === 0) ok = this.write(encodeDataHeader(stream.id, fin ? FLAG_FIN : 0, 0));
       if (ok) cb();
-      else this.drainWaiters.push(() => cb(this.isClosed ? new Error('connection closed') : null));
+      else this.drainWaiters.push(() => cb(this.isClosed ? new DockerletError(ErrorCodes.STREAM, 'connection closed') : null));
     };
     step();
   }
@@ -212,7 +213,7 @@ export class SpdySession implements StreamHost {
   private onSynStream(frame: Extract<Frame, { type: 'syn_stream' }>, headers: Record<string, string[]>): void {
     const id = frame.streamId;
     if (id % 2 === 0 || id <= this.lastPeerStreamId) {
-      throw new SpdyProtocolError(`invalid stream id ${id} (last ${this.lastPeerStreamId})`);
+      throw spdyProtocolError(`invalid stream id ${id} (last ${this.lastPeerStreamId})`);
     }
     this.lastPeerStreamId = id;
     if (this.goingAway) return void this.write(encodeRstStream(id, RstStatus.REFUSED_STREAM));
@@ -230,7 +231,7 @@ export class SpdySession implements StreamHost {
       case 'data': {
         const s = this.streams.get(frame.streamId);
         if (!s) {
-          if (frame.streamId > this.lastPeerStreamId) throw new SpdyProtocolError(`data for unopened stream ${frame.streamId}`);
+          if (frame.streamId > this.lastPeerStreamId) throw spdyProtocolError(`data for unopened stream ${frame.streamId}`);
           return; // late data for a stream already closed or reset
         }
         if (!s.onData(frame.data)) {

@@ -3,6 +3,7 @@
 // empty DATA frame with FIN (half-close); a peer's FIN ends the readable side; reset() sends RST_STREAM
 // and a peer's RST_STREAM destroys the stream. A stream that both sides have closed leaves the session.
 import { Duplex } from 'node:stream';
+import { DockerletError, ErrorCodes } from '../../../../lib/errors.js';
 import type { HeaderMap } from './headers.js';
 import { RstStatus } from './frames.js';
 
@@ -94,7 +95,7 @@ export class SpdyStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.wasReset) return cb(new Error(`stream ${this.id} was reset`));
+    if (this.wasReset) return cb(new DockerletError(ErrorCodes.STREAM, `stream ${this.id} was reset`));
     this.reply();
     this.host.sendData(this, chunk, false, cb);
   }
