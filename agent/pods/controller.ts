@@ -4,7 +4,6 @@
 import { readdir } from 'node:fs/promises';
 import type { Pod } from '../../kube/api.js';
 import type { Informer } from '../../kube/types.js';
-import { errorMessage } from '../../lib/errors.js';
 import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { KeyedQueue } from '../../lib/queue.js';
 import type { WorkerDeps } from './deps.js';
@@ -56,9 +55,10 @@ export class PodController implements Lifecycle {
     this.#worker = new PodWorker(deps);
     this.#queue = new KeyedQueue((uid) => this.#sync(uid), {
       workers: this.#opts.workers,
+      clock: deps.clock,
       retryInitialMs: 1000,
       retryMaxMs: 30_000,
-      onError: (uid, err, retryInMs) => deps.log.warn({ pod: this.#records.get(uid)?.key ?? uid, err: errorMessage(err), retryInMs }, 'pod sync failed; retrying'),
+      onError: (uid, err, retryInMs) => deps.log.warn({ pod: this.#records.get(uid)?.key ?? uid, err, retryInMs }, 'pod sync failed; retrying'),
     });
   }
 
@@ -87,7 +87,7 @@ export class PodController implements Lifecycle {
     const waited = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), SOURCE_WAIT_MS); });
     const synced = await Promise.race([api.then(() => true), waited]).finally(() => clearTimeout(timer));
     if (!synced) this.#deps.log.warn('API pods not listed yet (API server unreachable?); static pods start now, API pods when it answers');
-    api.catch((err: unknown) => { if (!s.aborted) this.#deps.log.error({ err: errorMessage(err) }, 'pod source failed'); });
+    api.catch((err: unknown) => { if (!s.aborted) this.#deps.log.error({ err }, 'pod source failed'); });
     this.#queue.start(s);
     const unsubProbes = this.#deps.probes?.onChange?.((uid) => { if (this.#records.has(uid)) this.#queue.add(uid); });
     if (unsubProbes) this.#unsubscribe.push(unsubProbes);
@@ -101,6 +101,7 @@ export class PodController implements Lifecycle {
     this.#abort.abort();
     for (const u of this.#unsubscribe) u();
     await Promise.all(this.#loops);
+    await this.#queue.stop(); // waits for syncs in flight: none runs after stop() returned
   }
 
   #upsert(pod: Pod, isStatic: boolean): void {
@@ -156,7 +157,7 @@ export class PodController implements Lifecycle {
           }
         }
       } catch (err) {
-        this.#deps.log.warn({ err: errorMessage(err) }, 'relist failed');
+        this.#deps.log.warn({ err }, 'relist failed');
       }
     }
   }
@@ -168,7 +169,7 @@ export class PodController implements Lifecycle {
       await delay(first ? Math.min(FIRST_GC_MS, this.#opts.gcMs) : this.#opts.gcMs, signal);
       first = false;
       if (signal.aborted || !this.#synced) continue;
-      await this.collectGarbage().catch((err) => this.#deps.log.warn({ err: errorMessage(err) }, 'container GC failed'));
+      await this.collectGarbage().catch((err) => this.#deps.log.warn({ err }, 'container GC failed'));
     }
   }
 
@@ -206,7 +207,7 @@ export class PodController implements Lifecycle {
         await this.#deps.volumes.teardown(uid); // unmounts, then removes the directory
         this.#deps.log.info({ podUid: uid }, 'removed the directory and volumes of an orphaned pod');
       } catch (err) {
-        this.#deps.log.warn({ podUid: uid, err: errorMessage(err) }, 'orphaned pod directory not removed; will retry');
+        this.#deps.log.warn({ podUid: uid, err }, 'orphaned pod directory not removed; will retry');
       }
     }
   }
@@ -216,7 +217,7 @@ export class PodController implements Lifecycle {
       await delay(this.#opts.volumeRefreshMs, signal);
       for (const r of this.#records.values()) {
         if (signal.aborted) break;
-        await this.#worker.refreshVolumes(r).catch((err) => this.#deps.log.warn({ pod: r.key, err: errorMessage(err) }, 'volume refresh failed'));
+        await this.#worker.refreshVolumes(r).catch((err) => this.#deps.log.warn({ pod: r.key, err }, 'volume refresh failed'));
       }
     }
   }

@@ -27,9 +27,7 @@ after(async () => {
   await bed?.stop();
 }, { timeout: 120_000 });
 
-// TODO(lead): drop `todo` once /tmp/team/requests-status.md items 1 and 3 (agent.ts services part, static pods
-// exempt from the services-synced wait in env.ts) are merged; with them this passes (checked in a worktree).
-test('static pods run without an API server; the mirror pod follows when it appears', { timeout: 180_000, todo: 'needs the services informer not to block start (requests-status.md 1, 3)' }, async () => {
+test('static pods run without an API server; the mirror pod follows when it appears', { timeout: 180_000 }, async () => {
   await relay!.cut();
   writeFileSync(join(b().manifestDir!, 'web.yaml'), [
     'apiVersion: v1', 'kind: Pod', 'metadata:', '  name: web', '  namespace: default', 'spec:',

@@ -159,7 +159,7 @@ test('containers of pods the node does not have are collected; what runs for a k
 // TODO until PodController schedules on deps.clock (requests-architecture.md): the worker asks for a
 // requeue when the crash back-off ends, but the controller's queue and loops run on real timers, so
 // moving the injected clock past the back-off does not bring the restart.
-test('a crash-looping container is restarted when its back-off ends on the injected clock', { todo: 'PodController queue/loops on deps.clock' }, async () => {
+test('a crash-looping container is restarted when its back-off ends on the injected clock', async () => {
   await startController();
   w.runtime.behave('app', { exitAfterMs: 1000, exitCode: 1 });
   const pod = apiPod([container('app')]);
