@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { buildTable, classify, firstErrorLine, formatTable, literalAlternation, parseSkipList, type GinkgoReport, type GinkgoSpecReport } from './report.js';
+import { buildTable, classify, firstErrorLine, formatTable, literalAlternation, parseSkipList, parseTriage, type GinkgoReport, type GinkgoSpecReport } from './report.js';
 
 function spec(text: string, state: string, over: Partial<GinkgoSpecReport> = {}): GinkgoSpecReport {
   return {
@@ -92,8 +92,18 @@ test('classify and firstErrorLine', () => {
   assert.equal(firstErrorLine(undefined), '(no message)');
 });
 
-test('the committed skip list and CI subset parse', () => {
+test('triage: a listed failure takes its cause and note; a bad cause is an error', () => {
+  const triage = parseTriage('should report the reason :: missing feature :: not implemented yet\n');
+  const report: GinkgoReport = { SuiteDescription: 's', SuiteSucceeded: false, RunTime: 1, SpecReports: [spec('should report the reason', 'failed', { Failure: { Message: 'Expected\n a\nto equal\n b' } })] };
+  const t = buildTable([report], { label: 'NodeConformance', excludeLabels: [], skips: [], triage });
+  assert.equal(t.specs[0]?.cause, 'missing feature');
+  assert.equal(t.specs[0]?.triage, 'not implemented yet');
+  assert.throws(() => parseTriage('x :: slow :: y\n'), /line 1/);
+});
+
+test('the committed skip list, triage list and CI subset parse', () => {
   const dir = new URL('.', import.meta.url);
+  assert.ok(parseTriage(readFileSync(new URL('triage.txt', dir), 'utf8')).length > 0);
   for (const s of parseSkipList(readFileSync(new URL('skip.txt', dir), 'utf8'))) assert.ok(s.reason.length > 10, s.text);
   const subset = readFileSync(new URL('ci-subset.txt', dir), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
   assert.ok(subset.length <= 20);

@@ -44,6 +44,8 @@ export interface SpecOutcome {
   seconds: number;
   first_error?: string;
   cause?: Cause;
+  /** Why it fails, from test/conformance/triage.txt (read by a person from the failure), when listed there. */
+  triage?: string;
   skip_reason?: string;
 }
 
@@ -67,6 +69,27 @@ export function parseSkipList(text: string): SkipEntry[] {
     const reason = at > 0 ? line.slice(at + 4).trim() : '';
     if (spec === '' || reason === '') throw new Error(`skip list line ${i + 1}: expected "<spec text> :: <reason>", got ${JSON.stringify(line)}`);
     out.push({ text: spec, reason });
+  });
+  return out;
+}
+
+export interface TriageEntry {
+  text: string;
+  cause: Cause;
+  note: string;
+}
+
+const CAUSES: Cause[] = ['missing endpoint', 'missing feature', 'wrong value', 'network', 'timing', 'other'];
+
+/** Parses the triage list: `spec text :: cause :: note` (cause one of CAUSES), # comments, blank lines. */
+export function parseTriage(text: string): TriageEntry[] {
+  const out: TriageEntry[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const [spec, cause, note] = line.split(' :: ').map((x) => x.trim());
+    if (!spec || !note || !CAUSES.includes(cause as Cause)) throw new Error(`triage line ${i + 1}: expected "<spec text> :: <${CAUSES.join('|')}> :: <note>"`);
+    out.push({ text: spec, cause: cause as Cause, note });
   });
   return out;
 }
@@ -134,6 +157,8 @@ export interface TableOptions {
   label: string;
   excludeLabels: string[];
   skips: SkipEntry[];
+  /** Causes of known failures, set by hand; the message heuristics (classify) group the rest. */
+  triage?: TriageEntry[];
   /**
    * Whether every spec in scope was meant to run (a full run without a focus): then one the report shows as
    * skipped without a message never ran (the suite was interrupted or timed out) and counts as applicable.
@@ -162,7 +187,9 @@ export function buildTable(reports: GinkgoReport[], o: TableOptions): Conformanc
       else if (s.State === 'skipped' || s.State === 'pending') {
         specs.push({ ...base, outcome: 'skipped', skip_reason: `at run time: ${firstErrorLine(s.Failure?.Message)}` });
       } else {
-        specs.push({ ...base, outcome: 'failed', first_error: firstErrorLine(s.Failure?.Message), cause: classify(s.Failure?.Message, s.State) });
+        const known = o.triage?.find((k) => name.includes(k.text));
+        const cause = known ? known.cause : classify(s.Failure?.Message, s.State);
+        specs.push({ ...base, outcome: 'failed', first_error: firstErrorLine(s.Failure?.Message), cause, ...(known ? { triage: known.note } : {}) });
       }
     }
   }
@@ -197,7 +224,7 @@ export function formatTable(t: ConformanceTable): string {
     lines.push(`  ${cause} (${names.length}):`);
     for (const n of names) {
       const s = t.specs.find((x) => x.name === n);
-      lines.push(`    - ${n}\n        ${s?.first_error ?? ''}`);
+      lines.push(`    - ${n}\n        ${s?.triage ? `[${s.triage}] ` : ''}${s?.first_error ?? ''}`);
     }
   }
   return lines.join('\n');

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBed, type Bed } from './bed.js';
-import { buildTable, literalAlternation, parseSkipList, type ConformanceTable, type GinkgoReport } from './report.js';
+import { buildTable, literalAlternation, parseSkipList, parseTriage, type ConformanceTable, type GinkgoReport } from './report.js';
 
 const here = resolve(fileURLToPath(new URL('.', import.meta.url)));
 export const LABEL = 'NodeConformance';
@@ -117,8 +117,9 @@ export async function resultFromWorkDir(workDir: string): Promise<RunResult & { 
   const skips = parseSkipList(await readFile(join(here, 'skip.txt'), 'utf8'));
   const only = meta.subset === 'ci' ? await listFile('ci-subset.txt') : undefined;
   const reports = JSON.parse(await readFile(jsonReport, 'utf8').catch(() => '[]')) as GinkgoReport[];
+  const triage = parseTriage(await readFile(join(here, 'triage.txt'), 'utf8'));
   const table = buildTable(reports, {
-    label: LABEL, excludeLabels: EXCLUDE_LABELS, skips, ...(only ? { only } : {}), allSelected: meta.subset === 'full' && !meta.focus,
+    label: LABEL, excludeLabels: EXCLUDE_LABELS, skips, triage, ...(only ? { only } : {}), allSelected: meta.subset === 'full' && !meta.focus,
   });
   return {
     table, ginkgoExit: meta.ginkgoExit, seconds: meta.seconds, bedSeconds: meta.bedSeconds, jsonReport,
