@@ -63,9 +63,13 @@ test('pause container killed: new sandbox with its IP on the server, init contai
     const sandboxes = await instances('always', 'POD');
     const p = await b().pod(NS, 'always');
     if (sandboxes.length < 2 || !ready(p)) return undefined;
+    // Docker may hand the new sandbox the old IP, so an unchanged IP and a Ready pod alone can be the
+    // status from before the loss: also wait for the app container's restart to reach the server.
+    const app = p?.status?.containerStatuses?.find((c) => c.name === 'app');
+    if (!app?.state?.running || (app.restartCount ?? 0) < 1) return undefined;
     const ip = await ipOf(sandboxes[0]!);
     return p?.status?.podIP === ip && p.status.podIPs?.length === 1 ? p : undefined;
-  }, { what: 'a new sandbox, its IP on the server, the pod Ready again', timeoutMs: 60_000 });
+  }, { what: 'a new sandbox, its IP on the server, the app restarted in it and the pod Ready again', timeoutMs: 60_000 });
   const newSandbox = (await instances('always', 'POD'))[0]!;
   assert.notEqual(newSandbox, oldSandbox);
   t.diagnostic(`pod IP ${oldIP} -> ${pod.status?.podIP}`);

@@ -184,7 +184,7 @@ test('OOM kills are counted from the kernel and Docker events, and survive a res
   assert.ok(initKills >= 1);
   await stopServer();
   await startServer();
-  const after = await until('oom series after the restart', async () => value(await scrape(), 'container_oom_events_total', 'oom'), 15_000);
+  const after = await until('oom series after the restart', async () => value(await scrape(), 'container_oom_events_total', 'oom'), 45_000);
   const text = await scrape();
   assert.ok(after !== undefined && after >= first, `count after the restart (${after}) below the count before (${first})`);
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
