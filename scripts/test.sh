@@ -12,6 +12,8 @@ start=$(date +%s)
 DOCKERLET_CONTROL_PLANE_DIR=$(bash scripts/build-control-plane.sh | tail -n 1)
 export DOCKERLET_CONTROL_PLANE_DIR
 echo "control plane binaries ready in $(( $(date +%s) - start )) s: $DOCKERLET_CONTROL_PLANE_DIR"
+# metrics-server for the `kubectl top` test (built once from its Go module, cached; 20+ min cold on 2 cores).
+bash scripts/build-metrics-peers.sh metrics-server >/dev/null
 npm run -s typecheck
 npm run -s lint
 mapfile -t files < <(find test/unit test/integration test/conformance -name '*.test.ts' 2>/dev/null | sort)
