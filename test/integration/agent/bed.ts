@@ -93,7 +93,7 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Unmounts what the agent left mounted under dir (tmpfs volumes of pods still bound at stop), deepest first. */
-async function unmountUnder(dir: string): Promise<void> {
+export async function unmountUnder(dir: string): Promise<void> {
   const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((l) => unescape(l.split(' ')[4] ?? ''))

@@ -23,6 +23,7 @@ import { DockerRuntime } from '../../../runtime/docker/runtime.js';
 import { freePort } from '../../cluster/net.js';
 import { writeBootstrapKubeconfig } from '../../../kube/bootstrap/kubeconfigs.js';
 import { createBootstrapToken, startBootstrapBed, type BootstrapBed } from './bootstrap-bed.js';
+import { unmountUnder } from '../agent/bed.js';
 
 const NODE = 'dl-ops-join';
 const NS = 'ops-join';
@@ -53,6 +54,7 @@ before(async () => {
 after(async () => {
   execFileSync('sh', ['-c', `docker ps -aq --filter label=io.kubernetes.pod.namespace=${NS} | xargs -r docker rm -f`]);
   await bed?.stop();
+  await unmountUnder(dir); // tmpfs volumes of pods the agent left mounted at stop (as the kubelet does)
   rmSync(dir, { recursive: true, force: true });
 }, { timeout: 120_000 });
 
