@@ -5,10 +5,9 @@ import type { Node, Taint } from '../../kube/api.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
 import { KUBELET_VERSION } from '../../lib/version.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
-import { silentLogger, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { ImageInfo } from '../../runtime/types.js';
 import { readHostInfo, readPressureInputs, type HostInfo, type PressureInputs } from './hostinfo.js';
 import { NodeLease } from './lease.js';
@@ -96,7 +95,7 @@ export class NodeController implements Lifecycle {
   constructor(deps: NodeControllerDeps) {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'node-controller');
     this.#updateMs = deps.config.statusUpdateFrequencyMs ?? 10_000;
     this.#reportMs = deps.config.statusReportFrequencyMs ?? 300_000;
   }
@@ -158,7 +157,7 @@ export class NodeController implements Lifecycle {
       timer?.cancel();
     }
     this.#loop = loop.catch((err: unknown) => {
-      if (!ac.signal.aborted) this.#log.error({ node: this.#d.nodeName, err: errorMessage(err) }, 'node registration failed');
+      if (!ac.signal.aborted) this.#log.error({ node: this.#d.nodeName, err }, 'node registration failed');
     });
   }
 
@@ -184,7 +183,7 @@ export class NodeController implements Lifecycle {
         failures = 0;
       } catch (err) {
         failures = Math.min(failures + 1, 10);
-        if (!signal.aborted) this.#log.warn({ node: this.#d.nodeName, err: errorMessage(err) }, 'node status update failed');
+        if (!signal.aborted) this.#log.warn({ node: this.#d.nodeName, err }, 'node status update failed');
       }
     }
   }
@@ -312,7 +311,7 @@ export class NodeController implements Lifecycle {
       if (v === undefined) this.#log.warn({ node: this.#d.nodeName, timeoutMs }, 'container runtime did not answer');
       return v;
     } catch (err) {
-      this.#log.warn({ node: this.#d.nodeName, err: errorMessage(err) }, 'container runtime is down');
+      this.#log.warn({ node: this.#d.nodeName, err }, 'container runtime is down');
       return undefined;
     } finally {
       timer?.cancel();

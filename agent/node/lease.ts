@@ -5,9 +5,9 @@ import type { Lease, Node } from '../../kube/api.js';
 import { isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
-import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
-import { silentLogger, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 export const DEFAULT_LEASE_DURATION_SECONDS = 40;
@@ -55,7 +55,7 @@ export class NodeLease implements Lifecycle {
     this.#client = deps.client;
     this.#name = deps.nodeName;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? silentLogger();
+    this.#log = partLogger(deps.log, 'node-lease');
     this.#durationSec = deps.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
     this.#renewMs = deps.renewIntervalMs ?? this.#durationSec * 1000 * RENEW_INTERVAL_FRACTION;
     this.#uidFn = deps.nodeUid;
@@ -97,7 +97,7 @@ export class NodeLease implements Lifecycle {
       try {
         await this.sync(signal);
       } catch (err) {
-        if (!signal.aborted) this.#log.warn({ node: this.#name, err: errorMessage(err) }, 'node lease renewal failed');
+        if (!signal.aborted) this.#log.warn({ node: this.#name, err }, 'node lease renewal failed');
       }
       await sleepFor(this.#clock, this.#renewMs, signal);
     }
@@ -111,7 +111,7 @@ export class NodeLease implements Lifecycle {
         return;
       } catch (err) {
         if (signal?.aborted) return;
-        this.#log.info({ node: this.#name, err: errorMessage(err) }, 'updating the lease from the latest copy failed; ensuring it');
+        this.#log.info({ node: this.#name, err }, 'updating the lease from the latest copy failed; ensuring it');
       }
     }
     const ensured = await this.#backoffEnsure(signal);
@@ -128,7 +128,7 @@ export class NodeLease implements Lifecycle {
       const node = await this.#client.get<Node>(`/api/v1/nodes/${encodeURIComponent(this.#name)}`, signal ? { signal } : undefined);
       if (node.metadata.uid) this.#uid = node.metadata.uid;
     } catch (err) {
-      this.#log.warn({ node: this.#name, err: errorMessage(err) }, 'cannot read the Node to set the lease owner');
+      this.#log.warn({ node: this.#name, err }, 'cannot read the Node to set the lease owner');
     }
     return this.#uid;
   }
@@ -184,7 +184,7 @@ export class NodeLease implements Lifecycle {
         return await this.#ensure(signal);
       } catch (err) {
         if (signal?.aborted) return undefined;
-        this.#log.warn({ node: this.#name, delayMs, err: errorMessage(err) }, 'failed to ensure the node lease exists; will retry');
+        this.#log.warn({ node: this.#name, delayMs, err }, 'failed to ensure the node lease exists; will retry');
       }
       if (signal?.aborted) return undefined;
       await sleepFor(this.#clock, delayMs, signal);
@@ -204,7 +204,7 @@ export class NodeLease implements Lifecycle {
         return;
       } catch (err) {
         lastErr = err;
-        this.#log.debug({ node: this.#name, attempt: i + 1, err: errorMessage(err) }, 'lease update failed');
+        this.#log.debug({ node: this.#name, attempt: i + 1, err }, 'lease update failed');
         // A conflict means our copy is stale: re-read (ensure) and try again from the fresh one.
         if (isConflict(err)) current = (await this.#backoffEnsure(signal))?.lease;
       }

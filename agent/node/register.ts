@@ -6,7 +6,7 @@ import { isAlreadyExists, isNotFound, isTransient } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
-import { silentLogger, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { NodeStatus } from './status.js';
 
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
@@ -172,7 +172,7 @@ export async function registerNode(client: KubeClient, desired: DesiredNode, opt
     throw new DockerletError(ErrorCodes.CONFIG_INVALID, `node labels: ${problems.join('; ')}`, { details: { node: desired.name } });
   }
   const clock = opts.clock ?? systemClock;
-  const log = opts.log ?? silentLogger();
+  const log = partLogger(opts.log, 'node-registration');
   let delayMs = 100;
   for (let attempt = 1; ; attempt++) {
     if (opts.signal?.aborted) {
@@ -189,7 +189,7 @@ export async function registerNode(client: KubeClient, desired: DesiredNode, opt
           cause: err, details: { node: desired.name },
         });
       }
-      log.warn({ node: desired.name, attempt, delayMs, err: errorMessage(err) }, 'node registration failed; retrying');
+      log.warn({ node: desired.name, attempt, delayMs, err }, 'node registration failed; retrying');
       await sleepFor(clock, delayMs, opts.signal);
       delayMs = Math.min(delayMs * 2, 7000);
     }

@@ -120,7 +120,7 @@ export class ImageManager {
       return await untilAborted(pull.promise, signal);
     } finally {
       pull.waiters--;
-      if (pull.waiters === 0 && signal?.aborted) pull.abort.abort(new Error('no pod waits for it any more'));
+      if (pull.waiters === 0 && signal?.aborted) pull.abort.abort(new DockerletError(ErrorCodes.IMAGE_PULL, 'no pod waits for it any more'));
     }
   }
 
@@ -129,7 +129,7 @@ export class ImageManager {
     const secs = Math.round(this.#progressDeadlineMs / 1000);
     let timer = this.#clock.setTimeout(stall, this.#progressDeadlineMs);
     function stall() {
-      abort.abort(new Error(`no progress for ${secs}s`));
+      abort.abort(new DockerletError(ErrorCodes.IMAGE_PULL, `no progress for ${secs}s`));
     }
     let lastLog = 0;
     const pull: Pull = { waiters: 0, abort, promise: Promise.resolve() as unknown as Promise<ImageInfo> };
@@ -144,7 +144,7 @@ export class ImageManager {
       }, abort.signal)
       .catch((err: unknown) => {
         const why: unknown = abort.signal.reason;
-        throw abort.signal.aborted && why instanceof Error ? new Error(`pull of ${image} cancelled: ${why.message}`, { cause: err }) : err;
+        throw abort.signal.aborted && why instanceof Error ? new DockerletError(ErrorCodes.IMAGE_PULL, `pull of ${image} cancelled: ${why.message}`, { cause: err }) : err;
       })
       .finally(() => {
         timer.cancel();
@@ -166,9 +166,9 @@ interface Pull {
 /** promise, or a rejection as soon as signal aborts. */
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  if (signal.aborted) return Promise.reject(new DockerletError(ErrorCodes.IMAGE_PULL, 'aborted'));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error('aborted'));
+    const onAbort = () => reject(new DockerletError(ErrorCodes.IMAGE_PULL, 'aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },

@@ -180,7 +180,7 @@ export class PodWorker {
       try {
         sandboxId = await createSandbox(deps, record, plan, () => this.#prepared(record));
       } catch (err) {
-        deps.log.warn({ pod: record.key, err: errorMessage(err) }, 'sandbox not created; will retry');
+        deps.log.warn({ pod: record.key, err }, 'sandbox not created; will retry');
         return 2000;
       }
       sandboxIP = viewPod((await deps.cache.refresh()).get(record.uid) ?? []).sandbox?.ip;

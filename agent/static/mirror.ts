@@ -8,9 +8,9 @@ import type { Pod } from '../../kube/api.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
+import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
-import { component, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { EventSink } from '../pods/deps.js';
 import type { StatusManager } from '../status/manager.js';
 import { ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_MIRROR } from './defaults.js';
@@ -120,7 +120,7 @@ export class MirrorPodManager implements Lifecycle {
 
   constructor(deps: MirrorPodManagerDeps) {
     this.#d = deps;
-    this.#log = deps.log ?? component('mirror-pods');
+    this.#log = partLogger(deps.log, 'mirror-pods');
     this.#clock = deps.clock ?? systemClock;
     this.#resyncMs = deps.resyncMs ?? 10_000;
   }
@@ -163,7 +163,7 @@ export class MirrorPodManager implements Lifecycle {
       this.#triggered = false;
       // Without a callback, wait for the first sync(list): an empty list would delete every mirror.
       const pods = this.#d.staticPods?.() ?? this.#last;
-      if (pods) await this.sync(pods).catch((err) => this.#log.warn({ err: errorMessage(err) }, 'mirror pod sync failed; will retry'));
+      if (pods) await this.sync(pods).catch((err) => this.#log.warn({ err }, 'mirror pod sync failed; will retry'));
       if (signal.aborted) break;
       if (this.#triggered) continue;
       await new Promise<void>((resolve) => {
@@ -218,7 +218,7 @@ export class MirrorPodManager implements Lifecycle {
     for (const [key, p] of existing) {
       if (wanted.has(key)) continue;
       this.#log.info({ pod: key }, 'deleting mirror pod of a static pod that no longer exists');
-      await this.#delete(p).catch((err) => this.#log.warn({ pod: key, err: errorMessage(err) }, 'deleting orphaned mirror pod failed'));
+      await this.#delete(p).catch((err) => this.#log.warn({ pod: key, err }, 'deleting orphaned mirror pod failed'));
     }
   }
 
@@ -243,7 +243,7 @@ export class MirrorPodManager implements Lifecycle {
       if (!isAlreadyExists(err)) throw err;
       const other = await this.#d.client.get<Pod>(`${path}/${body.metadata.name}`);
       if (isMirrorPod(other) && other.metadata.annotations?.[ANNOTATION_CONFIG_MIRROR] === hash && !other.metadata.deletionTimestamp) return refOf(other);
-      if (!isMirrorPod(other)) throw new Error(`a pod that is not a mirror pod already has the name ${key}`, { cause: err });
+      if (!isMirrorPod(other)) throw new DockerletError(ErrorCodes.STATE, `a pod that is not a mirror pod already has the name ${key}`, { cause: err });
       this.#clock.setTimeout(() => this.trigger(), 1000);
       return undefined; // an old mirror still being removed: retry shortly
     }

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Pod } from '../../kube/api.js';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
-import { component, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { PodSource } from '../pods/controller.js';
 import { applyStaticDefaults } from './defaults.js';
 import { validatePodManifest } from './schema.js';
@@ -91,7 +91,7 @@ export class StaticPodSource implements PodSource {
     this.#dir = deps.dir;
     this.#nodeName = deps.nodeName;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? component('static-pods', { dir: deps.dir });
+    this.#log = partLogger(deps.log, 'static-pods', { dir: deps.dir });
     this.#rescanMs = deps.rescanMs ?? 20_000;
     this.#debounceMs = deps.debounceMs ?? 100;
   }
@@ -133,7 +133,7 @@ export class StaticPodSource implements PodSource {
       try {
         do {
           this.#rescanPending = false;
-          await this.#scanOnce().catch((err) => this.#log.warn({ err: errorMessage(err) }, 'static pod scan failed'));
+          await this.#scanOnce().catch((err) => this.#log.warn({ err }, 'static pod scan failed'));
         } while (this.#rescanPending && !this.#abort.signal.aborted);
       } finally {
         this.#scan = undefined;
@@ -156,14 +156,14 @@ export class StaticPodSource implements PodSource {
     try {
       const w = watch(this.#dir, { persistent: false }, () => this.#poke());
       w.on('error', (err) => {
-        this.#log.debug({ err: errorMessage(err) }, 'manifest directory watch ended; periodic rescans continue');
+        this.#log.debug({ err }, 'manifest directory watch ended; periodic rescans continue');
         w.close();
         if (this.#watcher === w) this.#watcher = undefined;
         this.#poke();
       });
       this.#watcher = w;
     } catch (err) {
-      this.#log.debug({ err: errorMessage(err) }, 'cannot watch the manifest directory; periodic rescans continue');
+      this.#log.debug({ err }, 'cannot watch the manifest directory; periodic rescans continue');
     }
   }
 
@@ -180,7 +180,7 @@ export class StaticPodSource implements PodSource {
       entries = await readdir(this.#dir, { withFileTypes: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      this.#warnOnce(`dir:${code}`, { err: errorMessage(err) }, code === 'ENOENT' ? 'manifest directory does not exist; no static pods' : 'cannot read the manifest directory');
+      this.#warnOnce(`dir:${code}`, { err }, code === 'ENOENT' ? 'manifest directory does not exist; no static pods' : 'cannot read the manifest directory');
       return code === 'ENOENT' ? [] : undefined;
     }
     this.#warned.delete('dir:ENOENT');
@@ -213,7 +213,7 @@ export class StaticPodSource implements PodSource {
         content = await readFile(file, 'utf8');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.#log.warn({ file, err: errorMessage(err) }, 'cannot read manifest file');
+          this.#log.warn({ file, err }, 'cannot read manifest file');
           if (this.#files.has(file)) seen.add(file); // keep what runs
         }
         continue;
@@ -276,7 +276,7 @@ export class StaticPodSource implements PodSource {
       try {
         fn(h);
       } catch (err) {
-        this.#log.warn({ err: errorMessage(err) }, 'static pod handler failed');
+        this.#log.warn({ err }, 'static pod handler failed');
       }
     }
   }

@@ -10,9 +10,8 @@ import type { Pod, PodStatus } from '../../kube/api.js';
 import { isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
-import { errorMessage } from '../../lib/errors.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
-import { component, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import { podStatusEqual } from './compute.js';
 import { isOutage, laterRV } from './api-copy.js';
 import { isTerminal, normalizeStatus, podStatusPatch } from './patch.js';
@@ -82,7 +81,7 @@ export class StatusManager implements Lifecycle {
 
   constructor(opts: StatusManagerOptions = {}) {
     this.#client = opts.client;
-    this.#log = opts.log ?? component('status-manager');
+    this.#log = partLogger(opts.log, 'status-manager');
     this.#clock = opts.clock ?? systemClock;
     this.#resyncMs = opts.resyncMs ?? 10_000;
     this.#concurrency = opts.concurrency ?? 4;
@@ -263,7 +262,7 @@ export class StatusManager implements Lifecycle {
 
   #failed(err: unknown): void {
     if (!isOutage(err)) return this.#answered();
-    if (!this.#outage) this.#log.info({ err: errorMessage(err) }, 'API server unreachable; pod statuses will be re-read when it answers');
+    if (!this.#outage) this.#log.info({ err }, 'API server unreachable; pod statuses will be re-read when it answers');
     this.#outage = true;
   }
 
@@ -335,7 +334,7 @@ export class StatusManager implements Lifecycle {
         e.failures = 0;
       } else this.#retryLater(uid, e);
     } catch (err) {
-      this.#log.warn({ pod, err: errorMessage(err) }, 'pod status write failed; will retry');
+      this.#log.warn({ pod, err }, 'pod status write failed; will retry');
       this.#retryLater(uid, e);
     }
     this.#resolveWaiters(e);
@@ -379,7 +378,7 @@ export class StatusManager implements Lifecycle {
         const code = (err as { details?: { status?: number } }).details?.status;
         if (!isConflict(err) && code !== 422) throw err;
         this.conflicts++;
-        this.#log.info({ pod, code, err: errorMessage(err) }, 'pod status write refused; re-reading the pod and recomputing');
+        this.#log.info({ pod, code, err }, 'pod status write refused; re-reading the pod and recomputing');
         e.server = undefined; // re-read on the next attempt
       }
     }

@@ -4,6 +4,7 @@
 // over `..data`, so readers see the old or the new set of files, never a mix.
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Payload } from './payload.js';
 
 const DATA_DIR = '..data';
@@ -13,7 +14,10 @@ const MAX_NAME = 255;
 const RO_MASK = 0o440;
 const DIR_MASK = 0o110 | 0o2000; // exec for group/other + setgid
 
-export class AtomicWriteError extends Error {}
+/** An invalid payload path: VOLUME with details.reason 'path'. */
+function pathError(message: string): DockerletError {
+  return new DockerletError(ErrorCodes.VOLUME, message, { details: { reason: 'path' } });
+}
 
 export interface WriteOptions {
   /** Epoch ms used to name the timestamped directory. */
@@ -24,16 +28,16 @@ export interface WriteOptions {
 
 /** validatePath: relative, no '..' element, no leading '..' name, length limits. */
 export function validatePayloadPath(p: string): void {
-  if (p === '') throw new AtomicWriteError(`invalid path: must not be empty: ""`);
-  if (path.posix.isAbsolute(p)) throw new AtomicWriteError(`invalid path: must be relative path: ${p}`);
-  if (p.length > MAX_PATH) throw new AtomicWriteError(`invalid path: must be less than or equal to ${MAX_PATH} characters`);
+  if (p === '') throw pathError(`invalid path: must not be empty: ""`);
+  if (path.posix.isAbsolute(p)) throw pathError(`invalid path: must be relative path: ${p}`);
+  if (p.length > MAX_PATH) throw pathError(`invalid path: must be less than or equal to ${MAX_PATH} characters`);
   const items = p.split('/');
   for (const it of items) {
-    if (it === '..') throw new AtomicWriteError(`invalid path: must not contain '..': ${p}`);
-    if (it.length > MAX_NAME) throw new AtomicWriteError(`invalid path: filenames must be less than or equal to ${MAX_NAME} characters`);
+    if (it === '..') throw pathError(`invalid path: must not contain '..': ${p}`);
+    if (it.length > MAX_NAME) throw pathError(`invalid path: filenames must be less than or equal to ${MAX_NAME} characters`);
   }
   if ((items[0] ?? '').startsWith('..') && (items[0] ?? '').length > 2) {
-    throw new AtomicWriteError(`invalid path: must not start with '..': ${p}`);
+    throw pathError(`invalid path: must not start with '..': ${p}`);
   }
 }
 

@@ -3,9 +3,10 @@
 import type { KeyToPath, Pod, Volume } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import type { Clock } from '../../lib/clock.js';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Allocatable } from '../containers/fieldpath.js';
 import { fetchConfigMap, fetchSecret } from '../containers/sources.js';
-import { configMapPayload, DEFAULT_MODE, downwardApiPayload, PayloadError, secretPayload, type Payload } from './payload.js';
+import { configMapPayload, DEFAULT_MODE, downwardApiPayload, secretPayload, type Payload } from './payload.js';
 import { requestToken, requiresRefresh, tokenRequestKey, type IssuedToken } from './tokens.js';
 
 export interface ContentDeps {
@@ -27,7 +28,7 @@ interface KeySource {
 }
 
 function needClient(deps: ContentDeps): KubeClient {
-  if (!deps.client) throw new PayloadError('no Kubernetes API client configured');
+  if (!deps.client) throw new DockerletError(ErrorCodes.VOLUME, 'no Kubernetes API client configured', { details: { reason: 'payload' } });
   return deps.client;
 }
 
@@ -39,7 +40,7 @@ async function configMapFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode:
   const cm = await fetchConfigMap(needClient(deps), ns(pod), src.name);
   if (!cm) {
     if (src.optional) return new Map();
-    throw new PayloadError(`configmap "${src.name}" not found`);
+    throw new DockerletError(ErrorCodes.VOLUME, `configmap "${src.name}" not found`, { details: { reason: 'payload' } });
   }
   return configMapPayload(cm, src.items, mode, src.optional === true);
 }
@@ -48,7 +49,7 @@ async function secretFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode: nu
   const s = await fetchSecret(needClient(deps), ns(pod), src.name);
   if (!s) {
     if (src.optional) return new Map();
-    throw new PayloadError(`secret "${src.name}" not found`);
+    throw new DockerletError(ErrorCodes.VOLUME, `secret "${src.name}" not found`, { details: { reason: 'payload' } });
   }
   return secretPayload(s, src.items, mode, src.optional === true);
 }
@@ -63,7 +64,7 @@ async function tokenFor(pod: Pod, vol: Volume, filePath: string, src: { audience
   return t;
 }
 
-/** The payload of an API-backed volume; undefined for other volume types. Throws PayloadError. */
+/** The payload of an API-backed volume; undefined for other volume types. Throws VOLUME errors (details.reason 'payload'). */
 export async function volumePayload(pod: Pod, vol: Volume, deps: ContentDeps): Promise<Payload | undefined> {
   if (vol.configMap) {
     const c = vol.configMap;

@@ -1,8 +1,12 @@
 // hostPath type checks (pkg/volume/hostpath checkTypeInternal).
 import { mkdir, open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 
-export class HostPathError extends Error {}
+/** A failed hostPath type check: VOLUME with details.reason 'hostPath'. */
+function hostPathError(message: string, cause?: unknown): DockerletError {
+  return new DockerletError(ErrorCodes.VOLUME, message, { cause, details: { reason: 'hostPath' } });
+}
 
 async function statOrUndefined(p: string): Promise<Stats | undefined> {
   try {
@@ -27,7 +31,7 @@ export async function checkHostPath(p: string, type: string | undefined): Promis
     try {
       await (await open(p, 'a', 0o644)).close();
     } catch (err) {
-      throw new HostPathError(`hostPath type check failed: cannot create ${p}: ${(err as Error).message}`);
+      throw hostPathError(`hostPath type check failed: cannot create ${p}: ${(err as Error).message}`, err);
     }
     st = await statOrUndefined(p);
   }
@@ -42,6 +46,6 @@ export async function checkHostPath(p: string, type: string | undefined): Promis
   };
   if (t === '') return;
   const check = checks[t];
-  if (!check) throw new HostPathError(`invalid hostPath type ${JSON.stringify(t)}`);
-  if (!st || !check[0](st)) throw new HostPathError(`hostPath type check failed: ${p} ${check[1]}`);
+  if (!check) throw hostPathError(`invalid hostPath type ${JSON.stringify(t)}`);
+  if (!st || !check[0](st)) throw hostPathError(`hostPath type check failed: ${p} ${check[1]}`);
 }

@@ -8,16 +8,15 @@ import type { Container, Pod, Volume } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
-import { component, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import type { Mount } from '../../runtime/types.js';
 import type { Allocatable } from '../containers/fieldpath.js';
 import { bytesOf } from '../containers/quantity.js';
-import { AtomicWriteError, writeAtomic } from './atomic-writer.js';
+import { writeAtomic } from './atomic-writer.js';
 import { volumePayload, type ContentDeps } from './contents.js';
-import { checkHostPath, HostPathError } from './hostpath.js';
+import { checkHostPath } from './hostpath.js';
 import { mountsFor, type PreparedVolume, type VolumeKind } from './mounts.js';
 import { ensureTmpfs, mountsUnder, unmount } from './mounts-host.js';
-import { PayloadError } from './payload.js';
 import { refreshAt, type IssuedToken } from './tokens.js';
 
 export type { PreparedVolume, VolumeKind } from './mounts.js';
@@ -72,7 +71,6 @@ function setupError(vol: string, message: string, cause?: unknown): DockerletErr
 
 /** The message safe to surface: our own errors verbatim, anything else by its message (never contents). */
 function reason(err: unknown): string {
-  if (err instanceof PayloadError || err instanceof HostPathError || err instanceof AtomicWriteError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -89,7 +87,7 @@ export class VolumeManager {
     this.#root = path.resolve(deps.rootDir);
     this.#client = deps.client;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = deps.log ?? component('volumes', { node: deps.nodeName });
+    this.#log = partLogger(deps.log, 'volumes', { node: deps.nodeName });
     this.#alloc = deps.allocatable;
   }
 

@@ -44,7 +44,7 @@ export function safeMakeDir(root: string, sub: string, mode: number): void {
     }
     if (st.isSymbolicLink()) {
       const target = realpathSync(next);
-      if (!within(realRoot, target)) throw new Error(`subpath ${sub} escapes the volume`);
+      if (!within(realRoot, target)) throw new DockerletError(ErrorCodes.VOLUME, `subpath ${sub} escapes the volume`);
       cur = target;
     } else {
       cur = next;
@@ -94,7 +94,7 @@ export function mountsFor(
         }
         if (!exists) safeMakeDir(vol.hostPath, sub, statSync(vol.hostPath).mode & 0o7777);
         const real = realpathSync(wanted);
-        if (!within(root, real)) throw new Error('escapes the volume');
+        if (!within(root, real)) throw new DockerletError(ErrorCodes.VOLUME, 'escapes the volume');
         hostPath = real;
       } catch {
         throw configError(`failed to prepare subPath for volumeMount "${m.name}" of container "${container.name}"`);

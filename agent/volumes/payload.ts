@@ -1,5 +1,6 @@
 // File payloads of configMap / secret / downwardAPI volumes (pkg/volume/{configmap,secret,downwardapi} MakePayload).
 import type { ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret } from '../../kube/api.js';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { podFieldValue, resourceFieldValue, type Allocatable } from '../containers/fieldpath.js';
 
 export interface FileProjection {
@@ -13,8 +14,10 @@ export type Payload = Map<string, FileProjection>;
 /** configMap/secret/downwardAPI/projected defaultMode when the volume does not set one. */
 export const DEFAULT_MODE = 0o644;
 
-/** A payload problem (missing key, bad field); the manager turns it into a VOLUME error. */
-export class PayloadError extends Error {}
+/** A payload problem (missing key, bad field): VOLUME with details.reason 'payload'; the manager wraps it. */
+function payloadError(message: string): DockerletError {
+  return new DockerletError(ErrorCodes.VOLUME, message, { details: { reason: 'payload' } });
+}
 
 function fromMap(
   entries: [string, Buffer][],
@@ -33,7 +36,7 @@ function fromMap(
     const data = byKey.get(it.key);
     if (data === undefined) {
       if (optional) continue;
-      throw new PayloadError(missing(it.key));
+      throw payloadError(missing(it.key));
     }
     payload.set(it.path, { data, mode: it.mode ?? defaultMode });
   }
@@ -68,6 +71,6 @@ export function downwardApiPayload(pod: Pod, items: DownwardAPIVolumeFile[] | un
     }
     payload.set(it.path, { data: Buffer.from(value, 'utf8'), mode: it.mode ?? defaultMode });
   }
-  if (errors.length) throw new PayloadError(errors.join('; '));
+  if (errors.length) throw payloadError(errors.join('; '));
   return payload;
 }

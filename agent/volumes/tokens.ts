@@ -2,6 +2,7 @@
 // refresh rule: refresh when older than 80% of the TTL, or older than 24 h.
 import type { Pod, TokenRequest } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { tokenPath } from '../containers/sources.js';
 
 /** What ServiceAccount admission sets when a projected token source leaves expirationSeconds unset. */
@@ -58,6 +59,6 @@ export async function requestToken(client: KubeClient, pod: Pod, src: TokenSourc
   const res = await client.create<TokenRequest>(tokenPath(ns, serviceAccountOf(pod)), body);
   const token = res.status?.token;
   const exp = res.status?.expirationTimestamp ? Date.parse(res.status.expirationTimestamp) : Number.NaN;
-  if (!token || Number.isNaN(exp)) throw new Error('token request returned no token');
+  if (!token || Number.isNaN(exp)) throw new DockerletError(ErrorCodes.VOLUME, 'token request returned no token');
   return { token, expiresAt: exp, ttlSeconds: res.spec?.expirationSeconds ?? expirationSeconds, key: tokenRequestKey(pod, src) };
 }

@@ -5,6 +5,7 @@
 // → "/<expanded slice>/docker-<id>.scope").
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { parseProcCgroup } from './parse.js';
 
 export type CgroupLayout =
@@ -66,10 +67,10 @@ export function cgroupDir(layout: CgroupLayout, controller: string, path: string
  * (runc's ExpandSlice). Throws on a name that is not a slice.
  */
 export function expandSlice(slice: string): string {
-  if (!slice.endsWith('.slice') || slice.includes('/')) throw new Error(`invalid slice name "${slice}"`);
+  if (!slice.endsWith('.slice') || slice.includes('/')) throw new DockerletError(ErrorCodes.CGROUP, `invalid slice name "${slice}"`);
   const name = slice.slice(0, -'.slice'.length);
   if (name === '-') return '/';
-  if (name.startsWith('-') || name.endsWith('-') || name.includes('--')) throw new Error(`invalid slice name "${slice}"`);
+  if (name.startsWith('-') || name.endsWith('-') || name.includes('--')) throw new DockerletError(ErrorCodes.CGROUP, `invalid slice name "${slice}"`);
   let path = '';
   let prefix = '';
   for (const part of name.split('-')) {

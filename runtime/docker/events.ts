@@ -1,7 +1,6 @@
 // Docker events for managed containers: a long-lived GET /events stream, reconnected with backoff.
 import type Dockerode from 'dockerode';
 import { jittered } from '../../lib/backoff.js';
-import { errorMessage } from '../../lib/errors.js';
 import { delay } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/log.js';
 import { Labels } from '../naming.js';
@@ -75,7 +74,7 @@ export async function watchEvents(
       if (!signal.aborted) log.info('docker event stream ended; reconnecting');
     } catch (err) {
       if (signal.aborted) break;
-      log.warn({ err: errorMessage(err) }, 'docker event stream failed; reconnecting');
+      log.warn({ err }, 'docker event stream failed; reconnecting');
     }
     if (received) backoff = INITIAL_BACKOFF_MS;
     await delay(jittered(backoff), signal);

@@ -4,7 +4,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs
 import { dirname } from 'node:path';
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
-import { component, type Logger } from '../../lib/log.js';
+import { partLogger, type Logger } from '../../lib/log.js';
 import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
 import type {
   ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
@@ -58,7 +58,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   get #log(): Logger {
-    this.#logger ??= this.#opts.log ?? component('docker-runtime');
+    this.#logger ??= partLogger(this.#opts.log, 'docker-runtime');
     return this.#logger;
   }
 
@@ -143,7 +143,7 @@ export class DockerRuntime implements ContainerRuntime {
         return await this.#runSandboxOnce(spec);
       } catch (err) {
         if (attempt >= TRANSIENT_ATTEMPTS || !isTransientNetworkError(err)) throw err;
-        this.#log.debug({ pod: `${spec.identity.podNamespace}/${spec.identity.podName}`, attempt, err: String(err) }, 'transient sandbox network error; retrying');
+        this.#log.debug({ pod: `${spec.identity.podNamespace}/${spec.identity.podName}`, attempt, err }, 'transient sandbox network error; retrying');
         await new Promise((r) => setTimeout(r, 250 * attempt));
       }
     }
@@ -154,7 +154,7 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       await this.startContainer(id);
     } catch (err) {
-      await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: String(e) }, 'removing failed sandbox'));
+      await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: e }, 'removing failed sandbox'));
       throw err;
     }
     return id;

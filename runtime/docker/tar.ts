@@ -1,5 +1,6 @@
 // Minimal tar reading for GET /containers/{id}/archive of one file: skip PAX/GNU metadata entries,
 // return the first regular file's contents (up to maxBytes).
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 
 const BLOCK = 512;
 
@@ -12,7 +13,7 @@ export interface TarEntryHeader {
 
 /** Parses a 512-byte ustar header; undefined for the all-zero end-of-archive block. */
 export function parseHeader(block: Buffer): TarEntryHeader | undefined {
-  if (block.length < BLOCK) throw new Error('short tar header');
+  if (block.length < BLOCK) throw new DockerletError(ErrorCodes.RUNTIME, 'short tar header');
   if (block.every((b) => b === 0)) return undefined;
   const name = cstring(block.subarray(0, 100));
   const prefix = block.subarray(257, 263).toString('latin1').startsWith('ustar') ? cstring(block.subarray(345, 500)) : '';
@@ -34,7 +35,7 @@ function parseSize(field: Buffer): number {
   }
   const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
   const n = text ? parseInt(text, 8) : 0;
-  if (Number.isNaN(n)) throw new Error(`bad tar size field ${JSON.stringify(text)}`);
+  if (Number.isNaN(n)) throw new DockerletError(ErrorCodes.RUNTIME, `bad tar size field ${JSON.stringify(text)}`);
   return n;
 }
 

@@ -1,5 +1,6 @@
 // The pod lifecycle as explicit states, one file per state, with the allowed edges declared here.
 // A state decides its successor from facts (pure); transition() refuses any undeclared edge.
+import { DockerletError, ErrorCodes } from '../../../lib/errors.js';
 import { initializing } from './initializing.js';
 import { registered } from './registered.js';
 import { running } from './running.js';
@@ -44,17 +45,18 @@ export const STATES: Readonly<Record<PodStateName, PodState>> = Object.freeze({
   Terminated: terminated,
 });
 
-export class IllegalTransitionError extends Error {
-  constructor(from: PodStateName, to: PodStateName) {
-    super(`illegal pod state transition ${from} -> ${to}`);
-  }
+/** An undeclared edge: STATE with details.reason 'illegal-transition', from and to. */
+export function illegalTransitionError(from: PodStateName, to: PodStateName): DockerletError {
+  return new DockerletError(ErrorCodes.STATE, `illegal pod state transition ${from} -> ${to}`, {
+    details: { reason: 'illegal-transition', from, to },
+  });
 }
 
 /** Moves from one state to the one it chose, refusing undeclared edges. */
 export function transition(from: PodStateName, f: PodFacts): PodStateName {
   const to = STATES[from].next(f);
   if (to === from) return from;
-  if (!(EDGES[from] as readonly PodStateName[]).includes(to)) throw new IllegalTransitionError(from, to);
+  if (!(EDGES[from] as readonly PodStateName[]).includes(to)) throw illegalTransitionError(from, to);
   return to;
 }
 

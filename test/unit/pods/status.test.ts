@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { viewPod } from '../../../agent/pods/observed.js';
 import { computePodStatus, podStatusEqual, type StatusInput } from '../../../agent/status/compute.js';
-import { EDGES, IllegalTransitionError, settle, transition, type PodFacts } from '../../../agent/pods/states/index.js';
+import { EDGES, illegalTransitionError, settle, transition, type PodFacts } from '../../../agent/pods/states/index.js';
+import { ErrorCodes, isCode } from '../../../lib/errors.js';
 import { exited, obs, pod } from './fixtures.js';
 
 const c = (name: string) => ({ name, image: 'dockerlet/busybox:1.36' });
@@ -102,5 +103,7 @@ test('pod states move only along declared edges', () => {
   assert.equal(settle('Initializing', facts({ hasInitContainers: true, initDone: false, initFailedForGood: true })), 'Terminated');
   for (const [from, tos] of Object.entries(EDGES)) assert.ok(!(tos as readonly string[]).includes(from), `${from} has no self edge`);
   assert.equal(transition('Terminating', facts({ deleting: true, nothingRunning: true })), 'Terminated');
-  assert.ok(new IllegalTransitionError('Terminated', 'Running').message.includes('Terminated -> Running'));
+  const illegal = illegalTransitionError('Terminated', 'Running');
+  assert.ok(illegal.message.includes('Terminated -> Running'));
+  assert.ok(isCode(illegal, ErrorCodes.STATE) && illegal.details.reason === 'illegal-transition');
 });

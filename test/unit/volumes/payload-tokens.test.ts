@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../../kube/api.js';
-import { configMapPayload, downwardApiPayload, PayloadError, secretPayload } from '../../../agent/volumes/payload.js';
+import { ErrorCodes, isCode, type DockerletError } from '../../../lib/errors.js';
+import { configMapPayload, downwardApiPayload, secretPayload } from '../../../agent/volumes/payload.js';
 import { refreshAt, requiresRefresh, type IssuedToken } from '../../../agent/volumes/tokens.js';
 
 const text = (p: Map<string, { data: Buffer; mode: number }>) =>
@@ -11,7 +12,7 @@ test('configMap payload: all keys (data + binaryData) or the listed items', () =
   const cm = { metadata: { name: 'cm' }, data: { a: 'A', b: 'B' }, binaryData: { bin: Buffer.from('BIN').toString('base64') } };
   assert.deepEqual(text(configMapPayload(cm, undefined, 0o644, false)), { a: 'A@644', b: 'B@644', bin: 'BIN@644' });
   assert.deepEqual(text(configMapPayload(cm, [{ key: 'a', path: 'dir/x' }, { key: 'bin', path: 'y', mode: 0o600 }], 0o644, false)), { 'dir/x': 'A@644', y: 'BIN@600' });
-  assert.throws(() => configMapPayload(cm, [{ key: 'zz', path: 'z' }], 0o644, false), (e: Error) => e instanceof PayloadError && e.message === 'configmap references non-existent config key: zz');
+  assert.throws(() => configMapPayload(cm, [{ key: 'zz', path: 'z' }], 0o644, false), (e: Error) => isCode(e, ErrorCodes.VOLUME) && (e as DockerletError).details.reason === 'payload' && e.message === 'configmap references non-existent config key: zz');
   assert.deepEqual(text(configMapPayload(cm, [{ key: 'zz', path: 'z' }, { key: 'a', path: 'a' }], 0o644, true)), { a: 'A@644' });
 });
 
