@@ -120,7 +120,7 @@ export async function startContainer(
     if (stage !== 'image') emit('Warning', 'Failed', `Error: ${message}`);
     if (reason === 'ErrImagePull' || reason === 'ImagePullBackOff') emit('Warning', 'Failed', `Error: ${reason}`);
     if (stage === 'start') deps.crashBackoff.next(crashKey(record.uid, c));
-    deps.log.warn({ pod: record.key, container: c.name, reason, err: message }, 'container did not start');
+    deps.log.warn({ pod: record.key, container: c.name, reason, err }, 'container did not start');
     return false;
   }
 }

@@ -69,6 +69,13 @@ function setupError(vol: string, message: string, cause?: unknown): DockerletErr
   });
 }
 
+/** VOLUME errors of the parts (details.reason) that setup still wraps with the volume's name. */
+const PART_REASONS = new Set(['payload', 'path', 'hostPath', 'token']);
+
+function isSetupError(err: unknown): err is DockerletError {
+  return err instanceof DockerletError && err.code === ErrorCodes.VOLUME && !PART_REASONS.has(err.details.reason as string);
+}
+
 /** The message safe to surface: our own errors verbatim, anything else by its message (never contents). */
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -195,7 +202,7 @@ export class VolumeManager {
       await this.#writeContents(pod, vol, dir);
       return { hostPath: dir, readOnly: true, kind };
     } catch (err) {
-      if (err instanceof DockerletError && err.code === ErrorCodes.VOLUME) throw err;
+      if (isSetupError(err)) throw err;
       throw setupError(vol.name, reason(err), err);
     }
   }

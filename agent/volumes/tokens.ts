@@ -59,6 +59,6 @@ export async function requestToken(client: KubeClient, pod: Pod, src: TokenSourc
   const res = await client.create<TokenRequest>(tokenPath(ns, serviceAccountOf(pod)), body);
   const token = res.status?.token;
   const exp = res.status?.expirationTimestamp ? Date.parse(res.status.expirationTimestamp) : Number.NaN;
-  if (!token || Number.isNaN(exp)) throw new DockerletError(ErrorCodes.VOLUME, 'token request returned no token');
+  if (!token || Number.isNaN(exp)) throw new DockerletError(ErrorCodes.VOLUME, 'token request returned no token', { details: { reason: 'token' } });
   return { token, expiresAt: exp, ttlSeconds: res.spec?.expirationSeconds ?? expirationSeconds, key: tokenRequestKey(pod, src) };
 }
