@@ -19,6 +19,8 @@ export default tseslint.config(
     files: ['agent/**/*.ts', 'proxy/**/*.ts', 'kube/**/*.ts', 'runtime/**/*.ts', 'lib/**/*.ts', 'metrics/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)cli/', message: 'the library must not depend on cli/ (pass what it needs in)' }] }],
+      // One error path: every error raised on purpose carries a catalogue code (lib/errors.ts).
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Error']", message: 'use DockerletError with a catalogue code (lib/errors.ts)' }],
     },
   },
   {

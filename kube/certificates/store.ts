@@ -50,7 +50,7 @@ export class CertificateStore {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(certPem);
-      if (!cert.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the key does not match the certificate');
+      if (!cert.checkPrivateKey(createPrivateKey(keyPem))) throw new DockerletError(ErrorCodes.CERTIFICATE, 'the key does not match the certificate');
     } catch (err) {
       throw new DockerletError(ErrorCodes.CERTIFICATE, `certificate store ${this.dir}: refusing to store a bad pair (${(err as Error).message})`);
     }
