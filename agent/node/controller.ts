@@ -2,6 +2,7 @@
 // and PATCHes nodes/<name>/status when it changed or statusReportFrequency passed; the Lease renews
 // alongside. stop() ends both and leaves the Node in place (the node-lifecycle controller marks it).
 import type { Node, Taint } from '../../kube/api.js';
+import type { EventSink } from '../../kube/events.js';
 import { isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { sleepFor, systemClock, type Clock } from '../../lib/clock.js';
@@ -30,15 +31,8 @@ export interface NodeRuntime {
   listImages?(): Promise<ImageInfo[]>;
 }
 
-/** Where node events go (EventRecorder fits). */
-export interface NodeEventSink {
-  event(
-    obj: { kind: string; name: string; namespace?: string; uid?: string; apiVersion?: string },
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): void;
-}
+/** Where node events go: the one event-sink interface (kube/events.ts). */
+export type NodeEventSink = EventSink;
 
 export interface NodeControllerConfig {
   labels?: Record<string, string>;

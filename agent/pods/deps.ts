@@ -1,5 +1,6 @@
 // What the pod worker needs from the rest of the agent, as narrow interfaces (the controller wires
 // the real implementations: runtime/docker, agent/spec, agent/volumes, agent/events, agent/status).
+import type { EventSink as KubeEventSink } from '../../kube/events.js';
 import type { ConfigMap, Container, Pod, Secret } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import type { Backoff } from '../../lib/backoff.js';
@@ -43,14 +44,8 @@ export interface SpecBuilders {
   sandboxSpec(pod: Pod, image: string, attempt: number): SandboxSpec;
 }
 
-export interface EventSink {
-  event(
-    obj: { kind: string; namespace?: string; name: string; uid?: string; apiVersion?: string; fieldPath?: string },
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): void;
-}
+/** The one event-sink interface (kube/events.ts). */
+export type EventSink = KubeEventSink;
 
 /** Container probes (agent/prober ProberManager). */
 export interface Probes {
