@@ -16,6 +16,7 @@ import { loadKubeconfig } from '../../../kube/kubeconfig.js';
 import { VERSION } from '../../../lib/version.js';
 import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
 import { freePort } from '../../cluster/net.js';
+import { waitFor } from './wait.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const TAG = 'dockerlet:ops-image-test';
@@ -23,7 +24,6 @@ const NODE = 'dl-ops-image';
 const NS = 'ops-image';
 const AGENT = 'dl-ops-image-agent';
 const PRIVILEGES = ['--cap-add', 'SYS_ADMIN', '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '--cap-add', 'SYS_PTRACE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined'];
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -32,21 +32,6 @@ function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<string> 
       else resolve(String(stdout));
     });
   });
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(500);
-  }
 }
 
 let built = false;

@@ -24,28 +24,13 @@ import { freePort } from '../../cluster/net.js';
 import { writeBootstrapKubeconfig } from '../../../kube/bootstrap/kubeconfigs.js';
 import { createBootstrapToken, startBootstrapBed, type BootstrapBed } from './bootstrap-bed.js';
 import { unmountUnder } from '../agent/bed.js';
+import { waitFor } from './wait.js';
 
 const NODE = 'dl-ops-join';
 const NS = 'ops-join';
 let bed: BootstrapBed | undefined;
 const b = () => bed as BootstrapBed;
 const dir = mkdtempSync(join(tmpdir(), 'dockerlet-ops-join-'));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(500);
-  }
-}
 
 before(async () => {
   bed = await startBootstrapBed({ signingDuration: '3m' });

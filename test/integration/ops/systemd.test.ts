@@ -15,12 +15,12 @@ import { createKubeClient, type DockerletKubeClient } from '../../../kube/client
 import { loadKubeconfig } from '../../../kube/kubeconfig.js';
 import { startControlPlane, type ControlPlane } from '../../cluster/harness.js';
 import { freePort } from '../../cluster/net.js';
+import { waitFor } from './wait.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const NODE = 'dl-ops-systemd';
 const NS = 'ops-systemd';
 const CT = 'dl-ops-systemd';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** The CLI wiring this test needs (install dispatch + the notifier; /tmp/team/requests-ops.md): skipped, saying so, until it is in. */
 const MAIN = readFileSync(join(REPO, 'cli/main.ts'), 'utf8');
 const WIRED = MAIN.includes('installCommand') && MAIN.includes('SystemdNotifier');
@@ -35,21 +35,6 @@ function run(cmd: string, args: string[], timeoutMs = 180_000): Promise<string> 
 }
 const inCt = (args: string[], timeoutMs?: number) => run('docker', ['exec', CT, ...args], timeoutMs);
 const prop = async (p: string) => (await inCt(['systemctl', 'show', '-p', p, '--value', 'dockerlet'])).trim();
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(500);
-  }
-}
 
 let cp: ControlPlane | undefined;
 let admin: DockerletKubeClient | undefined;
