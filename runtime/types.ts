@@ -66,6 +66,8 @@ export interface SandboxSpec {
   labels?: Record<string, string>;
   /** cgroup parent for the pod (optional). */
   cgroupParent?: string;
+  /** Docker network the sandbox joins (the node's pod network, e.g. dockerlet0); Docker's default bridge when absent. */
+  network?: string;
 }
 
 export interface Mount {

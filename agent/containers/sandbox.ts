@@ -8,6 +8,8 @@ export interface SandboxOptions extends DnsOptions {
   /** Sandbox attempt (0 for the first sandbox of the pod, +1 per recreation). */
   attempt?: number;
   cgroupParent?: string;
+  /** Docker network of the node's pod CIDR (agent/network); the default bridge when absent. */
+  network?: string;
 }
 
 export const HOSTNAME_MAX_LEN = 63;
@@ -69,5 +71,6 @@ export function buildSandboxSpec(pod: Pod, image: string, opts: SandboxOptions =
   if (dns) spec.dns = dns;
   if (pod.metadata.labels && Object.keys(pod.metadata.labels).length) spec.labels = { ...pod.metadata.labels };
   if (opts.cgroupParent) spec.cgroupParent = opts.cgroupParent;
+  if (opts.network && !spec.hostNetwork) spec.network = opts.network;
   return spec;
 }

@@ -37,7 +37,7 @@ export function sandboxCreateOptions(spec: SandboxSpec): CreateOptions {
     Labels: { ...(spec.labels ?? {}), ...labelsFor(spec.identity, {}) },
     ExposedPorts: exposed,
     HostConfig: {
-      NetworkMode: spec.hostNetwork ? 'host' : 'bridge',
+      NetworkMode: spec.hostNetwork ? 'host' : (spec.network ?? 'bridge'),
       IpcMode: 'shareable',
       PortBindings: bindings,
       RestartPolicy: { Name: 'no' },
