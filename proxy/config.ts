@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { MAX_PREFIX_LENGTH } from './portals.js';
+import { defaultRelayThreads, MAX_RELAY_THREADS } from './native/engine.js';
 
 const port = z.number().int().min(-1).max(65535);
 /** A network interface name (IFNAMSIZ - 1), or '' for none. */
@@ -35,6 +36,12 @@ export const ProxyConfigSchema = z.object({
    * or its engine does not start, the proxy falls back to 'pump' (net.Socket) and says why.
    */
   dataPath: z.enum(['native', 'pump']).default('native'),
+  /**
+   * The native relay's threads (each with its own epoll set on the shared listening sockets; a
+   * ClientIP-affinity listener is served by one). Default: one per core, at most 4; 1 is a single
+   * relay thread. Process-wide: the first proxy in a process sets it.
+   */
+  relayThreads: z.number().int().min(1).max(MAX_RELAY_THREADS).default(defaultRelayThreads),
   raiseFdLimit: z.boolean().default(true),
   /**
    * The bridge this node's pods are on (kube-proxy --pod-bridge-interface, detect-local-mode

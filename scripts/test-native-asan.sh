@@ -9,7 +9,7 @@ asan=$(gcc -print-file-name=libasan.so)
 [ -f "$asan" ] || { echo "test-native-asan: no libasan ($asan)" >&2; exit 1; }
 mkdir -p build
 gcc -O1 -g -fsanitize=address -fno-omit-frame-pointer -std=gnu11 -shared -fPIC -I"$inc" \
-  -o build/relay-asan.node proxy/native/relay.c proxy/native/affinity.c proxy/native/addon.c -lpthread
+  -o build/relay-asan.node proxy/native/relay.c proxy/native/loop.c proxy/native/affinity.c proxy/native/addon.c -lpthread
 # Leak checking is off: Node itself does not free everything at exit.
 LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 DOCKERLET_NATIVE_RELAY="$PWD/build/relay-asan.node" \
   node --import tsx --test --test-concurrency=1 --test-reporter=spec --test-name-pattern '\[native\]' \

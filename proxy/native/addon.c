@@ -1,12 +1,12 @@
 // The native relay's N-API surface: proxy/native/engine.ts is its only caller, on Node's main thread.
-// Every call holds the engine lock, which the relay thread holds while it handles a batch.
+// A call that touches a listener's state takes each relay thread's lock in turn (loop.c), never all
+// of them at once.
 #include "relay.h"
 
 static listener *find(int id) {
   for (listener *l = E.listeners; l; l = l->next) if (l->id == id) return l;
   return NULL;
 }
-
 static int parse_addr(const char *ip, int port, struct sockaddr_storage *sa, socklen_t *len) {
   memset(sa, 0, sizeof *sa);
   struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
@@ -25,52 +25,41 @@ static void get_str(napi_env env, napi_value v, char *out, size_t cap) { size_t 
 
 static void on_keepalive(uv_async_t *h) { (void)h; }
 
-/* The environment is going away: stop the relay thread (it notices within a tick) and drop the handle. */
+/* The environment is going away: stop the relay threads and drop the handle. */
 static void stop_engine(void *arg) {
   (void)arg;
-  engine_lock();
-  E.stopping = 1;
-  engine_unlock();
-  pthread_join(E.thread, NULL);
+  engine_stop();
   uv_close((uv_handle_t *)&E.keepalive, NULL);
 }
 
-/* Set when the engine could not start its thread: it is not tried again (its async handle is closing). */
+/* Set when the engine could not start: it is not tried again (its async handle is closing). */
 static int broken;
 
-static int init_engine(napi_env env) {
+static int init_engine(napi_env env, int threads) {
   if (E.inited) return 0;
   if (broken) return broken;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return -EINVAL;
-  int efd = epoll_create1(EPOLL_CLOEXEC);
-  if (efd < 0) return -errno;
-  char *buf = malloc(READ_BUF);
-  if (!buf || uv_async_init(loop, &E.keepalive, on_keepalive)) { free(buf); close(efd); return -ENOMEM; }
+  if (uv_async_init(loop, &E.keepalive, on_keepalive)) return -ENOMEM;
   uv_unref((uv_handle_t *)&E.keepalive);
-  E.efd = efd;
-  E.buf = buf;
-  E.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int rc = pthread_create(&E.thread, NULL, relay_main, NULL);
+  int rc = engine_start(threads);
   if (rc) {
     uv_close((uv_handle_t *)&E.keepalive, NULL);
-    close(E.efd);
-    if (E.reserve_fd >= 0) close(E.reserve_fd);
-    free(E.buf);
-    E.efd = E.reserve_fd = -1;
-    E.buf = NULL;
-    return broken = -rc;
+    return broken = rc;
   }
   napi_add_env_cleanup_hook(env, stop_engine, NULL);
   E.inited = 1;
   return 0;
 }
 
-/* start() → 0, or -errno when the engine (epoll set, async handle, relay thread) cannot start; the
- * caller then uses its JavaScript data path. listen() starts it too. */
+/* start(threads) → the number of relay threads running (the first start's count: the engine is
+ * process-wide), or -errno when the engine (epoll sets, async handle, threads) cannot start; the
+ * caller then uses its JavaScript data path. */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  (void)info;
-  return num(env, init_engine(env));
+  ARGS(1);
+  double threads = argc >= 1 ? get_num(env, argv[0]) : 1;
+  int rc = init_engine(env, threads >= 1 ? (int)threads : 1);
+  return num(env, rc ? rc : E.nworkers);
 }
 
 /* listen(host, port, backlog, maxConnections, idleTimeoutMs, dialStepsMs[]) → id > 0, or -errno */
@@ -79,30 +68,43 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   char host[INET6_ADDRSTRLEN];
   get_str(env, argv[0], host, sizeof host);
   int port = (int)get_num(env, argv[1]), backlog = (int)get_num(env, argv[2]);
-  int rc = init_engine(env);
-  if (rc) return num(env, rc);
+  if (!E.inited) return num(env, -ENOENT);
   struct sockaddr_storage sa;
   socklen_t salen;
   if (parse_addr(host, port, &sa, &salen)) return num(env, -EINVAL);
+  listener *l = calloc(1, sizeof *l);
+  lslot **slots = calloc((size_t)E.nworkers, sizeof *slots);
+  int ok = l && slots;
+  for (int k = 0; ok && k < E.nworkers; k++) ok = (slots[k] = calloc(1, sizeof **slots)) != NULL;
+  if (!ok) {
+    for (int k = 0; slots && k < E.nworkers; k++) free(slots[k]);
+    free(slots);
+    free(l);
+    return num(env, -ENOMEM);
+  }
   int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return num(env, -errno);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
-  if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, backlog) < 0) { int e = errno; close(fd); return num(env, -e); }
+  int one = 1, e = 0;
+  if (fd < 0) e = errno;
+  else {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, backlog) < 0) { e = errno; close(fd); }
+  }
+  if (e) {
+    for (int k = 0; k < E.nworkers; k++) free(slots[k]);
+    free(slots);
+    free(l);
+    return num(env, -e);
+  }
   struct sockaddr_storage got;
   socklen_t glen = sizeof got;
   getsockname(fd, (struct sockaddr *)&got, &glen);
-  listener *l = calloc(1, sizeof *l);
-  if (!l) { close(fd); return num(env, -ENOMEM); }
-  engine_lock();
-  l->kind = K_LISTENER;
   l->id = ++E.ids;
   l->fd = fd;
   l->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port : ((struct sockaddr_in *)&got)->sin_port);
+  l->home = (l->id - 1) % E.nworkers;
   l->max_conns = (int)get_num(env, argv[3]);
   l->idle_ms = get_num(env, argv[4]);
-  l->next_sweep = now_ms() + l->idle_ms / IDLE_SWEEPS;
   uint32_t steps = 0;
   napi_get_array_length(env, argv[5], &steps);
   for (uint32_t i = 0; i < steps && i < MAX_DIAL_STEPS; i++) {
@@ -110,36 +112,64 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     napi_get_element(env, argv[5], i, &v);
     l->dial_ms[l->ndial++] = get_num(env, v);
   }
+  l->slots = slots;
+  atomic_init(&l->refs, E.nworkers);
+  double now = now_ms();
+  for (int k = 0; k < E.nworkers; k++) {
+    lslot *s = slots[k];
+    worker *w = E.w[k];
+    s->kind = K_LISTENER;
+    s->l = l;
+    s->w = w;
+    s->next_sweep = now + l->idle_ms / IDLE_SWEEPS;
+    worker_lock(w);
+    s->next = w->slots;
+    w->slots = s;
+    worker_unlock(w);
+  }
   l->next = E.listeners;
-  E.listeners = l;
-  int id = l->id; /* accepting starts with the first setTargets */
-  engine_unlock();
+  E.listeners = l; /* accepting starts with the first setTargets */
   uv_ref((uv_handle_t *)&E.keepalive);
-  return num(env, id);
+  return num(env, l->id);
 }
-
-static void lock(void) { engine_lock(); }
-static void unlock(void) { engine_unlock(); }
 
 static napi_value js_port(napi_env env, napi_callback_info info) {
   ARGS(1);
-  if (!E.inited) return num(env, 0);
-  lock();
-  listener *l = find((int)get_num(env, argv[0]));
-  int port = l ? l->port : 0;
-  unlock();
-  return num(env, port);
+  listener *l = E.inited ? find((int)get_num(env, argv[0])) : NULL;
+  return num(env, l ? l->port : 0);
+}
+
+/* Sets one thread's copy of a listener's endpoints and affinity (its lock held). */
+static void slot_set_targets(lslot *s, target *ts, int n, double aff_ms) {
+  s->targets = ts;
+  s->ntargets = n;
+  if (aff_ms != s->aff_ms || aff_ms <= 0) aff_clear(&s->aff);
+  else if (s->aff.used) aff_rebuild(&s->aff, aff_target_present, s);
+  s->aff_ms = aff_ms > 0 ? aff_ms : 0;
+  s->ready = 1;
+  slot_arm(s, slot_should_serve(s));
 }
 
 /* setTargets(id, ips[], ports[], affinityMs): the usable endpoints in round-robin order, and the
- * ClientIP affinity timeout (0: none). Affinity to an endpoint that is no longer usable is forgotten. */
+ * ClientIP affinity timeout (0: none). Affinity to an endpoint that is no longer usable is forgotten.
+ * Each thread gets its own copy, under its own lock, one thread after the other. */
 static napi_value js_set_targets(napi_env env, napi_callback_info info) {
   ARGS(4);
   if (!E.inited) return num(env, -ENOENT);
+  listener *l = find((int)get_num(env, argv[0]));
+  if (!l) return num(env, -ENOENT);
   uint32_t n = 0;
   napi_get_array_length(env, argv[1], &n);
-  target *ts = n ? calloc(n, sizeof *ts) : NULL;
-  if (n && !ts) return num(env, -ENOMEM);
+  int nw = E.nworkers;
+  target **copies = calloc((size_t)nw, sizeof *copies);
+  int ok = copies != NULL;
+  for (int k = 0; ok && k < nw; k++) ok = !n || (copies[k] = calloc(n, sizeof(target))) != NULL;
+  if (!ok) {
+    for (int k = 0; copies && k < nw; k++) free(copies[k]);
+    free(copies);
+    return num(env, -ENOMEM);
+  }
+  target *ts = copies[0];
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
     napi_value vi, vp;
@@ -149,47 +179,46 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
     ts[k].port = (int)get_num(env, vp);
     if (parse_addr(ts[k].ip, ts[k].port, &ts[k].sa, &ts[k].salen) == 0) k++;
   }
+  for (int j = 1; j < nw; j++) if (k) memcpy(copies[j], ts, k * sizeof *ts);
   double aff_ms = get_num(env, argv[3]);
-  int id = (int)get_num(env, argv[0]);
-  lock();
-  listener *l = find(id);
-  if (!l) { unlock(); free(ts); return num(env, -ENOENT); }
-  target *old = l->targets;
-  l->targets = ts;
-  l->ntargets = (int)k;
-  if (l->rr >= l->ntargets) l->rr = 0;
-  if (aff_ms != l->aff_ms || aff_ms <= 0) aff_clear(&l->aff);
-  else if (l->aff.used) aff_rebuild(&l->aff, aff_target_present, l);
-  l->aff_ms = aff_ms > 0 ? aff_ms : 0;
-  if (!l->ready) { l->ready = 1; listener_arm(l, 1); }
-  unlock();
-  free(old); /* connections keep copies of their target, not pointers into the list */
+  for (int j = 0; j < nw; j++) {
+    lslot *s = l->slots[j];
+    worker_lock(s->w);
+    target *old = s->targets;
+    slot_set_targets(s, copies[j], (int)k, aff_ms);
+    worker_unlock(s->w);
+    free(old); /* connections keep copies of their target, not pointers into the list */
+  }
+  free(copies);
   return num(env, k);
 }
 
 /* closeTarget(id, ip, port): resets the connections to an endpoint that left the slice; returns how many. */
 static napi_value js_close_target(napi_env env, napi_callback_info info) {
   ARGS(3);
-  if (!E.inited) return num(env, 0);
+  listener *l = E.inited ? find((int)get_num(env, argv[0])) : NULL;
+  if (!l) return num(env, 0);
   char ip[INET6_ADDRSTRLEN];
   get_str(env, argv[1], ip, sizeof ip);
   int port = (int)get_num(env, argv[2]), closed = 0;
-  lock();
-  listener *l = find((int)get_num(env, argv[0]));
-  for (conn *c = l ? l->head : NULL, *nx; c; c = nx) {
-    nx = c->next;
-    if (c->t.port != port || strcmp(c->t.ip, ip) != 0) continue;
-    /* A client still dialing it moves on to the next endpoint; an established connection is reset. */
-    if (!c->connected) { redial(c); continue; }
-    l->stats[S_ENDPOINT_CLOSES]++;
-    teardown(c, HOW_RESET_BOTH);
-    closed++;
+  for (int k = 0; k < E.nworkers; k++) {
+    lslot *s = l->slots[k];
+    worker_lock(s->w);
+    for (conn *c = s->head, *nx; c; c = nx) {
+      nx = c->next;
+      if (c->t.port != port || strcmp(c->t.ip, ip) != 0) continue;
+      /* A client still dialing it moves on to the next endpoint; an established connection is reset. */
+      if (!c->connected) { redial(c); continue; }
+      s->stats[S_ENDPOINT_CLOSES]++;
+      teardown(c, HOW_RESET_BOTH);
+      closed++;
+    }
+    worker_unlock(s->w);
   }
-  unlock();
   return num(env, closed);
 }
 
-/* stats(id, Float64Array(10)): the counters, in S_* order. */
+/* stats(id, Float64Array(10)): the counters, in S_* order, summed over the threads. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   ARGS(2);
   void *data;
@@ -198,11 +227,17 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value ab;
   size_t off;
   if (!E.inited || napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &off) != napi_ok || type != napi_float64_array) return num(env, -EINVAL);
-  lock();
   listener *l = find((int)get_num(env, argv[0]));
-  if (l) memcpy(data, l->stats, sizeof(double) * (len < S_COUNT ? len : S_COUNT));
-  unlock();
-  return num(env, l ? 0 : -ENOENT);
+  if (!l) return num(env, -ENOENT);
+  double sum[S_COUNT] = { 0 };
+  for (int k = 0; k < E.nworkers; k++) {
+    lslot *s = l->slots[k];
+    worker_lock(s->w);
+    for (int i = 0; i < S_COUNT; i++) sum[i] += s->stats[i];
+    worker_unlock(s->w);
+  }
+  memcpy(data, sum, sizeof(double) * (len < S_COUNT ? len : S_COUNT));
+  return num(env, 0);
 }
 
 /* connections(id): "ip:port" of every connected connection's endpoint. */
@@ -210,22 +245,25 @@ static napi_value js_connections(napi_env env, napi_callback_info info) {
   ARGS(1);
   napi_value arr;
   napi_create_array(env, &arr);
-  if (!E.inited) return arr;
+  listener *l = E.inited ? find((int)get_num(env, argv[0])) : NULL;
+  if (!l) return arr;
   typedef char key[INET6_ADDRSTRLEN + 8];
   key *keys = NULL;
   uint32_t n = 0, cap = 0;
-  lock();
-  listener *l = find((int)get_num(env, argv[0]));
-  for (conn *c = l ? l->head : NULL; c; c = c->next) {
-    if (!c->connected) continue;
-    if (n == cap) {
-      key *grown = realloc(keys, (cap = cap ? cap * 2 : 64) * sizeof *keys);
-      if (!grown) break;
-      keys = grown;
+  for (int k = 0; k < E.nworkers; k++) {
+    lslot *s = l->slots[k];
+    worker_lock(s->w);
+    for (conn *c = s->head; c; c = c->next) {
+      if (!c->connected) continue;
+      if (n == cap) {
+        key *grown = realloc(keys, (cap = cap ? cap * 2 : 64) * sizeof *keys);
+        if (!grown) break;
+        keys = grown;
+      }
+      snprintf(keys[n++], sizeof(key), "%s:%d", c->t.ip, c->t.port);
     }
-    snprintf(keys[n++], sizeof(key), "%s:%d", c->t.ip, c->t.port);
+    worker_unlock(s->w);
   }
-  unlock();
   for (uint32_t i = 0; i < n; i++) {
     napi_value s;
     napi_create_string_utf8(env, keys[i], NAPI_AUTO_LENGTH, &s);
@@ -235,26 +273,34 @@ static napi_value js_connections(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* close(id): stops accepting and resets every connection (the relay thread frees them after its next wait). */
+/* close(id): stops accepting and resets every connection, thread by thread (each frees its slot after
+ * its next wait); the listening socket is closed once no thread has it in its epoll set. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   ARGS(1);
   if (!E.inited) return num(env, 0);
   int id = (int)get_num(env, argv[0]);
-  lock();
   listener **pp = &E.listeners;
   while (*pp && (*pp)->id != id) pp = &(*pp)->next;
   listener *l = *pp;
-  if (!l) { unlock(); return num(env, 0); }
+  if (!l) return num(env, 0);
   *pp = l->next;
-  int none_left = E.listeners == NULL;
-  listener_arm(l, 0);
-  l->closed = 1;
-  close(l->fd);
-  while (l->head) teardown(l->head, HOW_RESET_BOTH);
-  l->dead_next = E.dead_listeners;
-  E.dead_listeners = l;
-  unlock();
-  if (none_left) uv_unref((uv_handle_t *)&E.keepalive);
+  int fd = l->fd, nw = E.nworkers;
+  for (int k = 0; k < nw; k++) {
+    lslot *s = l->slots[k];
+    worker *w = s->w;
+    worker_lock(w);
+    slot_arm(s, 0);
+    s->closed = 1;
+    while (s->head) teardown(s->head, HOW_RESET_BOTH);
+    lslot **sp = &w->slots;
+    while (*sp && *sp != s) sp = &(*sp)->next;
+    if (*sp) *sp = s->next;
+    s->dead_next = w->dead_slots;
+    w->dead_slots = s; /* l may be freed by its thread from here on */
+    worker_unlock(w);
+  }
+  close(fd);
+  if (!E.listeners) uv_unref((uv_handle_t *)&E.keepalive);
   return num(env, 1);
 }
 

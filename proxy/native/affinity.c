@@ -57,8 +57,8 @@ static int same_target(const target *a, const target *b) {
 }
 
 int aff_target_present(const aff *a, const void *arg) {
-  const listener *l = arg;
-  for (int i = 0; i < l->ntargets; i++) if (same_target(&a->t, &l->targets[i])) return 1;
+  const lslot *s = arg;
+  for (int i = 0; i < s->ntargets; i++) if (same_target(&a->t, &s->targets[i])) return 1;
   return 0;
 }
 

@@ -1,8 +1,11 @@
 // Loads and starts the native relay (proxy/native/*.c, built by scripts/build-native.sh into
 // build/relay.node). It is optional, as ws's bufferutil is: where it was not built (no compiler on
-// the host), does not load, or its engine (epoll set, async handle, relay thread) cannot start, the
+// the host), does not load, or its engine (epoll sets, async handle, relay threads) cannot start, the
 // proxy uses the one fallback, the net.Socket pump, and says why once.
+// Relay threads: DOCKERLET_RELAY_THREADS (tests, benchmarks), else the proxy config's relayThreads
+// (configureNativeRelay, before the first listener), else one per core up to 4.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +15,8 @@ import type { DataPathMode } from '../conn.js';
 
 /** The addon's functions (proxy/native/addon.c). Listener ids are > 0; failures are -errno. */
 export interface NativeRelay {
-  /** Starts the engine: 0, or -errno. */
-  start(): number;
+  /** Starts the engine with this many relay threads (the first call's count wins): the count running, or -errno. */
+  start(threads: number): number;
   listen(host: string, port: number, backlog: number, maxConnections: number, idleTimeoutMs: number, dialStepsMs: readonly number[]): number;
   port(id: number): number;
   setTargets(id: number, ips: readonly string[], ports: readonly number[], affinityMs: number): number;
@@ -32,6 +35,40 @@ export const NATIVE_RELAY_PATH = process.env.DOCKERLET_NATIVE_RELAY ?? path.join
 
 let cached: NativeRelay | null | undefined;
 let why = '';
+let threadsWanted: number | undefined;
+let threadsRunning = 0;
+
+/** The most relay threads a host gets by default (one per core up to this). */
+export const DEFAULT_MAX_RELAY_THREADS = 4;
+export const MAX_RELAY_THREADS = 64;
+
+/** The default thread count for this host: one per core, at most DEFAULT_MAX_RELAY_THREADS. */
+export function defaultRelayThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), DEFAULT_MAX_RELAY_THREADS));
+}
+
+function envThreads(): number | undefined {
+  const v = process.env.DOCKERLET_RELAY_THREADS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= MAX_RELAY_THREADS ? n : undefined;
+}
+
+/**
+ * Sets the relay's thread count before it starts (the proxy config's relayThreads). The engine is
+ * process-wide: once it runs, its count stays; returns false when it already runs with another count.
+ */
+export function configureNativeRelay(o: { threads?: number }): boolean {
+  if (o.threads === undefined) return true;
+  if (cached !== undefined) return !cached || threadsRunning === o.threads;
+  threadsWanted = o.threads;
+  return true;
+}
+
+/** Relay threads running (0 before the engine started or when it is unavailable). */
+export function nativeRelayThreads(): number {
+  return threadsRunning;
+}
 
 /**
  * The addon, or null (then nativeRelayUnavailable() says why). One engine per process (its relay
@@ -49,8 +86,9 @@ export function nativeRelay(): NativeRelay | null {
     const fns: (keyof NativeRelay)[] = ['start', 'listen', 'port', 'setTargets', 'closeTarget', 'stats', 'connections', 'close'];
     const missing = fns.filter((f) => typeof m[f] !== 'function');
     if (missing.length) { why = `${NATIVE_RELAY_PATH} lacks ${missing.join(', ')}`; return null; }
-    const rc = (m as NativeRelay).start();
+    const rc = (m as NativeRelay).start(envThreads() ?? threadsWanted ?? defaultRelayThreads());
     if (rc < 0) { why = `its engine did not start: ${getSystemErrorName(rc)}`; return null; }
+    threadsRunning = rc;
     cached = m as NativeRelay;
   } catch (err) {
     why = `${NATIVE_RELAY_PATH} did not load: ${(err as Error).message}`;
@@ -67,8 +105,9 @@ export function nativeRelayUnavailable(): string {
  * The TCP data path a proxy runs for the one asked for (undefined: the default, native): the native
  * relay where it loads and starts, else the pump. `why` says so when it changed.
  */
-export function resolveDataPath(wanted: DataPathMode | undefined): { mode: DataPathMode; why?: string } {
+export function resolveDataPath(wanted: DataPathMode | undefined, relayThreads?: number): { mode: DataPathMode; why?: string } {
   if (wanted === 'pump') return { mode: 'pump' };
+  configureNativeRelay({ threads: relayThreads });
   if (!nativeRelay()) return { mode: 'pump', why: `native relay unavailable: ${nativeRelayUnavailable()}` };
   return { mode: 'native' };
 }

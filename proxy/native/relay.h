@@ -1,4 +1,5 @@
-// Shared declarations of the native relay (relay.c, affinity.c, addon.c); see relay.c for what it does.
+// Shared declarations of the native relay (relay.c, loop.c, affinity.c, addon.c); see relay.c for
+// the data path and loop.c for the threads and their locks.
 #ifndef DOCKERLET_RELAY_H
 #define DOCKERLET_RELAY_H
 #define _GNU_SOURCE
@@ -25,9 +26,13 @@
 #define SPARE_BUFS 8
 #define MAX_EVENTS 256
 #define MAX_DIAL_STEPS 8
+#define MAX_WORKERS 64
 #define TICK_MS 25
 #define IDLE_SWEEPS 4
+/* Accepts per listener event: one thread alone drains the queue; with several, a thread takes a few so
+ * the others (woken one at a time by EPOLLEXCLUSIVE) get their share of a burst. */
 #define ACCEPT_BATCH 64
+#define ACCEPT_BATCH_SHARED 4
 
 enum { K_LISTENER = 1, K_LEG = 2 };
 enum { S_CONNECTIONS, S_ACTIVE, S_BYTES_IN, S_BYTES_OUT, S_CONNECT_FAILURES, S_REJECTS, S_DROPS, S_ENDPOINT_CLOSES, S_IDLE, S_LISTENER_ERRORS, S_COUNT };
@@ -47,6 +52,7 @@ typedef struct afftable { aff *slots; uint32_t cap, used; } afftable;
 
 struct conn;
 struct listener;
+struct worker;
 
 typedef struct leg {
   uint8_t kind;
@@ -62,7 +68,8 @@ typedef struct leg {
 
 typedef struct conn {
   leg client, backend;
-  struct listener *l;
+  struct lslot *s; /* its listener on its thread */
+  struct worker *w;
   target t; /* the current (or last tried) endpoint */
   addrkey from; /* the client's address (set when the listener has affinity) */
   int attempt;
@@ -70,60 +77,90 @@ typedef struct conn {
   double dial_deadline;
   double idle_mark;
   int idle_sweeps;
-  struct conn *prev, *next;   /* listener's connections */
-  struct conn *dprev, *dnext; /* engine's dials in flight */
+  struct conn *prev, *next;   /* the slot's connections */
+  struct conn *dprev, *dnext; /* the worker's dials in flight */
   struct conn *dead_next;
 } conn;
 
-typedef struct listener {
-  uint8_t kind;
-  int id, fd, port, closed;
-  /* In the epoll set: from the first setTargets (a client never meets a listener without its
-   * endpoints), and again after an accept error's pause (rearm_at). */
-  int ready, armed;
+/* A listener as one relay thread serves it: its copy of the endpoints, its connections, its counters.
+ * Touched by that thread, and by JavaScript only under that thread's lock. */
+typedef struct lslot {
+  uint8_t kind; /* K_LISTENER: epoll events of the listening socket point here */
+  struct listener *l;
+  struct worker *w;
+  /* ready: endpoints were pushed once (a client never meets a listener without them); armed: the
+   * listening socket is in this thread's epoll set; rearm_at: paused after an accept error. */
+  int ready, armed, closed;
   double rearm_at;
   target *targets;
-  int ntargets, rr;
-  double dial_ms[MAX_DIAL_STEPS];
-  int ndial;
-  double idle_ms, next_sweep;
-  double aff_ms, next_aff_purge; /* affinity timeout (0: none) */
+  int ntargets;
+  double aff_ms, next_aff_purge; /* affinity timeout (0: none); only the home thread accepts then */
   afftable aff;
-  int max_conns, nconns;
+  double next_sweep;
   conn *head;
   double stats[S_COUNT];
-  struct listener *next, *dead_next;
+  struct lslot *next, *dead_next;
+} lslot;
+
+/* One listening socket, shared by every thread (each has its slot). Fields other than the atomics are
+ * set before the slots are published and never change. */
+typedef struct listener {
+  int id, fd, port;
+  int home; /* the thread that serves it alone while it has ClientIP affinity */
+  double dial_ms[MAX_DIAL_STEPS];
+  int ndial;
+  double idle_ms;
+  int max_conns;
+  atomic_int nconns; /* over every thread, for max_conns */
+  atomic_uint rr;    /* round robin over every thread */
+  atomic_int refs;   /* slots not yet freed; the last one frees the listener */
+  lslot **slots;     /* [nworkers] */
+  struct listener *next; /* the engine's list, JavaScript's thread only */
 } listener;
 
-typedef struct engine {
-  int efd, reserve_fd, ids, inited, stopping;
+typedef struct worker {
+  int index, efd, reserve_fd, stopping;
   pthread_t thread;
-  /* Held by the relay thread while it handles one event, and by every call from JavaScript. */
+  /* Held by the thread while it handles one event, and by JavaScript to touch this thread's state. */
   pthread_mutex_t mu;
-  /* JavaScript is waiting for mu: the relay thread hands it over between two events of a batch. */
+  /* JavaScript is waiting for mu: the thread hands it over between two events of a batch. */
   atomic_int want;
-  /* Referenced while listeners exist: keeps Node's loop (the process) alive, as a net.Server does. */
-  uv_async_t keepalive;
-  listener *listeners;
+  lslot *slots;
   conn *dials;
-  /* Ended since the relay thread last entered epoll_wait: freed after its next wait returns. */
+  /* Ended since the thread last entered epoll_wait: freed after its next wait returns. */
   conn *dead;
-  listener *dead_listeners;
+  lslot *dead_slots;
   char *buf;                /* the read buffer (READ_BUF) */
   char *spare[SPARE_BUFS];  /* read buffers given back by legs, for reuse */
   int nspare;
+} worker;
+
+typedef struct engine {
+  int inited, ids, nworkers;
+  worker **w;
+  /* Referenced while listeners exist: keeps Node's loop (the process) alive, as a net.Server does. */
+  uv_async_t keepalive;
+  listener *listeners;
 } engine;
 
 extern engine E;
 
-/* relay.c: the event loop and the data path */
+/* relay.c: the data path, on the connection's thread with its lock held */
 double now_ms(void);
 void teardown(conn *c, int how);
-void listener_arm(listener *l, int on);
-void *relay_main(void *arg);
 void redial(conn *c);
-void engine_lock(void);
-void engine_unlock(void);
+void dial(conn *c);
+void dial_failed(conn *c);
+void on_leg(leg *g, uint32_t ev);
+
+/* loop.c: the relay threads */
+int engine_start(int threads);
+void engine_stop(void);
+void worker_lock(worker *w);
+void worker_unlock(worker *w);
+int slot_should_serve(const lslot *s);
+void slot_arm(lslot *s, int on);
+void slot_free(lslot *s);
 
 /* affinity.c: ClientIP affinity tables */
 aff *aff_slot(afftable *t, const addrkey *k, int insert);
