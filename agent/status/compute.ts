@@ -5,6 +5,7 @@ import type { ObservedContainer } from '../../runtime/types.js';
 import { exitCodeOf, isFinished, isRunning, type PodObserved } from '../pods/observed.js';
 import { firstIncompleteInit, initFailedForGood, restartPolicyOf } from '../pods/plan.js';
 import type { WaitingReason } from '../pods/types.js';
+import { containersReadyCondition, hasAnyRegularContainerStarted, initializedCondition, isRestartableInit, readyCondition, stamp } from './conditions.js';
 
 export interface StatusInput {
   pod: Pod;
@@ -68,11 +69,27 @@ function containerStatus(container: Container, input: StatusInput, defaultWaitin
   return status;
 }
 
-/** upstream getPhase, over already-computed container statuses. */
-export function podPhase(pod: Pod, statuses: ContainerStatus[], initPending: boolean, initFailed: boolean, terminal: boolean): PodPhase {
+/**
+ * upstream getPhase, over already-computed container statuses. initPending/initFailed come from the
+ * plan (regular init containers in the current sandbox); restartable init containers (sidecars) count
+ * as upstream: running ones keep the pod Running, a not-yet-started one keeps it Pending until a regular
+ * container has started, terminated ones do not count.
+ */
+export function podPhase(pod: Pod, statuses: ContainerStatus[], initPending: boolean, initFailed: boolean, terminal: boolean, initStatuses: ContainerStatus[] = []): PodPhase {
   if (initFailed) return 'Failed';
   if (initPending && !terminal) return 'Pending';
-  let running = 0, waiting = 0, stopped = 0, succeeded = 0;
+  let running = 0, waiting = 0, stopped = 0, succeeded = 0, pendingSidecars = 0;
+  for (const c of (pod.spec.initContainers ?? []).filter(isRestartableInit)) {
+    const s = initStatuses.find((x) => x.name === c.name);
+    if (!s) continue;
+    if (s.state?.running) {
+      if (!s.started) pendingSidecars++;
+      running++;
+    } else if (s.state?.waiting && !s.lastState?.terminated) {
+      pendingSidecars++;
+      waiting++;
+    }
+  }
   for (const s of statuses) {
     if (s.state?.running) running++;
     else if (s.state?.terminated) {
@@ -88,6 +105,7 @@ export function podPhase(pod: Pod, statuses: ContainerStatus[], initPending: boo
     if (running > 0) return 'Running';
     return stopped === succeeded && waiting === 0 && stopped > 0 ? 'Succeeded' : 'Failed';
   }
+  if (pendingSidecars > 0 && !hasAnyRegularContainerStarted(pod, statuses)) return 'Pending';
   if (waiting > 0) return 'Pending';
   if (running > 0) return 'Running';
   if (stopped > 0) {
@@ -98,15 +116,6 @@ export function podPhase(pod: Pod, statuses: ContainerStatus[], initPending: boo
   return 'Pending';
 }
 
-function condition(type: string, ok: boolean, reason: string | undefined, message: string | undefined, input: StatusInput): PodCondition {
-  const status = ok ? 'True' : 'False';
-  const prev = input.previous?.conditions?.find((c) => c.type === type);
-  const c: PodCondition = { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : input.now };
-  if (reason) c.reason = reason;
-  if (message) c.message = message;
-  return c;
-}
-
 export function computePodStatus(input: StatusInput): PodStatus {
   const { pod, observed } = input;
   const inits = pod.spec.initContainers ?? [];
@@ -115,24 +124,23 @@ export function computePodStatus(input: StatusInput): PodStatus {
   const initFailed = initFailedForGood(pod, observed);
   const initStatuses = inits.map((c) => containerStatus(c, input, 'PodInitializing'));
   const statuses = pod.spec.containers.map((c) => containerStatus(c, input, initPending ? 'PodInitializing' : 'ContainerCreating'));
-  for (const s of initStatuses) s.ready = s.state?.terminated?.exitCode === 0;
-  const phase = podPhase(pod, statuses, initPending, initFailed, input.terminal);
-  const completed = phase === 'Succeeded' || phase === 'Failed';
+  inits.forEach((c, i) => {
+    const s = initStatuses[i]!;
+    if (!isRestartableInit(c)) s.ready = s.state?.terminated?.exitCode === 0;
+  });
+  const phase = podPhase(pod, statuses, initPending, initFailed, input.terminal, initStatuses);
 
   const sandboxReady = isRunning(observed.sandbox) && !input.terminal;
-  const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
-  const incomplete = inits.slice(Math.max(initIdx, 0)).map((c) => c.name);
-  const notReadyReason = completed ? 'PodCompleted' : 'ContainersNotReady';
-  const notReadyMsg = completed ? undefined : `containers with unready status: [${unready.join(' ')}]`;
+  const all = [...initStatuses, ...statuses];
+  const containersReady = containersReadyCondition(pod, all, phase);
+  const previous = input.previous?.conditions;
   const conditions: PodCondition[] = [
-    condition('PodReadyToStartContainers', sandboxReady, undefined, undefined, input),
-    initPending && !completed
-      ? condition('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`, input)
-      : condition('Initialized', true, completed && inits.length > 0 ? 'PodCompleted' : undefined, undefined, input),
-    unready.length === 0 ? condition('Ready', true, undefined, undefined, input) : condition('Ready', false, notReadyReason, notReadyMsg, input),
-    unready.length === 0 ? condition('ContainersReady', true, undefined, undefined, input) : condition('ContainersReady', false, notReadyReason, notReadyMsg, input),
+    stamp({ type: 'PodReadyToStartContainers', status: sandboxReady ? 'True' : 'False' }, previous, input.now),
+    stamp(initializedCondition(pod, all, phase), previous, input.now),
+    stamp(readyCondition(pod, containersReady, pod.status?.conditions ?? []), previous, input.now),
+    stamp(containersReady, previous, input.now),
   ];
-  if (pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file') conditions.push(condition('PodScheduled', true, undefined, undefined, input));
+  if (pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file') conditions.push(stamp({ type: 'PodScheduled', status: 'True' }, previous, input.now));
 
   const status: PodStatus = {
     phase,
