@@ -273,6 +273,23 @@ static napi_value js_connections(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* perThread(id): connections each relay thread has accepted and connected for the listener (tests,
+ * diagnostics: how the kernel spread the listener's clients over the threads). */
+static napi_value js_per_thread(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value arr;
+  napi_create_array(env, &arr);
+  listener *l = E.inited ? find((int)get_num(env, argv[0])) : NULL;
+  for (int k = 0; l && k < E.nworkers; k++) {
+    lslot *s = l->slots[k];
+    worker_lock(s->w);
+    double n = s->stats[S_CONNECTIONS];
+    worker_unlock(s->w);
+    napi_set_element(env, arr, (uint32_t)k, num(env, n));
+  }
+  return arr;
+}
+
 /* close(id): stops accepting and resets every connection, thread by thread (each frees its slot after
  * its next wait); the listening socket is closed once no thread has it in its epoll set. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -313,6 +330,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "closeTarget", NULL, js_close_target, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
     { "connections", NULL, js_connections, NULL, NULL, NULL, napi_default, NULL },
+    { "perThread", NULL, js_per_thread, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof p / sizeof p[0], p);

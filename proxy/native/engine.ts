@@ -23,6 +23,8 @@ export interface NativeRelay {
   closeTarget(id: number, ip: string, port: number): number;
   stats(id: number, out: Float64Array): number;
   connections(id: number): string[];
+  /** Connections each relay thread has accepted and connected for the listener (optional: tests, diagnostics). */
+  perThread?(id: number): number[];
   close(id: number): number;
 }
 

@@ -14,6 +14,7 @@
 // One thread (threads = 1) is the relay as it was before threads: one epoll set, no EPOLLEXCLUSIVE.
 #include "relay.h"
 #include <sched.h>
+#include <stdio.h>
 
 engine E;
 
@@ -146,6 +147,9 @@ static void tick(worker *w, double now) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
+  char name[16];
+  snprintf(name, sizeof name, "relay-%d", w->index);
+  pthread_setname_np(pthread_self(), name);
   struct epoll_event evs[MAX_EVENTS];
   double next_tick = now_ms() + TICK_MS;
   pthread_mutex_lock(&w->mu);

@@ -1,0 +1,140 @@
+// The native relay with several relay threads (proxy/native/loop.c): the threads exist and share a
+// listener's clients, ClientIP affinity stays exact under concurrent clients (one thread serves an
+// affinity listener), an endpoint update reaches every thread's copy, and an engine whose second
+// thread cannot start is undone and falls back to the pump. Real loopback sockets (127.0.0.x).
+// Threads: DOCKERLET_RELAY_THREADS (default here 2; scripts/test-native-asan.sh runs 1 and 2).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
+import { TcpListener } from '../../../proxy/tcp.js';
+import { nativeRelay, nativeRelayThreads, nativeRelayUnavailable } from '../../../proxy/native/engine.js';
+import type { EndpointInfo } from '../../../proxy/types.js';
+
+process.env.DOCKERLET_RELAY_THREADS ??= '2';
+const relay = nativeRelay();
+const threads = nativeRelayThreads();
+const multi = { skip: threads < 2 ? `the relay runs ${threads} thread` : false };
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+async function namedBackend(host: string, name: string): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => s.destroy());
+    s.on('data', () => {});
+    s.on('end', () => s.end(name));
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const ep = (ip: string, port: number): EndpointInfo => ({ ip, port, ready: true, serving: true, terminating: false });
+
+function request(port: number, localAddress = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: true }, () => c.end('x'));
+    let out = '';
+    c.on('data', (d) => { out += d.toString(); });
+    c.on('end', () => { c.end(); resolve(out); });
+    c.on('error', reject);
+  });
+}
+
+async function nativeListener(endpoints: EndpointInfo[], config: Partial<BalancerConfig> = {}): Promise<TcpListener> {
+  const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0, ...config });
+  const l = new TcpListener({ key: 'test/threads:p', balancer, bindAddress: '127.0.0.1', mode: 'native' });
+  assert.equal(l.mode, 'native', nativeRelayUnavailable());
+  l.setEndpoints(endpoints);
+  await l.start();
+  cleanups.push(() => l.stop());
+  return l;
+}
+
+test('the relay runs the asked number of threads, named relay-N in /proc', () => {
+  assert.ok(relay, nativeRelayUnavailable());
+  assert.equal(threads, Number(process.env.DOCKERLET_RELAY_THREADS));
+  const names = readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+  assert.deepEqual(names.filter((n) => n.startsWith('relay-')).sort(), Array.from({ length: threads }, (_, i) => `relay-${i}`));
+});
+
+test('[native] bursts of concurrent clients are spread over the threads; every request is answered', multi, async () => {
+  assert.ok(relay?.perThread, 'the addon reports per-thread counts');
+  const a = await namedBackend('127.0.0.2', 'a');
+  const id = relay.listen('127.0.0.1', 0, 1024, 10_000, 0, [1000, 1000]);
+  assert.ok(id > 0, `listen: ${id}`);
+  cleanups.push(() => { relay.close(id); });
+  assert.equal(relay.setTargets(id, ['127.0.0.2'], [a], 0), 1);
+  const port = relay.port(id);
+  const replies: string[] = [];
+  for (let i = 0; i < 20; i++) replies.push(...await Promise.all(Array.from({ length: 50 }, () => request(port))));
+  assert.equal(replies.filter((r) => r === 'a').length, 1000);
+  const per = relay.perThread(id);
+  assert.equal(per.length, threads);
+  assert.equal(per.reduce((x, y) => x + y, 0), 1000);
+  assert.ok(per.every((n) => n > 0), `connections per thread: ${per.join(', ')}`);
+});
+
+test('[native] ClientIP affinity stays exact under concurrent clients from several addresses', async () => {
+  const names = ['a', 'b', 'c'];
+  const eps = await Promise.all(names.map(async (n, i) => ep(`127.0.0.${12 + i}`, await namedBackend(`127.0.0.${12 + i}`, n))));
+  const l = await nativeListener(eps, { sessionAffinity: 'ClientIP', affinityTimeoutSeconds: 60 });
+  const clients = ['127.0.0.21', '127.0.0.22', '127.0.0.23', '127.0.0.24'];
+  // 4 addresses × 40 concurrent connections, 3 bursts: each address always meets one endpoint.
+  const seen = new Map<string, Set<string>>(clients.map((c) => [c, new Set()]));
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(clients.flatMap((from) => Array.from({ length: 40 }, async () => { seen.get(from)!.add(await request(l.port, from)); })));
+  }
+  for (const [from, got] of seen) assert.equal(got.size, 1, `${from} reached ${[...got].join(', ')}`);
+  // Affinity off: round robin over every endpoint again, from one address, on every thread.
+  l.balancer.setConfig({ ...l.balancer.config, sessionAffinity: 'None' });
+  l.setEndpoints(eps);
+  const rr = await Promise.all(Array.from({ length: 60 }, () => request(l.port, '127.0.0.21')));
+  assert.deepEqual(names.map((n) => rr.filter((r) => r === n).length), [20, 20, 20]);
+});
+
+test('[native] an endpoint update reaches every thread: after it, no concurrent client meets the old endpoint', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const b = await namedBackend('127.0.0.3', 'b');
+  const l = await nativeListener([ep('127.0.0.2', a)]);
+  for (let i = 0; i < 5; i++) {
+    const only = i % 2 ? 'a' : 'b';
+    l.setEndpoints([only === 'a' ? ep('127.0.0.2', a) : ep('127.0.0.3', b)]);
+    const replies = await Promise.all(Array.from({ length: 60 }, () => request(l.port)));
+    assert.deepEqual([...new Set(replies)], [only], `round ${i}`);
+  }
+});
+
+/** A child process with a default-mode listener: its mode, the reason for a fallback, and one reply. */
+function childListener(backendPort: number, env: Record<string, string>): Promise<{ mode: string; port: number; why: string }> {
+  const script = `
+    import { Balancer } from './proxy/balancer.ts';
+    import { TcpListener } from './proxy/tcp.ts';
+    import { nativeRelayUnavailable } from './proxy/native/engine.ts';
+    const l = new TcpListener({ key: 'child/fault:p', bindAddress: '127.0.0.1',
+      balancer: new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 }) });
+    l.setEndpoints([{ ip: '127.0.0.2', port: ${backendPort}, ready: true, serving: true, terminating: false }]);
+    const port = await l.start();
+    console.log(JSON.stringify({ mode: l.mode, port, why: nativeRelayUnavailable() }));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  cleanups.push(() => { child.kill('SIGKILL'); });
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString().trim()) as { mode: string; port: number; why: string }));
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before listening`)));
+  });
+}
+
+test('the real addon whose second relay thread cannot start: the first is stopped, the proxy falls back to the pump and proxies', async () => {
+  const a = await namedBackend('127.0.0.2', 'a');
+  const got = await childListener(a, { DOCKERLET_RELAY_THREADS: '2', DOCKERLET_RELAY_FAULT_THREAD: '1' });
+  assert.equal(got.mode, 'pump');
+  assert.match(got.why, /engine did not start: EAGAIN/);
+  assert.equal(await request(got.port), 'a');
+  // Without the fault the same child runs the relay.
+  const ok = await childListener(a, { DOCKERLET_RELAY_THREADS: '2' });
+  assert.equal(ok.mode, 'native', ok.why);
+  assert.equal(await request(ok.port), 'a');
+});
