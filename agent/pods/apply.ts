@@ -4,8 +4,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import { ErrorCodes, errorMessage, isCode } from '../../lib/errors.js';
+import { Annotations } from '../containers/container.js';
 import type { ObservedContainer } from '../../runtime/types.js';
 import { crashKey } from './crash.js';
+import { EPHEMERAL_TYPE, type EphemeralContainer } from './ephemeral.js';
+import { runHook } from './hooks.js';
+import { fieldPathOf, killContainer } from './kill.js';
 import type { PreparedVolume, WorkerDeps } from './deps.js';
 import type { KillAction, PodActions, PodRecord, StartAction } from './types.js';
 
@@ -13,11 +17,6 @@ export function podRef(pod: Pod, fieldPath?: string) {
   return { kind: 'Pod', apiVersion: 'v1', namespace: pod.metadata.namespace, name: pod.metadata.name!, uid: pod.metadata.uid, fieldPath };
 }
 
-function fieldPathOf(pod: Pod, name: string): string {
-  const init = (pod.spec.initContainers ?? []).findIndex((c) => c.name === name);
-  if (init >= 0) return `spec.initContainers{${name}}`;
-  return `spec.containers{${name}}`;
-}
 
 export function terminationMessageHostPath(podsDir: string, uid: string, name: string, restartCount: number): string {
   return join(podsDir, uid, 'containers', name, String(restartCount), 'termination-log');
@@ -45,11 +44,8 @@ function findDetails(err: unknown): Record<string, unknown> | undefined {
   return undefined;
 }
 
-export async function killContainers(deps: WorkerDeps, pod: Pod, kills: KillAction[]): Promise<void> {
-  await Promise.all(kills.map(async (k) => {
-    deps.events.event(podRef(pod, fieldPathOf(pod, k.containerName)), 'Normal', 'Killing', `Stopping container ${k.containerName}`);
-    await deps.runtime.stopContainer(k.id, k.graceSeconds);
-  }));
+export async function killContainers(deps: WorkerDeps, pod: Pod, kills: KillAction[], podIP?: string): Promise<void> {
+  await Promise.all(kills.map((k) => killContainer(deps, pod, k, podIP)));
 }
 
 export async function stopSandbox(deps: WorkerDeps, sandbox: ObservedContainer | undefined): Promise<void> {
@@ -73,6 +69,29 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
     deps.events.event(podRef(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
     throw err;
   }
+}
+
+/** Annotation naming the container whose PID namespace an ephemeral container joins. */
+export const TARGET_ANNOTATION = 'io.dockerlet.ephemeral.target';
+/** postStart hooks have no timeout upstream; ours stop waiting after this long. */
+const POST_START_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * kuberuntime startContainer's postStart step: the hook runs right after the start; when it fails
+ * the Event FailedPostStartHook is recorded, the container is killed (Killing "FailedPostStartHook")
+ * and waits with reason PostStartHookError, then restarts under the pod's policy and back-off.
+ */
+async function postStart(deps: WorkerDeps, record: PodRecord, c: Container, id: string, podIP: string | undefined): Promise<boolean> {
+  const pod = record.pod;
+  const failure = await runHook(deps.runtime, c.lifecycle!.postStart!, { pod, container: c, containerId: id, podIP }, { timeoutMs: POST_START_TIMEOUT_MS, signal: record.syncAbort?.signal });
+  if (!failure) return true;
+  deps.events.event(podRef(pod, fieldPathOf(pod, c.name)), 'Warning', 'FailedPostStartHook', failure);
+  const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
+  await killContainer(deps, pod, { id, containerName: c.name, reason: 'FailedPostStartHook', message: 'FailedPostStartHook', graceSeconds: grace }, podIP);
+  record.waiting.set(c.name, { reason: 'PostStartHookError', message: failure });
+  deps.crashBackoff.next(crashKey(record.uid, c));
+  deps.log.warn({ pod: record.key, container: c.name, message: failure }, 'postStart hook failed');
+  return false;
 }
 
 /**
@@ -102,16 +121,23 @@ export async function startContainer(
     await writeFile(tmPath, '');
     stage = 'create';
     const spec = deps.spec.containerSpec({
-      pod, container: c, kind: action.kind, sandboxId, attempt: action.attempt, restartCount: action.restartCount,
+      pod, container: c, kind: action.kind === 'init' ? 'init' : 'container', sandboxId, attempt: action.attempt, restartCount: action.restartCount,
       env, mounts, memoryCapacityBytes: deps.node.capacity.memoryBytes, terminationMessageHostPath: tmPath, image: c.image ?? image.id,
     });
+    if (action.kind === 'ephemeral') {
+      spec.annotations[Annotations.type] = EPHEMERAL_TYPE;
+      const target = (c as EphemeralContainer).targetContainerName;
+      if (target) spec.annotations[TARGET_ANNOTATION] = target;
+    }
     const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec));
     emit('Normal', 'Created', `Created container: ${c.name}`);
     stage = 'start';
     await deps.startSlots.run(() => deps.runtime.startContainer(id));
     emit('Normal', 'Started', `Started container ${c.name}`);
-    record.waiting.delete(c.name);
     if (action.reason === 'restart') deps.crashBackoff.next(crashKey(record.uid, c));
+    const podIP = pod.spec.hostNetwork ? deps.node.hostIP : sandboxIP;
+    if (c.lifecycle?.postStart && !(await postStart(deps, record, c, id, podIP))) return false;
+    record.waiting.delete(c.name);
     return true;
   } catch (err) {
     const reason = waitingReasonFor(err, stage);

@@ -6,6 +6,9 @@ import type { Pod } from '../../kube/api.js';
 import type { Informer } from '../../kube/types.js';
 import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { KeyedQueue } from '../../lib/queue.js';
+import { podSyncs } from '../../metrics/agent-metrics.js';
+import { admitPod, BASE_ADMITTERS, type Rejection } from './admission.js';
+import { podRef } from './apply.js';
 import type { WorkerDeps } from './deps.js';
 import { selectGarbage } from './gc.js';
 import { podFingerprint } from './observed.js';
@@ -78,7 +81,9 @@ export class PodController implements Lifecycle {
         delete: (p) => this.#removed(p),
       }));
     }
-    const started = (src: PodSource) => src.start(s).then(() => { for (const p of src.list()) this.#upsert(p, src.name === 'file'); });
+    // Admission in creation order, as the kubelet's HandlePodAdditions sorts a batch.
+    const byCreation = (a: Pod, b: Pod) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '');
+    const started = (src: PodSource) => src.start(s).then(() => { for (const p of [...src.list()].sort(byCreation)) this.#upsert(p, src.name === 'file'); });
     // Static manifests first and in full; the API source gets a bounded wait (the kubelet runs a control
     // plane's static pods before there is an API server). GC waits until every source has synced.
     await Promise.all(this.#sources.filter((src) => src.name === 'file').map(started));
@@ -113,11 +118,15 @@ export class PodController implements Lifecycle {
       existing.pod = pod;
       existing.removed = false;
       if (pod.metadata.deletionTimestamp) existing.syncAbort?.abort(); // a pull in progress must not hold up deletion
+      this.#worker.podUpdated(existing);
     } else {
-      this.#records.set(uid, {
+      const record: PodRecord = {
         uid, key: `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`, pod, static: isStatic,
         waiting: new Map(), removed: false, state: 'Registered',
-      });
+      };
+      const failed = this.#admit(pod);
+      if (failed) record.failed = failed;
+      this.#records.set(uid, record);
     }
     this.#queue.add(uid);
   }
@@ -128,19 +137,52 @@ export class PodController implements Lifecycle {
     r.removed = true;
     r.pod = pod;
     r.syncAbort?.abort();
+    this.#worker.podUpdated(r);
     this.#queue.add(r.uid);
   }
 
   async #sync(uid: string): Promise<void> {
     const record = this.#records.get(uid);
     if (!record) return;
-    const result = await this.#worker.sync(record);
+    let result;
+    try {
+      result = await this.#worker.sync(record);
+      podSyncs.inc({ result: 'success' });
+    } catch (err) {
+      podSyncs.inc({ result: 'error' });
+      throw err;
+    }
     if (result.done) {
       if (record.removed || record.static) this.#records.delete(uid);
       else record.removed = true; // deleted from the API by us; the informer's DELETE will follow
       return;
     }
     if (result.requeueAfterMs !== undefined) this.#queue.addAfter(uid, result.requeueAfterMs);
+  }
+
+  /**
+   * canAdmitPod, once per pod when it first reaches this node. Pods that already ran here (adopted
+   * containers after a restart) or are already terminal are not judged again; a pod the API already
+   * shows Failed by the node keeps its reason.
+   */
+  #admit(pod: Pod): Rejection | undefined {
+    const uid = pod.metadata.uid!;
+    const phase = pod.status?.phase;
+    if (phase === 'Failed' && pod.status?.reason) return { reason: pod.status.reason, message: pod.status.message ?? '' };
+    if (phase === 'Failed' || phase === 'Succeeded' || pod.metadata.deletionTimestamp) return undefined;
+    if (this.#deps.cache.containersOf(uid).length > 0) return undefined;
+    const cfg = this.#deps.admission ?? {};
+    const others = [...this.#records.values()].filter((r) => !r.failed && r.state !== 'Terminated' && !r.removed).map((r) => r.pod);
+    const allocatable = cfg.allocatable ?? this.#deps.node.capacity;
+    const rejected = admitPod(pod, {
+      others,
+      allocatable: { cpuMillis: allocatable.cpuMillis, memoryBytes: allocatable.memoryBytes, pods: cfg.maxPods ?? 110 },
+      allowedUnsafeSysctls: cfg.allowedUnsafeSysctls ?? [],
+    }, cfg.admitters ?? BASE_ADMITTERS);
+    if (!rejected) return undefined;
+    this.#deps.events.event(podRef(pod), 'Warning', rejected.reason, rejected.message);
+    this.#deps.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, reason: rejected.reason }, 'pod rejected at admission');
+    return { reason: rejected.reason, message: `Pod was rejected: ${rejected.message}` };
   }
 
   async #relistLoop(signal: AbortSignal): Promise<void> {

@@ -10,6 +10,7 @@ import type { Semaphore } from '../../lib/semaphore.js';
 import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec } from '../../runtime/types.js';
 import type { ContainerSpecArgs } from '../containers/container.js';
 import type { StatusManager } from '../status/manager.js';
+import type { PodAdmitter } from './admission.js';
 import type { ImageManager } from './images.js';
 import type { RuntimeCache } from './relist.js';
 
@@ -59,6 +60,17 @@ export interface Probes {
   onChange?(cb: (podUid: string) => void): () => void;
 }
 
+/** Pod admission settings (kubelet maxPods, node allocatable, allowedUnsafeSysctls). */
+export interface AdmissionConfig {
+  /** Default 110. */
+  maxPods?: number;
+  /** Default: the node's capacity. */
+  allocatable?: { cpuMillis: number; memoryBytes: number };
+  allowedUnsafeSysctls?: readonly string[];
+  /** Replaces the default chain (agent/pods/admission.ts defaultAdmitters). */
+  admitters?: readonly PodAdmitter[];
+}
+
 export interface WorkerDeps {
   runtime: ContainerRuntime;
   cache: RuntimeCache;
@@ -77,6 +89,7 @@ export interface WorkerDeps {
   /** Bounds concurrent Docker creates/starts: Docker is fastest at low parallelism (bench/pod-startup). */
   startSlots: Semaphore;
   probes?: Probes;
+  admission?: AdmissionConfig;
   clock: Clock;
   log: Logger;
 }

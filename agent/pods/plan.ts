@@ -1,8 +1,13 @@
 // computePodActions: the pure plan of one pod sync — what to kill, what to create and start —
 // from the desired pod, what the runtime shows, and the crash-loop back-off. No I/O here.
+// Follows kuberuntime computePodActions/computeInitContainerActions: init containers in order; a
+// sidecar (init container with restartPolicy Always) counts as done once it runs and its startup
+// probe passed, keeps running, and is restarted whenever it exits (whatever the pod's policy);
+// ephemeral containers are started once and never restarted (agent/pods/ephemeral.ts).
 import type { Container, Pod } from '../../kube/api.js';
 import type { ObservedContainer } from '../../runtime/types.js';
 import { exitCodeOf, isFinished, isRunning, type PodObserved } from './observed.js';
+import { ephemeralToStart } from './ephemeral.js';
 import type { KillAction, PodActions, StartAction } from './types.js';
 
 export interface PlanInput {
@@ -16,6 +21,13 @@ export interface PlanInput {
   backoffRemaining(containerName: string, finishedAtMs: number): number;
   /** Grace period (s) for kills during deletion. */
   graceSeconds: number;
+  /** Whether a running container passed its startup probe (default: running means started). */
+  started?(name: string, c: ObservedContainer): boolean;
+}
+
+/** A restartable init container (KEP-753 sidecar). */
+export function isSidecar(c: Container): boolean {
+  return c.restartPolicy === 'Always';
 }
 
 export function restartPolicyOf(pod: Pod): 'Always' | 'OnFailure' | 'Never' {
@@ -71,12 +83,29 @@ function inCurrentSandbox(observed: PodObserved, c: ObservedContainer): boolean 
   return !sandbox || !c.sandboxId || c.sandboxId === sandbox.id;
 }
 
-/** Init containers: the index of the first one not yet succeeded (in the current sandbox), or -1 when all are done. */
-export function firstIncompleteInit(pod: Pod, observed: PodObserved): number {
+/** Some app container was created in the current sandbox: initialization finished there before. */
+function appsStarted(pod: Pod, observed: PodObserved): boolean {
+  return pod.spec.containers.some((c) => (observed.byName.get(c.name) ?? []).some((i) => inCurrentSandbox(observed, i)));
+}
+
+/**
+ * Init containers: the index of the first one not yet done (in the current sandbox), or -1 when all
+ * are. A regular one is done when it succeeded; a sidecar when it runs and has started.
+ */
+export function firstIncompleteInit(pod: Pod, observed: PodObserved, started: (name: string, c: ObservedContainer) => boolean = () => true): number {
   const inits = pod.spec.initContainers ?? [];
+  let appsChecked: boolean | undefined;
   for (let i = 0; i < inits.length; i++) {
-    const instances = observed.byName.get(inits[i]!.name) ?? [];
-    if (!instances.some((c) => isFinished(c) && exitCodeOf(c) === 0 && inCurrentSandbox(observed, c))) return i;
+    const init = inits[i]!;
+    const instances = (observed.byName.get(init.name) ?? []).filter((c) => inCurrentSandbox(observed, c));
+    if (isSidecar(init)) {
+      const cur = instances[0];
+      if (cur && isRunning(cur) && started(init.name, cur)) continue;
+      appsChecked ??= appsStarted(pod, observed);
+      if (cur && appsChecked) continue; // it ran and initialization finished; it is restarted on its own
+      return i;
+    }
+    if (!instances.some((c) => isFinished(c) && exitCodeOf(c) === 0)) return i;
   }
   return -1;
 }
@@ -93,7 +122,7 @@ export function sandboxLostForGood(pod: Pod, observed: PodObserved): boolean {
 /** An init container failed and the policy forbids retrying: the pod has failed. */
 export function initFailedForGood(pod: Pod, observed: PodObserved): boolean {
   const idx = firstIncompleteInit(pod, observed);
-  if (idx < 0 || restartPolicyOf(pod) !== 'Never') return false;
+  if (idx < 0 || restartPolicyOf(pod) !== 'Never' || isSidecar(pod.spec.initContainers![idx]!)) return false;
   const last = observed.byName.get(pod.spec.initContainers![idx]!.name)?.[0];
   return last !== undefined && isFinished(last) && exitCodeOf(last) !== 0;
 }
@@ -107,7 +136,25 @@ export function allContainersDone(pod: Pod, observed: PodObserved): boolean {
   });
 }
 
+/** Restarts a finished container now, or records its remaining crash-loop back-off. */
+function restartAfterBackoff(plan: PodActions, input: PlanInput, c: Container, kind: 'init' | 'container', last: ObservedContainer): void {
+  const remaining = input.backoffRemaining(c.name, timeMs(last.finishedAt) || timeMs(last.createdAt));
+  if (remaining > 0) {
+    plan.backingOff.set(c.name, remaining);
+    plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? Infinity, remaining);
+    return;
+  }
+  plan.containersToStart.push(nextInstance(c, kind, last, 'restart'));
+}
+
 export function computePodActions(input: PlanInput): PodActions {
+  const plan = computeContainerActions(input);
+  // Ephemeral containers may start before initialization is complete (kuberuntime), in a running sandbox.
+  if (!input.terminating && !plan.createSandbox && plan.sandboxId) plan.ephemeralToStart = ephemeralToStart(input.pod, input.observed);
+  return plan;
+}
+
+function computeContainerActions(input: PlanInput): PodActions {
   const { pod, observed } = input;
   const plan = emptyPlan(observed);
 
@@ -140,21 +187,25 @@ export function computePodActions(input: PlanInput): PodActions {
     }
   }
 
+  // Sidecars already past (or all, once initialization is done) that exited: restarted, under back-off.
+  const initIdx = firstIncompleteInit(pod, observed, input.started);
+  const inits = pod.spec.initContainers ?? [];
+  const before = initIdx < 0 ? inits.length : initIdx;
+  for (let j = 0; j < before && !plan.createSandbox; j++) {
+    const sidecar = inits[j]!;
+    if (!isSidecar(sidecar)) continue;
+    const last = observed.byName.get(sidecar.name)?.[0];
+    if (last && isFinished(last)) restartAfterBackoff(plan, input, sidecar, 'init', last);
+  }
+
   // Init containers, one at a time, in order.
-  const initIdx = firstIncompleteInit(pod, observed);
   if (initIdx >= 0) {
-    const init = pod.spec.initContainers![initIdx]!;
+    const init = inits[initIdx]!;
     const last = observed.byName.get(init.name)?.[0];
-    if (last && isRunning(last) && !plan.createSandbox) return plan; // wait for it
+    if (last && isRunning(last) && !plan.createSandbox) return plan; // wait for it (to finish, or a sidecar to start)
     if (last && isFinished(last) && !plan.createSandbox) {
-      if (restartPolicyOf(pod) === 'Never') return plan; // pod failed
-      const remaining = input.backoffRemaining(init.name, timeMs(last.finishedAt));
-      if (remaining > 0) {
-        plan.backingOff.set(init.name, remaining);
-        plan.requeueAfterMs = remaining;
-        return plan;
-      }
-      plan.containersToStart.push(nextInstance(init, 'init', last, 'restart'));
+      if (restartPolicyOf(pod) === 'Never' && !isSidecar(init)) return plan; // pod failed
+      restartAfterBackoff(plan, input, init, 'init', last);
       return plan;
     }
     plan.containersToStart.push(nextInstance(init, 'init', last, 'new'));
@@ -180,13 +231,7 @@ export function computePodActions(input: PlanInput): PodActions {
     }
     if (!isFinished(last) && last.state !== 'created') continue; // unknown state: look again later
     if (!shouldRestart(pod, last)) continue;
-    const remaining = input.backoffRemaining(container.name, timeMs(last.finishedAt) || timeMs(last.createdAt));
-    if (remaining > 0) {
-      plan.backingOff.set(container.name, remaining);
-      plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? Infinity, remaining);
-      continue;
-    }
-    plan.containersToStart.push(nextInstance(container, 'container', last, 'restart'));
+    restartAfterBackoff(plan, input, container, 'container', last);
   }
   return plan;
 }

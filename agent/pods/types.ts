@@ -6,7 +6,7 @@ export type StartReason = 'new' | 'restart' | 'spec-changed';
 
 export interface StartAction {
   container: Container;
-  kind: 'init' | 'container';
+  kind: 'init' | 'container' | 'ephemeral';
   attempt: number;
   restartCount: number;
   reason: StartReason;
@@ -17,6 +17,8 @@ export interface KillAction {
   containerName: string;
   reason: string;
   graceSeconds: number;
+  /** The Killing Event's message (default "Stopping container <name>"). */
+  message?: string;
 }
 
 /** The pure plan for one sync of one pod (kubelet's podActions). */
@@ -30,6 +32,8 @@ export interface PodActions {
   containersToKill: KillAction[];
   /** In order; for init containers at most one. */
   containersToStart: StartAction[];
+  /** Ephemeral containers not yet started (kubectl debug); never restarted. */
+  ephemeralToStart?: StartAction[];
   /** Containers held back by crash-loop back-off: name → remaining ms. */
   backingOff: Map<string, number>;
   /** Ask to be synced again after this long (back-off expiry), if set. */
@@ -59,4 +63,6 @@ export interface PodRecord {
   /** Aborted when the pod is deleted: a sync stuck in an image pull gives up so deletion can go on. */
   syncAbort?: AbortController;
   state: PodStateName;
+  /** Failed by the node, not by its containers: refused at admission, or past activeDeadlineSeconds. */
+  failed?: { reason: string; message: string };
 }

@@ -6,9 +6,14 @@ import { errorMessage } from '../../lib/errors.js';
 import { computePodStatus } from '../status/compute.js';
 import { createSandbox, killContainers, podRef, startContainer, stopSandbox, terminationMessageHostPath } from './apply.js';
 import { crashBackoffRemaining, crashKey } from './crash.js';
+import { checkActiveDeadline, DEADLINE_EXCEEDED } from './deadline.js';
 import type { PreparedVolume, WorkerDeps } from './deps.js';
+import { ephemeralStatuses } from './ephemeral.js';
+import { effectiveGraceSeconds } from './grace.js';
+import { GraceBudget, killPodContainers } from './kill.js';
 import { isFinished, isRunning, viewPod, type PodObserved } from './observed.js';
-import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood } from './plan.js';
+import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood, killAll } from './plan.js';
+import { runningForProbes, unhealthyKills } from './probed.js';
 import { settle, STATES, type PodFacts } from './states/index.js';
 import type { PodRecord } from './types.js';
 
@@ -22,16 +27,17 @@ export interface SyncResult {
 export interface WorkerState {
   volumes: Map<string, Map<string, PreparedVolume>>;
   messages: Map<string, string>;
+  /** The grace period in force per terminating pod (it only shrinks). */
+  budgets: Map<string, GraceBudget>;
 }
 
 export function isDeleting(r: PodRecord): boolean {
   return r.removed || r.pod.metadata.deletionTimestamp !== undefined;
 }
 
-export function graceSecondsOf(pod: Pod): number {
-  const spec = pod.spec.terminationGracePeriodSeconds ?? 30;
-  const del = pod.metadata.deletionGracePeriodSeconds;
-  return Math.max(0, del === undefined ? spec : Math.min(del, spec));
+/** The grace period for terminating a pod now (pod_workers calculateEffectiveGracePeriod). */
+export function graceSecondsOf(pod: Pod, previous?: number): number {
+  return effectiveGraceSeconds(pod, previous);
 }
 
 export function factsOf(r: PodRecord, o: PodObserved): PodFacts {
@@ -44,12 +50,19 @@ export function factsOf(r: PodRecord, o: PodObserved): PodFacts {
     initFailedForGood: initFailedForGood(r.pod, o),
     allContainersDone: allContainersDone(r.pod, o) || (apiTerminal && o.all.length === 0),
     nothingRunning,
+    failed: r.failed !== undefined,
   };
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }
 
 export class PodWorker {
   readonly #deps: WorkerDeps;
-  readonly #state: WorkerState = { volumes: new Map(), messages: new Map() };
+  readonly #state: WorkerState = { volumes: new Map(), messages: new Map(), budgets: new Map() };
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
@@ -60,14 +73,14 @@ export class PodWorker {
     const uid = record.uid;
     if (!record.syncAbort || record.syncAbort.signal.aborted) record.syncAbort = new AbortController();
     let observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+    let requeueAfterMs = this.#checkDeadline(record);
     record.state = settle(record.state, factsOf(record, observed));
-    let requeueAfterMs: number | undefined;
 
     if (STATES[record.state].runsContainers) {
-      requeueAfterMs = await this.#runContainers(record, observed);
-    } else if (record.state === 'Terminating') {
-      const plan = computePodActions(this.#planInput(record, observed, true));
-      await killContainers(deps, record.pod, plan.containersToKill);
+      requeueAfterMs = minDefined(requeueAfterMs, await this.#runContainers(record, observed));
+    } else if (record.state === 'Terminating' || (record.state === 'Terminated' && observed.all.some((c) => c.kind !== 'sandbox' && isRunning(c)))) {
+      // Terminated with something still running: sidecars (and ephemeral containers) after the app containers finished.
+      await this.#terminate(record, observed);
       observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
       await stopSandbox(deps, observed.sandbox);
     } else if (record.state === 'Terminated') {
@@ -76,7 +89,7 @@ export class PodWorker {
 
     observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
     record.state = settle(record.state, factsOf(record, observed));
-    deps.probes?.syncPod(record.pod, this.#runningForProbes(record, observed));
+    deps.probes?.syncPod(record.pod, runningForProbes(record.pod, observed, this.#podIP(record, observed)));
     await this.#readMessages(record, observed);
     const status = this.#status(record, observed);
     deps.status.set(record.pod, status);
@@ -88,6 +101,46 @@ export class PodWorker {
     }
     if (record.state === 'Terminating') requeueAfterMs = 1000;
     return { requeueAfterMs, done: false };
+  }
+
+  /**
+   * A new version of the pod arrived (informer update or removal): when it is terminating with a
+   * shorter grace period than the one in force, the stop in progress is cut short.
+   */
+  podUpdated(record: PodRecord): void {
+    const budget = this.#state.budgets.get(record.uid);
+    if (!budget) return;
+    if (budget.shorten(graceSecondsOf(record.pod, budget.seconds))) {
+      this.#deps.log.info({ pod: record.key, graceSeconds: budget.seconds }, 'grace period shortened; stopping sooner');
+    }
+  }
+
+  /** Stops what runs of a terminating (or terminal) pod within its grace period, in upstream order. */
+  async #terminate(record: PodRecord, observed: PodObserved): Promise<void> {
+    let budget = this.#state.budgets.get(record.uid);
+    if (budget) budget.shorten(graceSecondsOf(record.pod, budget.seconds));
+    else {
+      budget = new GraceBudget(graceSecondsOf(record.pod));
+      this.#state.budgets.set(record.uid, budget);
+    }
+    const kills = killAll(observed, budget.seconds, isDeleting(record) ? 'Deleting' : 'Terminated');
+    await killPodContainers(this.#deps, record.pod, kills, this.#podIP(record, observed), budget);
+  }
+
+  /** activeDeadlineSeconds: fails the pod once past it; otherwise how long until it passes. */
+  #checkDeadline(record: PodRecord): number | undefined {
+    if (record.failed || isDeleting(record) || record.state === 'Terminated') return undefined;
+    const startTime = record.startTime ?? record.pod.status?.startTime;
+    const check = checkActiveDeadline(record.pod, startTime, this.#deps.clock.now());
+    if (!check.exceeded) return check.remainingMs;
+    record.failed = { ...DEADLINE_EXCEEDED };
+    this.#deps.events.event(podRef(record.pod), 'Normal', DEADLINE_EXCEEDED.reason, DEADLINE_EXCEEDED.message);
+    this.#deps.log.info({ pod: record.key }, 'pod past its activeDeadlineSeconds; stopping it');
+    return undefined;
+  }
+
+  #podIP(record: PodRecord, observed: PodObserved): string | undefined {
+    return record.pod.spec.hostNetwork ? this.#deps.node.hostIP : observed.sandbox?.ip ?? record.pod.status?.podIP;
   }
 
   /** Drops what the worker keeps per container (termination messages) for containers that are gone. */
@@ -114,6 +167,7 @@ export class PodWorker {
       terminating,
       graceSeconds: graceSecondsOf(record.pod),
       specHash: (c: Parameters<typeof deps.spec.specHash>[0]) => deps.spec.specHash(c),
+      started: (name: string, c: { id: string }) => deps.probes?.isStarted(record.uid, name, c.id) ?? true,
       backoffRemaining: (name: string, finishedAtMs: number) =>
         crashBackoffRemaining(deps.crashBackoff, deps.clock.now(), this.#crashKey(record, name), finishedAtMs),
     };
@@ -133,30 +187,12 @@ export class PodWorker {
     return v;
   }
 
-  #runningForProbes(record: PodRecord, observed: PodObserved) {
-    const podIP = record.pod.spec.hostNetwork ? this.#deps.node.hostIP : observed.sandbox?.ip;
-    const running = [];
-    for (const c of record.pod.spec.containers) {
-      const cur = observed.byName.get(c.name)?.[0];
-      if (cur && isRunning(cur)) running.push({ containerName: c.name, containerId: cur.id, podIP, startedAtMs: Date.parse(cur.startedAt ?? cur.createdAt) });
-    }
-    return running;
-  }
-
   /** Kills containers whose liveness or startup probe failed; the restart policy decides the rest. */
   async #killUnhealthy(record: PodRecord, observed: PodObserved): Promise<boolean> {
     const probes = this.#deps.probes;
     if (!probes) return false;
-    const kills: Promise<void>[] = [];
-    for (const c of record.pod.spec.containers) {
-      const cur = observed.byName.get(c.name)?.[0];
-      const message = cur && isRunning(cur) ? probes.restartMessage(record.uid, c.name, cur.id) : undefined;
-      if (!cur || !message) continue;
-      const grace = c.livenessProbe?.terminationGracePeriodSeconds ?? record.pod.spec.terminationGracePeriodSeconds ?? 30;
-      this.#deps.events.event(podRef(record.pod, `spec.containers{${c.name}}`), 'Normal', 'Killing', message);
-      kills.push(this.#deps.runtime.stopContainer(cur.id, grace));
-    }
-    await Promise.all(kills);
+    const kills = unhealthyKills(record.pod, observed, probes);
+    if (kills.length) await killContainers(this.#deps, record.pod, kills, this.#podIP(record, observed));
     return kills.length > 0;
   }
 
@@ -172,7 +208,7 @@ export class PodWorker {
       record.waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${secs}s restarting failed container=${name} pod=${podDesc}` });
       if (!already) deps.events.event(podRef(record.pod), 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podDesc}`);
     }
-    if (plan.containersToKill.length) await killContainers(deps, record.pod, plan.containersToKill);
+    if (plan.containersToKill.length) await killContainers(deps, record.pod, plan.containersToKill, this.#podIP(record, observed));
     let sandboxId = plan.sandboxId;
     let sandboxIP = observed.sandbox?.ip;
     if (plan.createSandbox) {
@@ -194,6 +230,9 @@ export class PodWorker {
       return 5000;
     }
     let retry = plan.requeueAfterMs;
+    for (const action of plan.ephemeralToStart ?? []) {
+      if (!(await startContainer(deps, record, action, sandboxId, sandboxIP, prepared))) retry = Math.min(retry ?? Infinity, 5000);
+    }
     for (const action of plan.containersToStart) {
       const ok = await startContainer(deps, record, action, sandboxId, sandboxIP, prepared);
       if (!ok) {
@@ -246,7 +285,7 @@ export class PodWorker {
       const m = this.#state.messages.get(c.id);
       if (m) messages.set(c.id, m);
     }
-    return computePodStatus({
+    const status = computePodStatus({
       pod: record.pod,
       observed,
       waiting: record.waiting,
@@ -262,6 +301,15 @@ export class PodWorker {
         isReady: (name, id) => deps.probes!.isReady(record.uid, name, id),
       },
     });
+    const ephemeral = ephemeralStatuses(record.pod, observed, record.waiting);
+    if (ephemeral.length) (status as { ephemeralContainerStatuses?: unknown }).ephemeralContainerStatuses = ephemeral;
+    if (record.failed) {
+      // The node failed the pod (kubelet generateAPIPodStatus with a PodSyncHandler's eviction, or rejectPod).
+      status.phase = 'Failed';
+      status.reason = record.failed.reason;
+      status.message = record.failed.message;
+    }
+    return status;
   }
 
   async #finishDeletion(record: PodRecord): Promise<void> {
@@ -279,6 +327,7 @@ export class PodWorker {
       }
     }
     deps.probes?.removePod(uid);
+    this.#state.budgets.delete(uid);
     await deps.volumes.teardown(uid);
     this.#state.volumes.delete(uid);
     for (const c of deps.cache.containersOf(uid)) this.#state.messages.delete(c.id);

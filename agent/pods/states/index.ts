@@ -20,6 +20,8 @@ export interface PodFacts {
   allContainersDone: boolean;
   /** Nothing of the pod is running any more (containers and sandbox). */
   nothingRunning: boolean;
+  /** The node failed the pod (admission refused it, activeDeadlineSeconds passed): it must stop. */
+  failed?: boolean;
 }
 
 export interface PodState {

@@ -5,7 +5,7 @@ export const initializing: PodState = {
   name: 'Initializing',
   runsContainers: true,
   next(f) {
-    if (f.deleting) return 'Terminating';
+    if (f.deleting || f.failed) return 'Terminating';
     if (f.initFailedForGood) return 'Terminated';
     return f.initDone ? 'Running' : 'Initializing';
   },

@@ -5,7 +5,7 @@ export const registered: PodState = {
   name: 'Registered',
   runsContainers: false,
   next(f) {
-    if (f.deleting) return f.nothingRunning ? 'Terminated' : 'Terminating';
+    if (f.deleting || f.failed) return f.nothingRunning ? 'Terminated' : 'Terminating';
     return f.hasInitContainers && !f.initDone ? 'Initializing' : 'Running';
   },
 };

@@ -5,7 +5,7 @@ export const running: PodState = {
   name: 'Running',
   runsContainers: true,
   next(f) {
-    if (f.deleting) return 'Terminating';
+    if (f.deleting || f.failed) return 'Terminating';
     return f.allContainersDone ? 'Terminated' : 'Running';
   },
 };
