@@ -3,7 +3,7 @@
 // kube-lifecycle User-Agent, failures with upstream's messages; exec through a runtime stub that
 // records the command; sleep ended early by the abort signal.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -15,7 +15,7 @@ const seen: { scheme: string; url: string; ua: string; custom: string }[] = [];
 let http: Server;
 let https: Server;
 const port = (s: Server) => (s.address() as AddressInfo).port;
-const record = (scheme: string) => (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+const record = (scheme: string) => (req: IncomingMessage, res: ServerResponse) => {
   seen.push({ scheme, url: req.url ?? '', ua: String(req.headers['user-agent']), custom: String(req.headers['x-hook'] ?? '') });
   res.statusCode = req.url?.includes('fail') ? 500 : 200;
   res.end('ok');
