@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../../lib/clock.js';
 import { linkAbort, type Lifecycle } from '../../lib/lifecycle.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import type { ContainerRuntime } from '../../runtime/types.js';
+import { proberProbeTotal } from '../../metrics/agent-metrics.js';
 import { createProbeRunner, type ProbeOutcome, type ProbeRunner } from './probe.js';
 import { ResultsCache, type ProbeType, type ResultUpdate } from './results.js';
 import { ProbeWorker, type WorkerContext } from './worker.js';
@@ -207,7 +208,11 @@ export class ProberManager implements Lifecycle {
     if (this.#workers.get(key) === w) this.#workers.delete(key);
     if (dropMetrics) {
       const prefix = `${w.type}|${w.podUid}|${w.target.container.name}|`;
-      for (const k of this.#metrics.keys()) if (k.startsWith(prefix)) this.#metrics.delete(k);
+      for (const [k, m] of this.#metrics) {
+        if (!k.startsWith(prefix)) continue;
+        this.#metrics.delete(k);
+        proberProbeTotal.remove(promLabels(m));
+      }
     }
     return stopped;
   }
@@ -269,15 +274,22 @@ export class ProberManager implements Lifecycle {
   #count(w: ProbeWorker, result: ProbeMetricSample['result']): void {
     const { pod, container } = w.target;
     const key = `${w.type}|${w.podUid}|${container.name}|${result}`;
-    const m = this.#metrics.get(key);
+    let m = this.#metrics.get(key);
     if (m) m.count++;
     else {
-      this.#metrics.set(key, {
+      m = {
         probeType: TITLE[w.type], result, container: container.name, pod: pod.metadata.name ?? '',
         namespace: pod.metadata.namespace ?? '', podUid: w.podUid, count: 1,
-      });
+      };
+      this.#metrics.set(key, m);
     }
+    proberProbeTotal.inc(promLabels(m));
   }
+}
+
+/** The prober_probe_total label set of a series (upstream's label names). */
+function promLabels(m: ProbeMetricSample) {
+  return { probe_type: m.probeType, result: m.result, container: m.container, pod: m.pod, namespace: m.namespace, pod_uid: m.podUid };
 }
 
 function workerKey(uid: string, containerName: string, type: ProbeType): string {

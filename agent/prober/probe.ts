@@ -1,13 +1,15 @@
-// One probe against one container, as upstream pkg/probe/{http,tcp,exec}: httpGet (200–399 is success,
-// same-host redirects followed), tcpSocket (connect within the timeout), exec (exit 0 is success,
-// timeout is failure). 'unknown' means the probe could not run (error or unsupported mechanism);
-// callers throw such results away, as upstream's worker does with prober errors.
+// One probe against one container, as upstream pkg/probe/{http,tcp,exec,grpc}: httpGet (200–399 is
+// success, same-host redirects followed), tcpSocket (connect within the timeout), exec (exit 0 is
+// success, timeout is failure), grpc (grpc.health.v1 Check answers SERVING; ./grpc.ts). 'unknown' means
+// the probe could not run (error or unsupported mechanism); callers throw such results away, as
+// upstream's worker does with prober errors.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Container, Pod, Probe } from '../../kube/api.js';
 import { DockerletError, errorMessage, ErrorCodes, isCode } from '../../lib/errors.js';
 import type { ContainerRuntime } from '../../runtime/types.js';
+import { grpcProbe } from './grpc.js';
 import type { ProbeResult } from './results.js';
 
 /** User-Agent of upstream probes: kube-probe/<major>.<minor> of the kubelet we stand in for. */
@@ -21,7 +23,7 @@ export interface ProbeOutcome {
   output: string;
   /** A success with a warning (redirect to another host not followed): event ProbeWarning. */
   warning?: boolean;
-  /** The mechanism is not supported here (gRPC): the caller logs it once and keeps the old result. */
+  /** The mechanism is not supported here: the caller logs it once and keeps the old result. */
   unsupported?: boolean;
 }
 
@@ -56,7 +58,12 @@ export function createProbeRunner(deps: { runtime: Pick<ContainerRuntime, 'exec'
           if (!host) return { result: 'unknown', output: 'pod has no IP address yet' };
           return await tcpProbe(host, port, timeoutMs);
         }
-        if ((probe as { grpc?: unknown }).grpc) return { result: 'unknown', output: 'gRPC probes are not supported by dockerlet', unsupported: true };
+        const grpc = (probe as { grpc?: { port?: number; service?: string } }).grpc;
+        if (grpc) {
+          if (!target.podIP) return { result: 'unknown', output: 'pod has no IP address yet' };
+          const port = resolvePort(grpc.port ?? 0, target.container);
+          return await grpcProbe(target.podIP, port, grpc.service ?? '', timeoutMs, PROBE_USER_AGENT);
+        }
         return { result: 'unknown', output: 'missing probe handler' };
       } catch (err) {
         return { result: 'unknown', output: errorMessage(err) };

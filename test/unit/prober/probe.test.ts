@@ -130,15 +130,15 @@ test('runner: exec exit codes, timeout is failure, runtime errors are unknown', 
   assert.equal((await createProbeRunner({ runtime: {} }).run(probe, target(), 1000)).result, 'unknown', 'no exec support');
 });
 
-test('runner: httpGet to the pod IP via a named port, tcpSocket, grpc unsupported, missing IP unknown', async () => {
+test('runner: httpGet to the pod IP via a named port, tcpSocket, grpc to a closed port fails, missing IP unknown', async () => {
   const runner = createProbeRunner({ runtime: {} });
   assert.deepEqual(await runner.run({ httpGet: { port: 'web', path: '/ok' } }, target(), 1000), { result: 'success', output: 'fine' });
   assert.equal((await runner.run({ httpGet: { port: 'nosuch' } }, target(), 1000)).result, 'unknown');
   assert.equal((await runner.run({ tcpSocket: { port } }, target(), 1000)).result, 'success');
   assert.equal((await runner.run({ tcpSocket: { port } }, target({ podIP: undefined }), 1000)).result, 'unknown');
-  const grpc = await runner.run({ grpc: { port: 9000 } } as Probe, target(), 1000);
-  assert.equal(grpc.result, 'unknown');
-  assert.equal(grpc.unsupported, true);
+  const grpc = await runner.run({ grpc: { port: await freePort() } } as Probe, target(), 1000);
+  assert.equal(grpc.result, 'failure');
+  assert.match(grpc.output, /^error: health rpc probe failed: rpc error: code = Unavailable desc = /);
 });
 
 test('results cache: set notifies only on change; remove is silent', () => {

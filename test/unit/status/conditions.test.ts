@@ -2,7 +2,7 @@
 // init container on a RestartNever pod, sidecars (restartable init containers) in Initialized/Ready.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ContainerStatus, Pod } from '../../../kube/api.js';
+import type { ContainerStatus, Pod, PodStatus } from '../../../kube/api.js';
 import { viewPod } from '../../../agent/pods/observed.js';
 import { computePodStatus, type StatusInput } from '../../../agent/status/compute.js';
 import { containersReadyCondition, initializedCondition, readyCondition } from '../../../agent/status/conditions.js';
@@ -10,7 +10,7 @@ import { mergePodStatus } from '../../../agent/status/patch.js';
 import { exited, obs, pod } from '../pods/fixtures.js';
 
 const c = (name: string) => ({ name, image: 'dockerlet/busybox:1.36' });
-const cond = (s: { conditions?: { type: string }[] }, type: string) => s.conditions?.find((x) => x.type === type);
+const cond = (s: PodStatus, type: string) => s.conditions?.find((x) => x.type === type);
 
 function status(p: Pod, containers: Parameters<typeof viewPod>[0], over: Partial<StatusInput> = {}) {
   return computePodStatus({
