@@ -1,6 +1,7 @@
 // Proxy benchmark: direct (the limit), HAProxy tuned for TCP (splice-auto, tune.bufsize as the relay's
-// reads) with 1 and with 2 threads, the old Go userspace data path, and dockerlet's data paths (the
-// default, and the pump fallback beside it), all on 127.0.0.1. Writes bench/results/proxy.json.
+// reads) with 1 and with 2 threads, the old Go userspace data path, and dockerlet's native relay with
+// 1 and with 2 relay threads (and the pump fallback beside it), all on 127.0.0.1. Writes
+// bench/results/proxy.json. Where the relay is unavailable, dockerlet is measured on its fallback.
 // Each round measures every target in a fresh random order, TIME_WAIT drained before each one:
 //  phase A saturates (iperf3 1 and 4 streams, wrk keep-alive, wrk new connections);
 //  phase B measures latency at a fixed rate (ratecli, open loop as wrk2) of 50 % of the slowest
@@ -8,8 +9,10 @@
 // Samples carry their round; ratios are paired by round and reported with their spread; "parity"
 // where the rounds' ratios cross 1.0.
 // Args/env: --seconds/BENCH_SECONDS (default 5), --rounds/BENCH_ROUNDS (default 3), --variants/BENCH_PROXY_VARIANTS
-// (extra dockerlet variants beside the default, e.g. "pump,pump+hwm256k"; default "pump").
+// (extra dockerlet variants beside the default, e.g. "pump,pump+hwm256k"; default "pump"),
+// --targets/BENCH_PROXY_TARGETS (a subset of the targets by name, e.g. to leave go_userspace out; default all).
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +54,23 @@ async function drainTimeWait(): Promise<number> {
     n = await timeWaitCount();
   }
   return n;
+}
+
+/** `uptime`'s line (load over 1, 5 and 15 minutes), for the record. */
+function uptimeLine(): string {
+  try { return execFileSync('uptime', { encoding: 'utf8' }).trim(); } catch { return `loadavg ${loadavg().map(round3).join(' ')}`; }
+}
+
+/** dockerlet's native relay with this many relay threads (the child inherits the environment at spawn). */
+async function startRelay(threads: number, b: Backends): Promise<Fronts> {
+  const before = process.env.DOCKERLET_RELAY_THREADS;
+  process.env.DOCKERLET_RELAY_THREADS = String(threads);
+  try {
+    return await startDockerlet('native', b);
+  } finally {
+    if (before === undefined) delete process.env.DOCKERLET_RELAY_THREADS;
+    else process.env.DOCKERLET_RELAY_THREADS = before;
+  }
 }
 
 async function withCpu<T extends { rps: number }>(pgids: number[], seconds: number, fn: () => Promise<T>): Promise<[T, number]> {
@@ -115,13 +135,19 @@ export async function main(args: string[] = []): Promise<void> {
   const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const seconds = Number(arg('--seconds') ?? process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(arg('--rounds') ?? process.env.BENCH_ROUNDS ?? 3);
+  const only = (arg('--targets') ?? process.env.BENCH_PROXY_TARGETS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   const variants = (arg('--variants') ?? process.env.BENCH_PROXY_VARIANTS ?? (DEFAULT_VARIANT === 'native' ? 'pump' : '')).split(',').map((s) => s.trim()).filter(Boolean);
   await ensureAptPackages({ haproxy: 'haproxy', iperf3: 'iperf3', wrk: 'wrk' });
   const dir = await mkdtemp(path.join(tmpdir(), 'dockerlet-bench-proxy-'));
   const children: Child[] = [];
   const samples: Record<string, Sample[]> = {};
   const loadBefore = round3(loadavg()[0]!);
+  const uptimeBefore = uptimeLine();
+  console.log(`start: ${uptimeBefore}`);
+  const native = DEFAULT_VARIANT === 'native';
+  const ours = native ? ['dockerlet_1thread', 'dockerlet_2threads'] : ['dockerlet'];
   const rates: Record<string, number> = {};
+  let targetsRun: string[] | undefined;
   let programs: Record<string, string> | undefined;
   try {
     const go = await goBuild(dir);
@@ -136,9 +162,12 @@ export async function main(args: string[] = []): Promise<void> {
       { name: 'haproxy_1thread', start: () => startHaproxy(dir, 1, b) },
       { name: 'haproxy_2threads', start: () => startHaproxy(dir, 2, b) },
       { name: 'go_userspace', start: () => startGo(dir, b) },
-      { name: 'dockerlet', start: () => startDockerlet(DEFAULT_VARIANT, b) },
+      ...(native
+        ? [{ name: 'dockerlet_1thread', start: () => startRelay(1, b) }, { name: 'dockerlet_2threads', start: () => startRelay(2, b) }]
+        : [{ name: 'dockerlet', start: () => startDockerlet(DEFAULT_VARIANT, b) }]),
       ...variants.map((v): Target => ({ name: `dockerlet[${v}]`, start: () => startDockerlet(v, b) })),
-    ];
+    ].filter((t) => !only.length || only.includes(t.name));
+    targetsRun = targets.map((t) => t.name);
     for (let r = 1; r <= rounds; r++) {
       const sat = new Map<string, { s: Saturated; position: number; tw: number; load: number }>();
       const orderA = shuffled(targets);
@@ -167,15 +196,21 @@ export async function main(args: string[] = []): Promise<void> {
     for (const c of children) await c.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  for (const need of ['direct', 'haproxy_1thread', 'haproxy_2threads', 'go_userspace', 'dockerlet']) {
-    if (!samples[need]?.length) throw new Error(`no successful measurement of ${need}`);
+  for (const need of ['direct', 'haproxy_1thread', 'haproxy_2threads', 'go_userspace', ...ours]) {
+    if ((!only.length || only.includes(need)) && !samples[need]?.length) throw new Error(`no successful measurement of ${need}`);
   }
+  const uptimeAfter = uptimeLine();
+  console.log(`end: ${uptimeAfter}`);
   const rows = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, medianFigures(v)])) as Record<string, Figures>;
-  const peers = ['haproxy_1thread', 'haproxy_2threads', 'go_userspace', 'direct'];
+  const peers = ['haproxy_1thread', 'haproxy_2threads', 'go_userspace', 'direct'].filter((p) => samples[p]?.length);
   const compare = (name: string) => Object.fromEntries(peers.map((p) => [`vs_${p}`, pairedRatios(samples[name] ?? [], samples[p]!)]));
   const result = {
     generatedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadBefore, loadavg1_at_end: round3(loadavg()[0]!) },
+    machine: {
+      cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadBefore, loadavg1_at_end: round3(loadavg()[0]!),
+      uptime_at_start: uptimeBefore, uptime_at_end: uptimeAfter,
+      shared: 'a shared 2-core machine: other engineers\' test suites ran during the run (see the load at start, end and per sample)',
+    },
     versions: programs,
     method: {
       seconds, rounds,
@@ -183,19 +218,22 @@ export async function main(args: string[] = []): Promise<void> {
       saturation: 'iperf3 -P 1 and -P 4; wrk 2 threads, 32 connections, keep-alive and Connection: close; 64-byte body from a Go net/http server',
       fixed_rate: '32 keep-alive connections, open loop from the scheduled send time (no coordinated omission), at 50 % of the slowest target\'s keep-alive maximum of that round (rate_per_round)',
       haproxy: `mode tcp, option splice-auto, tune.bufsize ${RELAY_READ_BYTES} (the relay's read size), nbthread 1 and 2`,
-      dockerlet: `${DEFAULT_VARIANT} (the default data path here)${variants.length ? `; also ${variants.join(', ')}` : ''}`,
+      dockerlet: `${native ? 'the native relay with 1 and with 2 relay threads (DOCKERLET_RELAY_THREADS; the default here is one per core, at most 4)' : `${DEFAULT_VARIANT} (the relay is unavailable here)`}${variants.length ? `; also ${variants.join(', ')}` : ''}`,
+      targets: targetsRun,
       aggregate: 'figures: median per figure over rounds; ratios: per round (paired by the round stamped on each sample), with median, min, max; verdict "parity" when min ≤ 1 ≤ max',
-      note: 'client, proxies and servers share the same cores; indicative only',
+      note: 'client, proxies and servers share the same 2 cores, and the machine is shared with other engineers\' test runs; indicative only',
     },
     rate_per_round: rates,
     figures: rows,
     samples,
-    ratios: { dockerlet: compare('dockerlet'), ...Object.fromEntries(variants.map((v) => [`dockerlet[${v}]`, compare(`dockerlet[${v}]`)])) },
+    ratios: { ...Object.fromEntries(ours.map((o) => [o, compare(o)])), ...Object.fromEntries(variants.map((v) => [`dockerlet[${v}]`, compare(`dockerlet[${v}]`)])) },
   };
   await mkdir(path.join(here, 'results'), { recursive: true });
   await writeFile(path.join(here, 'results', 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
   printTable(rows);
-  for (const [peer, r] of Object.entries(result.ratios.dockerlet)) {
-    for (const [k, v] of Object.entries(r)) if (v) console.log(`dockerlet ${peer} ${k}: ${v.median} (${v.min}–${v.max}) ${v.verdict}`);
+  for (const o of ours) {
+    for (const [peer, r] of Object.entries(result.ratios[o] ?? {})) {
+      for (const [k, v] of Object.entries(r)) if (v) console.log(`${o} ${peer} ${k}: ${v.median} (${v.min}–${v.max}) ${v.verdict}`);
+    }
   }
 }

@@ -74,7 +74,7 @@ export function nativeRelayThreads(): number {
 
 /**
  * The addon, or null (then nativeRelayUnavailable() says why). One engine per process (its relay
- * thread and epoll set are process-wide), driven from the main thread only.
+ * threads and epoll sets are process-wide), driven from the main thread only.
  */
 export function nativeRelay(): NativeRelay | null {
   if (cached !== undefined) return cached;

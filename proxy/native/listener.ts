@@ -1,6 +1,6 @@
 // A TcpListener's native side: one listening socket in the native relay (engine.ts). The listener
 // pushes its balancer's usable endpoints (round-robin order, affinity timeout) and, where asked, the
-// endpoints that left the slice; the relay thread does accept, dial, relay and close on its own and keeps the counters.
+// endpoints that left the slice; the relay threads do accept, dial, relay and close on their own and keep the counters.
 import { getSystemErrorName } from 'node:util';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Balancer } from '../balancer.js';
