@@ -1,11 +1,15 @@
 // One watch stream: WebSocket first (one JSON event per text message, Origin header sent), chunked
 // HTTP (newline-delimited JSON) when the upgrade is refused. Tracks the last resourceVersion, maps a
 // 410 ERROR event to 'gone', abandons a silent stream, and never swallows a malformed event.
+// Every stream that ends for any reason but the caller's abort (closed, timeout, gone, error, silence,
+// or a failure to open) means the caller opens it again: counted in dockerlet_watch_reconnects_total
+// {resource} (the reflector's relist/rewatch, client-go's watch restarts).
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { linkAbort } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
+import { watchReconnects } from '../metrics/agent-metrics.js';
 import type { KubeObject, Status, WatchEvent } from './api.js';
 import { tlsOptions } from './connection.js';
 import { apiError, apiErrorFromStatus, transportError } from './errors.js';
@@ -251,8 +255,32 @@ async function watchHttp<T extends KubeObject>(ctx: WatchContext, path: string, 
   return s.done;
 }
 
+/**
+ * The resource a watch path names, for the reconnect counter's label: /api/v1/pods → pods,
+ * /api/v1/namespaces/ns/pods → pods, /apis/coordination.k8s.io/v1/namespaces/ns/leases/n → leases,
+ * /api/v1/namespaces → namespaces.
+ */
+export function watchResource(path: string): string {
+  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  const rest = segs[0] === 'api' ? segs.slice(2) : segs[0] === 'apis' ? segs.slice(3) : segs;
+  if (rest[0] === 'namespaces' && rest.length >= 3) return rest[2]!;
+  return rest[0] ?? 'unknown';
+}
+
 /** Opens one watch stream, honouring and updating the client's transport preference. */
 export async function watchOnce<T extends KubeObject>(ctx: WatchContext, path: string, opts: WatchOnceOptions<T>): Promise<WatchEnd> {
+  let end: WatchEnd;
+  try {
+    end = await watchOnceInner(ctx, path, opts);
+  } catch (err) {
+    if (!opts.signal?.aborted) watchReconnects.inc({ resource: watchResource(path) });
+    throw err;
+  }
+  if (end.reason !== 'aborted') watchReconnects.inc({ resource: watchResource(path) });
+  return end;
+}
+
+async function watchOnceInner<T extends KubeObject>(ctx: WatchContext, path: string, opts: WatchOnceOptions<T>): Promise<WatchEnd> {
   const transport = ctx.mode === 'auto' ? ctx.state.preferred : ctx.mode;
   if (transport === 'http') return watchHttp(ctx, path, opts);
   const r = await watchWebSocket(ctx, path, opts);

@@ -66,6 +66,7 @@ export class Collector implements Lifecycle {
   #dockerRoot = '/var/lib/docker';
   #lastSave = 0;
   #fs: { at: number; root?: FsInfo; image?: FsInfo } | undefined;
+  #listeners = new Set<(s: Snapshot) => void>();
   /** Duration of the last housekeeping, ms. */
   lastHousekeepingMs = 0;
 
@@ -80,6 +81,15 @@ export class Collector implements Lifecycle {
   /** The latest snapshot (undefined before the first housekeeping). */
   snapshot(): Snapshot | undefined {
     return this.#snapshot;
+  }
+
+  /**
+   * Calls `fn` with every new snapshot, soon after its housekeeping (never inside it); returns the
+   * unsubscribe function. Endpoints use it to prebuild their response while someone scrapes them.
+   */
+  onSnapshot(fn: (s: Snapshot) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Reads machine facts, loads OOM counts, runs the first housekeeping, then keeps going. */
@@ -195,6 +205,18 @@ export class Collector implements Lifecycle {
       devices: this.#snapshot?.devices ?? new Map(), scrapeError,
     };
     this.lastHousekeepingMs = performance.now() - started;
+    if (this.#listeners.size > 0) {
+      const snap = this.#snapshot;
+      setImmediate(() => {
+        for (const fn of this.#listeners) {
+          try {
+            fn(snap);
+          } catch (err) {
+            this.#log.warn({ err }, 'snapshot listener failed');
+          }
+        }
+      });
+    }
   }
 
   /** A container's sample: the last full read while its CPU time stands still, else a full read. */

@@ -2,12 +2,13 @@
 // InstallSystemLogHandler): /metrics, /metrics/cadvisor, /metrics/resource, /metrics/probes and
 // /stats/summary. The server applies authentication and authorization (nodes/metrics for /metrics*,
 // nodes/stats for /stats/*) to every route before these handlers run. Handlers only format the
-// collector's cached snapshot.
+// collector's cached snapshot; the Prometheus texts are formatted (and gzipped) once per snapshot.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RoutePlugin, ServerContext } from '../agent/server/types.js';
 import { agentMetricsText, collectProcessMetrics, probeRegistry, registerSnapshotGauges } from './agent-metrics.js';
 import type { Collector } from './collector.js';
-import { cachedCadvisorFormatter } from './format/cadvisor.js';
+import { sendBody, snapshotBodies } from './format/body.js';
+import { formatCadvisor } from './format/cadvisor.js';
 import { formatResource } from './format/resource.js';
 import { buildSummary } from './format/summary.js';
 import { CONTENT_TYPE } from './format/text.js';
@@ -34,22 +35,24 @@ function notReady(reply: FastifyReply) {
 
 /** Registers the metrics/stats routes on a fastify app (the kubelet server or the standalone one). */
 export function installMetricsRoutes(app: FastifyInstance, collector: Collector, opts: MetricsRoutesOptions, log?: ServerContext['log']): void {
-  const cadvisor = cachedCadvisorFormatter({ mode: 'kubelet', timestamps: opts.timestamps ?? true });
+  const cadvisorOpts = { mode: 'kubelet', timestamps: opts.timestamps ?? true } as const;
+  const cadvisor = snapshotBodies(collector, (s) => formatCadvisor(s, cadvisorOpts));
+  const resource = snapshotBodies(collector, formatResource);
   const snap = (): Snapshot | undefined => collector.snapshot();
   if (opts.agentMetrics !== false) {
     collectProcessMetrics();
     registerSnapshotGauges(snap, () => collector.lastHousekeepingMs);
     app.get('/metrics', async (_req, reply) => reply.type(CONTENT_TYPE).send(await agentMetricsText()));
   }
-  app.get('/metrics/cadvisor', async (_req, reply) => {
+  app.get('/metrics/cadvisor', async (req, reply) => {
     const s = snap();
     if (!s) return notReady(reply);
-    return reply.type(CONTENT_TYPE).send(cadvisor(s));
+    return sendBody(req, reply, cadvisor, s);
   });
-  app.get('/metrics/resource', async (_req, reply) => {
+  app.get('/metrics/resource', async (req, reply) => {
     const s = snap();
     if (!s) return notReady(reply);
-    return reply.type(CONTENT_TYPE).send(formatResource(s));
+    return sendBody(req, reply, resource, s);
   });
   app.get('/metrics/probes', async (_req, reply) => reply.type(CONTENT_TYPE).send(await probeRegistry.metrics()));
   const summary = async (req: { query: unknown }, reply: FastifyReply) => {

@@ -3,13 +3,13 @@
 // cAdvisor's names and default labels (id, name, image, container_label_* from Docker labels),
 // GET /healthz. Bound to loopback unless told otherwise. The collector is the same as the agent's.
 import Dockerode from 'dockerode';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../lib/errors.js';
 import { partLogger, type Logger } from '../lib/log.js';
 import { Collector } from './collector.js';
-import { cachedCadvisorFormatter } from './format/cadvisor.js';
-import { CONTENT_TYPE } from './format/text.js';
+import { sendBody, snapshotBodies } from './format/body.js';
+import { formatCadvisor } from './format/cadvisor.js';
 
 export interface StandaloneOptions {
   /** Listen address (default 127.0.0.1). */
@@ -28,6 +28,8 @@ export interface StandaloneOptions {
   timestamps?: boolean;
   /** Count open fds per container (default true). */
   countFds?: boolean;
+  /** More routes on the same server and collector (e.g. the kubelet's metrics routes, for the bench). */
+  plugins?: ((app: FastifyInstance, collector: Collector) => void)[];
   log?: Logger;
   clock?: Clock;
 }
@@ -63,13 +65,15 @@ export async function runStandaloneMetrics(options: StandaloneOptions, signal: A
     housekeepingMs: opts.housekeepingMs ?? 10_000, podsOnly: false, stateDir: opts.stateDir, countFds: opts.countFds ?? true,
   });
   const app = Fastify({ logger: false });
-  const format = cachedCadvisorFormatter({ mode: 'docker', timestamps: opts.timestamps ?? true, containerLabels: opts.containerLabels ?? 'all' });
-  app.get('/metrics', async (_req, reply) => {
+  const format = { mode: 'docker', timestamps: opts.timestamps ?? true, containerLabels: opts.containerLabels ?? 'all' } as const;
+  const bodies = snapshotBodies(collector, (s) => formatCadvisor(s, format));
+  app.get('/metrics', async (req, reply) => {
     const s = collector.snapshot();
     if (!s) return reply.code(503).send('metrics are not collected yet\n');
-    return reply.type(CONTENT_TYPE).send(format(s));
+    return sendBody(req, reply, bodies, s);
   });
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  for (const plugin of opts.plugins ?? []) plugin(app, collector);
   const ac = new AbortController();
   const abort = () => ac.abort();
   signal.addEventListener('abort', abort, { once: true });

@@ -107,18 +107,6 @@ export function baseLabels(entries: Entry[], opts: CadvisorFormatOptions): Map<E
   return out;
 }
 
-/**
- * A formatter that formats each snapshot once: every scrape between two housekeepings gets the same
- * text (the snapshot does not change in between).
- */
-export function cachedCadvisorFormatter(opts: CadvisorFormatOptions): (snap: Snapshot) => string {
-  let last: { snap: Snapshot; text: string } | undefined;
-  return (snap) => {
-    if (last?.snap !== snap) last = { snap, text: formatCadvisor(snap, opts) };
-    return last.text;
-  };
-}
-
 /** Formats the snapshot as cAdvisor's /metrics. */
 export function formatCadvisor(snap: Snapshot, opts: CadvisorFormatOptions): string {
   const w = new TextWriter();
