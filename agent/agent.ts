@@ -28,6 +28,7 @@ import { informerServiceEnv } from './containers/service-env.js';
 import { kubeEnvSources } from './containers/sources.js';
 import { readHostInfo } from './node/hostinfo.js';
 import { NodeController } from './node/controller.js';
+import { PodNetwork } from './network/pod-network.js';
 import { ProberManager } from './prober/manager.js';
 import { PodController, type PodSource } from './pods/controller.js';
 import type { EnvSources, WorkerDeps } from './pods/deps.js';
@@ -126,6 +127,10 @@ export class Agent implements Lifecycle {
     const hostDNS = await readHostResolvConf();
     const prober = new ProberManager({ runtime, events, hostIP, log: child('prober') });
     const cache = new RuntimeCache(runtime);
+    // The node's pod network (kubenet's job): a Docker bridge on spec.podCIDR plus host-gw routes; none without a podCIDR.
+    const podNetwork = kube
+      ? new PodNetwork({ docker: new Dockerode({ socketPath: cfg.dockerEndpoint }), client: kube.client, informers: kube.informers, nodeName: cfg.nodeName, log: child('pod-network') }, { nonMasqueradeCIDR: cfg.nonMasqueradeCIDR })
+      : undefined;
     const deps: WorkerDeps = {
       runtime,
       cache,
@@ -141,12 +146,16 @@ export class Agent implements Lifecycle {
         qosClass,
         resolveEnv,
         containerSpec: buildContainerCreateSpec,
-        sandboxSpec: (pod, image, attempt) => buildSandboxSpec(pod, image, { attempt, clusterDNS: [...cfg.clusterDNS], clusterDomain: cfg.clusterDomain, hostDNS }),
+        sandboxSpec: (pod, image, attempt) => {
+          const network = podNetwork?.name();
+          return buildSandboxSpec(pod, image, { attempt, clusterDNS: [...cfg.clusterDNS], clusterDomain: cfg.clusterDomain, hostDNS, ...(network ? { network } : {}) });
+        },
       },
       envSources: client ? kubeEnvSources(client, services ? { serviceEnv: informerServiceEnv(services) } : {}) : noEnvSources,
       events,
       status,
       client,
+      admission: { maxPods: cfg.maxPods, allowedUnsafeSysctls: [...cfg.allowedUnsafeSysctls] },
       node: { nodeName: cfg.nodeName, hostIP, capacity: { cpuMillis: host.cpuCount * 1000, memoryBytes: host.memoryBytes } },
       pauseImage: cfg.podInfraContainerImage,
       podsDir: join(cfg.rootDir, 'pods'),
@@ -186,6 +195,7 @@ export class Agent implements Lifecycle {
         config: { labels: { ...cfg.nodeLabels }, taints: cfg.registerWithTaints.map((t) => ({ ...t })), maxPods: cfg.maxPods, kubeletPort: cfg.port, kubeletVersion: KUBELET_VERSION, nodeIP: hostIP },
       });
       parts.push({ name: 'node', part: this.#node });
+      if (podNetwork) parts.push({ name: 'pod-network', part: podNetwork });
     }
     this.#pods = new PodController(deps, sources, { workers: cfg.podWorkers });
     parts.push({ name: 'pods', part: this.#pods });

@@ -21,6 +21,10 @@ export const AgentConfigShape = {
   port: z.number().int().min(1).max(65535).default(10250),
   clusterDNS: z.array(z.string()).default([]),
   clusterDomain: z.string().default('cluster.local'),
+  /** kubenet's --non-masquerade-cidr: pod traffic to addresses outside it is masqueraded (set it to the cluster CIDR). */
+  nonMasqueradeCIDR: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR').default('10.0.0.0/8'),
+  /** KubeletConfiguration allowedUnsafeSysctls: unsafe sysctl names (or prefixes ending in *) pods may set. */
+  allowedUnsafeSysctls: z.array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a sysctl name or a prefix ending in *')).default([]),
   // One worker per pod, as the kubelet: a pod waiting out its grace period must not hold up others.
   podWorkers: z.number().int().positive().max(4096).default(1024),
   /** Concurrent Docker container creates/starts (bench/pod-startup: 4 was slower than 12 or unbounded). */

@@ -12,6 +12,10 @@ export const FLAG_OPTIONS = {
   'root-dir': { type: 'string' },
   'docker-endpoint': { type: 'string' },
   'max-pods': { type: 'string' },
+  'cluster-dns': { type: 'string' },
+  'cluster-domain': { type: 'string' },
+  'non-masquerade-cidr': { type: 'string' },
+  'allowed-unsafe-sysctls': { type: 'string' },
   'node-labels': { type: 'string' },
   'register-with-taints': { type: 'string' },
   port: { type: 'string' },
@@ -49,6 +53,12 @@ function int(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new DockerletError(ErrorCodes.CONFIG_INVALID, `flag --${flag}: expected an integer, got "${v}"`);
   return n;
+}
+
+/** A comma-separated list flag (--cluster-dns=10.96.0.10,…): empty items dropped. */
+function list(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 }
 
 /** A kubelet-style boolean flag value: --flag=true|false (a bare --flag is parsed as a missing value by parseArgs). */
@@ -115,6 +125,10 @@ export function parseFlags(argv: string[]): ParsedFlags {
       rootDir: v['root-dir'],
       dockerEndpoint: v['docker-endpoint'],
       maxPods: int('max-pods', v['max-pods']),
+      clusterDNS: list(v['cluster-dns']),
+      clusterDomain: v['cluster-domain'],
+      nonMasqueradeCIDR: v['non-masquerade-cidr'],
+      allowedUnsafeSysctls: list(v['allowed-unsafe-sysctls']),
       nodeLabels: pairs('node-labels', v['node-labels']),
       registerWithTaints: taints(v['register-with-taints']),
       port: int('port', v.port),
@@ -160,6 +174,10 @@ flags:
   --root-dir DIR                    state directory (default /var/lib/dockerlet)
   --docker-endpoint PATH            Docker socket (default /var/run/docker.sock)
   --max-pods N                      pod capacity (default 110)
+  --cluster-dns IP,...              cluster DNS servers for ClusterFirst pods (e.g. 10.96.0.10)
+  --cluster-domain DOMAIN           cluster domain (default cluster.local)
+  --non-masquerade-cidr CIDR        pod traffic to addresses outside it is masqueraded (default 10.0.0.0/8)
+  --allowed-unsafe-sysctls a,b.*    unsafe sysctls pods may set (default none)
   --node-labels k=v,...             labels to register the node with
   --register-with-taints k=v:Effect,...
   --port N                          kubelet API port (default 10250)
