@@ -1,6 +1,7 @@
 // `npm run bench -- <name>`: runs bench/<name>.ts's main(), which writes bench/results/<name>.json.
 const BENCHES: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   proxy: () => import('./proxy.js'),
+  'proxy-scale': () => import('./proxy-scale.js'),
   'pod-startup': () => import('./pod-startup.js'),
   metrics: () => import('./metrics.js'),
   conformance: () => import('./conformance.js'),
