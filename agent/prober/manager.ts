@@ -51,6 +51,21 @@ const FIELD: Record<ProbeType, 'startupProbe' | 'livenessProbe' | 'readinessProb
 };
 const TITLE: Record<ProbeType, ProbeMetricSample['probeType']> = { startup: 'Startup', liveness: 'Liveness', readiness: 'Readiness' };
 
+/** upstream kuberuntime minimumGracePeriodInSeconds: no kill is shorter. */
+export const MINIMUM_KILL_GRACE_SECONDS = 2;
+
+/**
+ * The grace period of a kill for a failed liveness/startup probe (upstream setTerminationGracePeriod +
+ * killContainer): the pod's deletion grace, else its terminationGracePeriodSeconds (30), replaced by
+ * the failed probe's own terminationGracePeriodSeconds when set; never below 2 s.
+ */
+export function probeKillGraceSeconds(pod: Pod, container: Container, failed: 'liveness' | 'startup'): number {
+  let grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+  const probe = failed === 'startup' ? container.startupProbe : container.livenessProbe;
+  if (probe?.terminationGracePeriodSeconds !== undefined && probe.terminationGracePeriodSeconds !== null) grace = probe.terminationGracePeriodSeconds;
+  return Math.max(MINIMUM_KILL_GRACE_SECONDS, grace);
+}
+
 /** The Killing event message the pod worker uses when it restarts a container for a failed probe. */
 export function restartMessage(containerName: string, type: 'liveness' | 'startup'): string {
   return `Container ${containerName} failed ${type} probe, will be restarted`;
@@ -167,6 +182,13 @@ export class ProberManager implements Lifecycle {
   /** failureThreshold consecutive startup failures for this container (until it is replaced). */
   startupFailed(podUid: string, _containerName: string, containerId: string): boolean {
     return this.#results.get(podUid, containerId, 'startup') === 'failure';
+  }
+
+  /** Which probe says the container must be restarted (liveness first, as upstream's sync checks it first). */
+  failedProbe(podUid: string, containerName: string, containerId: string): 'liveness' | 'startup' | undefined {
+    if (this.livenessFailed(podUid, containerName, containerId)) return 'liveness';
+    if (this.startupFailed(podUid, containerName, containerId)) return 'startup';
+    return undefined;
   }
 
   /** Why the container must be killed and restarted (Killing event message), if a probe says so. */
