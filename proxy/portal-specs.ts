@@ -24,6 +24,8 @@ export async function portalSpecs(
 ): Promise<PortalSpec[]> {
   let ownIPs: readonly string[] | undefined;
   const all = [...running];
+  // Route lookups run concurrently first (a cached routeSource then answers the loop below at once).
+  if (wildcard) await prefetch(all.flatMap((r) => [...r.entry.clusterIPs, ...r.entry.externalIPs]), routeSource);
   const byKey = new Map(all.map((r) => [r.entry.key, r]));
   const specs: PortalSpec[] = [];
   for (const { entry: e, listener } of all) {
@@ -54,6 +56,15 @@ export async function portalSpecs(
     specs.push(spec);
   }
   return specs;
+}
+
+/** Calls fn for each distinct ip, at most `parallel` at a time. */
+async function prefetch(ips: readonly string[], fn: (ip: string) => Promise<unknown>, parallel = 64): Promise<void> {
+  const todo = [...new Set(ips)];
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, async () => {
+    while (next < todo.length) await fn(todo[next++]!);
+  }));
 }
 
 export function isLoopback(ip: string): boolean {

@@ -9,13 +9,16 @@ import { partLogger, type Logger } from '../lib/log.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import { Balancer, noLocalEndpoints, type BalancerConfig } from './balancer.js';
 import type { DataPathMode } from './conn.js';
-import { balancerConfigChanged, diffTables } from './diff.js';
+import { balancerConfigChanged, diffTables, endpointsChanged } from './diff.js';
+import { planEndpointUpdate, SliceIndex } from './endpoint-updates.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
 import { cachedRouteSource } from './host.js';
 import { Portals, type IptablesRunner } from './iptables.js';
 import { ProxyMetrics, type ListenerView } from './metrics.js';
-import { buildServicePorts, LABEL_SERVICE_NAME } from './model.js';
+import { buildServicePorts } from './model.js';
 
+/** Listeners opened at once by a sync. */
+const OPEN_CONCURRENCY = 64;
 /** The EndpointSlice controller's stamp of the change a slice reflects (v1.EndpointsLastChangeTriggerTime). */
 const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 import { localIPv4s, portalSpecs } from './portal-specs.js';
@@ -103,6 +106,9 @@ export class Proxier implements Lifecycle {
   #triggerTimes: number[] = [];
   readonly #topology: NodeTopology;
   readonly #claims: PortClaims | null;
+  /** Slices by Service, rebuilt at each sync and kept from events in between (endpoint changes in place). */
+  readonly #slices = new SliceIndex();
+  #slicesIndexed = false;
 
   constructor(deps: ProxierDeps) {
     this.#topology = new NodeTopology(deps.nodeName);
@@ -182,15 +188,38 @@ export class Proxier implements Lifecycle {
   }
 
   #sliceChanged(s: EndpointSlice, deleted = false): void {
-    const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
-    if (!svc) return;
+    const svcKey = SliceIndex.serviceKey(s);
+    if (!svcKey) return;
+    if (deleted) this.#slices.remove(s);
+    else this.#slices.put(s);
     // As upstream's endpointSliceCache: a deleted slice has no trigger time to report.
     const trigger = deleted ? NaN : Date.parse(s.metadata.annotations?.[LAST_CHANGE_TRIGGER_TIME] ?? '');
-    if (Number.isFinite(trigger)) this.#triggerTimes.push(trigger);
-    this.#pendingEndpoints.add(`${s.metadata.namespace ?? ''}/${svc}`);
     this.metrics.endpointChangesTotal.inc();
+    if (this.#applyEndpoints(svcKey, trigger)) return;
+    if (Number.isFinite(trigger)) this.#triggerTimes.push(trigger);
+    this.#pendingEndpoints.add(svcKey);
     this.metrics.endpointChangesPending.set(this.#pendingEndpoints.size);
     this.#queued();
+  }
+
+  /**
+   * New endpoints straight to the running listeners when nothing else changes (endpoint-updates.ts),
+   * as upstream's userspace proxier did; the change is programmed now. False: it waits for a sync.
+   */
+  #applyEndpoints(svcKey: string, trigger: number): boolean {
+    if (!this.#slicesIndexed || this.#stopped) return false;
+    const plan = planEndpointUpdate(this.#d.services.get(svcKey), this.#slices.of(svcKey), (k) => this.#running.get(k)?.entry, this.#d.nodeName);
+    if (!plan) return false;
+    for (const e of plan) {
+      const r = this.#running.get(e.key)!;
+      const changed = endpointsChanged(r.entry.endpoints, e.endpoints);
+      r.entry = e;
+      if (changed) r.listener.setEndpoints(e.endpoints);
+    }
+    // A sync in flight read the tables before this change and may write its older entries: one more follows.
+    if (this.#syncing) this.#again = true;
+    if (Number.isFinite(trigger)) this.metrics.observeProgramming([trigger], Date.now());
+    return true;
   }
 
   #queued(): void {
@@ -247,7 +276,10 @@ export class Proxier implements Lifecycle {
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
     const triggers = this.#triggerTimes.splice(0);
-    const desired = buildServicePorts(d.services.list(), d.slices.list());
+    const sliceList = d.slices.list();
+    this.#slices.reset(sliceList);
+    this.#slicesIndexed = true;
+    const desired = buildServicePorts(d.services.list(), sliceList);
     let ok = await this.#reconcile(desired);
     // As upstream's SyncServices: a health check port that cannot be bound is reported and tried again
     // at the next sync; it does not hold the rest back (nor turn /healthz 503, nor resync at once).
@@ -302,8 +334,13 @@ export class Proxier implements Lifecycle {
     const diff = diffTables(current, desired);
     for (const e of diff.removed) await this.#close(e.key);
     for (const { from } of diff.replaced) await this.#close(from.key);
+    // Listeners open concurrently (a few dozen at a time): thousands of new Services do not wait in line.
+    const opening = [...diff.added, ...diff.replaced.map((x) => x.to)];
     let ok = true;
-    for (const e of [...diff.added, ...diff.replaced.map((x) => x.to)]) ok = (await this.#open(e)) && ok;
+    for (let i = 0; i < opening.length; i += OPEN_CONCURRENCY) {
+      const res = await Promise.all(opening.slice(i, i + OPEN_CONCURRENCY).map((e) => this.#open(e)));
+      ok = res.every(Boolean) && ok;
+    }
     for (const { from, to } of diff.updated) {
       const r = this.#running.get(to.key);
       if (!r) continue;
