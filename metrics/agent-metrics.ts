@@ -55,6 +55,20 @@ export const proberProbeTotal = new Counter({
   registers: [probeRegistry],
 });
 
+/** Pods with a running sandbox in the snapshot (the kubelet's kubelet_running_pods). */
+export function runningPods(s: Snapshot | undefined): number {
+  const uids = new Set<string>();
+  for (const c of s?.containers ?? []) if (c.meta?.pod?.sandbox) uids.add(`${c.meta.pod.namespace}/${c.meta.pod.name}/${c.meta.pod.uid}`);
+  return uids.size;
+}
+
+/** Running pod containers, sandboxes not counted (the kubelet's kubelet_running_containers{container_state="running"}). */
+export function runningContainers(s: Snapshot | undefined): number {
+  let n = 0;
+  for (const c of s?.containers ?? []) if (c.meta?.pod && !c.meta.pod.sandbox) n++;
+  return n;
+}
+
 /**
  * Running pods/containers gauges and the collector's housekeeping time, computed from the collector's
  * snapshot at scrape time. Returns a function that unregisters them.
@@ -64,11 +78,11 @@ export function registerSnapshotGauges(snapshot: () => Snapshot | undefined, hou
   for (const n of names) register.removeSingleMetric(n);
   new Gauge({
     name: 'kubelet_running_pods', help: 'Number of pods that have a running pod sandbox',
-    collect() { this.set(snapshot()?.pods.length ?? 0); },
+    collect() { this.set(runningPods(snapshot())); },
   });
   new Gauge({
     name: 'kubelet_running_containers', help: 'Number of containers currently running', labelNames: ['container_state'] as const,
-    collect() { this.set({ container_state: 'running' }, snapshot()?.containers.filter((c) => !c.meta?.pod?.sandbox).length ?? 0); },
+    collect() { this.set({ container_state: 'running' }, runningContainers(snapshot())); },
   });
   new Gauge({
     name: 'dockerlet_metrics_housekeeping_seconds', help: 'Duration of the metrics collector\'s last housekeeping pass.',

@@ -4,7 +4,8 @@
 # ("reading https://proxy.golang.org/github.com/google/cadvisor/cmd/@v/list: 404 Not Found"), so this
 # builds a minimal main over cAdvisor's library at a recent tag: the same manager, Docker factory and
 # Prometheus collectors cmd/cadvisor.go wires, served on /metrics. Flags as cAdvisor's
-# (--docker_only, --housekeeping_interval ...) come from the library packages.
+# (--docker_only, --housekeeping_interval ...) come from the library packages; --store_container_labels
+# and --whitelisted_container_labels are cmd/cadvisor.go's, copied here with its label-function choice.
 # `build-metrics-peers.sh metrics-server` builds sigs.k8s.io/metrics-server (for `kubectl top`) instead.
 # Prints the binary's path on its last line.
 set -euo pipefail
@@ -26,7 +27,7 @@ if [ "${1:-}" = metrics-server ]; then
   echo "$bin"
   exit 0
 fi
-out="$CACHE_ROOT/metrics-peers/cadvisor-$CADVISOR_VERSION-3"
+out="$CACHE_ROOT/metrics-peers/cadvisor-$CADVISOR_VERSION-4"
 bin="$out/cadvisor"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 src="$out/src"
@@ -39,6 +40,7 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/cadvisor/cache/memory"
@@ -55,7 +57,17 @@ import (
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "listen address")
+	storeContainerLabels := flag.Bool("store_container_labels", true, "convert container labels and environment variables into labels on prometheus metrics for each container. If flag set to false, then only metrics exported are container name, first alias, and image name")
+	whitelistedContainerLabels := flag.String("whitelisted_container_labels", "", "comma separated list of container labels to be converted to labels on prometheus metrics for each container. store_container_labels must be set to false for this to take effect.")
 	flag.Parse()
+	containerLabelFunc := metrics.DefaultContainerLabels
+	if !*storeContainerLabels {
+		whitelistedLabels := strings.Split(*whitelistedContainerLabels, ",")
+		for i := range whitelistedLabels {
+			whitelistedLabels[i] = strings.TrimSpace(whitelistedLabels[i])
+		}
+		containerLabelFunc = metrics.BaseContainerLabels(whitelistedLabels)
+	}
 	included := container.MetricSet{
 		container.CpuUsageMetrics: struct{}{}, container.MemoryUsageMetrics: struct{}{},
 		container.DiskIOMetrics: struct{}{}, container.NetworkUsageMetrics: struct{}{},
@@ -71,7 +83,7 @@ func main() {
 	}
 	reg := prometheus.NewRegistry()
 	opts := v2.RequestOptions{IdType: v2.TypeName, Count: 1, Recursive: true}
-	reg.MustRegister(metrics.NewPrometheusCollector(m, metrics.DefaultContainerLabels, included, clock.RealClock{}, opts))
+	reg.MustRegister(metrics.NewPrometheusCollector(m, containerLabelFunc, included, clock.RealClock{}, opts))
 	reg.MustRegister(metrics.NewPrometheusMachineCollector(m, included))
 	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	log.Fatal(http.ListenAndServe(*addr, nil))
