@@ -68,7 +68,27 @@ export interface SandboxSpec {
   cgroupParent?: string;
   /** Docker network the sandbox joins (the node's pod network, e.g. dockerlet0); Docker's default bridge when absent. */
   network?: string;
+  /** Namespaced sysctls of the pod (dotted names), set on the sandbox whose net/IPC namespaces the containers join. */
+  sysctls?: Record<string, string>;
+  /** hostPID / hostIPC of the pod. */
+  hostPid?: boolean;
+  hostIpc?: boolean;
 }
+
+/**
+ * A file the runtime writes before creating the container and bind-mounts at containerPath (the
+ * kubelet-managed /etc/hosts): prefix + the contents of includeFile (when set) + suffix, mode 0644.
+ */
+export interface GeneratedFile {
+  hostPath: string;
+  containerPath: string;
+  prefix: string;
+  includeFile?: string;
+  suffix: string;
+}
+
+/** CRI-style security profile names: 'unconfined', 'runtime/default' or 'localhost/<path or name>'. */
+export type SecurityProfile = 'unconfined' | 'runtime/default' | `localhost/${string}`;
 
 export interface Mount {
   hostPath: string;
@@ -110,6 +130,30 @@ export interface ContainerCreateSpec {
   capDrop?: string[];
   sharePid?: boolean;
   hostNetwork?: boolean;
+  /** hostPID / hostIPC: the container joins the host's PID / IPC namespace. */
+  hostPid?: boolean;
+  hostIpc?: boolean;
+  /** Extra groups of the process (supplementalGroups + fsGroup). */
+  groupAdd?: number[];
+  /** allowPrivilegeEscalation=false: no_new_privs. */
+  noNewPrivileges?: boolean;
+  /** Seccomp profile; localhost/<absolute path of a JSON profile>. Absent: the runtime's default. */
+  seccomp?: SecurityProfile;
+  /** AppArmor profile; localhost/<loaded profile name>. Absent: the runtime's default. */
+  appArmor?: SecurityProfile;
+  /** procMount Unmasked: no masked / read-only /proc paths. */
+  unmaskedProc?: boolean;
+  /** SELinux label options (Docker label=user:…, role:…, type:…, level:…). */
+  seLinux?: { user?: string; role?: string; type?: string; level?: string };
+  /**
+   * runAsNonRoot without runAsUser: the runtime checks the image's USER (root or non-numeric refuses
+   * with CONTAINER_CONFIG, as the kubelet's verifyRunAsNonRoot). The value names the pod for the message.
+   */
+  verifyNonRoot?: { pod: string };
+  /** Files generated and bind-mounted into the container (the kubelet-managed /etc/hosts). */
+  files?: GeneratedFile[];
+  /** cgroup parent of the pod (kubelet cgroupfs layout, e.g. /kubepods/burstable/pod<uid>). */
+  cgroupParent?: string;
   annotations: Record<string, string>;
   /** Host file that backs terminationMessagePath (bind-mounted there). */
   terminationMessageHostPath?: string;

@@ -1,12 +1,19 @@
-// Pod container → ContainerCreateSpec: identity, dockershim-style annotations, resources, security context.
+// Pod container → ContainerCreateSpec: identity, dockershim-style annotations, resources, security context
+// (security.ts), the kubelet-managed /etc/hosts (hosts.ts) and the pod's cgroup parent (cgroups.ts).
+import { dirname, join } from 'node:path';
 import type { Container, ContainerPort, Pod } from '../../kube/api.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../runtime/naming.js';
 import type { ContainerCreateSpec, Mount, TmpfsMount } from '../../runtime/types.js';
 import { envMap, type EnvVarValue } from './env.js';
 import { expandAll } from './expansion.js';
 import { containerSpecHash } from './hash.js';
+import { etcHostsFile } from './hosts.js';
 import { oomScoreAdj } from './qos.js';
 import { containerResources } from './resources.js';
+import { sandboxCgroupParent } from './sandbox.js';
+import { containerSecurityFields } from './security.js';
+
+export { dockerUser } from './security.js';
 
 export { buildSandboxSpec, podHostname, podPortBindings, sandboxSpecHash, type SandboxOptions } from './sandbox.js';
 
@@ -40,6 +47,19 @@ export interface ContainerSpecArgs {
   terminationMessageHostPath?: string;
   /** The image reference to create from (as pulled/resolved). */
   image: string;
+  /** The pod's IP (the sandbox's; the node's for hostNetwork): /etc/hosts is managed once it is known. */
+  podIP?: string;
+  podIPs?: string[];
+  /** The pod's directory (<root>/pods/<uid>); default: derived from terminationMessageHostPath. */
+  podDir?: string;
+  /** Cluster domain for the subdomain FQDN in /etc/hosts (default cluster.local). */
+  clusterDomain?: string;
+  /** The kubelet root dir: Localhost seccomp profiles are read from <rootDir>/seccomp. */
+  rootDir?: string;
+  /** cgroupsPerQOS=false: no pod cgroup parent. */
+  cgroupsPerQOS?: boolean;
+  /** The node's hosts file (host-network pods), default /etc/hosts. */
+  nodeHostsFile?: string;
 }
 
 /** Ports as Go's json.Marshal([]v1.ContainerPort) writes them (field order, omitempty). */
@@ -53,15 +73,6 @@ export function portsAnnotation(ports: ContainerPort[]): string {
     if (p.hostIP) o.hostIP = p.hostIP;
     return o;
   }));
-}
-
-/** Docker user "uid[:gid]" from the container's securityContext, falling back to the pod's. */
-export function dockerUser(pod: Pod, c: Container): string | undefined {
-  const uid = c.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
-  const gid = c.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
-  if (uid === undefined && gid === undefined) return undefined;
-  // Only a group: Docker takes ":gid" (the user becomes uid 0 rather than the image's USER).
-  return gid === undefined ? String(uid) : `${uid ?? ''}:${gid}`;
 }
 
 export function containerAnnotations(pod: Pod, c: Container, kind: 'init' | 'container', restartCount: number): Record<string, string> {
@@ -114,15 +125,25 @@ export function buildContainerCreateSpec(args: ContainerSpecArgs): ContainerCrea
   if (c.tty) spec.tty = true;
   if (c.stdin) spec.stdin = true;
   if (c.stdinOnce) spec.stdinOnce = true;
-  const sc = c.securityContext;
-  if (sc?.privileged) spec.privileged = true;
-  if (sc?.readOnlyRootFilesystem) spec.readOnlyRootfs = true;
-  if (sc?.capabilities?.add?.length) spec.capAdd = [...sc.capabilities.add];
-  if (sc?.capabilities?.drop?.length) spec.capDrop = [...sc.capabilities.drop];
-  const user = dockerUser(pod, c);
-  if (user !== undefined) spec.user = user;
-  if (pod.spec.shareProcessNamespace) spec.sharePid = true;
+  Object.assign(spec, containerSecurityFields(pod, c, args.rootDir ? { seccompRoot: join(args.rootDir, 'seccomp') } : {}));
   if (pod.spec.hostNetwork) spec.hostNetwork = true;
   if (args.terminationMessageHostPath) spec.terminationMessageHostPath = args.terminationMessageHostPath;
+  const podDir = args.podDir ?? podDirOf(args.terminationMessageHostPath);
+  const podIPs = args.podIPs?.length ? args.podIPs : args.podIP ? [args.podIP] : [];
+  if (podDir) {
+    const hosts = etcHostsFile({
+      pod, container: c, podDir, podIPs, clusterDomain: args.clusterDomain ?? 'cluster.local',
+      ...(args.nodeHostsFile ? { nodeHostsFile: args.nodeHostsFile } : {}),
+    });
+    if (hosts) spec.files = [hosts];
+  }
+  const cgroupParent = sandboxCgroupParent(pod, args.cgroupsPerQOS === false ? { cgroupsPerQOS: false } : {});
+  if (cgroupParent) spec.cgroupParent = cgroupParent;
   return spec;
+}
+
+/** <podDir>/containers/<name>/<restart>/termination-log → <podDir> (apply.ts terminationMessageHostPath). */
+function podDirOf(terminationMessageHostPath: string | undefined): string | undefined {
+  if (!terminationMessageHostPath) return undefined;
+  return dirname(dirname(dirname(dirname(terminationMessageHostPath))));
 }

@@ -1,24 +1,34 @@
-// Pod → SandboxSpec (the pause container holding the pod's network): identity, hostname, host ports, DNS.
+// Pod → SandboxSpec (the pause container holding the pod's network), as the kubelet's
+// generatePodSandboxConfig: identity, hostname (setHostnameAsFQDN), host ports, DNS, sysctls, the pod's
+// host namespaces (NamespacesForPod) and its cgroup parent (per QoS class).
 import type { Pod } from '../../kube/api.js';
 import type { PortBinding, SandboxSpec } from '../../runtime/types.js';
+import { KUBEPODS_CGROUP, podCgroupParent } from './cgroups.js';
 import { podDns, type DnsOptions } from './dns.js';
 import { valueHash } from './hash.js';
+import { podHostname, sandboxHostname } from './hosts.js';
+import { sandboxSysctls } from './sysctls.js';
+
+export { podHostname } from './hosts.js';
 
 export interface SandboxOptions extends DnsOptions {
   /** Sandbox attempt (0 for the first sandbox of the pod, +1 per recreation). */
   attempt?: number;
+  /** The pod's cgroup parent; default: the kubelet's per-QoS layout under /kubepods (cgroups.ts). */
   cgroupParent?: string;
+  /** cgroupsPerQOS=false: containers stay in the runtime's default cgroup. Default true. */
+  cgroupsPerQOS?: boolean;
+  /** Root of the per-QoS hierarchy (default /kubepods). */
+  cgroupRoot?: string;
   /** Docker network of the node's pod CIDR (agent/network); the default bridge when absent. */
   network?: string;
 }
 
-export const HOSTNAME_MAX_LEN = 63;
-
-/** GeneratePodHostNameAndDomain's hostname: spec.hostname or the pod name, cut to 63 chars without a trailing '-'/'.'. */
-export function podHostname(pod: Pod): string {
-  const name = pod.spec.hostname || pod.metadata.name || '';
-  if (name.length <= HOSTNAME_MAX_LEN) return name;
-  return name.slice(0, HOSTNAME_MAX_LEN).replace(/[-.]+$/, '');
+/** The pod's cgroup parent under the options (undefined with cgroupsPerQOS=false). */
+export function sandboxCgroupParent(pod: Pod, opts: Pick<SandboxOptions, 'cgroupParent' | 'cgroupsPerQOS' | 'cgroupRoot'> = {}): string | undefined {
+  if (opts.cgroupParent) return opts.cgroupParent;
+  if (opts.cgroupsPerQOS === false) return undefined;
+  return podCgroupParent(pod, opts.cgroupRoot ?? KUBEPODS_CGROUP);
 }
 
 /** Host port mappings of the pod's containers (hostPort > 0), deduplicated. */
@@ -63,14 +73,19 @@ export function buildSandboxSpec(pod: Pod, image: string, opts: SandboxOptions =
       specHash: sandboxSpecHash(pod),
     },
     image,
-    hostname: podHostname(pod),
+    hostname: sandboxHostname(pod, opts.clusterDomain ?? 'cluster.local'),
     hostNetwork: pod.spec.hostNetwork === true,
     portBindings: podPortBindings(pod),
   };
   const dns = podDns(pod, opts);
   if (dns) spec.dns = dns;
   if (pod.metadata.labels && Object.keys(pod.metadata.labels).length) spec.labels = { ...pod.metadata.labels };
-  if (opts.cgroupParent) spec.cgroupParent = opts.cgroupParent;
+  const cgroupParent = sandboxCgroupParent(pod, opts);
+  if (cgroupParent) spec.cgroupParent = cgroupParent;
+  const sysctls = sandboxSysctls(pod);
+  if (sysctls) spec.sysctls = sysctls;
+  if (pod.spec.hostPID) spec.hostPid = true;
+  if (pod.spec.hostIPC) spec.hostIpc = true;
   if (opts.network && !spec.hostNetwork) spec.network = opts.network;
   return spec;
 }

@@ -1,13 +1,14 @@
 // ContainerRuntime on Docker Engine (API 1.41) through dockerode: pod sandboxes as pause containers
 // holding the network/IPC namespaces, app containers joined to them, named and labelled as dockershim.
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
 import type {
-  ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
+  ContainerCreateSpec, ContainerRuntime, GeneratedFile, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
   SandboxSpec,
 } from '../types.js';
 import { dockerStatus, isNameConflict, isNotFound, isTransientNetworkError, toDockerletError, type DockerOp } from './errors.js';
@@ -16,7 +17,7 @@ import { execInContainer } from './exec.js';
 import * as images from './images.js';
 import { LogStream, logsQuery } from './logs.js';
 import { changeKey, imageRefFor, toObserved } from './observe.js';
-import { containerCreateOptions, sandboxCreateOptions } from './specs.js';
+import { containerCreateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
 import { readFirstFile } from './tar.js';
 
 export interface DockerRuntimeOptions {
@@ -47,6 +48,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** Why a start failed, by container id (a created container is described from the list, not inspected). */
   readonly #startErrors = new Map<string, string>();
   #oomFloor: number | undefined;
+  #facts: Promise<DockerHostFacts> | undefined;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#opts = { ...opts };
@@ -150,7 +152,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async #runSandboxOnce(spec: SandboxSpec): Promise<string> {
-    const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec))));
+    const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec, await this.#hostFacts()))));
     try {
       await this.startContainer(id);
     } catch (err) {
@@ -162,7 +164,52 @@ export class DockerRuntime implements ContainerRuntime {
 
   async createContainer(spec: ContainerCreateSpec): Promise<string> {
     if (spec.terminationMessageHostPath) ensureFile(spec.terminationMessageHostPath);
-    return this.#create(this.#clampOom(this.#owned(containerCreateOptions(spec))));
+    const resolved = await this.#resolveImageUser(spec);
+    for (const f of resolved.files ?? []) await writeGeneratedFile(f);
+    const facts = { ...(await this.#hostFacts()) };
+    if (resolved.seccomp?.startsWith('localhost/')) facts.seccompProfiles = { [resolved.seccomp]: await readSeccompProfile(resolved.seccomp) };
+    return this.#create(this.#clampOom(this.#owned(containerCreateOptions(resolved, facts))));
+  }
+
+  /**
+   * The parts of the kubelet's user handling that need the image: verifyRunAsNonRoot against its USER,
+   * and a group-only runAsGroup (":gid") completed with the image's user.
+   */
+  async #resolveImageUser(spec: ContainerCreateSpec): Promise<ContainerCreateSpec> {
+    const groupOnly = spec.user?.startsWith(':') === true;
+    if (!spec.verifyNonRoot && !groupOnly) return spec;
+    let imageUser: string | undefined;
+    try {
+      imageUser = (await this.#client.getImage(spec.image).inspect()).Config?.User ?? '';
+    } catch (err) {
+      throw toDockerletError('inspect-image', err, { image: spec.image });
+    }
+    if (spec.verifyNonRoot) {
+      const why = nonRootViolation(imageUser, spec.verifyNonRoot.pod, spec.identity.containerName);
+      if (why) throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, why, { details: { container: spec.identity.containerName } });
+    }
+    if (!groupOnly) return spec;
+    return { ...spec, user: `${imageUser.split(':')[0] || '0'}${spec.user}` };
+  }
+
+  /** Docker's cgroup driver and what Privileged can grant here (read once). */
+  #hostFacts(): Promise<DockerHostFacts> {
+    this.#facts ??= (async () => {
+      const facts: DockerHostFacts = {};
+      try {
+        const info = (await this.#client.info()) as { CgroupDriver?: string };
+        if (info.CgroupDriver) facts.cgroupDriver = info.CgroupDriver;
+      } catch (err) {
+        this.#log.warn({ err }, 'docker info failed; assuming the cgroupfs driver');
+      }
+      const caps = privilegedCapabilities();
+      if (caps) {
+        facts.privilegedCaps = caps;
+        this.#log.warn('not every capability can be granted here (no CAP_SYS_RESOURCE): privileged containers get the capabilities this host holds, unconfined');
+      }
+      return facts;
+    })();
+    return this.#facts;
   }
 
   async startContainer(id: string): Promise<void> {
@@ -333,6 +380,62 @@ function ensureFile(path: string): void {
       details: { path },
     });
   }
+}
+
+/** Writes a generated file (prefix + includeFile's contents + suffix), mode 0644, replaced atomically. */
+async function writeGeneratedFile(f: GeneratedFile): Promise<void> {
+  try {
+    const included = f.includeFile ? await readFile(f.includeFile, 'utf8') : '';
+    await mkdir(dirname(f.hostPath), { recursive: true });
+    const tmp = `${f.hostPath}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await writeFile(tmp, f.prefix + included + f.suffix, { mode: 0o644 });
+    await rename(tmp, f.hostPath);
+  } catch (err) {
+    throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `cannot write ${f.containerPath} for the container at ${f.hostPath}`, {
+      cause: err,
+      details: { path: f.hostPath },
+    });
+  }
+}
+
+/** A Localhost seccomp profile: the JSON file named by localhost/<path> (Docker takes the contents). */
+async function readSeccompProfile(profile: string): Promise<string> {
+  const path = profile.slice('localhost/'.length);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `failed to load seccomp profile "${path}": ${(err as Error).message}`, {
+      cause: err,
+      details: { path },
+    });
+  }
+}
+
+/** Capability names by bit, as far as Docker 20.10 knows them (CAP_AUDIT_READ = 37 is its last). */
+const CAP_NAMES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+] as const;
+
+/**
+ * When this process's bounding set lacks a capability runc would grant a privileged container (then
+ * its start fails "unable to apply caps"), the capabilities it does hold; undefined when it holds all.
+ */
+export function privilegedCapabilities(statusText?: string): string[] | undefined {
+  let text: string;
+  try {
+    text = statusText ?? readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^CapBnd:\s*([0-9a-f]+)$/im.exec(text);
+  if (!m) return undefined;
+  const bnd = BigInt('0x' + m[1]);
+  const held = CAP_NAMES.filter((_, i) => ((bnd >> BigInt(i)) & 1n) === 1n);
+  return held.length === CAP_NAMES.length ? undefined : [...held];
 }
 
 const CAP_SYS_RESOURCE = 24n;
