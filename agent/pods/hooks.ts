@@ -60,7 +60,9 @@ export function hookGet(url: URL, headers: { name: string; value: string }[], ti
       else h[name] = value;
     }
     if (hostHeader) h.Host = hostHeader;
-    const opts = { method: 'GET', headers: h, timeout: timeoutMs, signal, rejectUnauthorized: false };
+    // No connection reuse (upstream's hook and probe clients disable keep-alive); no certificate checks.
+    h.Connection = 'close';
+    const opts = { method: 'GET', headers: h, timeout: timeoutMs, signal, rejectUnauthorized: false, agent: false as const };
     const req = url.protocol === 'https:' ? httpsRequest(url, opts) : httpRequest(url, opts);
     req.on('response', (res) => {
       res.resume();
