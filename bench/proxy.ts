@@ -149,6 +149,39 @@ export async function main(args: string[] = []): Promise<void> {
   const rates: Record<string, number> = {};
   let targetsRun: string[] | undefined;
   let programs: Record<string, string> | undefined;
+  /** Writes bench/results/proxy.json from the rounds done so far (after every round: a run cut short keeps them). */
+  const save = async (roundsDone: number) => {
+    const rows = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, medianFigures(v)])) as Record<string, Figures>;
+    const peers = ['haproxy_1thread', 'haproxy_2threads', 'go_userspace', 'direct', ...(ours.length > 1 ? [ours[0]!] : [])].filter((p) => samples[p]?.length);
+    const compare = (name: string) => Object.fromEntries(peers.filter((p) => p !== name).map((p) => [`vs_${p}`, pairedRatios(samples[name] ?? [], samples[p]!)]));
+    const result = {
+      generatedAt: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadBefore, loadavg1_at_end: round3(loadavg()[0]!),
+        uptime_at_start: uptimeBefore, uptime_at_end: uptimeLine(),
+        shared: 'a shared 2-core machine: other engineers\' test suites ran during the run (see the load at start, end and per sample)',
+      },
+      versions: programs,
+      method: {
+        seconds, rounds, rounds_completed: roundsDone,
+        order: 'every target in a fresh random order per round and phase; TIME_WAIT drained (below 1000, at most 75 s) before each',
+        saturation: 'iperf3 -P 1 and -P 4; wrk 2 threads, 32 connections, keep-alive and Connection: close; 64-byte body from a Go net/http server',
+        fixed_rate: '32 keep-alive connections, open loop from the scheduled send time (no coordinated omission), at 50 % of the slowest target\'s keep-alive maximum of that round (rate_per_round)',
+        haproxy: `mode tcp, option splice-auto, tune.bufsize ${RELAY_READ_BYTES} (the relay's read size), nbthread 1 and 2`,
+        dockerlet: `${native ? 'the native relay with 1 and with 2 relay threads (DOCKERLET_RELAY_THREADS; the default here is one per core, at most 4)' : `${DEFAULT_VARIANT} (the relay is unavailable here)`}${variants.length ? `; also ${variants.join(', ')}` : ''}`,
+        targets: targetsRun,
+        aggregate: 'figures: median per figure over rounds; ratios: per round (paired by the round stamped on each sample), with median, min, max; verdict "parity" when min ≤ 1 ≤ max',
+        note: 'client, proxies and servers share the same 2 cores, and the machine is shared with other engineers\' test runs; indicative only',
+      },
+      rate_per_round: rates,
+      figures: rows,
+      samples,
+      ratios: { ...Object.fromEntries(ours.map((o) => [o, compare(o)])), ...Object.fromEntries(variants.map((v) => [`dockerlet[${v}]`, compare(`dockerlet[${v}]`)])) },
+    };
+    await mkdir(path.join(here, 'results'), { recursive: true });
+    await writeFile(path.join(here, 'results', 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
+    return { rows, ratios: result.ratios };
+  };
   try {
     const go = await goBuild(dir);
     programs = await versions(go);
@@ -191,6 +224,7 @@ export async function main(args: string[] = []): Promise<void> {
         const figures: Figures = { ...a.s, fixed_rate_rps: Math.round(fr.achieved_rps), fixed_rate_p50_ms: round3(fr.p50_ms), fixed_rate_p99_ms: round3(fr.p99_ms), errors: a.s.errors + fr.errors };
         (samples[t.name] ??= []).push({ round: r, position: a.position, timeWaitAtStart: a.tw, loadAtStart: a.load, figures });
       }
+      await save(r);
     }
   } finally {
     for (const c of children) await c.stop();
@@ -199,40 +233,11 @@ export async function main(args: string[] = []): Promise<void> {
   for (const need of ['direct', 'haproxy_1thread', 'haproxy_2threads', 'go_userspace', ...ours]) {
     if ((!only.length || only.includes(need)) && !samples[need]?.length) throw new Error(`no successful measurement of ${need}`);
   }
-  const uptimeAfter = uptimeLine();
-  console.log(`end: ${uptimeAfter}`);
-  const rows = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, medianFigures(v)])) as Record<string, Figures>;
-  const peers = ['haproxy_1thread', 'haproxy_2threads', 'go_userspace', 'direct'].filter((p) => samples[p]?.length);
-  const compare = (name: string) => Object.fromEntries(peers.map((p) => [`vs_${p}`, pairedRatios(samples[name] ?? [], samples[p]!)]));
-  const result = {
-    generatedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadBefore, loadavg1_at_end: round3(loadavg()[0]!),
-      uptime_at_start: uptimeBefore, uptime_at_end: uptimeAfter,
-      shared: 'a shared 2-core machine: other engineers\' test suites ran during the run (see the load at start, end and per sample)',
-    },
-    versions: programs,
-    method: {
-      seconds, rounds,
-      order: 'every target in a fresh random order per round and phase; TIME_WAIT drained (below 1000, at most 75 s) before each',
-      saturation: 'iperf3 -P 1 and -P 4; wrk 2 threads, 32 connections, keep-alive and Connection: close; 64-byte body from a Go net/http server',
-      fixed_rate: '32 keep-alive connections, open loop from the scheduled send time (no coordinated omission), at 50 % of the slowest target\'s keep-alive maximum of that round (rate_per_round)',
-      haproxy: `mode tcp, option splice-auto, tune.bufsize ${RELAY_READ_BYTES} (the relay's read size), nbthread 1 and 2`,
-      dockerlet: `${native ? 'the native relay with 1 and with 2 relay threads (DOCKERLET_RELAY_THREADS; the default here is one per core, at most 4)' : `${DEFAULT_VARIANT} (the relay is unavailable here)`}${variants.length ? `; also ${variants.join(', ')}` : ''}`,
-      targets: targetsRun,
-      aggregate: 'figures: median per figure over rounds; ratios: per round (paired by the round stamped on each sample), with median, min, max; verdict "parity" when min ≤ 1 ≤ max',
-      note: 'client, proxies and servers share the same 2 cores, and the machine is shared with other engineers\' test runs; indicative only',
-    },
-    rate_per_round: rates,
-    figures: rows,
-    samples,
-    ratios: { ...Object.fromEntries(ours.map((o) => [o, compare(o)])), ...Object.fromEntries(variants.map((v) => [`dockerlet[${v}]`, compare(`dockerlet[${v}]`)])) },
-  };
-  await mkdir(path.join(here, 'results'), { recursive: true });
-  await writeFile(path.join(here, 'results', 'proxy.json'), JSON.stringify(result, null, 2) + '\n');
+  const { rows, ratios } = await save(rounds);
+  console.log(`end: ${uptimeLine()}`);
   printTable(rows);
   for (const o of ours) {
-    for (const [peer, r] of Object.entries(result.ratios[o] ?? {})) {
+    for (const [peer, r] of Object.entries(ratios[o] ?? {})) {
       for (const [k, v] of Object.entries(r)) if (v) console.log(`${o} ${peer} ${k}: ${v.median} (${v.min}–${v.max}) ${v.verdict}`);
     }
   }
