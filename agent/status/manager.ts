@@ -6,39 +6,16 @@
 // server (the node lifecycle controller's Ready=False after an outage) while the kubelet's view holds.
 // The API server going away is noticed (a failed call, or an idle probe each period); once it answers
 // again every pod is re-read at once, rather than waiting for the informer's reconnect back-off.
+// Parts: ./entry.ts (one pod's record, needsReconcile), ./writer.ts (reads, patches, outage tracking).
 import type { Pod, PodStatus } from '../../kube/api.js';
-import { isConflict, isNotFound } from '../../kube/errors.js';
 import type { KubeClient } from '../../kube/types.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import type { Lifecycle } from '../../lib/lifecycle.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import { podStatusEqual } from './compute.js';
-import { isOutage, laterRV } from './api-copy.js';
-import { isTerminal, normalizeStatus, podStatusPatch } from './patch.js';
-
-interface Entry {
-  namespace: string;
-  /** The API object's name (for static pods: the mirror pod's name). */
-  name: string;
-  /** The API object's uid (for static pods: the mirror pod's). */
-  uid: string;
-  isStatic: boolean;
-  version: number;
-  /** What the kubelet believes (normalized). */
-  status: PodStatus;
-  sentVersion: number;
-  /** The freshest copy of the API object known: from the informer, a live GET, or a write's answer. */
-  server?: Pod;
-  /** resourceVersion of the answer to our last write (a later server copy means someone else wrote). */
-  writtenRV?: string;
-  /** Static pods write to their mirror pod, which may not exist yet (see setTarget). */
-  awaitingTarget: boolean;
-  /** A retry timer is pending for this pod. */
-  retrying: boolean;
-  /** Failed syncs in a row (retry back-off). */
-  failures: number;
-  waiters: { version: number; resolve: () => void }[];
-}
+import { drifted, newEntry, resolveWaiters, retarget, see, type Entry } from './entry.js';
+import { isTerminal, normalizeStatus } from './patch.js';
+import { StatusWriter, type WriteCounters } from './writer.js';
 
 export interface StatusManagerOptions {
   client?: KubeClient;
@@ -53,7 +30,6 @@ export interface StatusManagerOptions {
 }
 
 export class StatusManager implements Lifecycle {
-  readonly #client: KubeClient | undefined;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #resyncMs: number;
@@ -67,26 +43,38 @@ export class StatusManager implements Lifecycle {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
-  /** Clock time of the last call the API server answered. */
-  #lastAnswer = 0;
-  #outage = false;
-  #recovering = false;
+  readonly #counters: WriteCounters = { writes: 0, skipped: 0, conflicts: 0, reconciled: 0 };
+  /** The API side (reads, patches, outage tracking); absent without a client (static pods only). */
+  readonly #writer: StatusWriter | undefined;
   #probeNext = 0;
-  writes = 0;
-  skipped = 0;
-  /** Writes refused (409/422) and redone from a fresh read. */
-  conflicts = 0;
-  /** Writes made because the server's copy had drifted from the kubelet's view. */
-  reconciled = 0;
 
   constructor(opts: StatusManagerOptions = {}) {
-    this.#client = opts.client;
     this.#log = partLogger(opts.log, 'status-manager');
     this.#clock = opts.clock ?? systemClock;
     this.#resyncMs = opts.resyncMs ?? 10_000;
     this.#concurrency = opts.concurrency ?? 4;
     this.#maxAttempts = opts.maxAttempts ?? 3;
     this.#retryMs = opts.retryMs ?? 1000;
+    this.#writer = opts.client ? new StatusWriter(opts.client, this.#log, this.#clock, this.#maxAttempts, this.#counters) : undefined;
+  }
+
+  get writes(): number {
+    return this.#counters.writes;
+  }
+
+  /** Statuses not written because nothing changed (set) or the server already held them (write). */
+  get skipped(): number {
+    return this.#counters.skipped;
+  }
+
+  /** Writes refused (409/422) and redone from a fresh read. */
+  get conflicts(): number {
+    return this.#counters.conflicts;
+  }
+
+  /** Writes made because the server's copy had drifted from the kubelet's view. */
+  get reconciled(): number {
+    return this.#counters.reconciled;
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -117,18 +105,14 @@ export class StatusManager implements Lifecycle {
   set(pod: Pod, status: PodStatus, apiName?: string): boolean {
     const uid = pod.metadata.uid!;
     let e = this.#entries.get(uid);
-    const isStatic = pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file';
     if (!e) {
-      e = {
-        namespace: pod.metadata.namespace ?? 'default', name: apiName ?? pod.metadata.name!, uid, isStatic, version: 0,
-        status: {}, sentVersion: 0, awaitingTarget: isStatic, retrying: false, failures: 0, waiters: [],
-      };
+      e = newEntry(pod, apiName);
       this.#entries.set(uid, e);
       const target = this.#targets.get(uid);
-      if (target) this.#retarget(e, target);
+      if (target) retarget(e, target);
     }
     if (apiName) e.name = apiName;
-    if (!isStatic) this.#see(e, pod);
+    if (!e.isStatic) see(e, pod);
     let next = normalizeStatus(status);
     // Terminal phases are final (updateStatusInternal: "attempted illegal phase transition").
     const before = e.version > 0 ? e.status.phase : e.server?.status?.phase;
@@ -137,7 +121,7 @@ export class StatusManager implements Lifecycle {
       next = { ...next, phase: before };
     }
     if (e.version > 0 && podStatusEqual(e.status, next)) {
-      this.skipped++;
+      this.#counters.skipped++;
       if (this.#drifted(e)) this.#markDirty(uid);
       return false;
     }
@@ -158,7 +142,7 @@ export class StatusManager implements Lifecycle {
       if (!hit) return;
       [key, e] = hit;
     }
-    this.#see(e, pod);
+    see(e, pod);
     if (this.#drifted(e)) this.#markDirty(key);
   }
 
@@ -167,14 +151,14 @@ export class StatusManager implements Lifecycle {
     this.#targets.set(uid, { name, uid: apiUid });
     const e = this.#entries.get(uid);
     if (!e || (e.name === name && e.uid === apiUid && !e.awaitingTarget)) return;
-    this.#retarget(e, { name, uid: apiUid });
+    retarget(e, { name, uid: apiUid });
     this.#markDirty(uid);
   }
 
   /** Resolves once the status set so far for uid has been written (or the manager stops). */
   flushed(uid: string): Promise<void> {
     const e = this.#entries.get(uid);
-    if (!e || !this.#client || e.awaitingTarget || e.sentVersion >= e.version || this.#abort.signal.aborted) return Promise.resolve();
+    if (!e || !this.#writer || e.awaitingTarget || e.sentVersion >= e.version || this.#abort.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       e.waiters.push({ version: e.version, resolve });
       this.#markDirty(uid);
@@ -189,30 +173,8 @@ export class StatusManager implements Lifecycle {
     this.#dirty.delete(uid);
   }
 
-  #retarget(e: Entry, t: { name: string; uid: string }): void {
-    e.name = t.name;
-    e.uid = t.uid;
-    e.awaitingTarget = false;
-    e.sentVersion = 0;
-    e.server = undefined;
-    e.writtenRV = undefined;
-  }
-
-  /** Takes pod as the server's copy when it is this entry's object and not older than the one held. */
-  #see(e: Entry, pod: Pod): void {
-    if (pod.metadata.uid !== e.uid) return;
-    if (e.server && !laterRV(e.server.metadata.resourceVersion, pod.metadata.resourceVersion)) return;
-    e.server = pod;
-  }
-
-  /**
-   * upstream needsReconcile: the server's copy was written by someone else since our last write and no
-   * longer says what the kubelet says.
-   */
   #drifted(e: Entry): boolean {
-    if (!this.#client || e.awaitingTarget || !e.server || e.version === 0 || e.sentVersion < e.version) return false;
-    if (e.writtenRV !== undefined && e.server.metadata.resourceVersion === e.writtenRV) return false;
-    return podStatusPatch(e.uid, e.server.status, e.status) !== undefined;
+    return drifted(e, this.#writer !== undefined);
   }
 
   #markDirty(uid: string): void {
@@ -251,41 +213,27 @@ export class StatusManager implements Lifecycle {
     for (const e of this.#entries.values()) for (const w of e.waiters) w.resolve();
   }
 
-  /** The API server answered (any HTTP status but 5xx/429). */
-  #answered(): void {
-    this.#lastAnswer = this.#clock.now();
-    if (!this.#outage) return;
-    this.#outage = false;
-    this.#recovering = true;
-    this.#log.info('API server reachable again; re-reading every pod\'s status');
-  }
-
-  #failed(err: unknown): void {
-    if (!isOutage(err)) return this.#answered();
-    if (!this.#outage) this.#log.info({ err }, 'API server unreachable; pod statuses will be re-read when it answers');
-    this.#outage = true;
-  }
-
   /** After an outage: a live read of every API pod; when idle for a period: one read to notice an outage. */
   async #checkServer(): Promise<void> {
-    if (!this.#client) return;
+    const w = this.#writer;
+    if (!w) return;
     const apiPods = [...this.#entries.values()].filter((e) => !e.isStatic && !e.awaitingTarget);
-    if (this.#recovering) {
-      this.#recovering = false;
-      for (let i = 0; i < apiPods.length && !this.#outage; i += this.#concurrency) {
+    if (w.recovering) {
+      w.recovering = false;
+      for (let i = 0; i < apiPods.length && !w.outage; i += this.#concurrency) {
         await Promise.all(apiPods.slice(i, i + this.#concurrency).map(async (e) => {
-          const fresh = await this.#read(e).catch(() => undefined);
-          if (fresh) this.#see(e, fresh);
+          const fresh = await w.read(e).catch(() => undefined);
+          if (fresh) see(e, fresh);
         }));
       }
-      if (this.#outage) this.#recovering = false; // gone again: the next answer starts over
+      if (w.outage) w.recovering = false; // gone again: the next answer starts over
       return;
     }
-    if (this.#clock.now() - this.#lastAnswer < this.#resyncMs || apiPods.length === 0) return;
+    if (this.#clock.now() - w.lastAnswer < this.#resyncMs || apiPods.length === 0) return;
     const e = apiPods[this.#probeNext++ % apiPods.length]!;
-    const fresh = await this.#read(e).catch(() => undefined);
-    if (fresh) this.#see(e, fresh);
-    if (this.#recovering) await this.#checkServer();
+    const fresh = await w.read(e).catch(() => undefined);
+    if (fresh) see(e, fresh);
+    if (w.recovering) await this.#checkServer();
   }
 
   /** The periodic pass: unsent versions, drifted server copies; mirror pods (no informer) are re-read. */
@@ -293,27 +241,11 @@ export class StatusManager implements Lifecycle {
     await this.#checkServer();
     for (const [uid, e] of this.#entries) {
       if (e.sentVersion < e.version) this.#dirty.add(uid);
-      else if (e.isStatic && !e.awaitingTarget && this.#client) {
-        const fresh = await this.#read(e).catch(() => undefined);
-        if (fresh) this.#see(e, fresh);
+      else if (e.isStatic && !e.awaitingTarget && this.#writer) {
+        const fresh = await this.#writer.read(e).catch(() => undefined);
+        if (fresh) see(e, fresh);
         if (this.#drifted(e)) this.#dirty.add(uid);
       } else if (this.#drifted(e)) this.#dirty.add(uid);
-    }
-  }
-
-  #path(e: Entry): string {
-    return `/api/v1/namespaces/${e.namespace}/pods/${e.name}`;
-  }
-
-  async #read(e: Entry): Promise<Pod | undefined> {
-    try {
-      const pod = await this.#client!.get<Pod>(this.#path(e), { timeoutMs: 10_000 });
-      this.#answered();
-      return pod;
-    } catch (err) {
-      this.#failed(err);
-      if (isNotFound(err)) return undefined;
-      throw err;
     }
   }
 
@@ -321,14 +253,14 @@ export class StatusManager implements Lifecycle {
     const e = this.#entries.get(uid);
     if (!e) return;
     const version = e.version;
-    if (!this.#client || e.awaitingTarget) {
+    if (!this.#writer || e.awaitingTarget) {
       e.sentVersion = version;
-      this.#resolveWaiters(e);
+      resolveWaiters(e);
       return;
     }
     const pod = `${e.namespace}/${e.name}`;
     try {
-      const done = await this.#write(e, pod);
+      const done = await this.#writer.write(e, pod);
       if (done) {
         e.sentVersion = Math.max(e.sentVersion, version);
         e.failures = 0;
@@ -337,53 +269,7 @@ export class StatusManager implements Lifecycle {
       this.#log.warn({ pod, err }, 'pod status write failed; will retry');
       this.#retryLater(uid, e);
     }
-    this.#resolveWaiters(e);
-  }
-
-  /** One write, re-reading and recomputing after a refusal; true when the server holds the status (or the pod is gone). */
-  async #write(e: Entry, pod: string): Promise<boolean> {
-    const drift = e.sentVersion >= e.version;
-    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      if (!e.server || e.server.metadata.uid !== e.uid) {
-        const fresh = await this.#read(e);
-        if (!fresh) {
-          this.#log.debug({ pod }, 'pod is gone; status not written');
-          return true;
-        }
-        if (fresh.metadata.uid !== e.uid) {
-          this.#log.debug({ pod, uid: e.uid, now: fresh.metadata.uid }, 'pod was deleted and recreated; status not written');
-          return true;
-        }
-        e.server = fresh;
-      }
-      const patch = podStatusPatch(e.uid, e.server.status, e.status);
-      if (!patch) {
-        this.skipped++;
-        return true;
-      }
-      try {
-        const updated = await this.#client!.patch<Pod>(`${this.#path(e)}/status`, patch.body, 'strategic', { timeoutMs: 15_000 });
-        this.#answered();
-        this.writes++;
-        if (drift) this.reconciled++;
-        e.server = updated;
-        e.writtenRV = updated.metadata.resourceVersion;
-        return true;
-      } catch (err) {
-        this.#failed(err);
-        if (isNotFound(err)) {
-          this.#log.debug({ pod }, 'pod is gone; status not written');
-          return true;
-        }
-        const code = (err as { details?: { status?: number } }).details?.status;
-        if (!isConflict(err) && code !== 422) throw err;
-        this.conflicts++;
-        this.#log.info({ pod, code, err }, 'pod status write refused; re-reading the pod and recomputing');
-        e.server = undefined; // re-read on the next attempt
-      }
-    }
-    this.#log.warn({ pod, attempts: this.#maxAttempts }, 'pod status write still refused; will retry');
-    return false;
+    resolveWaiters(e);
   }
 
   #retryLater(uid: string, e: Entry): void {
@@ -395,12 +281,5 @@ export class StatusManager implements Lifecycle {
       e.retrying = false;
       if (this.#entries.get(uid) === e) this.#markDirty(uid);
     }, ms);
-  }
-
-  #resolveWaiters(e: Entry): void {
-    e.waiters = e.waiters.filter((w) => {
-      if (w.version <= e.sentVersion) w.resolve();
-      return w.version > e.sentVersion;
-    });
   }
 }
