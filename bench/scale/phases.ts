@@ -166,18 +166,21 @@ export async function idle(bed: Bed, who: 'dockerlet' | 'haproxy', n: number): P
   try {
     let pid: number;
     let stop: () => Promise<void>;
+    let output: () => string;
     let host: string;
     let port: number;
     if (who === 'dockerlet') {
       const r = await startTarget('dockerlet', ns, bed.env);
       stop = r.stop;
+      output = r.child.output;
       pid = r.pid;
       await firstSync(r, 300_000).catch(async (err) => { await stop(); throw err; });
       host = bed.clusterIP(0);
       port = SERVICE_PORT;
     } else {
-      const h = await startHaproxy(ns, bed.env.dir, genIPs(0).map((ip) => `${ip}:8080`), 9090, n + 1000);
+      const h = await startHaproxy(ns, bed.env.dir, genIPs(0).map((ip) => `${ip}:8080`), 9090, n + 50);
       stop = h.child.stop;
+      output = h.child.output;
       pid = h.pid;
       host = '127.0.0.1';
       port = 9090;
@@ -190,11 +193,16 @@ export async function idle(bed: Bed, who: 'dockerlet' | 'haproxy', n: number): P
       probe.send({ cmd: 'release' });
       await probe.next('released', 10_000);
       await sleep(2000);
-      const before = readProcUsage(pid)!.rssKiB;
+      const usage = () => {
+        const u = readProcUsage(pid);
+        if (!u) throw new Error(`${who} is gone: ${output().slice(-2000)}`);
+        return u;
+      };
+      const before = usage().rssKiB;
       probe.send({ cmd: 'hold', host, port, n, parallel: 50 });
       const held = await probe.next('held', 300_000);
       await sleep(3000);
-      const after = readProcUsage(pid)!.rssKiB;
+      const after = usage().rssKiB;
       const count = held.n as number;
       const f = fds(pid);
       probe.send({ cmd: 'release' });
