@@ -1,14 +1,20 @@
-// bench/metrics: dockerlet's container metrics against cAdvisor itself on the same 100 containers.
-// Per peer, alone on the machine, in shuffled order per round: CPU seconds over an idle window
-// (housekeeping only, no scrapes), then sequential scrapes of /metrics (p50/p99 time, size). Then
-// both run together and are scraped at the same moment: the largest relative difference per
-// metric for the same container. `npm run bench -- metrics [--containers 100] [--idle 60] [--rounds 2]`
-// writes bench/results/metrics.json. The peer is built by scripts/build-metrics-peers.sh.
+// bench/metrics: dockerlet's container metrics against cAdvisor itself on the same 100 containers
+// (each one a pod's container, labelled as dockershim labelled them). Per peer, alone on the machine,
+// in shuffled order per round: CPU seconds over an idle window (housekeeping only, no scrapes), then
+// sequential scrapes (p50/p99 time, size) of dockerlet's /metrics/cadvisor (the kubelet's labels) and
+// standalone /metrics (every Docker label), and of cAdvisor's /metrics with the kubelet's label set
+// (--store_container_labels=false, whitelisting the three io.kubernetes labels). Scrapes accept gzip
+// as Prometheus does. Then both run together and are scraped at the same moment: the largest relative
+// difference per metric for the same container.
+// `npm run bench -- metrics [--containers 100] [--idle 60] [--rounds 2] [--scrapes 50]` writes
+// bench/results/metrics.json. The peer is built by scripts/build-metrics-peers.sh.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import Dockerode from 'dockerode';
 import { groupCpuSeconds } from './lib/cpu.js';
 import { freePort, startChild, waitForPort, type Child } from './lib/proc.js';
@@ -16,10 +22,17 @@ import { freePort, startChild, waitForPort, type Child } from './lib/proc.js';
 const BUSYBOX = 'dockerlet/busybox:1.36';
 const PREFIX = 'dkl-bench-metrics';
 const HOUSEKEEPING = '10s';
+const NODE = 'dkl-bench-metrics';
+/** The kubelet's label set for cAdvisor: what the kubelet's /metrics/cadvisor derives pod, namespace and container from. */
+const KUBE_LABELS = ['io.kubernetes.container.name', 'io.kubernetes.pod.name', 'io.kubernetes.pod.namespace'];
 
 interface Peer {
   name: 'dockerlet' | 'dockerlet[tsx]' | 'cadvisor';
   start(port: number): Child;
+  /** The endpoint measured and compared (dockerlet: the kubelet's /metrics/cadvisor). */
+  path: string;
+  /** A second endpoint whose scrapes are reported too (dockerlet: standalone /metrics). */
+  extraPath?: string;
 }
 
 /**
@@ -67,7 +80,14 @@ async function makeContainers(docker: Dockerode, n: number): Promise<string[]> {
       for (let attempt = 0; ; attempt++) {
         try {
           const c = await docker.createContainer({
-            name: `${PREFIX}-${i}`, Image: BUSYBOX, Cmd: ['sleep', '86400'], Labels: { 'dockerlet.bench': 'metrics' },
+            // A pod's container as dockershim labelled it; io.dockerlet.node names a node no agent runs
+            // as, so the other engineers' agents on this machine neither adopt nor measure it.
+            name: `${PREFIX}-${i}`, Image: BUSYBOX, Cmd: ['sleep', '86400'],
+            Labels: {
+              'dockerlet.bench': 'metrics', 'io.kubernetes.pod.name': `bench-${i}`, 'io.kubernetes.pod.namespace': NODE,
+              'io.kubernetes.pod.uid': `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, 'io.kubernetes.container.name': 'app',
+              'io.dockerlet.node': NODE,
+            },
             // restarted by dockerd itself if another test restarts the daemon (this machine is shared)
             HostConfig: { Memory: 64 << 20, RestartPolicy: { Name: 'unless-stopped' } },
           });
@@ -111,49 +131,107 @@ async function waitAll(url: string, n: number): Promise<void> {
   }
 }
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample { name: string; labels: Record<string, string>; value: number; ts?: number }
 
 function parseExposition(text: string): Sample[] {
   const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)/);
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)(?: (\d+))?$/);
     if (!m) continue;
     const labels: Record<string, string> = {};
     for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[4]) });
+    out.push({ name: m[1]!, labels, value: Number(m[4]), ...(m[5] ? { ts: Number(m[5]) } : {}) });
   }
   return out;
 }
 
 const COMPARED = [
-  'container_cpu_usage_seconds_total', 'container_memory_usage_bytes', 'container_memory_working_set_bytes', 'container_memory_rss',
-  'container_memory_cache', 'container_memory_mapped_file', 'container_spec_memory_limit_bytes', 'container_spec_cpu_shares',
-  'container_processes', 'container_threads', 'container_file_descriptors', 'container_network_receive_bytes_total',
-  'container_network_transmit_bytes_total', 'container_start_time_seconds', 'container_oom_events_total',
+  'container_cpu_usage_seconds_total', 'container_cpu_user_seconds_total', 'container_cpu_system_seconds_total',
+  'container_memory_usage_bytes', 'container_memory_working_set_bytes', 'container_memory_rss', 'container_memory_cache',
+  'container_memory_mapped_file', 'container_memory_swap', 'container_memory_max_usage_bytes', 'container_memory_failcnt',
+  'container_memory_failures_total', 'container_spec_memory_limit_bytes', 'container_spec_memory_reservation_limit_bytes',
+  'container_spec_memory_swap_limit_bytes', 'container_spec_cpu_shares', 'container_spec_cpu_period',
+  'container_processes', 'container_threads', 'container_threads_max', 'container_file_descriptors',
+  'container_network_receive_bytes_total', 'container_network_receive_packets_total', 'container_network_receive_errors_total',
+  'container_network_transmit_bytes_total', 'container_network_transmit_packets_total', 'container_network_transmit_errors_total',
+  'container_start_time_seconds', 'container_oom_events_total',
 ];
 
-/** Largest relative difference per metric for the same container and extra labels. */
-function compare(ours: string, theirs: string): Record<string, { max_rel_diff: number; series: number }> {
-  const key = (s: Sample) => `${s.name}|${s.labels.name}|${s.labels.interface ?? ''}|${s.labels.cpu ?? ''}`;
-  const peer = new Map(parseExposition(theirs).filter((s) => s.labels.name?.startsWith(PREFIX)).map((s) => [key(s), s.value]));
-  const out: Record<string, { max_rel_diff: number; series: number }> = {};
+interface Diff { max_rel_diff: number; series: number; missing_in_cadvisor: number; worst?: string }
+
+/**
+ * Largest relative difference per metric for the same container (name label) and extra labels
+ * (interface, cpu, failure_type, scope); `missing_in_cadvisor` counts our series the peer lacks.
+ */
+function compare(ours: string, theirs: string): Record<string, Diff> {
+  const key = (s: Sample) => [s.name, s.labels.name, s.labels.interface, s.labels.cpu, s.labels.failure_type, s.labels.scope].join('|');
+  const peer = new Map(parseExposition(theirs).filter((s) => s.labels.name?.startsWith(PREFIX)).map((s) => [key(s), s]));
+  const out: Record<string, Diff> = {};
   for (const s of parseExposition(ours)) {
     if (!COMPARED.includes(s.name) || !s.labels.name?.startsWith(PREFIX)) continue;
-    const v = peer.get(key(s));
-    if (v === undefined) continue;
+    const r = (out[s.name] ??= { max_rel_diff: 0, series: 0, missing_in_cadvisor: 0 });
+    const p = peer.get(key(s));
+    if (p === undefined) {
+      r.missing_in_cadvisor++;
+      continue;
+    }
+    const v = p.value;
     const rel = s.value === v ? 0 : Math.abs(s.value - v) / Math.max(Math.abs(s.value), Math.abs(v));
-    const r = (out[s.name] ??= { max_rel_diff: 0, series: 0 });
     r.series++;
-    r.max_rel_diff = Math.max(r.max_rel_diff, round(rel, 4));
+    if (round(rel, 4) > r.max_rel_diff) {
+      r.max_rel_diff = round(rel, 4);
+      // The samples' own collection times (both peers stamp them): a gap explains a moving counter.
+      const gap = s.ts !== undefined && p.ts !== undefined ? `, sampled ${((s.ts - p.ts) / 1000).toFixed(1)} s apart` : '';
+      r.worst = `${s.labels.name}: dockerlet ${s.value}, cAdvisor ${v}${gap}`;
+    }
   }
   return out;
+}
+
+/** One GET with Accept-Encoding: gzip (as Prometheus sends it): the time to the body's last byte, and the body. */
+function timedGet(url: string): Promise<{ ms: number; body: Buffer; gzip: boolean }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get(url, { headers: { 'accept-encoding': 'gzip' }, agent: false, timeout: 20_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`${url}: HTTP ${res.statusCode}`));
+        resolve({ ms: performance.now() - t0, body: Buffer.concat(chunks), gzip: res.headers['content-encoding'] === 'gzip' });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: timeout`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Sequential scrapes of one URL, 100 ms apart: p50/p99 time to the last byte (decompression is the
+ * scraper's cost, left out for both peers), the decoded text's size, and the server's CPU per scrape
+ * (its process group's CPU over the scrapes / count: the load-insensitive view of the same cost).
+ */
+async function scrapeTimes(url: string, scrapes: number, pgid: number) {
+  const times: number[] = [];
+  let bytes = 0;
+  let wire = 0;
+  const cpu0 = groupCpuSeconds(pgid);
+  for (let i = 0; i < scrapes; i++) {
+    const r = await timedGet(url);
+    times.push(r.ms);
+    wire = r.body.length;
+    bytes = r.gzip ? gunzipSync(r.body).length : r.body.length;
+    await sleep(100);
+  }
+  const cpuMs = ((groupCpuSeconds(pgid) - cpu0) * 1000) / scrapes;
+  return { p50: round(median(times)), p99: round(quantile(times, 0.99)), bytes, wire, cpuMs: round(cpuMs, 2) };
 }
 
 async function measure(peer: Peer, n: number, idleS: number, scrapes: number) {
   const port = await freePort();
   const child = peer.start(port);
-  const url = `http://127.0.0.1:${port}/metrics`;
+  const url = `http://127.0.0.1:${port}${peer.path}`;
   try {
     await waitForPort(port, '127.0.0.1', 60_000);
     await waitAll(url, n);
@@ -162,16 +240,13 @@ async function measure(peer: Peer, n: number, idleS: number, scrapes: number) {
     const cpu0 = groupCpuSeconds(pgid);
     await sleep(idleS * 1000);
     const idleCpu = groupCpuSeconds(pgid) - cpu0;
-    const times: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < scrapes; i++) {
-      const t0 = performance.now();
-      const text = await fetchText(url);
-      times.push(performance.now() - t0);
-      bytes = Buffer.byteLength(text);
-      await sleep(100);
-    }
-    return { idle_cpu_seconds: round(idleCpu), scrape_p50_ms: round(median(times)), scrape_p99_ms: round(quantile(times, 0.99)), scrape_bytes: bytes };
+    const main = await scrapeTimes(url, scrapes, pgid);
+    const extra = peer.extraPath ? await scrapeTimes(`http://127.0.0.1:${port}${peer.extraPath}`, scrapes, pgid) : undefined;
+    return {
+      idle_cpu_seconds: round(idleCpu), scrape_p50_ms: main.p50, scrape_p99_ms: main.p99, scrape_bytes: main.bytes,
+      scrape_wire_bytes: main.wire, scrape_cpu_ms: main.cpuMs,
+      ...(extra ? { extra_scrape_p50_ms: extra.p50, extra_scrape_p99_ms: extra.p99, extra_scrape_bytes: extra.bytes, extra_scrape_cpu_ms: extra.cpuMs } : {}),
+    };
   } finally {
     await child.stop();
   }
@@ -190,19 +265,20 @@ export async function main(args: string[]): Promise<void> {
   const bundle = bundleChild();
   const peers: Peer[] = [
     {
-      name: 'dockerlet',
+      name: 'dockerlet', path: '/metrics/cadvisor', extraPath: '/metrics',
       start: (port) => startChild(process.execPath, [bundle, '--child', String(port), state]),
     },
     {
-      name: 'dockerlet[tsx]',
+      name: 'dockerlet[tsx]', path: '/metrics/cadvisor',
       start: (port) => startChild(process.execPath, ['--import', 'tsx', 'bench/metrics.ts', '--child', String(port), state]),
     },
     {
-      name: 'cadvisor',
+      name: 'cadvisor', path: '/metrics',
       start: (port) => startChild(cadvisorBin, ['--listen', `127.0.0.1:${port}`, '--docker_only', `--housekeeping_interval=${HOUSEKEEPING}`,
-        '--max_housekeeping_interval=15s']),
+        '--max_housekeeping_interval=15s', '--store_container_labels=false', `--whitelisted_container_labels=${KUBE_LABELS.join(',')}`]),
     },
   ];
+  const loadStart = os.loadavg().map((x) => round(x, 2));
   await removeContainers(docker);
   const t0 = Date.now();
   console.log(`creating ${n} containers`);
@@ -226,10 +302,11 @@ export async function main(args: string[]): Promise<void> {
     const pair = [peers[0]!, peers[2]!];
     const children = pair.map((p, i) => p.start(ports[i]!));
     try {
+      const urls = ports.map((port, i) => `http://127.0.0.1:${port}${pair[i]!.path}`);
       await Promise.all(ports.map((port) => waitForPort(port, '127.0.0.1', 60_000)));
-      await Promise.all(ports.map((port) => waitAll(`http://127.0.0.1:${port}/metrics`, n)));
+      await Promise.all(urls.map((url) => waitAll(url, n)));
       await sleep(25_000);
-      const [ours, theirs] = await Promise.all(ports.map((port) => fetchText(`http://127.0.0.1:${port}/metrics`)));
+      const [ours, theirs] = await Promise.all(urls.map((url) => fetchText(url)));
       diffs = compare(ours!, theirs!);
     } finally {
       await Promise.all(children.map((c) => c.stop()));
@@ -245,24 +322,36 @@ export async function main(args: string[]): Promise<void> {
       scrape_p50_ms: round(median(rs.map((x) => x.scrape_p50_ms))),
       scrape_p99_ms: round(median(rs.map((x) => x.scrape_p99_ms))),
       scrape_bytes: Math.round(median(rs.map((x) => x.scrape_bytes))),
+      scrape_wire_bytes: Math.round(median(rs.map((x) => x.scrape_wire_bytes))),
+      scrape_cpu_ms: round(median(rs.map((x) => x.scrape_cpu_ms)), 2),
       spread_idle_cpu_seconds: rs.map((x) => x.idle_cpu_seconds),
       spread_scrape_p50_ms: rs.map((x) => x.scrape_p50_ms),
+      ...(rs[0]?.extra_scrape_p50_ms !== undefined ? {
+        standalone_scrape_p50_ms: round(median(rs.map((x) => x.extra_scrape_p50_ms!))),
+        standalone_scrape_p99_ms: round(median(rs.map((x) => x.extra_scrape_p99_ms!))),
+        standalone_scrape_bytes: Math.round(median(rs.map((x) => x.extra_scrape_bytes!))),
+        standalone_scrape_cpu_ms: round(median(rs.map((x) => x.extra_scrape_cpu_ms!)), 2),
+      } : {}),
     };
   };
+  const loadEnd = os.loadavg().map((x) => round(x, 2));
   const ours = fig('dockerlet');
   const oursTsx = fig('dockerlet[tsx]');
   const theirs = fig('cadvisor');
   const result = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', kernel: os.release(), node: process.version },
+    load: { start: loadStart, end: loadEnd, source: 'os.loadavg() 1/5/15 min at the start and end of the run' },
     method: {
       containers: n, idle_seconds: idleS, rounds, scrapes_per_round: scrapes, orders,
-      dockerlet: `dockerlet metrics (standalone), housekeeping ${HOUSEKEEPING}, its own process, bundled by esbuild and run by plain node`,
+      workload: `${n} busybox 'sleep' containers labelled as ${n} single-container pods (dockershim's io.kubernetes.* labels), 64 MiB limit, plus whatever else runs on the shared machine (both peers see every Docker container)`,
+      dockerlet: `the collector as \`dockerlet metrics\` runs it (every Docker container, housekeeping ${HOUSEKEEPING}) with the kubelet's metrics routes on the same server, its own process, bundled by esbuild and run by plain node; figures.scrape_* are /metrics/cadvisor (kubelet labels), figures.dockerlet.standalone_* are standalone /metrics (every Docker label as container_label_*)`,
       'dockerlet[tsx]': 'the same run through tsx (as bin/dockerlet.js runs today): adds tsx\'s idle loader cost',
-      cadvisor: `cAdvisor v0.53.0 library built by scripts/build-metrics-peers.sh (the cmd module is not on the Go proxy), --docker_only --housekeeping_interval=${HOUSEKEEPING} --max_housekeeping_interval=15s, metric sets cpu,memory,diskIO,network,process,oom_event,app`,
-      cpu: 'utime+stime of the peer\'s process group over the idle window (no scrapes), median over rounds',
-      values: 'both peers running, scraped at the same moment 25 s after both listed every container; largest |a-b|/max(|a|,|b|) per metric',
-      note: 'other engineers share this 2-core machine; indicative only',
+      cadvisor: `cAdvisor v0.53.0 library built by scripts/build-metrics-peers.sh (the cmd module is not on the Go proxy: "reading https://proxy.golang.org/github.com/google/cadvisor/cmd/@v/list: 404 Not Found"), --docker_only --housekeeping_interval=${HOUSEKEEPING} --max_housekeeping_interval=15s --store_container_labels=false --whitelisted_container_labels=${KUBE_LABELS.join(',')} (the kubelet's label set), metric sets cpu,memory,diskIO,network,process,oom_event,app`,
+      scrapes: 'sequential GETs 100 ms apart with Accept-Encoding: gzip (as Prometheus sends it), new connection each; time to the last byte of the body (decompressing is the scraper\'s cost, for both peers); scrape_bytes = decoded text, scrape_wire_bytes = as sent; scrape_cpu_ms = the server\'s CPU over the scrapes / count (10 ms tick resolution summed over all scrapes)',
+      cpu: 'utime+stime of the peer\'s process group over the idle window (no scrapes, after 15 s of settling), median over rounds. CPU seconds are far less sensitive to the machine\'s load than wall times (scrape latency), which include waiting for a core',
+      values: 'both peers running, scraped at the same moment 25 s after both listed every container; largest |a-b|/max(|a|,|b|) per metric, with the worst series',
+      note: 'other engineers share this 2-core machine (see load); indicative only',
     },
     figures: {
       scrape_p50_ms: ours.scrape_p50_ms,
@@ -276,7 +365,9 @@ export async function main(args: string[]): Promise<void> {
     ratios: {
       cpu_vs_cadvisor: round(ours.idle_cpu_seconds / theirs.idle_cpu_seconds),
       scrape_time_vs_cadvisor: round(ours.scrape_p50_ms / theirs.scrape_p50_ms),
+      standalone_scrape_time_vs_cadvisor: round((ours.standalone_scrape_p50_ms ?? NaN) / theirs.scrape_p50_ms),
       scrape_p99_vs_cadvisor: round(ours.scrape_p99_ms / theirs.scrape_p99_ms),
+      scrape_cpu_vs_cadvisor: round(ours.scrape_cpu_ms / theirs.scrape_cpu_ms),
       scrape_bytes_vs_cadvisor: round(ours.scrape_bytes / theirs.scrape_bytes),
     },
     variant_ratios: {
@@ -293,10 +384,14 @@ export async function main(args: string[]): Promise<void> {
 /** Child mode: the standalone server for one measurement. */
 async function child(port: number, stateDir: string): Promise<void> {
   const { runStandaloneMetrics } = await import('../metrics/standalone.js');
+  const { installMetricsRoutes } = await import('../metrics/routes.js');
   const { silentLogger } = await import('../lib/log.js');
   const ac = new AbortController();
   process.once('SIGTERM', () => ac.abort());
-  const h = await runStandaloneMetrics({ port, housekeepingMs: 10_000, stateDir, log: silentLogger() }, ac.signal);
+  const h = await runStandaloneMetrics({
+    port, housekeepingMs: 10_000, stateDir, log: silentLogger(),
+    plugins: [(app, collector) => installMetricsRoutes(app, collector, { nodeName: NODE, agentMetrics: false })],
+  }, ac.signal);
   await h.closed;
 }
 
