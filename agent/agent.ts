@@ -145,7 +145,7 @@ export class Agent implements Lifecycle {
         specHash: containerSpecHash,
         qosClass,
         resolveEnv,
-        containerSpec: buildContainerCreateSpec,
+        containerSpec: (a) => buildContainerCreateSpec({ ...a, clusterDomain: cfg.clusterDomain, rootDir: cfg.rootDir }),
         sandboxSpec: (pod, image, attempt) => {
           const network = podNetwork?.name();
           return buildSandboxSpec(pod, image, { attempt, clusterDNS: [...cfg.clusterDNS], clusterDomain: cfg.clusterDomain, hostDNS, ...(network ? { network } : {}) });

@@ -3,6 +3,7 @@
 // KubeletConfiguration where one exists.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { invalidUnsafeSysctlPatterns } from './containers/sysctls.js';
 import { serverConfigFields } from './server/config.js';
 
 const Taint = z.object({ key: z.string().min(1), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) }).strict();
@@ -24,7 +25,10 @@ export const AgentConfigShape = {
   /** kubenet's --non-masquerade-cidr: pod traffic to addresses outside it is masqueraded (set it to the cluster CIDR). */
   nonMasqueradeCIDR: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR').default('10.0.0.0/8'),
   /** KubeletConfiguration allowedUnsafeSysctls: unsafe sysctl names (or prefixes ending in *) pods may set. */
-  allowedUnsafeSysctls: z.array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a sysctl name or a prefix ending in *')).default([]),
+  allowedUnsafeSysctls: z.array(z.string()).default([]).superRefine((v, ctx) => {
+    const bad = invalidUnsafeSysctlPatterns(v);
+    if (bad.length) ctx.addIssue({ code: 'custom', message: `not namespaced sysctls: ${bad.join(', ')}` });
+  }),
   // One worker per pod, as the kubelet: a pod waiting out its grace period must not hold up others.
   podWorkers: z.number().int().positive().max(4096).default(1024),
   /** Concurrent Docker container creates/starts (bench/pod-startup: 4 was slower than 12 or unbounded). */

@@ -33,6 +33,7 @@ export const FLAG_OPTIONS = {
   'proxy-healthz-port': { type: 'string' },
   'proxy-metrics-port': { type: 'string' },
   'proxy-data-path': { type: 'string' },
+  'proxy-relay-threads': { type: 'string' },
   'pod-bridge-interface': { type: 'string' },
   'bootstrap-kubeconfig': { type: 'string' },
   'cert-dir': { type: 'string' },
@@ -112,6 +113,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
   if (v['proxy-healthz-port'] !== undefined) proxy.healthzPort = int('proxy-healthz-port', v['proxy-healthz-port']);
   if (v['proxy-metrics-port'] !== undefined) proxy.metricsPort = int('proxy-metrics-port', v['proxy-metrics-port']);
   if (v['proxy-data-path'] !== undefined) proxy.dataPath = v['proxy-data-path'];
+  if (v['proxy-relay-threads'] !== undefined) proxy.relayThreads = int('proxy-relay-threads', v['proxy-relay-threads']);
   if (v['pod-bridge-interface'] !== undefined) proxy.podBridgeInterface = v['pod-bridge-interface'];
   return {
     command: parsed.positionals[0] ?? 'help',
@@ -195,6 +197,7 @@ flags:
   --cert-dir DIR                    client certificate store (default <root-dir>/pki)
   --rotate-certificates=BOOL        renew the client certificate at 70-90 % of its life, no restart (default false)
   --proxy-data-path native|pump     proxy TCP data path (default native: the C relay; pump: net.Socket, also used when the relay cannot load or start)
+  --proxy-relay-threads N           native relay threads (default: one per core, at most 4)
   --pod-bridge-interface NAME       bridge of this node's pods (default docker0; '' = none): their traffic to
                                     externalTrafficPolicy Local addresses goes cluster-wide (upstream's short-circuit)
 `;

@@ -14,6 +14,8 @@ export DOCKERLET_CONTROL_PLANE_DIR
 echo "control plane binaries ready in $(( $(date +%s) - start )) s: $DOCKERLET_CONTROL_PLANE_DIR"
 # metrics-server for the `kubectl top` test (built once from its Go module, cached; 20+ min cold on 2 cores).
 bash scripts/build-metrics-peers.sh metrics-server >/dev/null
+# CoreDNS for the cluster DNS tests (Go module, cached under /var/cache/dockerlet/coredns; ~85 s cold, <1 s warm).
+bash scripts/build-coredns.sh >/dev/null
 npm run -s typecheck
 npm run -s lint
 mapfile -t files < <(find test/unit test/integration test/conformance -name '*.test.ts' 2>/dev/null | sort)
