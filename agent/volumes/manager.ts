@@ -1,7 +1,7 @@
 // Per-pod volumes under <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: set up before the
 // pod's containers start, refreshed periodically (configMap/secret/downwardAPI/projected contents,
 // token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone.
-import { chmod, chown, mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import type { Container, Pod, Volume } from '../../kube/api.js';
@@ -16,6 +16,7 @@ import { writeAtomic } from './atomic-writer.js';
 import { volumePayload, type ContentDeps } from './contents.js';
 import { checkHostPath } from './hostpath.js';
 import { mountsFor, type PreparedVolume, type VolumeKind } from './mounts.js';
+import { setVolumeOwnership, type FsGroupChangePolicy } from './ownership.js';
 import { ensureTmpfs, mountsUnder, unmount } from './mounts-host.js';
 import { refreshAt, type IssuedToken } from './tokens.js';
 
@@ -191,9 +192,11 @@ export class VolumeManager {
       const fsGroup = pod.spec.securityContext?.fsGroup;
       if (kind === 'emptyDir') {
         if (vol.emptyDir?.medium === 'Memory') await ensureTmpfs(dir, bytesOf(vol.emptyDir.sizeLimit) || undefined);
-        // Containers may run as any uid: the emptyDir root is world-writable (setgid + group with fsGroup).
-        if (fsGroup !== undefined) await chown(dir, -1, fsGroup);
-        await chmod(dir, 0o777 | (fsGroup !== undefined ? 0o2000 : 0));
+        // Containers may run as any uid: the emptyDir root is world-writable; with fsGroup the whole
+        // volume (content left from before an agent restart too) gets the group, setgid and g+rw.
+        await chmod(dir, 0o777 | ((await stat(dir)).mode & 0o2000));
+        const policy = (pod.spec.securityContext as { fsGroupChangePolicy?: FsGroupChangePolicy } | undefined)?.fsGroupChangePolicy;
+        await setVolumeOwnership(dir, fsGroup, policy ? { policy } : {});
         return { hostPath: dir, kind };
       }
       // secret and projected are memory-backed (tmpfs) like upstream; configMap/downwardAPI are on disk.

@@ -1,6 +1,6 @@
 // ContainerRuntime on Docker Engine (API 1.41) through dockerode: pod sandboxes as pause containers
 // holding the network/IPC namespaces, app containers joined to them, named and labelled as dockershim.
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Dockerode from 'dockerode';
@@ -205,6 +205,7 @@ export class DockerRuntime implements ContainerRuntime {
       const caps = privilegedCapabilities();
       if (caps) {
         facts.privilegedCaps = caps;
+        facts.hostDevices = hostDevices();
         this.#log.warn('not every capability can be granted here (no CAP_SYS_RESOURCE): privileged containers get the capabilities this host holds, unconfined');
       }
       return facts;
@@ -436,6 +437,28 @@ export function privilegedCapabilities(statusText?: string): string[] | undefine
   const bnd = BigInt('0x' + m[1]);
   const held = CAP_NAMES.filter((_, i) => ((bnd >> BigInt(i)) & 1n) === 1n);
   return held.length === CAP_NAMES.length ? undefined : [...held];
+}
+
+/** Docker's devices.HostDevices: every char/block device under /dev but pts, shm, fd, mqueue, console. */
+export function hostDevices(root = '/dev'): string[] {
+  const skip = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev', 'console']);
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (skip.has(e.name)) continue;
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory() && depth < 4) walk(p, depth + 1);
+      else if (e.isCharacterDevice() || e.isBlockDevice()) out.push(p);
+    }
+  };
+  walk(root, 0);
+  return out.sort();
 }
 
 const CAP_SYS_RESOURCE = 24n;

@@ -23,6 +23,8 @@ export interface DockerHostFacts {
    * CAP_SYS_RESOURCE in its bounding set: runc fails "unable to apply caps"): the bounding set's caps.
    */
   privilegedCaps?: string[];
+  /** With privilegedCaps: the host's device nodes (Docker's privileged mode gives the container all of them). */
+  hostDevices?: string[];
   /** Contents of Localhost seccomp profiles, by the spec's localhost/<path>. */
   seccompProfiles?: Record<string, string>;
 }
@@ -186,6 +188,8 @@ export function containerCreateOptions(spec: ContainerCreateSpec, facts: DockerH
     host.CapAdd = [...new Set([...facts.privilegedCaps, ...(host.CapAdd ?? [])])];
     delete host.CapDrop;
     secOpts.push('seccomp=unconfined', 'apparmor=unconfined');
+    host.Devices = (facts.hostDevices ?? []).map((p) => ({ PathOnHost: p, PathInContainer: p, CgroupPermissions: 'rwm' }));
+    (host as Record<string, unknown>).DeviceCgroupRules = ['c *:* rwm', 'b *:* rwm'];
   }
   if (secOpts.length) host.SecurityOpt = secOpts;
   if (spec.unmaskedProc || (spec.privileged && facts.privilegedCaps)) {

@@ -136,8 +136,10 @@ test('privileged: Docker Privileged, or (daemon short of capabilities) every hel
   const s = spec(pod);
   assert.equal(s.seccomp, undefined);
   assert.equal(containerCreateOptions(s).HostConfig?.Privileged, true);
-  const o = containerCreateOptions(s, { privilegedCaps: ['CHOWN', 'NET_ADMIN', 'SYS_ADMIN'] }).HostConfig as Record<string, unknown>;
+  const o = containerCreateOptions(s, { privilegedCaps: ['CHOWN', 'NET_ADMIN', 'SYS_ADMIN'], hostDevices: ['/dev/loop0'] }).HostConfig as Record<string, unknown>;
   assert.equal(o.Privileged, false);
+  assert.deepEqual(o.Devices, [{ PathOnHost: '/dev/loop0', PathInContainer: '/dev/loop0', CgroupPermissions: 'rwm' }]);
+  assert.deepEqual(o.DeviceCgroupRules, ['c *:* rwm', 'b *:* rwm']);
   assert.deepEqual(o.CapAdd, ['CHOWN', 'NET_ADMIN', 'SYS_ADMIN']);
   assert.deepEqual(o.SecurityOpt, ['seccomp=unconfined', 'apparmor=unconfined']);
   assert.deepEqual(o.MaskedPaths, []);
