@@ -64,7 +64,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 bb_hash=$( { hash_of /bin/busybox "$0"; } )
 # busybox
 rootfs "$tmp/busybox"
-make_image busybox "$bb_hash" "$tmp/busybox" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["sh"]'
+# The busybox image's /bin/sh is the host's bash (with its libraries): Debian's busybox-static 1.35 ash drops
+# environment variables whose names are not shell identifiers (data-1=…) from what it passes to its children,
+# where upstream's busybox image keeps them ("ConfigMap/Secrets should be consumable via the environment").
+cp -a "$tmp/busybox" "$tmp/bbsh"; rm -f "$tmp/bbsh/bin/sh"; install -D -m 0755 /bin/bash "$tmp/bbsh/bin/sh"
+for lib in $(ldd /bin/bash | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do install -D -m 0755 "$lib" "$tmp/bbsh$lib"; done
+make_image busybox "$(hash_of /bin/busybox /bin/bash "$0")" "$tmp/bbsh" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["sh"]'
 # nginx / httpd stand-ins: busybox httpd in the foreground on :80
 cp -a "$tmp/busybox" "$tmp/web"; echo '<html><body>It works!</body></html>' > "$tmp/web/var/www/index.html"
 for n in nginx nginxnew httpd httpdnew; do
