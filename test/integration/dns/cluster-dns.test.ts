@@ -21,12 +21,8 @@ const PREFIX = `DNS${process.pid % 100_000}`;
 const DNS_IP = '10.96.0.10';
 const BUSYBOX = 'dockerlet/busybox:1.36';
 let bed: Bed;
-let configPath: string;
-let proxyArgs: string[];
-
-function writeConfig(clusterDNS: string[]): void {
-  writeFileSync(configPath, `clusterDNS: [${clusterDNS.join(', ')}]\nclusterDomain: cluster.local\nproxy:\n  chainPrefix: ${PREFIX}\n`);
-}
+/** The daemon's flags without cluster DNS: its own iptables chain prefix (config file) and free proxy ports. */
+let baseArgs: string[];
 
 const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
@@ -81,10 +77,10 @@ async function nslookup(pod: string, name: string): Promise<string[]> {
 before(async () => {
   const image = await ensureCorednsImage();
   bed = await startBed({ nodeName: NODE, command: 'run' });
-  configPath = join(bed.dir, 'dockerlet.yaml');
-  writeConfig([DNS_IP]);
-  proxyArgs = ['--proxy-healthz-port', String(await freePort('0.0.0.0')), '--proxy-metrics-port', String(await freePort('127.0.0.1'))];
-  await bed.startAgent(['--config', configPath, ...proxyArgs]);
+  const configPath = join(bed.dir, 'dockerlet.yaml');
+  writeFileSync(configPath, `proxy:\n  chainPrefix: ${PREFIX}\n`);
+  baseArgs = ['--config', configPath, '--proxy-healthz-port', String(await freePort('0.0.0.0')), '--proxy-metrics-port', String(await freePort('127.0.0.1'))];
+  await bed.startAgent([...baseArgs, '--cluster-dns', DNS_IP, '--cluster-domain', 'cluster.local']);
   await deployClusterDns({ kubeconfig: bed.cp.adminKubeconfigPath, image, replicas: 1, timeoutMs: 120_000 });
   await bed.kubectl(['create', 'namespace', NS]);
   await bed.apply(JSON.stringify({
@@ -184,10 +180,57 @@ test('a name that does not exist in the cluster is NXDOMAIN, not a timeout', asy
   assert.match(out, /NXDOMAIN/);
 });
 
+/** A DNS query for name's A records in TCP framing (RFC 1035 4.2.2: two length bytes first). */
+function tcpQuery(name: string, id: number): Buffer {
+  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const q = Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  return Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]);
+}
+
+/** coredns_dns_requests_total summed by proto, from the CoreDNS pod's metrics port (the pod is on this host). */
+async function corednsRequests(): Promise<Record<string, number>> {
+  const pods = (await bed.kubectlJson<{ items: Pod[] }>(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-dns'])).items;
+  const ip = pods.find(isReady)?.status?.podIP;
+  assert.ok(ip, 'a ready CoreDNS pod');
+  const text = await (await fetch(`http://${ip}:9153/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^coredns_dns_requests_total\{[^}]*proto="(\w+)"[^}]*\} (\S+)$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  return out;
+}
+
+test('DNS over TCP to 10.96.0.10:53 (kube-dns dns-tcp) answers through the proxy too', async () => {
+  const name = `web.${NS}.svc.cluster.local`;
+  const web = await bed.kubectlJson<Service>(['get', 'service', 'web', '-n', NS]);
+  const before = await corednsRequests();
+  const b64 = tcpQuery(name, 0x4d2).toString('base64');
+  const { out } = await sh('client', `echo ${b64} | base64 -d | nc -w 3 ${DNS_IP} 53 | od -An -tx1 -v`);
+  const bytes = out.split(/\s+/).filter((h) => /^[0-9a-f]{2}$/.test(h)).map((h) => parseInt(h, 16));
+  assert.ok(bytes.length > 14, `no TCP DNS reply: ${out}`);
+  assert.equal((bytes[2]! << 8) | bytes[3]!, 0x4d2, 'reply id');
+  assert.equal(bytes[5]! & 0x0f, 0, 'rcode NOERROR');
+  assert.equal((bytes[8]! << 8) | bytes[9]!, 1, 'one answer');
+  assert.equal(bytes.slice(-4).join('.'), web.spec.clusterIP, 'the A record (last 4 bytes of the reply)');
+  const after = await corednsRequests();
+  assert.ok((after.tcp ?? 0) > (before.tcp ?? 0), `CoreDNS counted a TCP request: ${JSON.stringify({ before, after })}`);
+  assert.ok((after.udp ?? 0) > 0, 'and the earlier UDP ones');
+});
+
+test('CoreDNS follows the API: a Service created now resolves, and a pod A record (pods insecure) answers', async () => {
+  await bed.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'late', namespace: NS }, spec: { selector: { app: 'web' }, ports: [{ port: 81, targetPort: 8080 }] } }));
+  const late = await bed.kubectlJson<Service>(['get', 'service', 'late', '-n', NS]);
+  const got = await bed.waitFor(async () => {
+    const r = await lookup('client', `late.${NS}.svc.cluster.local`);
+    return r.rc === 0 ? r.answers.get(`late.${NS}.svc.cluster.local`) : undefined;
+  }, { what: 'the new Service in DNS', timeoutMs: 20_000 });
+  assert.deepEqual(got, [late.spec.clusterIP]);
+  const ip = (await bed.pod(NS, 'client'))!.status!.podIP!;
+  const podName = `${ip.replaceAll('.', '-')}.${NS}.pod.cluster.local`;
+  assert.deepEqual(await nslookup('client', podName), [ip]);
+});
+
 test('a ClusterFirst pod on a node without cluster DNS falls back to the host resolv.conf', async () => {
   await bed.stopAgent();
-  writeConfig([]);
-  await bed.startAgent(['--config', configPath, ...proxyArgs]);
+  await bed.startAgent(baseArgs);
   await bed.apply(clientPod('nodns'));
   await bed.waitFor(async () => isReady((await bed.pod(NS, 'nodns'))!), { what: 'nodns pod ready', timeoutMs: 60_000 });
   const conf = await bed.exec(NS, 'nodns', 'main', ['cat', '/etc/resolv.conf']);
