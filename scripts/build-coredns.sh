@@ -53,8 +53,8 @@ if [ ! -x "$bin" ]; then
         nice -n 10 go build -tags grpcnotrace \
           -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$VERSION" \
           -o "$bin.tmp" . >>"$out/build.log" 2>&1); then
-    log "FAILED building coredns $VERSION; the exact error:"
-    tail -n 30 "$out/build.log" >&2
+    log "FAILED building coredns $VERSION; the exact error (full log: $out/build.log):"
+    grep -v '^go: downloading' "$out/build.log" | head -n 20 >&2
     rm -f "$bin.tmp"
     exit 1
   fi
