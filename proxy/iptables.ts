@@ -1,6 +1,6 @@
 // Applies the rendered portals and refusals with iptables-restore --noflush (one batch per sync,
-// nat and filter) and removes them on clean exit. Host traffic is DNATed to node addresses, so
-// net.ipv4.conf.*.route_localnet is never written; a host where it is 1 is told about the exposure
+// nat and filter, only what changed: restore-plan.ts) and removes them on clean exit. Host traffic
+// is DNATed to node addresses, so net.ipv4.conf.*.route_localnet is never written; a host where it is 1 is told about the exposure
 // (CVE-2020-8558) that the loopback guard rule closes while the proxy runs.
 import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -8,9 +8,10 @@ import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes, errorMessage } from '../lib/errors.js';
 import { partLogger, type Logger } from '../lib/log.js';
 import {
-  BUILTINS, MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderFirewallRules, renderJumpFixes, renderRestore, renderServiceRules,
+  BUILTINS, MAX_PREFIX_LENGTH, renderCleanup, renderFilterRules, renderFirewallRules, renderGuardRules, renderJumpFixes, renderServiceRules,
   type BuiltinRules, type PortalOptions, type PortalSpec, type Table,
 } from './portals.js';
+import { FULL_SYNC_PERIOD_MS, planRestore, rulesByChain, type ChainRules } from './restore-plan.js';
 
 const execFileP = promisify(execFile);
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
@@ -49,16 +50,20 @@ export class Portals {
   readonly #runner: IptablesRunner;
   readonly #log: Logger;
   readonly #touchHost: boolean;
-  #lastRules: string | undefined;
+  readonly #now: () => number;
+  /** The rules per chain last written (undefined: unknown, the next write is a full one). */
+  #applied: ChainRules | undefined;
+  #lastFullAt = -Infinity;
 
   /** deps.runner replaces the iptables binaries (tests); then prepareHost does not look at the host. */
-  constructor(opts: PortalOptions, deps: { runner?: IptablesRunner; log?: Logger } = {}) {
+  constructor(opts: PortalOptions, deps: { runner?: IptablesRunner; log?: Logger; now?: () => number } = {}) {
     if (!/^[A-Z][A-Z0-9-]*$/.test(opts.prefix) || opts.prefix.length > MAX_PREFIX_LENGTH) {
       throw new DockerletError(ErrorCodes.CONFIG_INVALID, `iptables chain prefix must be 1-${MAX_PREFIX_LENGTH} of [A-Z0-9-]: ${opts.prefix}`);
     }
     this.#opts = opts;
     this.#runner = deps.runner ?? systemIptables;
     this.#touchHost = deps.runner === undefined;
+    this.#now = deps.now ?? Date.now;
     this.#log = partLogger(deps.log, 'iptables');
   }
 
@@ -79,24 +84,34 @@ export class Portals {
   }
 
   /**
-   * Applies the whole table in one batch. Returns false when nothing had to change (same rules as
-   * last time and force not set).
+   * Writes what changed since the last write (restore-plan.ts: only changed chains, patched per service
+   * port), with the builtin jumps fixed. A full write (every chain declared and refilled) the first
+   * time, after a failure, and when `periodic` is set and the last full one is FULL_SYNC_PERIOD old,
+   * as upstream. An incremental batch that fails (our chains changed behind our back) is followed at
+   * once by a full one. Returns false when nothing had to be written.
    */
-  async apply(specs: readonly PortalSpec[], force = false): Promise<boolean> {
+  async apply(specs: readonly PortalSpec[], periodic = false): Promise<boolean> {
     const builtins = await this.#runner.listBuiltins().catch((err) => {
       throw new DockerletError(ErrorCodes.IPTABLES, `listing builtin chains failed: ${errorMessage(err)}`, { cause: err });
     });
-    const rules = [...renderServiceRules(specs, this.#opts), '*filter', ...renderFilterRules(specs, this.#opts.prefix), ...renderFirewallRules(specs, this.#opts.prefix)].join('\n');
-    const jumpsOk = renderJumpFixes(this.#opts.prefix, builtins.nat, 'nat').length === 0 && renderJumpFixes(this.#opts.prefix, builtins.filter, 'filter').length === 0;
-    if (!force && jumpsOk && rules === this.#lastRules) return false;
-    const input = renderRestore(specs, this.#opts, builtins);
+    const prefix = this.#opts.prefix;
+    const next = rulesByChain(prefix, [
+      ...renderServiceRules(specs, this.#opts), ...renderGuardRules(prefix), ...renderFilterRules(specs, prefix), ...renderFirewallRules(specs, prefix),
+    ]);
+    const fixes = { nat: renderJumpFixes(prefix, builtins.nat, 'nat'), filter: renderJumpFixes(prefix, builtins.filter, 'filter') };
+    const full = this.#applied === undefined || (periodic && this.#now() - this.#lastFullAt >= FULL_SYNC_PERIOD_MS);
+    const input = planRestore(prefix, full ? undefined : this.#applied, next, fixes);
+    if (input === null) return false;
     try {
       await this.#runner.restore(input);
     } catch (err) {
-      this.#lastRules = undefined;
-      throw new DockerletError(ErrorCodes.IPTABLES, `iptables-restore failed: ${errorMessage(err)}`, { cause: err, details: { input } });
+      this.#applied = undefined;
+      if (full) throw new DockerletError(ErrorCodes.IPTABLES, `iptables-restore failed: ${errorMessage(err)}`, { cause: err, details: { input } });
+      this.#log.warn({ err }, 'incremental iptables-restore failed; writing every chain');
+      return this.apply(specs);
     }
-    this.#lastRules = rules;
+    this.#applied = next;
+    if (full) this.#lastFullAt = this.#now();
     return true;
   }
 
@@ -104,6 +119,6 @@ export class Portals {
   async cleanup(): Promise<void> {
     const builtins = await this.#runner.listBuiltins();
     await this.#runner.restore(renderCleanup(this.#opts.prefix, builtins));
-    this.#lastRules = undefined;
+    this.#applied = undefined;
   }
 }
