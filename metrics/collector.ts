@@ -67,6 +67,9 @@ export class Collector implements Lifecycle {
   #lastSave = 0;
   #fs: { at: number; root?: FsInfo; image?: FsInfo } | undefined;
   #listeners = new Set<(s: Snapshot) => void>();
+  /** The last /proc/<pid>/net/dev text and its parse, per pid (this pass's reads go to #netSeen). */
+  #net = new Map<number, { text: string; stats: NetInterfaceStats[] }>();
+  #netSeen = new Map<number, { text: string; stats: NetInterfaceStats[] }>();
   /** Duration of the last housekeeping, ms. */
   lastHousekeepingMs = 0;
 
@@ -199,6 +202,8 @@ export class Collector implements Lifecycle {
     live.add('/');
     for (const id of this.#prev.keys()) if (!live.has(id)) this.#prev.delete(id);
     for (const id of this.#full.keys()) if (!live.has(id)) this.#full.delete(id);
+    this.#net = this.#netSeen; // pids not read this pass are forgotten
+    this.#netSeen = new Map();
     this.#snapshot = {
       time: now, node, pods: podEntries(containers), containers, machine: this.#machine ?? (await readMachine()),
       ...(rootFs ? { rootFs } : {}), ...(imageFs ? { imageFs } : {}),
@@ -225,8 +230,12 @@ export class Collector implements Lifecycle {
     if (cpu === undefined && !(await cgroupExists(layout, path))) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 60_000;
-    if (last && cpu !== undefined && last.sample.cpu.totalNs === cpu && now - last.at < reuse) return last.sample;
-    const sample = await readCgroup(layout, path, opts);
+    const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
+    if (idle && now - last.at < reuse) return last.sample;
+    // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
+    // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest.
+    const sample = await readCgroup(layout, path, idle ? { ...opts, countFds: false } : opts);
+    if (idle && opts.countFds) sample.processes.fds = last.sample.processes.fds;
     if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, path))) return undefined;
     this.#full.set(path, { sample, at: now });
     return sample;
@@ -260,9 +269,14 @@ export class Collector implements Lifecycle {
     }
   }
 
+  /** A pid's interfaces; an unchanged /proc/<pid>/net/dev text reuses its last parse (idle pods mostly). */
   async #netDev(pid: number): Promise<NetInterfaceStats[]> {
     if (pid <= 0) return [];
     const text = readSmall(`${this.#opts.procRoot}/${pid}/net/dev`);
-    return text === undefined ? [] : parseNetDev(text);
+    if (text === undefined) return [];
+    const last = this.#net.get(pid);
+    const stats = last?.text === text ? last.stats : parseNetDev(text);
+    this.#netSeen.set(pid, { text, stats });
+    return stats;
   }
 }

@@ -1,7 +1,7 @@
 // The collector on a cgroup v2 / systemd-driver fixture tree with a narrow fake of the Docker API
 // (list, inspect, info, an idle event stream) and an injected clock.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
@@ -160,4 +160,35 @@ test('container events update the cached list without a full re-list', async (t)
   await collector.housekeep();
   assert.equal(collector.snapshot()!.containers.length, 1, "a 'start' event adds it back (inspected)");
   assert.equal(calls.list, before, 'no full re-list');
+});
+
+test('an idle container past the reuse window: memory re-read, fd count kept (nothing ran); network read every pass', async (t) => {
+  const { root, clock, collector, cg } = setup();
+  const fdDir = (pid: number) => join(root, 'proc', String(pid), 'fd');
+  for (const pid of [101, 102]) { // the fixture cgroup's processes
+    mkdirSync(fdDir(pid), { recursive: true });
+    for (const n of ['0', '1', '2']) writeFileSync(join(fdDir(pid), n), '');
+  }
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  const fds0 = collector.snapshot()!.containers[0]!.sample.processes.fds;
+  assert.equal(fds0, 6);
+  for (const n of ['3', '4']) writeFileSync(join(fdDir(101), n), '');
+  writeFileSync(join(cg, 'memory.current'), '777\n');
+  writeFileSync(join(root, 'proc', String(PID), 'net', 'dev'), NETDEV(5000));
+  clock.advance(10_000);
+  await collector.housekeep();
+  let c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.network[0]?.rxBytes, 5000, 'network counters move without the container running');
+  assert.equal(c.sample.memory.usage, 10_485_760, 'within the reuse window: the last full read');
+  clock.advance(61_000);
+  await collector.housekeep();
+  c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.sample.memory.usage, 777, 'past the window: re-read');
+  assert.equal(c.sample.processes.fds, fds0, 'no CPU moved, so no fd was opened: the count is kept');
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 900000001\n');
+  clock.advance(10_000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers[0]!.sample.processes.fds, 8, 'CPU moved: fds counted again');
 });
