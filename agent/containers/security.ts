@@ -2,6 +2,7 @@
 // (pkg/kubelet/kuberuntime/security_context.go determineEffectiveSecurityContext, security_context_others.go
 // verifyRunAsNonRoot, helpers.go getSeccompProfile / getAppArmorProfile, pkg/securitycontext
 // DetermineEffectiveSecurityContext / AddNoNewPrivileges) and dockershim/cri-dockerd hands it to Docker.
+import { readFileSync } from 'node:fs';
 import type { Container, Pod } from '../../kube/api.js';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { ContainerCreateSpec, SecurityProfile } from '../../runtime/types.js';
@@ -89,16 +90,55 @@ export function seccompProfile(pod: Pod, c: Container, opts: SecurityOptions = {
   return opts.seccompDefault ? 'runtime/default' : 'unconfined';
 }
 
-/** getAppArmorProfile: container field, pod field, then the beta annotation; undefined = runtime default. */
-export function appArmorProfile(pod: Pod, c: Container): SecurityProfile | undefined {
-  const p = containerSecurity(c).appArmorProfile ?? podSecurity(pod).appArmorProfile;
-  if (p) return profileOf(p, undefined, 'AppArmor', c.name);
+/** apparmor.GetProfile: the container field, then the (deprecated) beta annotation, then the pod field. */
+export function appArmorProfileOf(pod: Pod, c: Container): AppArmorProfile | undefined {
+  const own = containerSecurity(c).appArmorProfile;
+  if (own) return own;
   const a = pod.metadata.annotations?.[`${APPARMOR_ANNOTATION_PREFIX}${c.name}`];
-  if (!a) return undefined;
-  if (a === 'unconfined') return 'unconfined';
-  if (a === 'runtime/default') return 'runtime/default';
-  if (a.startsWith('localhost/') && a.length > 'localhost/'.length) return a as SecurityProfile;
-  throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `invalid AppArmor profile name: "${a}"`, { details: { container: c.name } });
+  if (a === 'unconfined') return { type: 'Unconfined' };
+  if (a === 'runtime/default') return { type: 'RuntimeDefault' };
+  if (a?.startsWith('localhost/')) return { type: 'Localhost', localhostProfile: a.slice('localhost/'.length) };
+  return podSecurity(pod).appArmorProfile;
+}
+
+/** getAppArmorProfile for the runtime; undefined = the runtime's default. */
+export function appArmorProfile(pod: Pod, c: Container): SecurityProfile | undefined {
+  const p = appArmorProfileOf(pod, c);
+  return p ? profileOf(p, undefined, 'AppArmor', c.name) : undefined;
+}
+
+/** runc's apparmor.IsEnabled: the kernel module says Y. */
+export function appArmorEnabled(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    return false;
+  }
+}
+
+function allContainers(pod: Pod): Container[] {
+  const eph = (pod.spec as { ephemeralContainers?: Container[] }).ephemeralContainers ?? [];
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers, ...eph];
+}
+
+/**
+ * The kubelet's AppArmor admission (lifecycle.NewAppArmorAdmitHandler + apparmor.Validator): a pod asking
+ * for a profile other than Unconfined on a host without AppArmor is refused with reason "AppArmor", as is
+ * an empty Localhost profile name. Call it for pods not yet running.
+ */
+export function appArmorAdmit(pod: Pod, enabled: boolean = appArmorEnabled()): { reason: string; message: string } | undefined {
+  const required = (podSecurity(pod).appArmorProfile && podSecurity(pod).appArmorProfile!.type !== 'Unconfined')
+    || allContainers(pod).some((c) => { const p = containerSecurity(c).appArmorProfile; return p !== undefined && p.type !== 'Unconfined'; })
+    || Object.entries(pod.metadata.annotations ?? {}).some(([k, v]) => k.startsWith(APPARMOR_ANNOTATION_PREFIX) && v !== 'unconfined');
+  if (!required) return undefined;
+  if (!enabled) return { reason: 'AppArmor', message: 'Cannot enforce AppArmor: AppArmor is not enabled on the host' };
+  for (const c of allContainers(pod)) {
+    const p = appArmorProfileOf(pod, c);
+    if (p?.type === 'Localhost' && !p.localhostProfile?.trim()) {
+      return { reason: 'AppArmor', message: `Cannot enforce AppArmor: invalid empty AppArmor profile name: ${JSON.stringify(p)}` };
+    }
+  }
+  return undefined;
 }
 
 /** Capability names as Docker takes them ("NET_ADMIN", "ALL"); a "CAP_" prefix is dropped. */

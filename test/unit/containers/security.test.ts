@@ -7,7 +7,7 @@ import { isCode, ErrorCodes } from '../../../lib/errors.js';
 import { buildContainerCreateSpec, buildSandboxSpec } from '../../../agent/containers/container.js';
 import { podCgroupParent } from '../../../agent/containers/cgroups.js';
 import { etcHostsFile, managedHostsContent, sandboxHostname } from '../../../agent/containers/hosts.js';
-import { containerSecurityFields, nonRootViolation, seccompProfile } from '../../../agent/containers/security.js';
+import { appArmorAdmit, containerSecurityFields, nonRootViolation, seccompProfile } from '../../../agent/containers/security.js';
 import { invalidUnsafeSysctlPatterns, normalizeSysctlName, safeSysctls, sandboxSysctls, sysctlsAdmit } from '../../../agent/containers/sysctls.js';
 import { containerCreateOptions, sandboxCreateOptions, systemdSlice } from '../../../runtime/docker/specs.js';
 import { privilegedCapabilities } from '../../../runtime/docker/runtime.js';
@@ -127,6 +127,11 @@ test('seccomp and AppArmor profiles as the kubelet resolves them', () => {
   const ann = mkPod();
   ann.metadata.annotations = { 'container.apparmor.security.beta.kubernetes.io/c0': 'unconfined' };
   assert.equal(spec(ann).appArmor, 'unconfined');
+  // Admission: a profile other than Unconfined needs AppArmor on the host.
+  assert.deepEqual(appArmorAdmit(aa, false), { reason: 'AppArmor', message: 'Cannot enforce AppArmor: AppArmor is not enabled on the host' });
+  assert.equal(appArmorAdmit(aa, true), undefined);
+  assert.equal(appArmorAdmit(ann, false), undefined, 'unconfined needs nothing');
+  assert.equal(appArmorAdmit(mkPod(), false), undefined);
   const withJson = containerCreateOptions(spec(local, { rootDir: '/r' }), { seccompProfiles: { 'localhost//r/seccomp/prof.json': '{"defaultAction":"SCMP_ACT_ALLOW"}' } });
   assert.ok(withJson.HostConfig?.SecurityOpt?.includes('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'));
 });
