@@ -1,14 +1,15 @@
 // Pod admission as the upstream kubelet's admit handlers (pkg/kubelet/lifecycle/predicate.go and
 // kubelet.go canAdmitPod): a chain of pure checks run once, when a pod first reaches this node; the
 // first refusal wins and the pod is failed with its reason and message and never started.
-//   sysctls      — unsafe sysctls not allowed on this node: SysctlForbidden (plugged in by the
-//                  container spec part: agent/containers/sysctls.ts sysctlsAdmit)
+//   sysctls      — unsafe sysctls not allowed on this node: SysctlForbidden (the container spec
+//                  part's agent/containers/sysctls.ts sysctlsAdmit)
 //   OS           — spec.os.name other than linux: PodOSNotSupported; a kubernetes.io/os node selector
 //                  other than linux: PodOSSelectorNodeLabelDoesNotMatch
 //   resources    — pods over maxPods, CPU/memory requests over allocatable: OutOfpods / OutOfcpu /
 //                  OutOfmemory, message "Node didn't have enough resource: …" (InsufficientResourceError)
 import type { Container, Pod } from '../../kube/api.js';
 import { bytesOf, cpuMillis } from '../containers/quantity.js';
+import { sysctlsAdmit } from '../containers/sysctls.js';
 
 export interface Rejection {
   reason: string;
@@ -97,5 +98,10 @@ export function admitPod(pod: Pod, ctx: AdmitContext, chain: readonly PodAdmitte
   return undefined;
 }
 
-/** The default chain without the sysctl check (the spec part adds sysctlsAdmit in front). */
+/** Unsafe sysctls not allowed on this node (agent/containers/sysctls.ts): SysctlForbidden. */
+export const sysctlAdmit: PodAdmitter = (pod, ctx) => sysctlsAdmit(pod, ctx.allowedUnsafeSysctls);
+
+/** The chain without the sysctl check. */
 export const BASE_ADMITTERS: readonly PodAdmitter[] = [osAdmit, resourcesAdmit];
+/** The kubelet's order: sysctls, then the predicate handler (OS, resources). */
+export const DEFAULT_ADMITTERS: readonly PodAdmitter[] = [sysctlAdmit, ...BASE_ADMITTERS];

@@ -123,6 +123,8 @@ export async function startContainer(
     const spec = deps.spec.containerSpec({
       pod, container: c, kind: action.kind === 'init' ? 'init' : 'container', sandboxId, attempt: action.attempt, restartCount: action.restartCount,
       env, mounts, memoryCapacityBytes: deps.node.capacity.memoryBytes, terminationMessageHostPath: tmPath, image: c.image ?? image.id,
+      podIP: pod.spec.hostNetwork ? deps.node.hostIP : sandboxIP,
+      podDir: join(deps.podsDir, record.uid),
     });
     if (action.kind === 'ephemeral') {
       spec.annotations[Annotations.type] = EPHEMERAL_TYPE;

@@ -7,7 +7,7 @@ import type { Informer } from '../../kube/types.js';
 import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { KeyedQueue } from '../../lib/queue.js';
 import { podSyncs } from '../../metrics/agent-metrics.js';
-import { admitPod, BASE_ADMITTERS, type Rejection } from './admission.js';
+import { admitPod, DEFAULT_ADMITTERS, type Rejection } from './admission.js';
 import { podRef } from './apply.js';
 import type { WorkerDeps } from './deps.js';
 import { selectGarbage } from './gc.js';
@@ -178,7 +178,7 @@ export class PodController implements Lifecycle {
       others,
       allocatable: { cpuMillis: allocatable.cpuMillis, memoryBytes: allocatable.memoryBytes, pods: cfg.maxPods ?? 110 },
       allowedUnsafeSysctls: cfg.allowedUnsafeSysctls ?? [],
-    }, cfg.admitters ?? BASE_ADMITTERS);
+    }, cfg.admitters ?? DEFAULT_ADMITTERS);
     if (!rejected) return undefined;
     this.#deps.events.event(podRef(pod), 'Warning', rejected.reason, rejected.message);
     this.#deps.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, reason: rejected.reason }, 'pod rejected at admission');

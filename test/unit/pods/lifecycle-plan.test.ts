@@ -2,7 +2,7 @@
 // the admission chain.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admitPod, BASE_ADMITTERS, podRequest, type AdmitContext } from '../../../agent/pods/admission.js';
+import { admitPod, BASE_ADMITTERS, DEFAULT_ADMITTERS, podRequest, type AdmitContext } from '../../../agent/pods/admission.js';
 import { checkActiveDeadline } from '../../../agent/pods/deadline.js';
 import { ephemeralStatuses } from '../../../agent/pods/ephemeral.js';
 import { containerGraceSeconds, effectiveGraceSeconds, graceAfterHook } from '../../../agent/pods/grace.js';
@@ -151,4 +151,13 @@ test('admission: a pod request is the larger of apps + sidecars and the biggest 
   });
   assert.equal(podRequest(p, 'cpu'), 1200);
   assert.equal(podRequest(pod([c('a'), c('b', { resources: { requests: { cpu: '250m' } } })]), 'cpu'), 250);
+});
+
+test('admission: the default chain refuses unsafe sysctls first (SysctlForbidden) unless allowed on the node', () => {
+  const p = pod([c('a')], { securityContext: { sysctls: [{ name: 'kernel.msgmax', value: '10000' }] } as Pod['spec']['securityContext'] });
+  (p.spec as { os?: { name: string } }).os = { name: 'windows' };
+  assert.equal(admitPod(p, ctx(), DEFAULT_ADMITTERS)?.reason, 'SysctlForbidden');
+  assert.equal(admitPod(p, ctx({ allowedUnsafeSysctls: ['kernel.msg*'] }), DEFAULT_ADMITTERS)?.reason, 'PodOSNotSupported');
+  const safe = pod([c('a')], { securityContext: { sysctls: [{ name: 'kernel.shm_rmid_forced', value: '1' }] } as Pod['spec']['securityContext'] });
+  assert.equal(admitPod(safe, ctx(), DEFAULT_ADMITTERS), undefined);
 });
