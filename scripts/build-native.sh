@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/relay.node
-srcs=(proxy/native/relay.c proxy/native/loop.c proxy/native/affinity.c proxy/native/addon.c proxy/native/relay.h)
+srcs=(proxy/native/relay.c proxy/native/loop.c proxy/native/sockets.c proxy/native/affinity.c proxy/native/addon.c proxy/native/relay.h)
 cc=${CC:-gcc}
 node=${NODE:-node}
 skip() {
@@ -24,6 +24,6 @@ if [ -f "$out" ]; then
 fi
 mkdir -p build
 "$cc" -O2 -Wall -Wextra -Werror -std=gnu11 -shared -fPIC -fvisibility=hidden -I"$inc" \
-  -o "$out.tmp" proxy/native/relay.c proxy/native/loop.c proxy/native/affinity.c proxy/native/addon.c -lpthread
+  -o "$out.tmp" proxy/native/relay.c proxy/native/loop.c proxy/native/sockets.c proxy/native/affinity.c proxy/native/addon.c -lpthread
 mv "$out.tmp" "$out"
 echo "build-native: built $out"

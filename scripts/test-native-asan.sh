@@ -11,7 +11,7 @@ asan=$(gcc -print-file-name=libasan.so)
 [ -f "$asan" ] || { echo "test-native-asan: no libasan ($asan)" >&2; exit 1; }
 mkdir -p build
 gcc -O1 -g -fsanitize=address -fno-omit-frame-pointer -std=gnu11 -shared -fPIC -I"$inc" \
-  -o build/relay-asan.node proxy/native/relay.c proxy/native/loop.c proxy/native/affinity.c proxy/native/addon.c -lpthread
+  -o build/relay-asan.node proxy/native/relay.c proxy/native/loop.c proxy/native/sockets.c proxy/native/affinity.c proxy/native/addon.c -lpthread
 run() { # threads, name pattern, files...
   local threads=$1 pattern=$2
   shift 2

@@ -82,26 +82,16 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     free(l);
     return num(env, -ENOMEM);
   }
-  int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1, e = 0;
-  if (fd < 0) e = errno;
-  else {
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
-    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, backlog) < 0) { e = errno; close(fd); }
-  }
-  if (e) {
+  int fds[MAX_WORKERS];
+  int port_got = group_open(&sa, salen, backlog, E.nworkers, fds);
+  if (port_got < 0) {
     for (int k = 0; k < E.nworkers; k++) free(slots[k]);
     free(slots);
     free(l);
-    return num(env, -e);
+    return num(env, port_got);
   }
-  struct sockaddr_storage got;
-  socklen_t glen = sizeof got;
-  getsockname(fd, (struct sockaddr *)&got, &glen);
   l->id = ++E.ids;
-  l->fd = fd;
-  l->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port : ((struct sockaddr_in *)&got)->sin_port);
+  l->port = port_got;
   l->home = (l->id - 1) % E.nworkers;
   l->max_conns = (int)get_num(env, argv[3]);
   l->idle_ms = get_num(env, argv[4]);
@@ -119,6 +109,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     lslot *s = slots[k];
     worker *w = E.w[k];
     s->kind = K_LISTENER;
+    s->fd = fds[k];
     s->l = l;
     s->w = w;
     s->next_sweep = now + l->idle_ms / IDLE_SWEEPS;
@@ -181,6 +172,10 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
   }
   for (int j = 1; j < nw; j++) if (k) memcpy(copies[j], ts, k * sizeof *ts);
   double aff_ms = get_num(env, argv[3]);
+  /* Affinity on: new clients go to the home thread before its table is set; off: after the threads
+   * forgot their tables. A group that cannot be steered keeps hashing (affinity then per thread). */
+  int steer = nw > 1 && aff_ms > 0;
+  if (steer && !l->steered && group_steer(l->slots[0]->fd, l->home) == 0) l->steered = 1;
   for (int j = 0; j < nw; j++) {
     lslot *s = l->slots[j];
     worker_lock(s->w);
@@ -189,6 +184,7 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
     worker_unlock(s->w);
     free(old); /* connections keep copies of their target, not pointers into the list */
   }
+  if (!steer && l->steered && group_steer(l->slots[0]->fd, -1) == 0) l->steered = 0;
   free(copies);
   return num(env, k);
 }
@@ -291,7 +287,7 @@ static napi_value js_per_thread(napi_env env, napi_callback_info info) {
 }
 
 /* close(id): stops accepting and resets every connection, thread by thread (each frees its slot after
- * its next wait); the listening socket is closed once no thread has it in its epoll set. */
+ * its next wait, and closes its listening socket now: clients still in its queue are reset). */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   ARGS(1);
   if (!E.inited) return num(env, 0);
@@ -301,13 +297,14 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   listener *l = *pp;
   if (!l) return num(env, 0);
   *pp = l->next;
-  int fd = l->fd, nw = E.nworkers;
+  int nw = E.nworkers;
   for (int k = 0; k < nw; k++) {
     lslot *s = l->slots[k];
     worker *w = s->w;
     worker_lock(w);
     slot_arm(s, 0);
     s->closed = 1;
+    close(s->fd);
     while (s->head) teardown(s->head, HOW_RESET_BOTH);
     lslot **sp = &w->slots;
     while (*sp && *sp != s) sp = &(*sp)->next;
@@ -316,7 +313,6 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     w->dead_slots = s; /* l may be freed by its thread from here on */
     worker_unlock(w);
   }
-  close(fd);
   if (!E.listeners) uv_unref((uv_handle_t *)&E.keepalive);
   return num(env, 1);
 }

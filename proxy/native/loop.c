@@ -1,9 +1,13 @@
 // The native relay's threads: N relay threads (as nginx's and HAProxy's workers), each with its own
 // epoll set, read buffer and connections, so the data path takes no lock shared between threads.
-// - Every thread has every listening socket in its epoll set with EPOLLEXCLUSIVE: the kernel wakes one
-//   waiting thread per new connection; the thread that accepts a connection keeps it to the end.
-// - A listener with ClientIP affinity is served by one thread (its home) alone, which owns its
-//   affinity table: affinity stays exact, as with one thread.
+// - A listener is one listening socket per thread, bound to the same address in an SO_REUSEPORT group
+//   (nginx's `reuseport`): the kernel spreads new clients over the threads by their address hash, and
+//   a thread keeps the clients it accepted to the end. (EPOLLEXCLUSIVE on one shared socket was tried
+//   first: it wakes the first idle thread, which then took 90-99 % of the clients.)
+// - A listener with ClientIP affinity has its new clients steered to one thread (its home) by a
+//   one-instruction classic BPF program on the group (addon.c); that thread owns the affinity table,
+//   so affinity stays exact, as with one thread. (Clients already queued on another thread's socket
+//   when affinity is switched on are served there, by round robin.)
 // - Each thread has its own lock (worker.mu), held while it handles one event; JavaScript (addon.c)
 //   takes one thread's lock at a time to change that thread's copy of a listener (endpoints, close),
 //   and the thread hands it over between two events of a batch (never held for a whole batch of
@@ -11,7 +15,7 @@
 // - A connection or listener slot that ends is freed only after its thread's next epoll_wait has
 //   returned: its sockets were closed (and removed from the epoll set) before that wait began, so no
 //   later event can point at it.
-// One thread (threads = 1) is the relay as it was before threads: one epoll set, no EPOLLEXCLUSIVE.
+// One thread (threads = 1) is the relay as it was before threads: one epoll set, one listening socket.
 #include "relay.h"
 #include <sched.h>
 #include <stdio.h>
@@ -36,17 +40,16 @@ static void hand_over(worker *w) {
   pthread_mutex_lock(&w->mu);
 }
 
-/* Whether this thread accepts for the listener now: endpoints pushed, not paused, and, with affinity,
- * only on the listener's home thread. */
+/* Whether this thread accepts for the listener now: endpoints pushed, not closed, not paused. */
 int slot_should_serve(const lslot *s) {
-  return s->ready && !s->closed && !s->rearm_at && (s->aff_ms <= 0 || s->w->index == s->l->home);
+  return s->ready && !s->closed && !s->rearm_at;
 }
 
-/* Puts the listening socket in this thread's epoll set, or takes it out. */
+/* Puts this thread's listening socket in its epoll set, or takes it out. */
 void slot_arm(lslot *s, int on) {
   if (s->armed == on) return;
-  struct epoll_event ev = { .events = EPOLLIN | (E.nworkers > 1 ? EPOLLEXCLUSIVE : 0), .data.ptr = s };
-  if (epoll_ctl(s->w->efd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->l->fd, &ev) == 0) s->armed = on;
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+  if (epoll_ctl(s->w->efd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->fd, &ev) == 0) s->armed = on;
 }
 
 /* Frees a slot whose thread no longer sees it; the last slot of a listener frees the listener. */
@@ -68,19 +71,18 @@ static void reap(conn *cs, lslot *ss) {
 static void on_accept(lslot *s) {
   worker *w = s->w;
   listener *l = s->l;
-  int batch = E.nworkers > 1 ? ACCEPT_BATCH_SHARED : ACCEPT_BATCH;
-  for (int i = 0; i < batch && !s->closed; i++) {
+  for (int i = 0; i < ACCEPT_BATCH && !s->closed; i++) {
     struct sockaddr_storage from;
     socklen_t flen = sizeof from;
     int aff = s->aff_ms > 0;
-    int fd = accept4(l->fd, aff ? (struct sockaddr *)&from : NULL, aff ? &flen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(s->fd, aff ? (struct sockaddr *)&from : NULL, aff ? &flen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       s->stats[S_LISTENER_ERRORS]++;
       if ((errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
         /* Out of descriptors: accept with the reserve one and close it, so the queue drains (libuv's trick). */
         close(w->reserve_fd);
-        int x = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        int x = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
         if (x >= 0) close(x);
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         return;

@@ -77,14 +77,16 @@ void teardown(conn *c, int how) {
 static int pick(lslot *s, conn *c) {
   if (s->ntargets == 0) return 0;
   double now = 0;
-  if (s->aff_ms > 0) {
+  /* Affinity on the home thread only: it alone gets the listener's new clients while affinity is on. */
+  int sticky = s->aff_ms > 0 && s->w->index == s->l->home;
+  if (sticky) {
     now = now_ms();
     aff *a = c->attempt == 0 ? aff_slot(&s->aff, &c->from, 0) : NULL;
     if (a && now - a->last < s->aff_ms) { a->last = now; c->t = a->t; return 1; }
   }
   unsigned i = atomic_fetch_add_explicit(&s->l->rr, 1, memory_order_relaxed);
   c->t = s->targets[i % (unsigned)s->ntargets];
-  if (s->aff_ms > 0) aff_put(&s->aff, &c->from, &c->t, now);
+  if (sticky) aff_put(&s->aff, &c->from, &c->t, now);
   return 1;
 }
 

@@ -29,10 +29,7 @@
 #define MAX_WORKERS 64
 #define TICK_MS 25
 #define IDLE_SWEEPS 4
-/* Accepts per listener event: one thread alone drains the queue; with several, a thread takes a few so
- * the others (woken one at a time by EPOLLEXCLUSIVE) get their share of a burst. */
 #define ACCEPT_BATCH 64
-#define ACCEPT_BATCH_SHARED 4
 
 enum { K_LISTENER = 1, K_LEG = 2 };
 enum { S_CONNECTIONS, S_ACTIVE, S_BYTES_IN, S_BYTES_OUT, S_CONNECT_FAILURES, S_REJECTS, S_DROPS, S_ENDPOINT_CLOSES, S_IDLE, S_LISTENER_ERRORS, S_COUNT };
@@ -86,6 +83,7 @@ typedef struct conn {
  * Touched by that thread, and by JavaScript only under that thread's lock. */
 typedef struct lslot {
   uint8_t kind; /* K_LISTENER: epoll events of the listening socket point here */
+  int fd;       /* this thread's listening socket (one SO_REUSEPORT group per listener) */
   struct listener *l;
   struct worker *w;
   /* ready: endpoints were pushed once (a client never meets a listener without them); armed: the
@@ -94,7 +92,7 @@ typedef struct lslot {
   double rearm_at;
   target *targets;
   int ntargets;
-  double aff_ms, next_aff_purge; /* affinity timeout (0: none); only the home thread accepts then */
+  double aff_ms, next_aff_purge; /* affinity timeout (0: none); the kernel sends new clients to the home thread then */
   afftable aff;
   double next_sweep;
   conn *head;
@@ -102,11 +100,12 @@ typedef struct lslot {
   struct lslot *next, *dead_next;
 } lslot;
 
-/* One listening socket, shared by every thread (each has its slot). Fields other than the atomics are
- * set before the slots are published and never change. */
+/* A listener: one listening socket per thread in an SO_REUSEPORT group (each thread has its slot).
+ * Fields other than the atomics and `steered` are set before the slots are published and never change. */
 typedef struct listener {
-  int id, fd, port;
-  int home; /* the thread that serves it alone while it has ClientIP affinity */
+  int id, port;
+  int home;    /* the thread that serves it alone while it has ClientIP affinity */
+  int steered; /* new clients steered to home (JavaScript's thread only) */
   double dial_ms[MAX_DIAL_STEPS];
   int ndial;
   double idle_ms;
@@ -161,6 +160,10 @@ void worker_unlock(worker *w);
 int slot_should_serve(const lslot *s);
 void slot_arm(lslot *s, int on);
 void slot_free(lslot *s);
+
+/* sockets.c: a listener's SO_REUSEPORT group */
+int group_open(const struct sockaddr_storage *sa, socklen_t salen, int backlog, int n, int *fds);
+int group_steer(int fd, int index);
 
 /* affinity.c: ClientIP affinity tables */
 aff *aff_slot(afftable *t, const addrkey *k, int insert);

@@ -1,7 +1,7 @@
-// The native relay with several relay threads (proxy/native/loop.c): the threads exist and share a
-// listener's clients, ClientIP affinity stays exact under concurrent clients (one thread serves an
-// affinity listener), an endpoint update reaches every thread's copy, and an engine whose second
-// thread cannot start is undone and falls back to the pump. Real loopback sockets (127.0.0.x).
+// The native relay with several relay threads (proxy/native/loop.c, sockets.c): the threads exist
+// and share a listener's clients evenly, ClientIP affinity stays exact under concurrent clients (one
+// thread serves an affinity listener), an endpoint update reaches every thread's copy, and an engine
+// whose second thread cannot start is undone and falls back to the pump. Real loopback sockets (127.0.0.x).
 // Threads: DOCKERLET_RELAY_THREADS (default here 2; scripts/test-native-asan.sh runs 1 and 2).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,7 +61,7 @@ test('the relay runs the asked number of threads, named relay-N in /proc', () =>
   assert.deepEqual(names.filter((n) => n.startsWith('relay-')).sort(), Array.from({ length: threads }, (_, i) => `relay-${i}`));
 });
 
-test('[native] bursts of concurrent clients are spread over the threads; every request is answered', multi, async () => {
+test('[native] bursts of concurrent clients are spread over the threads; every request is answered', multi, async (t) => {
   assert.ok(relay?.perThread, 'the addon reports per-thread counts');
   const a = await namedBackend('127.0.0.2', 'a');
   const id = relay.listen('127.0.0.1', 0, 1024, 10_000, 0, [1000, 1000]);
@@ -73,9 +73,12 @@ test('[native] bursts of concurrent clients are spread over the threads; every r
   for (let i = 0; i < 20; i++) replies.push(...await Promise.all(Array.from({ length: 50 }, () => request(port))));
   assert.equal(replies.filter((r) => r === 'a').length, 1000);
   const per = relay.perThread(id);
+  t.diagnostic(`connections per thread: ${per.join(', ')}`);
   assert.equal(per.length, threads);
   assert.equal(per.reduce((x, y) => x + y, 0), 1000);
-  assert.ok(per.every((n) => n > 0), `connections per thread: ${per.join(', ')}`);
+  // The kernel hashes each client's address over the threads' sockets: every thread gets a fair part
+  // (a quarter of an even share is far below chance; one thread taking most would fail here).
+  assert.ok(per.every((n) => n >= 1000 / threads / 4), `connections per thread: ${per.join(', ')}`);
 });
 
 test('[native] ClientIP affinity stays exact under concurrent clients from several addresses', async () => {
