@@ -37,9 +37,9 @@ export const ProxyConfigSchema = z.object({
    */
   dataPath: z.enum(['native', 'pump']).default('native'),
   /**
-   * The native relay's threads (each with its own epoll set on the shared listening sockets; a
-   * ClientIP-affinity listener is served by one). Default: one per core, at most 4; 1 is a single
-   * relay thread. Process-wide: the first proxy in a process sets it.
+   * The native relay's threads (each with its own epoll set and its own socket in every listener's
+   * SO_REUSEPORT group; a ClientIP-affinity listener's new clients go to one). Default: one per core,
+   * at most 4; 1 is a single relay thread. Process-wide: the first proxy in a process sets it.
    */
   relayThreads: z.number().int().min(1).max(MAX_RELAY_THREADS).default(defaultRelayThreads),
   raiseFdLimit: z.boolean().default(true),

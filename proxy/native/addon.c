@@ -173,7 +173,8 @@ static napi_value js_set_targets(napi_env env, napi_callback_info info) {
   for (int j = 1; j < nw; j++) if (k) memcpy(copies[j], ts, k * sizeof *ts);
   double aff_ms = get_num(env, argv[3]);
   /* Affinity on: new clients go to the home thread before its table is set; off: after the threads
-   * forgot their tables. A group that cannot be steered keeps hashing (affinity then per thread). */
+   * forgot their tables. (Should the kernel refuse the program, the group keeps hashing: clients that
+   * land on another thread get round robin, and affinity holds only for the home thread's share.) */
   int steer = nw > 1 && aff_ms > 0;
   if (steer && !l->steered && group_steer(l->slots[0]->fd, l->home) == 0) l->steered = 1;
   for (int j = 0; j < nw; j++) {
