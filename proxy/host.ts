@@ -52,19 +52,61 @@ async function fdLimits(): Promise<{ soft: number; hard: number } | undefined> {
   }
 }
 
+/** A route-source lookup that can also resolve many addresses at once (see cachedRouteSource). */
+export interface RouteSourceLookup {
+  (ip: string): Promise<string | undefined>;
+  /** Resolves every address not cached yet in one batch, so the per-address calls that follow are cache hits. */
+  prefetch?(ips: readonly string[]): Promise<void>;
+}
+
 /**
  * routeSource with each answer kept for ttlMs: the portals are rendered at every sync, routes rarely
- * change, so a sync does not open a socket per UDP address each time.
+ * change, so a sync does not open a socket per address each time; prefetch resolves the addresses
+ * of thousands of Services with one `ip -batch` (routeSources) instead of a socket each.
  */
-export function cachedRouteSource(ttlMs: number, now: () => number = Date.now): (ip: string) => Promise<string | undefined> {
+export function cachedRouteSource(ttlMs: number, now: () => number = Date.now): RouteSourceLookup {
   const cache = new Map<string, { src: string | undefined; at: number }>();
-  return async (ip) => {
+  const fresh = (ip: string) => {
     const hit = cache.get(ip);
-    if (hit && now() - hit.at < ttlMs) return hit.src;
+    return hit && now() - hit.at < ttlMs ? hit : undefined;
+  };
+  const lookup: RouteSourceLookup = async (ip) => {
+    const hit = fresh(ip);
+    if (hit) return hit.src;
     const src = await routeSource(ip);
     cache.set(ip, { src, at: now() });
     return src;
   };
+  lookup.prefetch = async (ips) => {
+    const todo = [...new Set(ips)].filter((ip) => !fresh(ip));
+    if (todo.length < 16) return;
+    const got = await routeSources(todo).catch(() => undefined);
+    if (!got) return;
+    const at = now();
+    for (const ip of todo) if (got.has(ip)) cache.set(ip, { src: got.get(ip), at });
+  };
+  return lookup;
+}
+
+/**
+ * The route source of each address (as routeSource) with one `ip -o -force -batch -` of `route get`
+ * lines; addresses without a route are absent from the map. Rejects when `ip` cannot run at all.
+ */
+export function routeSources(ips: readonly string[]): Promise<Map<string, string | undefined>> {
+  return new Promise((resolve, reject) => {
+    const p = execFile('ip', ['-o', '-force', '-batch', '-'], { timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout) => {
+      if (err && !stdout) { reject(err); return; }
+      const out = new Map<string, string | undefined>();
+      for (const line of String(stdout).split('\n')) {
+        // `10.96.0.1 via 172.17.0.1 dev eth0 src 172.17.0.2 uid 0 \    cache`; a local one starts with `local`.
+        const m = /^(?:local |broadcast |unicast |multicast )?(\d+\.\d+\.\d+\.\d+) .*?\bsrc (\d+\.\d+\.\d+\.\d+)/.exec(line);
+        if (m) out.set(m[1]!, m[2]!);
+      }
+      resolve(out);
+    });
+    p.stdin?.on('error', () => undefined);
+    p.stdin?.end(ips.map((ip) => `route get ${ip}`).join('\n') + '\n');
+  });
 }
 
 /**

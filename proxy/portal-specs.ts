@@ -5,6 +5,7 @@
 import { networkInterfaces } from 'node:os';
 import { refusal } from './balancer.js';
 import { cidrContains } from './cidr.js';
+import type { RouteSourceLookup } from './host.js';
 import type { PortalSpec } from './portals.js';
 import type { ServicePortEntry } from './types.js';
 
@@ -25,7 +26,12 @@ export async function portalSpecs(
   let ownIPs: readonly string[] | undefined;
   const all = [...running];
   // Route lookups run concurrently first (a cached routeSource then answers the loop below at once).
-  if (wildcard) await prefetch(all.flatMap((r) => [...r.entry.clusterIPs, ...r.entry.externalIPs]), routeSource);
+  if (wildcard) {
+    const ips = all.flatMap((r) => [...r.entry.clusterIPs, ...r.entry.externalIPs]);
+    const batch = (routeSource as RouteSourceLookup).prefetch;
+    if (batch) await batch(ips);
+    await prefetch(ips, routeSource);
+  }
   const byKey = new Map(all.map((r) => [r.entry.key, r]));
   const specs: PortalSpec[] = [];
   for (const { entry: e, listener } of all) {
