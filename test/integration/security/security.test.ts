@@ -60,6 +60,7 @@ before(async () => {
     containers: [sleeper('c')],
   }));
   await bed.apply(pod('priv', { containers: [sleeper('c', { securityContext: { privileged: true } }), sleeper('plain')] }));
+  await bed.apply(pod('grouponly', { securityContext: { runAsGroup: 3000 }, containers: [sleeper('c')] }));
   await bed.apply(pod('nonroot', {
     containers: [
       sleeper('image-root', { securityContext: { runAsNonRoot: true } }),
@@ -87,6 +88,12 @@ test('fsGroup: emptyDir is group-owned and setgid; a 0440 secret is readable by 
   assert.match((await exec('ids', 'c', 'stat -c %A /data')).trim(), /^d.....s/, 'setgid directory');
   assert.equal(await exec('ids', 'c', 'cat /sec/key'), 's3cret');
   assert.equal((await exec('ids', 'c', 'stat -L -c %a:%g /sec/key')).trim(), '440:2000');
+});
+
+test('runAsGroup alone keeps the image user (root here) with that primary group', { timeout: 120_000 }, async () => {
+  await running('grouponly');
+  assert.equal((await exec('grouponly', 'c', 'id -u')).trim(), '0');
+  assert.equal((await exec('grouponly', 'c', 'id -g')).trim(), '3000');
 });
 
 test('allowPrivilegeEscalation=false, capabilities and readOnlyRootFilesystem', { timeout: 60_000 }, async () => {
