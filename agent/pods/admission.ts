@@ -5,10 +5,12 @@
 //                  part's agent/containers/sysctls.ts sysctlsAdmit)
 //   OS           — spec.os.name other than linux: PodOSNotSupported; a kubernetes.io/os node selector
 //                  other than linux: PodOSSelectorNodeLabelDoesNotMatch
+//   AppArmor     — a profile other than Unconfined where the host has no AppArmor (security.ts)
 //   resources    — pods over maxPods, CPU/memory requests over allocatable: OutOfpods / OutOfcpu /
 //                  OutOfmemory, message "Node didn't have enough resource: …" (InsufficientResourceError)
 import type { Container, Pod } from '../../kube/api.js';
 import { bytesOf, cpuMillis } from '../containers/quantity.js';
+import { appArmorAdmit } from '../containers/security.js';
 import { sysctlsAdmit } from '../containers/sysctls.js';
 
 export interface Rejection {
@@ -101,7 +103,10 @@ export function admitPod(pod: Pod, ctx: AdmitContext, chain: readonly PodAdmitte
 /** Unsafe sysctls not allowed on this node (agent/containers/sysctls.ts): SysctlForbidden. */
 export const sysctlAdmit: PodAdmitter = (pod, ctx) => sysctlsAdmit(pod, ctx.allowedUnsafeSysctls);
 
-/** The chain without the sysctl check. */
+/** A non-Unconfined AppArmor profile on a host without AppArmor (agent/containers/security.ts): AppArmor. */
+export const apparmorAdmit: PodAdmitter = (pod) => appArmorAdmit(pod);
+
+/** The chain without the sysctl and AppArmor checks. */
 export const BASE_ADMITTERS: readonly PodAdmitter[] = [osAdmit, resourcesAdmit];
-/** The kubelet's order: sysctls, then the predicate handler (OS, resources). */
-export const DEFAULT_ADMITTERS: readonly PodAdmitter[] = [sysctlAdmit, ...BASE_ADMITTERS];
+/** The kubelet's order: sysctls, the predicate handler (OS, resources), then AppArmor. */
+export const DEFAULT_ADMITTERS: readonly PodAdmitter[] = [sysctlAdmit, ...BASE_ADMITTERS, apparmorAdmit];
