@@ -24,7 +24,8 @@ export interface ControlPlane {
   caCertPath: string;
   caCertPem: string;
   serviceCidr: string;
-  mintNodeCredentials(nodeName: string): Promise<{ kubeconfigPath: string; certPath: string; keyPath: string }>;
+  /** Node client credentials; opts.server replaces the server URL in the kubeconfig (e.g. the LAN address of the multi-node bed). */
+  mintNodeCredentials(nodeName: string, opts?: { server?: string }): Promise<{ kubeconfigPath: string; certPath: string; keyPath: string }>;
   mintUserKubeconfig(user: string, groups: string[]): Promise<string>;
   /** Stops kube-apiserver (etcd, controller-manager and scheduler keep running): an API server outage. */
   stopApiserver(): Promise<void>;
@@ -48,6 +49,12 @@ export interface StartOptions {
   log?: boolean;
   /** Bound on the whole start-up; default 120 s. */
   timeoutMs?: number;
+  /**
+   * The apiserver's --advertise-address (also in its serving certificate); default the default-route
+   * interface's address. The multi-node bed passes its LAN address, so nodes in other network namespaces
+   * reach the apiserver (and the kubernetes Service) there.
+   */
+  advertiseAddress?: string;
   /** Extra kube-controller-manager flags (later flags win), e.g. ['--node-monitor-grace-period=20s']. */
   controllerManagerArgs?: string[];
 }
@@ -81,7 +88,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   };
 
   try {
-    const advertise = defaultRouteIPv4();
+    const advertise = opts.advertiseAddress ?? defaultRouteIPv4();
     const apiPort = opts.apiPort ?? (await freePort('0.0.0.0'));
     const ports: Ports = {
       etcdClient: await freePort(),
@@ -203,14 +210,14 @@ function makeControlPlane(p: {
     caCertPem: p.pki.ca.certPem,
     serviceCidr: SERVICE_CIDR,
     timings: p.timings,
-    async mintNodeCredentials(nodeName) {
+    async mintNodeCredentials(nodeName, o = {}) {
       if (!NODE_NAME.test(nodeName)) {
         throw new DockerletError(ErrorCodes.CONTROL_PLANE, `invalid node name ${JSON.stringify(nodeName)}`);
       }
       const user = `system:node:${nodeName}`;
       const cert = await issueCert(p.pki.ca, nodesDir, { name: nodeName, commonName: user, organizations: ['system:nodes'], usage: 'client' });
       const kubeconfigPath = join(p.dir, 'kubeconfigs', `node-${nodeName}.kubeconfig`);
-      await writeKubeconfig(kubeconfigPath, { server: p.server, caPem: p.pki.ca.certPem, cert, user });
+      await writeKubeconfig(kubeconfigPath, { server: o.server ?? p.server, caPem: p.pki.ca.certPem, cert, user });
       return { kubeconfigPath, certPath: cert.certPath, keyPath: cert.keyPath };
     },
     async mintUserKubeconfig(user, groups) {
