@@ -100,6 +100,20 @@ export function podDnsType(pod: Pod, opts: DnsOptions): PodDnsType {
   return 'host';
 }
 
+/**
+ * The MissingClusterDNS Warning (dns.go GetPodDNS): a pod that would use the cluster DNS when the kubelet
+ * has no --cluster-dns falls back to Default. Returns the node-level and the pod-level event messages,
+ * or undefined when nothing is missing. The pod name is format.Pod's name_namespace(uid).
+ */
+export function missingClusterDns(pod: Pod, opts: DnsOptions): { node: string; pod: string } | undefined {
+  const policy = pod.spec.dnsPolicy || 'ClusterFirst';
+  const wantsCluster = policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !pod.spec.hostNetwork);
+  if (!wantsCluster || (opts.clusterDNS?.length ?? 0) > 0) return undefined;
+  const node = 'kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.';
+  const name = `${pod.metadata.name ?? ''}_${pod.metadata.namespace ?? 'default'}(${pod.metadata.uid ?? ''})`;
+  return { node, pod: `pod: "${name}". ${node}` };
+}
+
 /** The sandbox DNS settings; undefined means "leave it to Docker" (the host's resolv.conf). */
 export function podDns(pod: Pod, opts: DnsOptions = {}): ResolvConf | undefined {
   const type = podDnsType(pod, opts);

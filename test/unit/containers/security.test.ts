@@ -182,3 +182,15 @@ test('pod cgroup parent per QoS class, and the sandbox options Docker gets', () 
   assert.equal(buildSandboxSpec(mkPod(), 'pause', { cgroupsPerQOS: false }).cgroupParent, undefined);
   assert.equal(sandboxCreateOptions(buildSandboxSpec(mkPod({ hostIPC: true }), 'pause')).HostConfig?.IpcMode, 'host');
 });
+
+test('MissingClusterDNS: ClusterFirst without --cluster-dns falls back to Default with a Warning', async () => {
+  const { missingClusterDns } = await import('../../../agent/containers/dns.js');
+  assert.deepEqual(missingClusterDns(mkPod(), {}), {
+    node: 'kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.',
+    pod: 'pod: "web_ns1(u-1)". kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.',
+  });
+  assert.equal(missingClusterDns(mkPod(), { clusterDNS: ['10.96.0.10'] }), undefined);
+  assert.equal(missingClusterDns(mkPod({ hostNetwork: true }), {}), undefined, 'ClusterFirst on the host network is Default');
+  assert.ok(missingClusterDns(mkPod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), {}));
+  assert.equal(missingClusterDns(mkPod({ dnsPolicy: 'None' }), {}), undefined);
+});
