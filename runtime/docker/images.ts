@@ -1,4 +1,5 @@
-// Image operations over dockerode: inspect, list, and pull with progress and Docker's error text.
+// Image operations over dockerode (dockershim's image service): inspect, list, pull with progress,
+// registry credentials and Docker's error text, remove, and the image filesystem's usage for image GC.
 import type Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { ImageInfo, PullProgress } from '../types.js';
@@ -43,20 +44,32 @@ interface PullEvent {
   id?: string;
 }
 
+/** A registry credential for one pull (Docker's AuthConfig, sent as X-Registry-Auth; never logged). */
+export interface PullAuth {
+  username: string;
+  password: string;
+  serveraddress: string;
+  email?: string;
+}
+
 /**
- * Pulls ref (tag defaults to latest, as Kubernetes does). Errors, whether an HTTP error before the
- * stream or an `error` line inside it, become IMAGE_PULL (INVALID_IMAGE_NAME for a bad reference)
- * carrying Docker's message.
+ * Pulls ref (tag defaults to latest, as Kubernetes does), with auth when given. Errors, whether an HTTP
+ * error before the stream or an `error` line inside it, become IMAGE_PULL (INVALID_IMAGE_NAME for a
+ * bad reference) carrying Docker's message.
  */
 export async function pullImage(
   docker: Dockerode,
   ref: string,
   onProgress?: (p: PullProgress) => void,
   signal?: AbortSignal,
+  auth?: PullAuth,
 ): Promise<ImageInfo> {
   let stream: NodeJS.ReadableStream;
   try {
-    stream = (await docker.pull(ref, signal ? { abortSignal: signal } : {})) as NodeJS.ReadableStream;
+    const opts: Record<string, unknown> = {};
+    if (signal) opts.abortSignal = signal;
+    if (auth) opts.authconfig = { ...auth };
+    stream = (await docker.pull(ref, opts)) as NodeJS.ReadableStream;
   } catch (err) {
     throw toDockerletError('pull', err, { image: ref });
   }
