@@ -11,7 +11,7 @@ import { Semaphore } from '../lib/semaphore.js';
 import { podEntries } from './aggregate.js';
 import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
 import { parseNetDev } from './cgroup/parse.js';
-import { cgroupExists, readCgroup, readCpuTotal, readSmall } from './cgroup/reader.js';
+import { cgroupExists, limitsOf, readCgroup, readCpuTotal, readSmall } from './cgroup/reader.js';
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
 import { OomTracker } from './oom.js';
@@ -45,6 +45,8 @@ export interface CollectorDeps {
 }
 
 const READ_PARALLELISM = 8;
+/** Limits (CPU quota/shares, memory limits, pids.max) are re-read at least this often without an update event. */
+const LIMITS_MS = 300_000;
 
 export class Collector implements Lifecycle {
   readonly #opts: Required<Pick<CollectorOptions, 'housekeepingMs' | 'countFds' | 'procRoot'>> & CollectorOptions;
@@ -57,8 +59,10 @@ export class Collector implements Lifecycle {
   #machine: MachineInfo | undefined;
   #snapshot: Snapshot | undefined;
   #prev = new Map<string, { totalNs: number; time: number }>();
-  /** The last full read per cgroup path, reused while the container is idle. */
-  #full = new Map<string, { sample: CgroupSample; at: number }>();
+  /** The last full read per cgroup path, reused while the container is idle; limitsAt: when its limits were read. */
+  #full = new Map<string, { sample: CgroupSample; at: number; limitsAt: number }>();
+  /** Container ids a `docker update` changed since their last read: their limits are read again. */
+  #limitsStale = new Set<string>();
   #ac: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #events: Promise<void> | undefined;
@@ -139,6 +143,10 @@ export class Collector implements Lifecycle {
   }
 
   #onEvent(action: string, id: string, attrs: Record<string, string>, at: number): void {
+    if (action === 'update') {
+      this.#limitsStale.add(id);
+      return;
+    }
     if (action !== 'oom' && action !== 'start') return;
     const pod = podFromLabels(attrs);
     if (this.#opts.podsOnly && !pod) return;
@@ -174,7 +182,7 @@ export class Collector implements Lifecycle {
     const containers: Entry[] = [];
     if (metas) {
       await Promise.all(metas.map((meta) => sem.run(async () => {
-        const sample = await this.#read(layout, meta.cgroupPath, now, readOpts);
+        const sample = await this.#read(layout, meta.cgroupPath, now, readOpts, this.#limitsStale.delete(meta.id));
         if (!sample) return; // gone mid-pass
         const readAt = this.#clock.now(); // the sample's own time: rates stay exact when a pass is slow
         const ownNet = !meta.networkMode.startsWith('container:') && meta.networkMode !== 'host';
@@ -225,19 +233,21 @@ export class Collector implements Lifecycle {
   }
 
   /** A container's sample: the last full read while its CPU time stands still, else a full read. */
-  async #read(layout: CgroupLayout, path: string, now: number, opts: { procRoot: string; countFds: boolean }): Promise<CgroupSample | undefined> {
+  async #read(layout: CgroupLayout, path: string, now: number, opts: { procRoot: string; countFds: boolean }, limitsStale = false): Promise<CgroupSample | undefined> {
     const cpu = readCpuTotal(layout, path);
     if (cpu === undefined && !(await cgroupExists(layout, path))) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 60_000;
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
-    if (idle && now - last.at < reuse) return last.sample;
+    if (idle && now - last.at < reuse && !limitsStale) return last.sample;
     // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
-    // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest.
-    const sample = await readCgroup(layout, path, idle ? { ...opts, countFds: false } : opts);
+    // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest. Limits
+    // change only through `docker update` (an event): read again on one, else every LIMITS_MS.
+    const limits = last && !limitsStale && now - last.limitsAt < LIMITS_MS ? limitsOf(last.sample) : undefined;
+    const sample = await readCgroup(layout, path, { ...opts, countFds: opts.countFds && !idle, ...(limits ? { limits } : {}) });
     if (idle && opts.countFds) sample.processes.fds = last.sample.processes.fds;
     if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, path))) return undefined;
-    this.#full.set(path, { sample, at: now });
+    this.#full.set(path, { sample, at: now, limitsAt: limits ? last!.limitsAt : now });
     return sample;
   }
 

@@ -194,7 +194,7 @@ export class DockerSource {
     let lastNano = 0; // a reconnection replays from a whole second: skip what was already delivered
     while (!signal.aborted) {
       try {
-        const opts: Record<string, unknown> = { filters: { type: ['container'], event: ['start', 'die', 'destroy', 'oom'] }, abortSignal: signal };
+        const opts: Record<string, unknown> = { filters: { type: ['container'], event: ['start', 'die', 'destroy', 'oom', 'update'] }, abortSignal: signal };
         if (sinceSec !== undefined) opts.since = sinceSec;
         const stream = (await this.#docker.getEvents(opts)) as NodeJS.ReadableStream;
         this.#dirty = true; // events may have been missed while disconnected

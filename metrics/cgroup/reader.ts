@@ -5,7 +5,7 @@
 // vanished mid-read is reported by the caller through `exists`.
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupSample, MemoryStats, ProcessStats } from '../types.js';
+import type { CgroupSample, MemoryStats, ProcessStats, SpecStats } from '../types.js';
 import { cgroupDir, type CgroupLayout } from './layout.js';
 import {
   limitValue, parseBlkioV1, parseCpuMax, parseFlatKeyed, parseIoStat, parseMeminfo, parsePids, parseSingle, weightToShares,
@@ -19,6 +19,22 @@ export interface ReaderOptions {
   procRoot?: string;
   /** Count open file descriptors of the cgroup's pids (cAdvisor's process metric set). */
   countFds?: boolean;
+  /**
+   * The cgroup's limits from an earlier read: when given, the limit files (CPU quota/period/shares or
+   * weight, memory limits, pids.max) are not read again. They change only on `docker update`.
+   */
+  limits?: Limits;
+}
+
+/** The parts of a sample that only a `docker update` changes. */
+export interface Limits {
+  spec: SpecStats;
+  threadsMax: number;
+}
+
+/** A sample's limits, to pass back as ReaderOptions.limits. */
+export function limitsOf(s: CgroupSample): Limits {
+  return { spec: s.spec, threadsMax: s.processes.threadsMax };
 }
 
 // Kernel interface files are small and never block: read them synchronously into one shared buffer
@@ -124,19 +140,21 @@ async function processes(procsText: string | undefined, pidsCurrent: string | un
 
 async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): Promise<CgroupSample> {
   const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && `${dir}/${f}`; };
+  const lim = opts.limits;
+  const limit = (p: string | undefined) => (lim ? Promise.resolve(undefined) : text(p));
   const [
     usage, acctStat, cpuStat, quota, period, shares,
     memUsage, memMax, memFailcnt, memStatText, memLimit, memswLimit, memSoft, memswUsage, oomControl,
     bfqBytes, bfqOps, pidsCur, pidsMax, procs,
   ] = await Promise.all([
     text(d('cpuacct', 'cpuacct.usage')), text(d('cpuacct', 'cpuacct.stat')), text(d('cpu', 'cpu.stat')),
-    text(d('cpu', 'cpu.cfs_quota_us')), text(d('cpu', 'cpu.cfs_period_us')), text(d('cpu', 'cpu.shares')),
+    limit(d('cpu', 'cpu.cfs_quota_us')), limit(d('cpu', 'cpu.cfs_period_us')), limit(d('cpu', 'cpu.shares')),
     text(d('memory', 'memory.usage_in_bytes')), text(d('memory', 'memory.max_usage_in_bytes')),
-    text(d('memory', 'memory.failcnt')), text(d('memory', 'memory.stat')), text(d('memory', 'memory.limit_in_bytes')),
-    text(d('memory', 'memory.memsw.limit_in_bytes')), text(d('memory', 'memory.soft_limit_in_bytes')),
+    text(d('memory', 'memory.failcnt')), text(d('memory', 'memory.stat')), limit(d('memory', 'memory.limit_in_bytes')),
+    limit(d('memory', 'memory.memsw.limit_in_bytes')), limit(d('memory', 'memory.soft_limit_in_bytes')),
     text(d('memory', 'memory.memsw.usage_in_bytes')), text(d('memory', 'memory.oom_control')),
     text(d('blkio', 'blkio.bfq.io_service_bytes_recursive')), text(d('blkio', 'blkio.bfq.io_serviced_recursive')),
-    text(d('pids', 'pids.current')), text(d('pids', 'pids.max')),
+    text(d('pids', 'pids.current')), limit(d('pids', 'pids.max')),
     text(d('pids', 'cgroup.procs')).then((t) => t ?? text(d('cpu', 'cgroup.procs'))),
   ]);
   const acct = parseFlatKeyed(acctStat ?? '');
@@ -162,8 +180,8 @@ async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: strin
     },
     memory: memoryFrom(memStat, u, num(memMax), swap, num(memFailcnt), true),
     blkio,
-    processes: proc,
-    spec: {
+    processes: lim ? { ...proc, threadsMax: lim.threadsMax } : proc,
+    spec: lim ? lim.spec : {
       cpuQuota: q !== undefined && Number.isFinite(q) && q > 0 ? q : 0,
       cpuPeriod: num(period),
       cpuShares: num(shares),
@@ -179,12 +197,14 @@ async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: strin
 async function readV2(root: string, path: string, opts: ReaderOptions): Promise<CgroupSample> {
   const dir = cgroupDir({ version: 2, root }, '', path)!;
   const f = (name: string) => text(`${dir}/${name}`);
+  const lim = opts.limits;
+  const limit = (name: string) => (lim ? Promise.resolve(undefined) : f(name));
   const isRoot = path === '/' || path === '';
   const [cpuStat, cpuMax, cpuWeight, current, peak, memStatText, swapCur, memMax, swapMax, memMin, events, ioStat, pidsCur, pidsMax, procs, meminfo] =
     await Promise.all([
-      f('cpu.stat'), f('cpu.max'), f('cpu.weight'), f('memory.current'), f('memory.peak'), f('memory.stat'),
-      f('memory.swap.current'), f('memory.max'), f('memory.swap.max'), f('memory.min'), f('memory.events'),
-      f('io.stat'), f('pids.current'), f('pids.max'), f('cgroup.procs'),
+      f('cpu.stat'), limit('cpu.max'), limit('cpu.weight'), f('memory.current'), f('memory.peak'), f('memory.stat'),
+      f('memory.swap.current'), limit('memory.max'), limit('memory.swap.max'), limit('memory.min'), f('memory.events'),
+      f('io.stat'), f('pids.current'), limit('pids.max'), f('cgroup.procs'),
       isRoot ? text(join(opts.procRoot ?? '/proc', 'meminfo')) : Promise.resolve(undefined),
     ]);
   const cs = parseFlatKeyed(cpuStat ?? '');
@@ -210,8 +230,8 @@ async function readV2(root: string, path: string, opts: ReaderOptions): Promise<
     },
     memory: memoryFrom(memStat, usage, num(peak), num(swapCur), 0, false),
     blkio: parseIoStat(ioStat ?? ''),
-    processes: proc,
-    spec: {
+    processes: lim ? { ...proc, threadsMax: lim.threadsMax } : proc,
+    spec: lim ? lim.spec : {
       cpuQuota: quota,
       cpuPeriod: cpuMax === undefined ? 0 : period,
       cpuShares: cpuWeight === undefined ? 0 : weightToShares(num(cpuWeight)),

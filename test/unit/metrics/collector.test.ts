@@ -192,3 +192,31 @@ test('an idle container past the reuse window: memory re-read, fd count kept (no
   await collector.housekeep();
   assert.equal(collector.snapshot()!.containers[0]!.sample.processes.fds, 8, 'CPU moved: fds counted again');
 });
+
+test("limits are kept between reads until a 'docker update' event (or 5 min) and then read again", async (t) => {
+  const { root, clock, collector, cg } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  await new Promise((r) => setImmediate(r));
+  const spec = () => collector.snapshot()!.containers[0]!.sample.spec;
+  assert.equal(spec().memoryLimit, 67108864);
+  assert.equal(spec().cpuQuota, 50000);
+  writeFileSync(join(cg, 'memory.max'), '134217728\n');
+  writeFileSync(join(cg, 'cpu.max'), '100000 100000\n');
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 900000001\n');
+  clock.advance(10_000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers[0]!.sample.cpu.totalNs, 900000001000, 'a full read (CPU moved)');
+  assert.equal(spec().memoryLimit, 67108864, '… that did not read the limit files again');
+  streams.at(-1)!.write(`${JSON.stringify({ Type: 'container', Action: 'update', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(10_000);
+  await collector.housekeep();
+  assert.equal(spec().memoryLimit, 134217728, "the 'update' event: limits read again, although nothing ran");
+  assert.equal(spec().cpuQuota, 100000);
+  writeFileSync(join(cg, 'memory.max'), 'max\n');
+  clock.advance(301_000);
+  await collector.housekeep();
+  assert.equal(spec().memoryLimit, 0, 'after 5 min without an event: read again (unlimited → 0)');
+});
