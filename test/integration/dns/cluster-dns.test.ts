@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { CoreEvent, Pod, Service } from '../../../kube/api.js';
 import { renderCleanup } from '../../../proxy/portals.js';
 import { systemIptables } from '../../../proxy/iptables.js';
-import { deployClusterDns, ensureCorednsImage } from '../../cluster/dns.js';
+import { COREDNS_MANIFEST, deployClusterDns, ensureCorednsImage } from '../../cluster/dns.js';
 import { freePort } from '../../cluster/net.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -26,11 +26,11 @@ let baseArgs: string[];
 
 const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-function clientPod(name: string): string {
+function clientPod(name: string, spec: Record<string, unknown> = {}): string {
   return JSON.stringify({
     apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS },
     spec: {
-      nodeName: NODE, terminationGracePeriodSeconds: 1,
+      nodeName: NODE, terminationGracePeriodSeconds: 1, ...spec,
       containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
     },
   });
@@ -106,16 +106,25 @@ before(async () => {
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web-headless', namespace: NS }, spec: { clusterIP: 'None', selector: { app: 'web' }, ports: [{ port: 8080 }] } },
       JSON.parse(clientPod('client')) as unknown,
+      // ClusterFirst with spec.dnsConfig merged on top (a search appended, ndots replaced, an option added).
+      JSON.parse(clientPod('custom', { dnsConfig: { searches: ['extra.test'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] } })) as unknown,
     ],
   }));
   await readyPods('web', 2);
-  await bed.waitFor(async () => isReady((await bed.pod(NS, 'client'))!), { what: 'client pod ready', timeoutMs: 60_000 });
+  for (const pod of ['client', 'custom']) await bed.waitFor(async () => isReady((await bed.pod(NS, pod))!), { what: `${pod} pod ready`, timeoutMs: 60_000 });
 });
 
 after(async () => {
   await bed?.stop();
   // The daemon removes its chains on a clean exit; after a crash they would be left behind.
   await systemIptables.restore(renderCleanup(PREFIX, await systemIptables.listBuiltins())).catch(() => undefined);
+});
+
+test('examples/coredns/coredns.yaml as people apply it passes the apiserver (server-side dry run, strict fields)', async () => {
+  const out = await bed.kubectl(['apply', '--dry-run=server', '--validate=strict', '-f', COREDNS_MANIFEST]);
+  for (const o of ['serviceaccount/coredns', 'clusterrole.rbac.authorization.k8s.io/system:coredns', 'configmap/coredns', 'deployment.apps/coredns', 'service/kube-dns']) {
+    assert.match(out, new RegExp(`${o.replaceAll('.', '\\.')} (configured|unchanged|created) \\(server dry run\\)`), out);
+  }
 });
 
 test("a ClusterFirst pod's /etc/resolv.conf is the kubelet's: cluster DNS, the namespace's search path, ndots:5", async () => {
@@ -137,6 +146,17 @@ async function wgetResolve(pod: string, url: string): Promise<{ address: string;
   assert.ok(m, `wget ${url} did not resolve:\n${out}`);
   return { address: m[1]!, out };
 }
+
+test('spec.dnsConfig is merged into the ClusterFirst resolv.conf, and names still resolve', async () => {
+  const conf = await bed.exec(NS, 'custom', 'main', ['cat', '/etc/resolv.conf']);
+  const lines = conf.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  assert.deepEqual(lines.filter((l) => l.startsWith('nameserver')), [`nameserver ${DNS_IP}`], conf);
+  assert.match(conf, new RegExp(`^search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local (\\S+ )*extra\\.test$`, 'm'));
+  const options = lines.filter((l) => l.startsWith('options')).flatMap((l) => l.split(/\s+/).slice(1)).sort();
+  assert.deepEqual(options, ['edns0', 'ndots:2'], conf);
+  const web = await bed.kubectlJson<Service>(['get', 'service', 'web', '-n', NS]);
+  assert.deepEqual(await nslookup('custom', `web.${NS}.svc.cluster.local`), [web.spec.clusterIP]);
+});
 
 test('kubernetes.default and <svc>.<ns> resolve to the ClusterIPs through the search path (libc resolver)', async () => {
   const kubernetes = await bed.kubectlJson<Service>(['get', 'service', 'kubernetes', '-n', 'default']);
