@@ -56,6 +56,8 @@ export interface Probes {
   isReady(uid: string, name: string, id: string): boolean;
   /** Set when a liveness or startup probe failed: the container must be killed. */
   restartMessage(uid: string, name: string, id: string): string | undefined;
+  /** Which probe asks for the kill (its terminationGracePeriodSeconds applies). */
+  failedProbe?(uid: string, name: string, id: string): 'liveness' | 'startup' | undefined;
   /** Called with a pod UID when one of its probe results flips. */
   onChange?(cb: (podUid: string) => void): () => void;
 }

@@ -30,7 +30,8 @@ export function unhealthyKills(pod: Pod, observed: PodObserved, probes: Probes):
     const cur = observed.byName.get(c.name)?.[0];
     const message = cur && isRunning(cur) ? probes.restartMessage(uid, c.name, cur.id) : undefined;
     if (!cur || !message) continue;
-    const cause = /failed startup probe/.test(message) ? 'Startup' : 'Liveness';
+    const failed = probes.failedProbe?.(uid, c.name, cur.id) ?? (/failed startup probe/.test(message) ? 'startup' : 'liveness');
+    const cause = failed === 'startup' ? 'Startup' : 'Liveness';
     kills.push({ id: cur.id, containerName: c.name, reason: cause, message, graceSeconds: containerGraceSeconds(pod, c, cause) });
   }
   return kills;
