@@ -7,7 +7,7 @@ import { readProcUsage, clockTicks } from '../lib/pod-agent.js';
 import { updateSlice, SERVICE_PORT, type Api } from './api.js';
 import { createNetns, endpointIP, type Netns } from './netns.js';
 import { diffHist, parseHistogram, pct, quantile, scrape } from './prom.js';
-import { startHaproxy, startProbe, startTarget, type Running, type TargetEnv, type TargetName } from './targets.js';
+import { startHaproxy, startProbe, startTarget, type Probe, type Running, type TargetEnv, type TargetName } from './targets.js';
 
 export interface Bed {
   env: TargetEnv;
@@ -34,8 +34,8 @@ async function freshNetns(bed: Bed): Promise<Netns> {
   return createNetns(`pscale-${k}`, `psc${k}`, 200 + k, bed.serviceCidr, bed.apiserverIP);
 }
 
-/** Waits for the first (full) sync; returns its duration in seconds (the histogram's sum at count 1). */
-async function firstSync(r: Running, timeoutMs: number): Promise<number> {
+/** Waits for the first (full) sync; returns its duration in seconds (the histogram's sum at count 1), null after timeoutMs. */
+async function firstSync(r: Running, timeoutMs: number): Promise<number | null> {
   const name = r.name === 'dockerlet' ? SYNC_METRIC : FULL_SYNC_METRIC;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -44,22 +44,30 @@ async function firstSync(r: Running, timeoutMs: number): Promise<number> {
     if (h && h.count >= 1) return h.sum / h.count;
     await sleep(200);
   }
-  throw new Error(`${r.name}: no sync within ${timeoutMs} ms: ${r.child.output().slice(-2000)}`);
+  return null;
 }
 
-export interface FullSyncSample { sync_s: number; ready_s: number; rss_kib: number; fds: number }
+/** sync_s null: the first sync had not finished after timed_out_after_s (a censored sample). */
+export interface FullSyncSample { sync_s: number | null; timed_out_after_s?: number; ready_s: number | null; rss_kib: number; fds: number }
 
-export async function fullSync(bed: Bed, target: TargetName): Promise<FullSyncSample> {
+async function measureFirstSync(r: Running, t0: number, timeoutMs: number): Promise<FullSyncSample> {
+  const sync = await firstSync(r, timeoutMs);
+  const ready = (Date.now() - t0) / 1000;
+  if (sync !== null) await sleep(1000);
+  const u = readProcUsage(r.pid);
+  return {
+    sync_s: round(sync), ...(sync === null ? { timed_out_after_s: round(ready, 1)! } : {}),
+    ready_s: sync === null ? null : round(ready, 2), rss_kib: u?.rssKiB ?? -1, fds: fds(r.pid),
+  };
+}
+
+export async function fullSync(bed: Bed, target: TargetName, timeoutMs: number): Promise<FullSyncSample> {
   const ns = await freshNetns(bed);
   try {
     const t0 = Date.now();
     const r = await startTarget(target, ns, bed.env);
     try {
-      const sync = await firstSync(r, 300_000);
-      const ready = (Date.now() - t0) / 1000;
-      await sleep(1000);
-      const u = readProcUsage(r.pid);
-      return { sync_s: round(sync)!, ready_s: round(ready, 2)!, rss_kib: u?.rssKiB ?? -1, fds: fds(r.pid) };
+      return await measureFirstSync(r, t0, timeoutMs);
     } finally {
       await r.stop();
     }
@@ -87,68 +95,22 @@ function genIPs(g: number): string[] {
   return [0, 1, 2].map((j) => endpointIP(40_000 + ((g * 3 + j) % 20_000)));
 }
 
-export async function churn(bed: Bed, target: TargetName, o: { services: number; rate: number; seconds: number; seed: number }): Promise<ChurnResult> {
+/**
+ * One start at the largest scale: its first (full) sync is a full-sync sample, then (when it finished
+ * within timeoutMs) the churn runs on the same instance, in steady state.
+ */
+export async function syncThenChurn(
+  bed: Bed, target: TargetName, o: { services: number; rate: number; seconds: number; seed: number; timeoutMs: number },
+): Promise<{ full: FullSyncSample; churn: ChurnResult | { skipped: string } }> {
   const ns = await freshNetns(bed);
   try {
+    const t0 = Date.now();
     const r = await startTarget(target, ns, bed.env);
     const probe = await startProbe(ns).catch(async (err) => { await r.stop(); throw err; });
     try {
-      await firstSync(r, 300_000);
-      // Service 0 starts from a generation of its own, so every churn generation is new to every proxy.
-      await updateSlice(bed.api, 0, genIPs(0));
-      await sleep(3000);
-      const m0 = await scrape(r.metricsUrl);
-      const u0 = readProcUsage(r.pid)!;
-      probe.send({ cmd: 'client', host: bed.clusterIP(0), port: SERVICE_PORT, perSecond: 50, seconds: o.seconds + 5 });
-      let rss = u0.rssKiB;
-      const sampler = setInterval(() => { rss = Math.max(rss, readProcUsage(r.pid)?.rssKiB ?? 0); }, 500);
-      const sent = new Map<number, number>();
-      let failed = 0;
-      let inflight = 0;
-      let rnd = o.seed >>> 0;
-      const rand = () => { rnd = (rnd * 1664525 + 1013904223) >>> 0; return rnd / 2 ** 32; };
-      const total = o.rate * o.seconds;
-      const t0 = Date.now();
-      const pending: Promise<void>[] = [];
-      for (let k = 0; k < total; k++) {
-        const wait = t0 + (k * 1000) / o.rate - Date.now();
-        if (wait > 0) await sleep(wait);
-        while (inflight >= 64) await sleep(1);
-        let i: number;
-        let ips: string[];
-        if (k % o.rate === 0) {
-          const g = 1 + k / o.rate;
-          i = 0;
-          ips = genIPs(g);
-          probe.send({ cmd: 'watch', gen: g, ips });
-          sent.set(g, Date.now());
-        } else {
-          i = 1 + Math.floor(rand() * (o.services - 1));
-          ips = [0, 1, 2].map(() => endpointIP(Math.floor(rand() * 3 * o.services)));
-        }
-        inflight++;
-        pending.push(updateSlice(bed.api, i, ips).catch(() => { failed++; }).finally(() => { inflight--; }));
-      }
-      await Promise.all(pending);
-      const elapsed = (Date.now() - t0) / 1000;
-      await sleep(5000);
-      const client = await probe.next('client', 30_000);
-      clearInterval(sampler);
-      const u1 = readProcUsage(r.pid)!;
-      const m1 = await scrape(r.metricsUrl);
-      const hits = new Map(probe.drain('hit').map((h) => [h.gen as number, h.t as number]));
-      const lat: number[] = [];
-      for (const [g, t] of sent) { const h = hits.get(g); if (h !== undefined) lat.push((h - t) / 1000); }
-      const prog = diffHist(parseHistogram(m1, PROGRAMMING_METRIC), parseHistogram(m0, PROGRAMMING_METRIC));
-      const syncs = diffHist(parseHistogram(m1, SYNC_METRIC), parseHistogram(m0, SYNC_METRIC));
-      return {
-        updates_sent: total, updates_failed: failed, achieved_rate_per_s: round(total / elapsed, 1)!,
-        programming_e2e_s: { p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), samples: lat.length, missed: sent.size - lat.length },
-        programming_metric_s: { p50: round(quantile(prog, 0.5)), p99: round(quantile(prog, 0.99)), count: prog.count },
-        sync_during_churn_s: { p50: round(quantile(syncs, 0.5)), p99: round(quantile(syncs, 0.99)), count: syncs.count },
-        cpu_seconds: round((u1.cpuTicks - u0.cpuTicks) / clockTicks(), 2)!,
-        rss_kib_max: rss, rss_kib_start: u0.rssKiB, fds: fds(r.pid), client,
-      };
+      const full = await measureFirstSync(r, t0, o.timeoutMs);
+      if (full.sync_s === null) return { full, churn: { skipped: `its first sync had not finished after ${full.timed_out_after_s} s` } };
+      return { full, churn: await churnOn(bed, r, probe, o) };
     } finally {
       await probe.stop();
       await r.stop();
@@ -156,6 +118,64 @@ export async function churn(bed: Bed, target: TargetName, o: { services: number;
   } finally {
     await ns.remove();
   }
+}
+
+async function churnOn(bed: Bed, r: Running, probe: Probe, o: { services: number; rate: number; seconds: number; seed: number }): Promise<ChurnResult> {
+  // Service 0 starts from a generation of its own, so every churn generation is new to every proxy.
+  await updateSlice(bed.api, 0, genIPs(0));
+  await sleep(3000);
+  const m0 = await scrape(r.metricsUrl);
+  const u0 = readProcUsage(r.pid)!;
+  probe.send({ cmd: 'client', host: bed.clusterIP(0), port: SERVICE_PORT, perSecond: 50, seconds: o.seconds + 5 });
+  let rss = u0.rssKiB;
+  const sampler = setInterval(() => { rss = Math.max(rss, readProcUsage(r.pid)?.rssKiB ?? 0); }, 500);
+  const sent = new Map<number, number>();
+  let failed = 0;
+  let inflight = 0;
+  let rnd = o.seed >>> 0;
+  const rand = () => { rnd = (rnd * 1664525 + 1013904223) >>> 0; return rnd / 2 ** 32; };
+  const total = o.rate * o.seconds;
+  const t0 = Date.now();
+  const pending: Promise<void>[] = [];
+  for (let k = 0; k < total; k++) {
+    const wait = t0 + (k * 1000) / o.rate - Date.now();
+    if (wait > 0) await sleep(wait);
+    while (inflight >= 64) await sleep(1);
+    let i: number;
+    let ips: string[];
+    if (k % o.rate === 0) {
+      const g = 1 + k / o.rate;
+      i = 0;
+      ips = genIPs(g);
+      probe.send({ cmd: 'watch', gen: g, ips });
+      sent.set(g, Date.now());
+    } else {
+      i = 1 + Math.floor(rand() * (o.services - 1));
+      ips = [0, 1, 2].map(() => endpointIP(Math.floor(rand() * 3 * o.services)));
+    }
+    inflight++;
+    pending.push(updateSlice(bed.api, i, ips).catch(() => { failed++; }).finally(() => { inflight--; }));
+  }
+  await Promise.all(pending);
+  const elapsed = (Date.now() - t0) / 1000;
+  await sleep(5000);
+  const client = await probe.next('client', 30_000);
+  clearInterval(sampler);
+  const u1 = readProcUsage(r.pid)!;
+  const m1 = await scrape(r.metricsUrl);
+  const hits = new Map(probe.drain('hit').map((h) => [h.gen as number, h.t as number]));
+  const lat: number[] = [];
+  for (const [g, t] of sent) { const h = hits.get(g); if (h !== undefined) lat.push((h - t) / 1000); }
+  const prog = diffHist(parseHistogram(m1, PROGRAMMING_METRIC), parseHistogram(m0, PROGRAMMING_METRIC));
+  const syncs = diffHist(parseHistogram(m1, SYNC_METRIC), parseHistogram(m0, SYNC_METRIC));
+  return {
+    updates_sent: total, updates_failed: failed, achieved_rate_per_s: round(total / elapsed, 1)!,
+    programming_e2e_s: { p50: round(pct(lat, 0.5)), p99: round(pct(lat, 0.99)), samples: lat.length, missed: sent.size - lat.length },
+    programming_metric_s: { p50: round(quantile(prog, 0.5)), p99: round(quantile(prog, 0.99)), count: prog.count },
+    sync_during_churn_s: { p50: round(quantile(syncs, 0.5)), p99: round(quantile(syncs, 0.99)), count: syncs.count },
+    cpu_seconds: round((u1.cpuTicks - u0.cpuTicks) / clockTicks(), 2)!,
+    rss_kib_max: rss, rss_kib_start: u0.rssKiB, fds: fds(r.pid), client,
+  };
 }
 
 export interface IdleResult { held: number; failed: number; rss_kib_before: number; rss_kib_after: number; bytes_per_conn: number | null; fds: number }
@@ -174,7 +194,10 @@ export async function idle(bed: Bed, who: 'dockerlet' | 'haproxy', n: number): P
       stop = r.stop;
       output = r.child.output;
       pid = r.pid;
-      await firstSync(r, 300_000).catch(async (err) => { await stop(); throw err; });
+      if ((await firstSync(r, 300_000).catch(async (err) => { await stop(); throw err; })) === null) {
+        await stop();
+        throw new Error(`dockerlet did not sync within 300 s: ${output().slice(-2000)}`);
+      }
       host = bed.clusterIP(0);
       port = SERVICE_PORT;
     } else {
