@@ -7,7 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  daemonBed, getService, httpGet, IMAGE, mustGet, nodeInternalIP, outsideClient, PREFIX, readyPods, removeOurRules, sh, sliceEndpoints, tally, webDeployment, webService,
+  daemonBed, fetchText, getService, httpGet, IMAGE, mustGet, nodeInternalIP, ourRules, outsideClient, PREFIX, readyPods, removeOurRules, rulesSave, sh, sliceEndpoints, tally,
+  webDeployment, webService,
   type DaemonBed,
 } from './fixture.js';
 import type { Bed } from '../agent/bed.js';
@@ -230,6 +231,40 @@ test('an endpoint whose readiness fails leaves the rotation, and comes back when
   await b().waitFor(async () => (await sliceEndpoints(b(), NS, 'web')).get(podIPs.get(victim)!) === true,
     { what: `EndpointSlice shows ${victim} ready again`, timeoutMs: 60_000 });
   await b().waitFor(async () => (await tally(clusterIP, 80, 6)).has(victim), { what: `${victim} back in the rotation`, timeoutMs: 30_000 });
+});
+
+test('an EndpointSlice written directly (selector-less Service): new endpoints serve at once with no rules change, and its programming latency is observed', { timeout: 90_000 }, async () => {
+  const [first, second] = [names[0]!, names[1]!];
+  const slice = (pod: string) => JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: {
+      name: 'direct-manual', namespace: NS, labels: { 'kubernetes.io/service-name': 'direct' },
+      annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString() },
+    },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: [{ addresses: [podIPs.get(pod)!], conditions: { ready: true } }],
+  });
+  const programmed = async () => Number(/^kubeproxy_network_programming_duration_seconds_count (\d+)$/m.exec((await fetchText(`http://127.0.0.1:${d!.metricsPort}/metrics`)).text)?.[1] ?? NaN);
+  try {
+    await b().apply(JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'direct', namespace: NS },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+    }));
+    await b().apply(slice(first));
+    const ip = (await getService(b(), NS, 'direct')).spec.clusterIP!;
+    await b().waitFor(async () => (await mustGet(ip, 80).catch(() => '')) === first || undefined, { what: `${first} through http://${ip}/`, timeoutMs: 30_000, intervalMs: 250 });
+    const rules = ourRules(await rulesSave()).serviceRules;
+    const before = await programmed();
+    assert.ok(Number.isFinite(before), 'the metric is exported');
+    await b().apply(slice(second));
+    await b().waitFor(async () => (await mustGet(ip, 80).catch(() => '')) === second || undefined, { what: `${second} through http://${ip}/`, timeoutMs: 30_000, intervalMs: 100 });
+    assert.deepEqual([...(await tally(ip, 80, 4)).keys()], [second], 'only the new endpoint');
+    assert.deepEqual(ourRules(await rulesSave()).serviceRules, rules, 'an endpoint change writes no rule');
+    assert.ok((await programmed()) > before, 'kubeproxy_network_programming_duration_seconds observed the change');
+  } finally {
+    await b().kubectl(['delete', 'service', '-n', NS, 'direct', '--ignore-not-found']).catch(() => undefined);
+    await b().kubectl(['delete', 'endpointslice', '-n', NS, 'direct-manual', '--ignore-not-found']).catch(() => undefined);
+  }
 });
 
 test('sessionAffinity ClientIP: every request of one client lands on one pod', { timeout: 60_000 }, async () => {
