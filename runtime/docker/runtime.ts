@@ -1,7 +1,7 @@
 // ContainerRuntime on Docker Engine (API 1.41) through dockerode: pod sandboxes as pause containers
 // holding the network/IPC namespaces, app containers joined to them, named and labelled as dockershim.
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
@@ -49,6 +49,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #startErrors = new Map<string, string>();
   #oomFloor: number | undefined;
   #facts: Promise<DockerHostFacts> | undefined;
+  /** The cgroup parent each pod's containers were created under (for its removal). */
+  readonly #podCgroups = new Map<string, string>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#opts = { ...opts };
@@ -152,6 +154,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async #runSandboxOnce(spec: SandboxSpec): Promise<string> {
+    if (spec.cgroupParent) this.#podCgroups.set(spec.identity.podUid, spec.cgroupParent);
     const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec, await this.#hostFacts()))));
     try {
       await this.startContainer(id);
@@ -238,6 +241,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async removeContainer(id: string): Promise<void> {
+    const podUid = this.#cache.get(id)?.observed?.podUid;
     this.#cache.delete(id);
     try {
       await this.#client.getContainer(id).remove({ force: true, v: true });
@@ -246,6 +250,20 @@ export class DockerRuntime implements ContainerRuntime {
       if (dockerStatus(err) === 409 && /already in progress/i.test(String((err as Error).message))) return;
       throw toDockerletError('remove', err, { id });
     }
+    if (podUid) await this.#removePodCgroup(podUid);
+  }
+
+  /**
+   * Docker removes a container's own cgroup, never its parent: once the pod's last container is gone its
+   * (then empty) pod cgroup is removed, as the kubelet's podContainerManager.Destroy. rmdir refuses while
+   * any container of the pod is left, so this is safe to try after every removal.
+   */
+  async #removePodCgroup(podUid: string): Promise<void> {
+    const parent = this.#podCgroups.get(podUid);
+    const facts = await this.#hostFacts();
+    if (facts.cgroupDriver === 'systemd') return; // systemd removes empty slices itself
+    const rels = parent ? [parent] : ['pod', 'burstable/pod', 'besteffort/pod'].map((p) => `/kubepods/${p}${podUid}`);
+    if (await removeEmptyCgroups(rels)) this.#podCgroups.delete(podUid);
   }
 
   async logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream> {
@@ -437,6 +455,30 @@ export function privilegedCapabilities(statusText?: string): string[] | undefine
   const bnd = BigInt('0x' + m[1]);
   const held = CAP_NAMES.filter((_, i) => ((bnd >> BigInt(i)) & 1n) === 1n);
   return held.length === CAP_NAMES.length ? undefined : [...held];
+}
+
+/**
+ * rmdir of each cgroupfs-relative dir under every controller (v1) or the unified hierarchy (v2); absent or
+ * non-empty dirs are left. True when none of them exists any more.
+ */
+export async function removeEmptyCgroups(rels: string[], mount = '/sys/fs/cgroup'): Promise<boolean> {
+  let roots: string[];
+  try {
+    roots = readdirSync(mount, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${mount}/${d.name}`);
+  } catch {
+    return true;
+  }
+  let left = false;
+  for (const root of [mount, ...roots]) {
+    for (const rel of rels) {
+      try {
+        await rmdir(`${root}${rel}`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
+      }
+    }
+  }
+  return !left;
 }
 
 /** Docker's devices.HostDevices: every char/block device under /dev but pts, shm, fd, mqueue, console. */

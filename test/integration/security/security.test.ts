@@ -3,7 +3,7 @@
 // runAsNonRoot refusals), sysctls on the sandbox, host namespaces, and the per-QoS pod cgroup parent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import type { Pod } from '../../../kube/api.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -116,6 +116,14 @@ test('sysctls (slash names converted) reach the pod; RuntimeDefault seccomp filt
 test('BestEffort pod cgroup parent is /kubepods/besteffort/pod<uid>', { timeout: 60_000 }, async () => {
   const p = await running('ids');
   assert.equal((await inspect('ids', 'c')).HostConfig.CgroupParent, `/kubepods/besteffort/pod${p.metadata.uid}`);
+});
+
+test('the pod cgroup is removed with the pod\'s last container (container GC after deletion)', { timeout: 180_000 }, async () => {
+  const p = await running('grouponly');
+  const dir = `/sys/fs/cgroup/memory/kubepods/besteffort/pod${p.metadata.uid}`;
+  assert.ok(existsSync(dir), dir);
+  await b().kubectl(['delete', 'pod', 'grouponly', '-n', NS, '--wait=true', '--timeout=60s']);
+  await b().waitFor(() => !existsSync(dir) && !existsSync(`/sys/fs/cgroup/cpu,cpuacct/kubepods/besteffort/pod${p.metadata.uid}`), { what: `${dir} removed`, timeoutMs: 150_000, intervalMs: 2000 });
 });
 
 test('hostPID / hostIPC / hostNetwork join the host namespaces; /etc/hosts is the node file plus hostAliases', { timeout: 120_000 }, async () => {
