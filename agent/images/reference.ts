@@ -7,6 +7,8 @@
 // adds docker.io (and library/ for one-component names) and the :latest tag when neither tag nor
 // digest is given. Pure.
 
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+
 const ALNUM = '[a-z0-9]+';
 const SEPARATOR = '(?:[._]|__|[-]+)';
 const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
@@ -34,9 +36,10 @@ export interface ImageReference {
   digest?: string;
 }
 
-export class ImageReferenceError extends Error {
+/** A reference distribution/reference refuses (INVALID_IMAGE_NAME, distribution's wording). */
+export class ImageReferenceError extends DockerletError {
   constructor(message: string) {
-    super(message);
+    super(ErrorCodes.INVALID_IMAGE_NAME, message);
     this.name = 'ImageReferenceError';
   }
 }

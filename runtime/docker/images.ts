@@ -1,5 +1,6 @@
 // Image operations over dockerode (dockershim's image service): inspect, list, pull with progress,
 // registry credentials and Docker's error text, remove, and the image filesystem's usage for image GC.
+import { statfs } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { ImageInfo, PullProgress } from '../types.js';
@@ -112,4 +113,36 @@ export async function pullImage(
     });
   }
   return info;
+}
+
+/** Removes an image by id (image GC: never forced, so Docker refuses one a container still uses). */
+export async function removeImage(docker: Dockerode, id: string): Promise<void> {
+  try {
+    await docker.getImage(id).remove({ force: false, noprune: false });
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw toDockerletError('remove', err, { image: id });
+  }
+}
+
+/** Ids of the images of every container, running or not (upstream image GC's "in use"). */
+export async function imagesInUse(docker: Dockerode): Promise<Set<string>> {
+  try {
+    const list = await docker.listContainers({ all: true });
+    return new Set(list.map((c) => c.ImageID).filter((id): id is string => typeof id === 'string' && id !== ''));
+  } catch (err) {
+    throw toDockerletError('list', err);
+  }
+}
+
+/** The image filesystem (Docker's root dir) as statfs sees it. */
+export async function imageFsStats(docker: Dockerode): Promise<{ capacityBytes: number; availableBytes: number; path: string }> {
+  let path: string;
+  try {
+    path = ((await docker.info()) as { DockerRootDir?: string }).DockerRootDir ?? '/var/lib/docker';
+  } catch (err) {
+    throw toDockerletError('version', err);
+  }
+  const s = await statfs(path);
+  return { capacityBytes: s.blocks * s.bsize, availableBytes: s.bavail * s.bsize, path };
 }
