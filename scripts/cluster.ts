@@ -2,6 +2,8 @@
 // kube-scheduler) in the foreground, with kubeconfigs in .cluster/ for kubectl and a local dockerlet.
 // Unless --no-agent is given, a dockerlet (agent + proxy) runs on this host as node <hostname>,
 // logging to .cluster/dockerlet.log. Ctrl-C (SIGINT) or SIGTERM stops everything.
+// `--nodes N` instead brings up the multi-node bed (test/cluster/multinode.ts): N network namespaces on a
+// LAN bridge, each with its own dockerd and dockerlet, pods on 10.100.0.0/16 routed between the nodes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -10,11 +12,24 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../lib/errors.js';
 import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
+import { runMultiNode } from '../test/cluster/cli-multinode.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outDir = join(repoRoot, '.cluster');
 
+/** The value of --nodes N (or --nodes=N), undefined when absent; throws on a bad value. */
+function nodesFlag(argv: string[]): number | undefined {
+  const i = argv.findIndex((a) => a === '--nodes' || a.startsWith('--nodes='));
+  if (i < 0) return undefined;
+  const raw = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1];
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error(`--nodes: expected a number of nodes from 1 to 20, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 async function main(): Promise<number> {
+  const nodes = nodesFlag(process.argv.slice(2));
+  if (nodes !== undefined) return runMultiNode(nodes, outDir);
   const abort = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
