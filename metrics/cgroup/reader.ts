@@ -52,10 +52,13 @@ export function readSmall(path: string): string | undefined {
   try {
     let len = 0;
     for (;;) {
-      const n = readSync(fd, BUF, len, BUF.length - len, null);
+      const want = BUF.length - len;
+      const n = readSync(fd, BUF, len, want, null);
       if (n <= 0) break;
       len += n;
-      if (len === BUF.length) break; // larger than any interface file read here
+      // A short read is the end: seq_file (cgroupfs, procfs) fills the whole buffer while records
+      // remain, so this spares the extra read() that would return 0 (a third of the syscalls).
+      if (n < want || len === BUF.length) break; // (full buffer: larger than any interface file read here)
     }
     return BUF.toString('utf8', 0, len);
   } catch {
