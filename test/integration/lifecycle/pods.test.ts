@@ -147,6 +147,25 @@ test('admission: spec.os windows is refused with PodOSNotSupported, requests ove
   assert.match(ev, /Node didn't have enough resource: cpu, requested: 9999000, used: \d+, capacity: \d+/);
 });
 
+test('a startup-probe kill uses the probe terminationGracePeriodSeconds, not the pod 600 s', { timeout: 120_000 }, async () => {
+  // The container ignores SIGTERM: only SIGKILL at the end of the grace period stops it.
+  await b().apply(manifest('startup-grace', {
+    terminationGracePeriodSeconds: 600,
+    containers: [box('app', 'trap "" TERM; while true; do sleep 1; done', {
+      startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 1, terminationGracePeriodSeconds: 2 },
+    })],
+  }));
+  const p = await b().waitFor(async () => {
+    const pod = await getPod('startup-grace');
+    const cs = pod.status?.containerStatuses?.[0];
+    return cs && cs.restartCount >= 1 ? pod : undefined;
+  }, { what: 'the container killed by its startup probe and restarted (600 s pod grace would not allow it here)', timeoutMs: 90_000 });
+  assert.equal(p.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 137, 'SIGKILL after the probe grace');
+  const ev = await b().kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=startup-grace,reason=Killing', '-o', 'jsonpath={.items[*].message}']);
+  assert.match(ev, /failed startup probe, will be restarted/);
+  await b().kubectl(['delete', 'pod', 'startup-grace', '-n', NS, '--grace-period=1', '--wait=false']);
+});
+
 test('the pod-sync counter counts on the kubelet /metrics', { timeout: 30_000 }, async () => {
   const text = await b().kubectl(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/metrics`]);
   const m = /^dockerlet_pod_syncs_total\{result="success"\} (\d+)/m.exec(text);
