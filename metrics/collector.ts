@@ -206,14 +206,17 @@ export class Collector implements Lifecycle {
     }
     const rootFs = this.#fs.root;
     const imageFs = this.#fs.image;
+    const pods = podEntries(containers);
+    await this.#readPodCgroups(layout, pods, containers, now, readOpts);
     const live = new Set(containers.map((c) => c.id));
+    for (const p of pods) live.add(p.id);
     live.add('/');
     for (const id of this.#prev.keys()) if (!live.has(id)) this.#prev.delete(id);
     for (const id of this.#full.keys()) if (!live.has(id)) this.#full.delete(id);
     this.#net = this.#netSeen; // pids not read this pass are forgotten
     this.#netSeen = new Map();
     this.#snapshot = {
-      time: now, node, pods: podEntries(containers), containers, machine: this.#machine ?? (await readMachine()),
+      time: now, node, pods, containers, machine: this.#machine ?? (await readMachine()),
       ...(rootFs ? { rootFs } : {}), ...(imageFs ? { imageFs } : {}),
       devices: this.#snapshot?.devices ?? new Map(), scrapeError,
     };
@@ -249,6 +252,27 @@ export class Collector implements Lifecycle {
     if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, path))) return undefined;
     this.#full.set(path, { sample, at: now, limitsAt: limits ? last!.limitsAt : now });
     return sample;
+  }
+
+  /**
+   * Pods whose containers sit in a pod cgroup of their own (the agent's CgroupParent
+   * /kubepods/<qos>/pod<uid>): CPU, memory, I/O and limits come from that cgroup, as the kubelet's
+   * cAdvisor reads them (hierarchical, so the pod's CPU counter stays monotonic when a container
+   * restarts); process and fd counts stay the sum of the containers'. Other pods keep the sum.
+   */
+  async #readPodCgroups(layout: CgroupLayout, pods: Entry[], containers: Entry[], now: number,
+    opts: { procRoot: string; countFds: boolean }): Promise<void> {
+    for (const p of pods) {
+      const uid = p.pod?.uid;
+      if (!uid || p.id === '/') continue;
+      const members = containers.filter((c) => c.meta?.pod?.uid === uid);
+      if (members.length === 0 || !members.every((c) => c.id.startsWith(`${p.id}/`))) continue;
+      const sample = await this.#read(layout, p.id, now, { ...opts, countFds: false });
+      if (!sample) continue;
+      p.sample = { ...sample, processes: p.sample.processes, pids: p.sample.pids };
+      delete p.usageNanoCores;
+      this.#entry(p);
+    }
   }
 
   /** Adds the CPU rate from the previous sample of the same id. */
