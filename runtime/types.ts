@@ -73,6 +73,8 @@ export interface SandboxSpec {
   /** hostPID / hostIPC of the pod. */
   hostPid?: boolean;
   hostIpc?: boolean;
+  /** The pod cgroup's own limits (kubelet ResourceConfigForPod), written to cgroupParent after the sandbox starts. */
+  podResources?: Resources;
 }
 
 /**

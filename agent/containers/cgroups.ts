@@ -6,8 +6,11 @@
 // With Docker's systemd cgroup driver the runtime turns the path into slices (runtime/docker/specs.ts).
 import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Pod } from '../../kube/api.js';
+import type { Container, Pod } from '../../kube/api.js';
+import type { Resources } from '../../runtime/types.js';
+import { bytesOf, cpuMillis } from './quantity.js';
 import { qosClass } from './qos.js';
+import { milliCpuToQuota, milliCpuToShares, MIN_SHARES, QUOTA_PERIOD_US } from './resources.js';
 
 /** The kubelet's default --cgroup-root '/' with cgroupsPerQOS: the node-allocatable cgroup "kubepods". */
 export const KUBEPODS_CGROUP = '/kubepods';
@@ -51,4 +54,65 @@ export async function removePodCgroups(podUid: string, root: string = KUBEPODS_C
     }
   }
   return removed;
+}
+
+interface Amounts {
+  cpu: number; // millicores
+  memory: number; // bytes
+}
+
+const add = (a: Amounts, b: Amounts): Amounts => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory });
+const max = (a: Amounts, b: Amounts): Amounts => ({ cpu: Math.max(a.cpu, b.cpu), memory: Math.max(a.memory, b.memory) });
+
+function amounts(c: Container, kind: 'requests' | 'limits'): Amounts {
+  const r = c.resources?.[kind] ?? {};
+  // A request left unset defaults to the limit (API defaulting); a limit never defaults.
+  const l = kind === 'requests' ? c.resources?.limits ?? {} : {};
+  return { cpu: cpuMillis(r.cpu ?? l.cpu), memory: bytesOf(r.memory ?? l.memory) };
+}
+
+/**
+ * resource.PodRequests / PodLimits: the sum over app containers and sidecars (restartable init
+ * containers), at least each regular init container plus the sidecars started before it; plus overhead.
+ */
+export function podAmounts(pod: Pod, kind: 'requests' | 'limits'): Amounts {
+  let sum: Amounts = { cpu: 0, memory: 0 };
+  for (const c of pod.spec.containers) sum = add(sum, amounts(c, kind));
+  let sidecars: Amounts = { cpu: 0, memory: 0 };
+  let initMax: Amounts = { cpu: 0, memory: 0 };
+  for (const c of pod.spec.initContainers ?? []) {
+    if (c.restartPolicy === 'Always') {
+      sidecars = add(sidecars, amounts(c, kind));
+      initMax = max(initMax, sidecars);
+    } else {
+      initMax = max(initMax, add(amounts(c, kind), sidecars));
+    }
+  }
+  let out = max(add(sum, sidecars), initMax);
+  const overhead = (pod.spec as { overhead?: Record<string, string> }).overhead;
+  if (overhead) out = add(out, { cpu: cpuMillis(overhead.cpu), memory: bytesOf(overhead.memory) });
+  return out;
+}
+
+/**
+ * ResourceConfigForPod (pkg/kubelet/cm/helpers_linux.go): the pod cgroup's CPU shares from the pod's
+ * CPU requests; Guaranteed pods also get the CFS quota and the memory limit of the summed limits;
+ * Burstable pods get a quota / memory limit only when every container declares that limit; BestEffort
+ * pods get the minimum shares.
+ */
+export function podCgroupResources(pod: Pod): Resources {
+  const qos = qosClass(pod);
+  if (qos === 'BestEffort') return { cpuShares: MIN_SHARES };
+  const reqs = podAmounts(pod, 'requests');
+  const limits = podAmounts(pod, 'limits');
+  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  const cpuDeclared = all.every((c) => cpuMillis(c.resources?.limits?.cpu) > 0);
+  const memDeclared = all.every((c) => bytesOf(c.resources?.limits?.memory) > 0);
+  const out: Resources = { cpuShares: milliCpuToShares(reqs.cpu) };
+  if (qos === 'Guaranteed' || cpuDeclared) {
+    out.cpuPeriod = QUOTA_PERIOD_US;
+    out.cpuQuota = milliCpuToQuota(limits.cpu);
+  }
+  if ((qos === 'Guaranteed' || memDeclared) && limits.memory > 0) out.memoryLimitBytes = limits.memory;
+  return out;
 }

@@ -3,7 +3,7 @@
 // host namespaces (NamespacesForPod) and its cgroup parent (per QoS class).
 import type { Pod } from '../../kube/api.js';
 import type { PortBinding, SandboxSpec } from '../../runtime/types.js';
-import { KUBEPODS_CGROUP, podCgroupParent } from './cgroups.js';
+import { KUBEPODS_CGROUP, podCgroupParent, podCgroupResources } from './cgroups.js';
 import { podDns, type DnsOptions } from './dns.js';
 import { valueHash } from './hash.js';
 import { podHostname, sandboxHostname } from './hosts.js';
@@ -81,7 +81,10 @@ export function buildSandboxSpec(pod: Pod, image: string, opts: SandboxOptions =
   if (dns) spec.dns = dns;
   if (pod.metadata.labels && Object.keys(pod.metadata.labels).length) spec.labels = { ...pod.metadata.labels };
   const cgroupParent = sandboxCgroupParent(pod, opts);
-  if (cgroupParent) spec.cgroupParent = cgroupParent;
+  if (cgroupParent) {
+    spec.cgroupParent = cgroupParent;
+    spec.podResources = podCgroupResources(pod);
+  }
   const sysctls = sandboxSysctls(pod);
   if (sysctls) spec.sysctls = sysctls;
   if (pod.spec.hostPID) spec.hostPid = true;

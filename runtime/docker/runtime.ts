@@ -8,8 +8,8 @@ import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
 import type {
-  ContainerCreateSpec, ContainerRuntime, GeneratedFile, ImageInfo, LogOptions, ObservedContainer, PullProgress, RuntimeEvent,
-  SandboxSpec,
+  ContainerCreateSpec, ContainerRuntime, GeneratedFile, ImageInfo, LogOptions, ObservedContainer, PullProgress, Resources,
+  RuntimeEvent, SandboxSpec,
 } from '../types.js';
 import { dockerStatus, isNameConflict, isNotFound, isTransientNetworkError, toDockerletError, type DockerOp } from './errors.js';
 import { watchEvents } from './events.js';
@@ -161,6 +161,13 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: e }, 'removing failed sandbox'));
       throw err;
+    }
+    if (spec.cgroupParent && spec.podResources && (await this.#hostFacts()).cgroupDriver !== 'systemd') {
+      try {
+        await writePodCgroup(spec.cgroupParent, spec.podResources);
+      } catch (err) {
+        this.#log.warn({ pod: `${spec.identity.podNamespace}/${spec.identity.podName}`, cgroup: spec.cgroupParent, err }, 'pod cgroup limits not set');
+      }
     }
     return id;
   }
@@ -455,6 +462,36 @@ export function privilegedCapabilities(statusText?: string): string[] | undefine
   const bnd = BigInt('0x' + m[1]);
   const held = CAP_NAMES.filter((_, i) => ((bnd >> BigInt(i)) & 1n) === 1n);
   return held.length === CAP_NAMES.length ? undefined : [...held];
+}
+
+/**
+ * Writes a pod cgroup's limits (cgroupfs layout; the dirs exist once the sandbox runs under it): v1
+ * cpu.shares / cpu.cfs_period_us / cpu.cfs_quota_us / memory.limit_in_bytes, or v2 cpu.weight / cpu.max /
+ * memory.max (the kubelet's shares → weight conversion).
+ */
+export async function writePodCgroup(parent: string, r: Resources, mount = '/sys/fs/cgroup'): Promise<void> {
+  const v2 = (() => {
+    try {
+      readFileSync(`${mount}/cgroup.controllers`);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (v2) {
+    const dir = `${mount}${parent}`;
+    if (r.cpuShares !== undefined) await writeFile(`${dir}/cpu.weight`, String(1 + Math.trunc(((r.cpuShares - 2) * 9999) / 262142)));
+    if (r.cpuQuota !== undefined) await writeFile(`${dir}/cpu.max`, `${r.cpuQuota > 0 ? r.cpuQuota : 'max'} ${r.cpuPeriod ?? 100000}`);
+    if (r.memoryLimitBytes) await writeFile(`${dir}/memory.max`, String(r.memoryLimitBytes));
+    return;
+  }
+  const cpu = `${mount}/cpu${parent}`;
+  if (r.cpuShares !== undefined) await writeFile(`${cpu}/cpu.shares`, String(r.cpuShares));
+  if (r.cpuQuota !== undefined) {
+    await writeFile(`${cpu}/cpu.cfs_period_us`, String(r.cpuPeriod ?? 100000));
+    await writeFile(`${cpu}/cpu.cfs_quota_us`, String(r.cpuQuota > 0 ? r.cpuQuota : -1));
+  }
+  if (r.memoryLimitBytes) await writeFile(`${mount}/memory${parent}/memory.limit_in_bytes`, String(r.memoryLimitBytes));
 }
 
 /**

@@ -3,7 +3,7 @@
 // runAsNonRoot refusals), sysctls on the sandbox, host namespaces, and the per-QoS pod cgroup parent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Pod } from '../../../kube/api.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -111,6 +111,11 @@ test('sysctls (slash names converted) reach the pod; RuntimeDefault seccomp filt
   assert.match(await exec('sysctl', 'c', 'grep Seccomp: /proc/self/status'), /Seccomp:\s+2/);
   assert.equal((await inspect('sysctl', 'c')).HostConfig.CgroupParent, `/kubepods/pod${p.metadata.uid}`);
   assert.equal((await exec('sysctl', 'c', 'cat /proc/self/cgroup | grep -m1 memory')).includes(`/kubepods/pod${p.metadata.uid}/`), true);
+  // The pod cgroup's own limits (ResourceConfigForPod): shares of 100m, quota of 100m, memory 64Mi.
+  const cg = (f: string) => readFileSync(`/sys/fs/cgroup/${f.startsWith('memory') ? 'memory' : 'cpu'}/kubepods/pod${p.metadata.uid}/${f}`, 'utf8').trim();
+  assert.equal(cg('cpu.shares'), '102');
+  assert.equal(cg('cpu.cfs_quota_us'), '10000');
+  assert.equal(cg('memory.limit_in_bytes'), String(64 * 1024 * 1024));
 });
 
 test('BestEffort pod cgroup parent is /kubepods/besteffort/pod<uid>', { timeout: 60_000 }, async () => {
@@ -123,7 +128,7 @@ test('the pod cgroup is removed with the pod\'s last container (container GC aft
   const dir = `/sys/fs/cgroup/memory/kubepods/besteffort/pod${p.metadata.uid}`;
   assert.ok(existsSync(dir), dir);
   await b().kubectl(['delete', 'pod', 'grouponly', '-n', NS, '--wait=true', '--timeout=60s']);
-  await b().waitFor(() => !existsSync(dir) && !existsSync(`/sys/fs/cgroup/cpu,cpuacct/kubepods/besteffort/pod${p.metadata.uid}`), { what: `${dir} removed`, timeoutMs: 150_000, intervalMs: 2000 });
+  await b().waitFor(() => !existsSync(dir) && !existsSync(`/sys/fs/cgroup/cpu/kubepods/besteffort/pod${p.metadata.uid}`), { what: `${dir} removed`, timeoutMs: 150_000, intervalMs: 2000 });
 });
 
 test('hostPID / hostIPC / hostNetwork join the host namespaces; /etc/hosts is the node file plus hostAliases', { timeout: 120_000 }, async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Container, Pod } from '../../../kube/api.js';
 import { isCode, ErrorCodes } from '../../../lib/errors.js';
 import { buildContainerCreateSpec, buildSandboxSpec } from '../../../agent/containers/container.js';
-import { podCgroupParent } from '../../../agent/containers/cgroups.js';
+import { podCgroupParent, podCgroupResources } from '../../../agent/containers/cgroups.js';
 import { etcHostsFile, managedHostsContent, sandboxHostname } from '../../../agent/containers/hosts.js';
 import { appArmorAdmit, containerSecurityFields, nonRootViolation, seccompProfile } from '../../../agent/containers/security.js';
 import { invalidUnsafeSysctlPatterns, normalizeSysctlName, safeSysctls, sandboxSysctls, sysctlsAdmit } from '../../../agent/containers/sysctls.js';
@@ -193,4 +193,19 @@ test('MissingClusterDNS: ClusterFirst without --cluster-dns falls back to Defaul
   assert.equal(missingClusterDns(mkPod({ hostNetwork: true }), {}), undefined, 'ClusterFirst on the host network is Default');
   assert.ok(missingClusterDns(mkPod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), {}));
   assert.equal(missingClusterDns(mkPod({ dnsPolicy: 'None' }), {}), undefined);
+});
+
+test('pod cgroup limits as ResourceConfigForPod (sidecars and init containers, per QoS class)', () => {
+  assert.deepEqual(podCgroupResources(mkPod()), { cpuShares: 2 });
+  const g = mkPod({}, [{ resources: { limits: { cpu: '500m', memory: '1Gi' }, requests: { cpu: '500m', memory: '1Gi' } } },
+    { resources: { limits: { cpu: '250m', memory: '1Gi' }, requests: { cpu: '250m', memory: '1Gi' } } }]);
+  assert.deepEqual(podCgroupResources(g), { cpuShares: 768, cpuPeriod: 100000, cpuQuota: 75000, memoryLimitBytes: 2 * 1024 ** 3 });
+  // Burstable: a container without a memory limit → no pod memory limit; CPU limits on all → quota.
+  const b = mkPod({}, [{ resources: { requests: { cpu: '100m' }, limits: { cpu: '200m' } } }, { resources: { limits: { cpu: '300m', memory: '64Mi' } } }]);
+  assert.deepEqual(podCgroupResources(b), { cpuShares: 409, cpuPeriod: 100000, cpuQuota: 50000 });
+  // An init container bigger than the app containers sets the request; a sidecar adds to both.
+  const init = mkPod({ initContainers: [{ name: 'i', resources: { requests: { cpu: '2' } } }, { name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '100m' } } }] },
+    [{ resources: { requests: { cpu: '100m' } } }]);
+  assert.equal(podCgroupResources(init).cpuShares, 2048);
+  assert.equal(buildSandboxSpec(g, 'pause').podResources?.memoryLimitBytes, 2 * 1024 ** 3);
 });
