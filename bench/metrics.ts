@@ -190,10 +190,10 @@ function compare(ours: string, theirs: string): Record<string, Diff> {
 }
 
 /** One GET with Accept-Encoding: gzip (as Prometheus sends it): the time to the body's last byte, and the body. */
-function timedGet(url: string): Promise<{ ms: number; body: Buffer; gzip: boolean }> {
+function timedGet(url: string, agent: http.Agent): Promise<{ ms: number; body: Buffer; gzip: boolean }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.get(url, { headers: { 'accept-encoding': 'gzip' }, agent: false, timeout: 20_000 }, (res) => {
+    const req = http.get(url, { headers: { 'accept-encoding': 'gzip' }, agent, timeout: 20_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -216,15 +216,18 @@ async function scrapeTimes(url: string, scrapes: number, pgid: number) {
   const times: number[] = [];
   let bytes = 0;
   let wire = 0;
+  // One kept-alive connection, as Prometheus scrapes a target.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const cpu0 = groupCpuSeconds(pgid);
   for (let i = 0; i < scrapes; i++) {
-    const r = await timedGet(url);
+    const r = await timedGet(url, agent);
     times.push(r.ms);
     wire = r.body.length;
     bytes = r.gzip ? gunzipSync(r.body).length : r.body.length;
     await sleep(100);
   }
   const cpuMs = ((groupCpuSeconds(pgid) - cpu0) * 1000) / scrapes;
+  agent.destroy();
   return { p50: round(median(times)), p99: round(quantile(times, 0.99)), bytes, wire, cpuMs: round(cpuMs, 2) };
 }
 
@@ -348,7 +351,7 @@ export async function main(args: string[]): Promise<void> {
       dockerlet: `the collector as \`dockerlet metrics\` runs it (every Docker container, housekeeping ${HOUSEKEEPING}) with the kubelet's metrics routes on the same server, its own process, bundled by esbuild and run by plain node; figures.scrape_* are /metrics/cadvisor (kubelet labels), figures.dockerlet.standalone_* are standalone /metrics (every Docker label as container_label_*)`,
       'dockerlet[tsx]': 'the same run through tsx (as bin/dockerlet.js runs today): adds tsx\'s idle loader cost',
       cadvisor: `cAdvisor v0.53.0 library built by scripts/build-metrics-peers.sh (the cmd module is not on the Go proxy: "reading https://proxy.golang.org/github.com/google/cadvisor/cmd/@v/list: 404 Not Found"), --docker_only --housekeeping_interval=${HOUSEKEEPING} --max_housekeeping_interval=15s --store_container_labels=false --whitelisted_container_labels=${KUBE_LABELS.join(',')} (the kubelet's label set), metric sets cpu,memory,diskIO,network,process,oom_event,app`,
-      scrapes: 'sequential GETs 100 ms apart with Accept-Encoding: gzip (as Prometheus sends it), new connection each; time to the last byte of the body (decompressing is the scraper\'s cost, for both peers); scrape_bytes = decoded text, scrape_wire_bytes = as sent; scrape_cpu_ms = the server\'s CPU over the scrapes / count (10 ms tick resolution summed over all scrapes)',
+      scrapes: 'sequential GETs 100 ms apart with Accept-Encoding: gzip (as Prometheus sends it), over one kept-alive connection as Prometheus scrapes; time to the last byte of the body (decompressing is the scraper\'s cost, for both peers); scrape_bytes = decoded text, scrape_wire_bytes = as sent; scrape_cpu_ms = the server\'s CPU over the scrapes / count (10 ms tick resolution summed over all scrapes)',
       cpu: 'utime+stime of the peer\'s process group over the idle window (no scrapes, after 15 s of settling), median over rounds. CPU seconds are far less sensitive to the machine\'s load than wall times (scrape latency), which include waiting for a core',
       values: 'both peers running, scraped at the same moment 25 s after both listed every container; largest |a-b|/max(|a|,|b|) per metric, with the worst series',
       note: 'other engineers share this 2-core machine (see load); indicative only',
