@@ -10,7 +10,7 @@
 //     RSS, fds during churn;
 //  3. memory per idle proxied connection at 10,000 connections, dockerlet vs HAProxy (1 thread).
 // Targets run one at a time, in a shuffled order per repetition. Writes bench/results/proxy-scale.json.
-// Args: --services 1000,5000  --reps 3  --churn-seconds 60  --churn-rate 100  --idle 10000  --sync-timeout 420 (s)
+// Args: --services 1000,5000  --reps 3  --reps-last (default --reps)  --churn-seconds 60  --churn-rate 100  --idle 10000  --sync-timeout 420 (s)
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -41,13 +41,17 @@ const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 
 export async function main(args: string[]): Promise<void> {
   const scales = arg(args, 'services', '1000,5000').split(',').map(Number);
   const reps = Number(arg(args, 'reps', '3'));
+  // Repetitions at the largest scale (kube-proxy's iptables mode alone can take minutes per start there).
+  const repsLast = Number(arg(args, 'reps-last', String(reps)));
   const churnSeconds = Math.min(Number(arg(args, 'churn-seconds', '60')), 120);
   const churnRate = Math.min(Number(arg(args, 'churn-rate', '100')), 200);
   // Each idle connection costs the proxy 2 fds and the probe 2 (client and endpoint side): the hard
   // RLIMIT_NOFILE of this machine bounds it (20,000 here, and it cannot be raised inside this container).
   const hardNofile = Number((await execFileP('sh', ['-c', 'ulimit -Hn'])).stdout.trim()) || 20_000;
   const syncTimeoutMs = Number(arg(args, 'sync-timeout', '420')) * 1000;
-  const idleN = Math.min(Number(arg(args, 'idle', '10000')), Math.floor((hardNofile - 2000) / 2));
+  // dockerlet holds a listening socket per Service per relay thread (one per core, at most 4) at the idle scale.
+  const listenerFds = Math.min(4, cpus().length) * scales[0]!;
+  const idleN = Math.min(Number(arg(args, 'idle', '10000')), Math.floor((hardNofile - listenerFds - 1000) / 2));
   const loadStart = load1();
   const startedAt = new Date().toISOString();
   const kubeProxyBin = (await execFileP('bash', [path.join(here, '../scripts/build-kube-proxy.sh')], { timeout: 1_800_000 })).stdout.trim().split('\n').at(-1)!;
@@ -79,7 +83,7 @@ export async function main(args: string[]): Promise<void> {
       created = n;
       const per = Object.fromEntries(TARGETS.map((x) => [x, [] as FullSyncSample[]])) as Record<TargetName, FullSyncSample[]>;
       const lastScale = n === scales.at(-1);
-      for (let rep = 0; rep < reps; rep++) {
+      for (let rep = 0; rep < (lastScale ? repsLast : reps); rep++) {
         for (const target of shuffled(TARGETS)) {
           // At the largest scale the first start goes on with the churn (one full sync less to wait for).
           let s: FullSyncSample;
@@ -131,7 +135,7 @@ export async function main(args: string[]): Promise<void> {
       bench: 'proxy-scale', started_at: startedAt, finished_at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), loadavg1_at_start: loadStart, loadavg1_at_end: load1() },
       versions: { kube_proxy: kubeProxyVersion, node: process.version },
-      params: { scales, reps, sync_timeout_s: syncTimeoutMs / 1000, churn_rate_per_s: churnRate, churn_seconds: churnSeconds, idle_connections: idleN, idle_at_services: scales[0], hard_nofile: hardNofile, endpoints_per_service: 3 },
+      params: { scales, reps, reps_last: repsLast, sync_timeout_s: syncTimeoutMs / 1000, churn_rate_per_s: churnRate, churn_seconds: churnSeconds, idle_connections: idleN, idle_at_services: scales[0], hard_nofile: hardNofile, endpoints_per_service: 3 },
       ratios, ratios_upper_bounds: upperBounds, full_sync: fullSummary, churn: churned, idle: idles,
       notes: [
         'Each proxy runs alone in a fresh network namespace of the bench (veth to the host for the API server; the endpoints are local addresses of that namespace), one at a time, targets in a shuffled order per repetition.',
