@@ -204,6 +204,8 @@ export interface ContainerRuntime {
   readFile?(id: string, path: string, maxBytes: number): Promise<string | undefined>;
   /** Streams lifecycle events of managed containers, reconnecting with backoff until signal aborts. */
   watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void>;
+  /** Rewrites a pod cgroup's limits (in-place resize: raise the pod's before its containers', lower after). */
+  updatePodResources?(cgroupParent: string, resources: Resources): Promise<void>;
   /** Runs cmd in a running container (exec probes): exit code + combined output (≤10 KiB); throws EXEC_TIMEOUT. */
   exec?(id: string, cmd: string[], opts: { timeoutMs: number }): Promise<{ exitCode: number; output: string }>;
 }

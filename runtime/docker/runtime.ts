@@ -202,6 +202,15 @@ export class DockerRuntime implements ContainerRuntime {
     return { ...spec, user: `${imageUser.split(':')[0] || '0'}${spec.user}` };
   }
 
+  async updatePodResources(cgroupParent: string, resources: Resources): Promise<void> {
+    if ((await this.#hostFacts()).cgroupDriver === 'systemd') return;
+    try {
+      await writePodCgroup(cgroupParent, resources);
+    } catch (err) {
+      throw new DockerletError(ErrorCodes.RUNTIME, `cannot update pod cgroup ${cgroupParent}: ${(err as Error).message}`, { cause: err, details: { cgroup: cgroupParent } });
+    }
+  }
+
   /** Docker's cgroup driver and what Privileged can grant here (read once). */
   #hostFacts(): Promise<DockerHostFacts> {
     this.#facts ??= (async () => {
