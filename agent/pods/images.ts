@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/log.js';
 import type { ContainerRuntime, ImageInfo, PullProgress } from '../../runtime/types.js';
 import { DockerKeyring, parseDockerConfig, secretDockerConfig, type RegistryAuth } from '../images/keyring.js';
 import { isValidImageRef, parseImageReference, repositoryOf } from '../images/reference.js';
+import { podStartTracker, type PodStartTracker } from '../status/start-sli.js';
 
 export { isValidImageRef };
 
@@ -43,6 +44,8 @@ export interface ImageManagerOptions {
   secret?: (namespace: string, name: string) => Promise<Secret | undefined>;
   /** The node's credentials (readNodeCredentials over nodeCredentialPaths(rootDir)). */
   nodeCredentials?: () => Promise<DockerKeyring>;
+  /** Pull times per pod for the pod start SLI (excludes pulling); the agent's tracker by default. */
+  startTracker?: Pick<PodStartTracker, 'pullStarted' | 'pullFinished'>;
 }
 
 export class ImageManager {
@@ -98,8 +101,11 @@ export class ImageManager {
     }
     emit('Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.#clock.now();
+    const tracker = this.#opts.startTracker ?? podStartTracker;
+    const podUid = pod?.metadata.uid ?? backoffKey.split('/')[0] ?? '';
+    tracker.pullStarted(podUid, started);
     try {
-      const info = await this.#pullWithCredentials(image, await this.#credentials(repository, pod, emit), signal);
+      const info = await this.#pullWithCredentials(image, await this.#credentials(repository, pod, emit), signal).finally(() => tracker.pullFinished(podUid, this.#clock.now()));
       this.#lastFailure.delete(backoffKey);
       this.#backoff.reset(backoffKey);
       const secs = ((this.#clock.now() - started) / 1000).toFixed(3);

@@ -15,6 +15,7 @@ import { partLogger, type Logger } from '../../lib/log.js';
 import { podStatusEqual } from './compute.js';
 import { drifted, newEntry, resolveWaiters, retarget, see, type Entry } from './entry.js';
 import { isTerminal, normalizeStatus } from './patch.js';
+import { podStartTracker, type PodStartTracker } from './start-sli.js';
 import { StatusWriter, type WriteCounters } from './writer.js';
 
 export interface StatusManagerOptions {
@@ -27,6 +28,8 @@ export interface StatusManagerOptions {
   /** Writes per pod per sync before giving up until the next retry (409/422 → re-read → recompute). */
   maxAttempts?: number;
   retryMs?: number;
+  /** The pod start SLI (kubelet_pod_start_sli_duration_seconds); the agent's tracker by default. */
+  startTracker?: PodStartTracker;
 }
 
 export class StatusManager implements Lifecycle {
@@ -47,6 +50,7 @@ export class StatusManager implements Lifecycle {
   /** The API side (reads, patches, outage tracking); absent without a client (static pods only). */
   readonly #writer: StatusWriter | undefined;
   #probeNext = 0;
+  readonly #startTracker: PodStartTracker;
 
   constructor(opts: StatusManagerOptions = {}) {
     this.#log = partLogger(opts.log, 'status-manager');
@@ -55,6 +59,7 @@ export class StatusManager implements Lifecycle {
     this.#concurrency = opts.concurrency ?? 4;
     this.#maxAttempts = opts.maxAttempts ?? 3;
     this.#retryMs = opts.retryMs ?? 1000;
+    this.#startTracker = opts.startTracker ?? podStartTracker;
     this.#writer = opts.client ? new StatusWriter(opts.client, this.#log, this.#clock, this.#maxAttempts, this.#counters) : undefined;
   }
 
@@ -113,6 +118,7 @@ export class StatusManager implements Lifecycle {
     }
     if (apiName) e.name = apiName;
     if (!e.isStatic) see(e, pod);
+    this.#startTracker.observe(pod, status, this.#clock.now());
     let next = normalizeStatus(status);
     // Terminal phases are final (updateStatusInternal: "attempted illegal phase transition").
     const before = e.version > 0 ? e.status.phase : e.server?.status?.phase;
@@ -170,6 +176,7 @@ export class StatusManager implements Lifecycle {
     for (const w of e?.waiters ?? []) w.resolve();
     this.#entries.delete(uid);
     this.#targets.delete(uid);
+    this.#startTracker.forget(uid);
     this.#dirty.delete(uid);
   }
 
