@@ -3,7 +3,8 @@
 // runAsNonRoot refusals), sysctls on the sandbox, host namespaces, and the per-QoS pod cgroup parent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Pod } from '../../../kube/api.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -60,6 +61,15 @@ before(async () => {
     containers: [sleeper('c')],
   }));
   await bed.apply(pod('priv', { containers: [sleeper('c', { securityContext: { privileged: true } }), sleeper('plain')] }));
+  // A Localhost seccomp profile under <root-dir>/seccomp that refuses mkdir.
+  mkdirSync(join(bed.dir, 'root', 'seccomp'), { recursive: true });
+  writeFileSync(join(bed.dir, 'root', 'seccomp', 'deny-mkdir.json'), JSON.stringify({
+    defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
+  }));
+  await bed.apply(pod('seccomp', {
+    securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'deny-mkdir.json' } },
+    containers: [sleeper('c'), sleeper('missing', { securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'nope.json' } } })],
+  }));
   await bed.apply(pod('grouponly', { securityContext: { runAsGroup: 3000 }, containers: [sleeper('c')] }));
   await bed.apply(pod('nonroot', {
     containers: [
@@ -129,6 +139,18 @@ test('the pod cgroup is removed with the pod\'s last container (container GC aft
   assert.ok(existsSync(dir), dir);
   await b().kubectl(['delete', 'pod', 'grouponly', '-n', NS, '--wait=true', '--timeout=60s']);
   await b().waitFor(() => !existsSync(dir) && !existsSync(`/sys/fs/cgroup/cpu/kubepods/besteffort/pod${p.metadata.uid}`), { what: `${dir} removed`, timeoutMs: 150_000, intervalMs: 2000 });
+});
+
+test('seccomp Localhost: the profile under <root-dir>/seccomp filters; a missing one is CreateContainerConfigError', { timeout: 120_000 }, async () => {
+  await b().waitFor(async () => (await b().containerId(NS, 'seccomp', 'c', { running: true })) !== undefined, { what: 'seccomp/c running', timeoutMs: 90_000 });
+  assert.match(await exec('seccomp', 'c', 'mkdir /tmp/x 2>&1 || echo refused'), /refused/);
+  assert.match(await exec('seccomp', 'c', 'grep Seccomp: /proc/self/status'), /Seccomp:\s+2/);
+  const st = await b().waitFor(async () => {
+    const p = await b().kubectlJson<Pod>(['get', 'pod', 'seccomp', '-n', NS]);
+    const s = (p.status?.containerStatuses ?? []).find((x) => x.name === 'missing');
+    return s?.state?.waiting?.reason === 'CreateContainerConfigError' ? s : undefined;
+  }, { what: 'missing profile refused', timeoutMs: 60_000 });
+  assert.match(st.state!.waiting!.message ?? '', /failed to load seccomp profile ".*\/seccomp\/nope\.json"/);
 });
 
 test('hostPID / hostIPC / hostNetwork join the host namespaces; /etc/hosts is the node file plus hostAliases', { timeout: 120_000 }, async () => {
