@@ -63,6 +63,7 @@ export class Collector implements Lifecycle {
   #full = new Map<string, { sample: CgroupSample; at: number; limitsAt: number }>();
   /** Container ids a `docker update` changed since their last read: their limits are read again. */
   #limitsStale = new Set<string>();
+  #rootLimits: ReturnType<typeof limitsOf> | undefined;
   #ac: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #events: Promise<void> | undefined;
@@ -194,7 +195,9 @@ export class Collector implements Lifecycle {
     } else if (this.#snapshot) {
       containers.push(...this.#snapshot.containers);
     }
-    const rootSample = await readCgroup(layout, '/', { procRoot: this.#opts.procRoot, countFds: false });
+    // The root's limit files never change: read once.
+    const rootSample = await readCgroup(layout, '/', { procRoot: this.#opts.procRoot, countFds: false, ...(this.#rootLimits ? { limits: this.#rootLimits } : {}) });
+    this.#rootLimits ??= limitsOf(rootSample);
     const node = this.#entry({
       id: '/', kind: 'node', sample: rootSample, network: await this.#netDev(1), oomEvents: 0, time: now,
       startTime: this.#machine?.bootTime ?? 0,
