@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import { ErrorCodes, errorMessage, isCode } from '../../lib/errors.js';
 import { Annotations } from '../containers/container.js';
+import { missingClusterDns } from '../containers/dns.js';
 import type { ObservedContainer } from '../../runtime/types.js';
 import { crashKey } from './crash.js';
 import { EPHEMERAL_TYPE, type EphemeralContainer } from './ephemeral.js';
@@ -63,6 +64,12 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
   }
   await deps.images.ensure(`${record.uid}/POD`, { name: 'POD', image: deps.pauseImage, imagePullPolicy: 'IfNotPresent' }, () => {}, record.syncAbort?.signal);
   if (plan.sandboxAttempt > 0) deps.events.event(podRef(pod), 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+  const missingDNS = deps.clusterDNS ? missingClusterDns(pod, { clusterDNS: [...deps.clusterDNS] }) : undefined;
+  if (missingDNS) {
+    // dns.go: the pod event and the node event, as the kubelet records both.
+    deps.events.event(podRef(pod), 'Warning', 'MissingClusterDNS', missingDNS.pod);
+    deps.events.event({ kind: 'Node', apiVersion: 'v1', name: deps.node.nodeName, uid: deps.node.nodeName }, 'Warning', 'MissingClusterDNS', missingDNS.node);
+  }
   try {
     return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)));
   } catch (err) {

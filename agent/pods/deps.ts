@@ -92,6 +92,8 @@ export interface WorkerDeps {
   startSlots: Semaphore;
   probes?: Probes;
   admission?: AdmissionConfig;
+  /** The kubelet's clusterDNS; when given, a ClusterFirst pod on a node without one gets MissingClusterDNS Events. */
+  clusterDNS?: readonly string[];
   clock: Clock;
   log: Logger;
 }

@@ -54,6 +54,9 @@ export function factsOf(r: PodRecord, o: PodObserved): PodFacts {
   };
 }
 
+/** The longest single wait for a far activeDeadlineSeconds (every sync computes it again). */
+const MAX_DEADLINE_WAIT_MS = 10 * 60_000;
+
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -100,6 +103,8 @@ export class PodWorker {
       return { done: true };
     }
     if (record.state === 'Terminating') requeueAfterMs = 1000;
+    // The start time is known now (set with the first status): come back when the deadline passes.
+    else if (!record.failed && record.state !== 'Terminated') requeueAfterMs = minDefined(requeueAfterMs, this.#deadlineRemaining(record));
     return { requeueAfterMs, done: false };
   }
 
@@ -127,12 +132,18 @@ export class PodWorker {
     await killPodContainers(this.#deps, record.pod, kills, this.#podIP(record, observed), budget);
   }
 
+  #deadlineRemaining(record: PodRecord): number | undefined {
+    if (isDeleting(record)) return undefined;
+    const ms = checkActiveDeadline(record.pod, record.startTime ?? record.pod.status?.startTime, this.#deps.clock.now()).remainingMs;
+    return ms === undefined ? undefined : Math.min(ms + 50, MAX_DEADLINE_WAIT_MS); // timers beyond 2^31 ms overflow; look again later
+  }
+
   /** activeDeadlineSeconds: fails the pod once past it; otherwise how long until it passes. */
   #checkDeadline(record: PodRecord): number | undefined {
     if (record.failed || isDeleting(record) || record.state === 'Terminated') return undefined;
     const startTime = record.startTime ?? record.pod.status?.startTime;
     const check = checkActiveDeadline(record.pod, startTime, this.#deps.clock.now());
-    if (!check.exceeded) return check.remainingMs;
+    if (!check.exceeded) return check.remainingMs === undefined ? undefined : Math.min(check.remainingMs + 50, MAX_DEADLINE_WAIT_MS);
     record.failed = { ...DEADLINE_EXCEEDED };
     this.#deps.events.event(podRef(record.pod), 'Normal', DEADLINE_EXCEEDED.reason, DEADLINE_EXCEEDED.message);
     this.#deps.log.info({ pod: record.key }, 'pod past its activeDeadlineSeconds; stopping it');
