@@ -119,12 +119,29 @@ export function containerLogsQuery(opts: ContainerLogOptions): Record<string, st
   return q;
 }
 
+/**
+ * How long after a container's start a one-shot read waits for its first output. The upstream kubelet
+ * reports a container running only at the PLEG relist after its start (≤ 1 s later), so a client that
+ * reads the log once it sees Running finds what the process printed first ("echo …; sleep"). This
+ * agent's status is event-driven and can say Running within milliseconds, before the process has run
+ * (or before Docker's json-file driver wrote the line): a non-follow read of a container that started
+ * less than this long ago waits until it has run that long.
+ */
+export const FIRST_OUTPUT_SETTLE_MS = 1000;
+
+export interface DockerLogsOptions {
+  docker?: Dockerode;
+  socketPath?: string;
+  /** See FIRST_OUTPUT_SETTLE_MS (0 turns the wait off). */
+  settleMs?: number;
+}
+
 /** ContainerLogs on the Docker Engine API. */
 export class DockerLogs implements ContainerLogs {
-  readonly #opts: { docker?: Dockerode; socketPath?: string };
+  readonly #opts: DockerLogsOptions;
   #docker: Dockerode | undefined;
 
-  constructor(opts: { docker?: Dockerode; socketPath?: string } = {}) {
+  constructor(opts: DockerLogsOptions = {}) {
     this.#opts = opts;
   }
 
@@ -135,16 +152,28 @@ export class DockerLogs implements ContainerLogs {
 
   /** Whether a container was created with a TTY. */
   async tty(id: string): Promise<boolean> {
+    return (await this.#inspect(id)).tty;
+  }
+
+  async #inspect(id: string): Promise<{ tty: boolean; runningForMs?: number }> {
     try {
-      return (await this.#client.getContainer(id).inspect()).Config.Tty === true;
+      const info = await this.#client.getContainer(id).inspect();
+      const started = Date.parse(info.State?.StartedAt ?? '');
+      const out: { tty: boolean; runningForMs?: number } = { tty: info.Config.Tty === true };
+      if (info.State?.Running && Number.isFinite(started)) out.runningForMs = Date.now() - started;
+      return out;
     } catch (err) {
       throw toDockerletError('inspect', err, { id });
     }
   }
 
   async open(id: string, opts: ContainerLogOptions): Promise<ContainerLogStream> {
-    const tty = await this.tty(id);
+    const { tty, runningForMs } = await this.#inspect(id);
     if (opts.tailLines === 0 && !opts.follow) return { stream: emptyStream(), tty };
+    const settleMs = this.#opts.settleMs ?? FIRST_OUTPUT_SETTLE_MS;
+    if (!opts.follow && runningForMs !== undefined && runningForMs >= 0 && runningForMs < settleMs) {
+      await sleep(settleMs - runningForMs, opts.signal);
+    }
     const res = await new Promise<Readable>((resolve, reject) => {
       this.#client.modem.dial(
         {
@@ -183,6 +212,19 @@ export class DockerLogs implements ContainerLogs {
     res.pipe(out);
     return { stream: out, tty };
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function emptyStream(): Readable {
