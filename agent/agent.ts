@@ -155,6 +155,7 @@ export class Agent implements Lifecycle {
       events,
       status,
       client,
+      clusterDNS: [...cfg.clusterDNS],
       admission: { maxPods: cfg.maxPods, allowedUnsafeSysctls: [...cfg.allowedUnsafeSysctls] },
       node: { nodeName: cfg.nodeName, hostIP, capacity: { cpuMillis: host.cpuCount * 1000, memoryBytes: host.memoryBytes } },
       pauseImage: cfg.podInfraContainerImage,
