@@ -119,7 +119,7 @@ export function podPhase(pod: Pod, statuses: ContainerStatus[], initPending: boo
 export function computePodStatus(input: StatusInput): PodStatus {
   const { pod, observed } = input;
   const inits = pod.spec.initContainers ?? [];
-  const initIdx = firstIncompleteInit(pod, observed);
+  const initIdx = firstIncompleteInit(pod, observed, (name, c) => (input.probes ? input.probes.isStarted(name, c.id) : true));
   const initPending = initIdx >= 0;
   const initFailed = initFailedForGood(pod, observed);
   const initStatuses = inits.map((c) => containerStatus(c, input, 'PodInitializing'));

@@ -97,3 +97,20 @@ test('sidecars: a running sidecar without probes reports ready (regular init con
   const s = status(p, [obs('POD'), obs('side', { kind: 'init' }), exited('app', 0)]);
   assert.equal(s.initContainerStatuses?.[0]?.ready, true, 'a running sidecar without probes is ready');
 });
+
+test('sidecars through computePodStatus: Pending and not initialized until the startup probe passes, then Running', () => {
+  const side = { ...c('side'), restartPolicy: 'Always' as const, startupProbe: { exec: { command: ['true'] } } };
+  const p = pod([c('app')], { initContainers: [side] });
+  const sideC = obs('side', { kind: 'init' });
+  let started = false;
+  const probes = { isStarted: (name: string) => name !== 'side' || started, isReady: (name: string) => name !== 'side' || started };
+  const before = status(p, [obs('POD'), sideC], { probes });
+  assert.equal(before.phase, 'Pending');
+  assert.equal(cond(before, 'Initialized')?.message, 'containers with incomplete status: [side]');
+  assert.equal(before.initContainerStatuses?.[0]?.started, false);
+  started = true;
+  const after = status(p, [obs('POD'), sideC, obs('app')], { probes });
+  assert.equal(after.phase, 'Running');
+  assert.equal(cond(after, 'Initialized')?.status, 'True');
+  assert.equal(cond(after, 'Ready')?.status, 'True');
+});
