@@ -112,8 +112,10 @@ test('kubectl debug adds an ephemeral container: it runs, reports status, and it
   assert.equal((await getPod('debugme')).status?.containerStatuses?.[0]?.restartCount, 0, 'adding it did not restart the app');
 });
 
-test('activeDeadlineSeconds lowered by an update fails the pod with DeadlineExceeded and stops it', { timeout: 90_000 }, async () => {
+test('activeDeadlineSeconds, set from the start or lowered by an update, fails the pod with DeadlineExceeded and stops it', { timeout: 90_000 }, async () => {
   await b().apply(manifest('deadline', { activeDeadlineSeconds: 3600, containers: [box('app', 'exec sleep 3600')] }));
+  // A deadline set from the start, with nothing else happening to the pod afterwards.
+  await b().apply(manifest('deadline-set', { activeDeadlineSeconds: 5, containers: [box('app', 'exec sleep 3600')] }));
   await b().waitFor(async () => (await getPod('deadline')).status?.phase === 'Running', { what: 'deadline running', timeoutMs: 60_000 });
   await b().kubectl(['patch', 'pod', 'deadline', '-n', NS, '--type=merge', '-p', '{"spec":{"activeDeadlineSeconds":2}}']);
   const p = await b().waitFor(async () => {
@@ -123,6 +125,11 @@ test('activeDeadlineSeconds lowered by an update fails the pod with DeadlineExce
   assert.equal(p.status?.reason, 'DeadlineExceeded');
   assert.equal(p.status?.message, 'Pod was active on the node longer than the specified deadline');
   await b().waitFor(async () => (await b().containerId(NS, 'deadline', 'app', { running: true })) === undefined, { what: 'app stopped', timeoutMs: 30_000 });
+  const set = await b().waitFor(async () => {
+    const pod = await getPod('deadline-set');
+    return pod.status?.phase === 'Failed' ? pod : undefined;
+  }, { what: 'deadline-set Failed', timeoutMs: 45_000 });
+  assert.equal(set.status?.reason, 'DeadlineExceeded');
 });
 
 test('admission: spec.os windows is refused with PodOSNotSupported, requests over allocatable with OutOfcpu; nothing runs', { timeout: 60_000 }, async () => {
