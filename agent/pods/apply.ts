@@ -119,7 +119,7 @@ export async function startContainer(
   const emit = (type: 'Normal' | 'Warning', reason: string, message: string) => deps.events.event(ref, type, reason, message);
   let stage: 'image' | 'config' | 'create' | 'start' = 'image';
   try {
-    const image = await deps.images.ensure(`${record.uid}/${c.name}`, c, emit, record.syncAbort?.signal);
+    const image = await deps.images.ensure(`${record.uid}/${c.name}`, c, emit, record.syncAbort?.signal, pod);
     stage = 'config';
     const env = await deps.spec.resolveEnv(pod, c, deps.envSources, { ...deps.node, podIP: sandboxIP });
     const mounts = await deps.volumes.mountsFor(pod, c, prepared, env);
