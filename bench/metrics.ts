@@ -238,7 +238,7 @@ async function measure(peer: Peer, n: number, idleS: number, scrapes: number) {
   try {
     await waitForPort(port, '127.0.0.1', 60_000);
     await waitAll(url, n);
-    await sleep(15_000); // settle past start-up work
+    await sleep(30_000); // settle past start-up work (first reads, JIT, the GCs after start-up)
     const pgid = child.proc.pid!;
     const cpu0 = groupCpuSeconds(pgid);
     await sleep(idleS * 1000);
@@ -352,7 +352,7 @@ export async function main(args: string[]): Promise<void> {
       'dockerlet[tsx]': 'the same run through tsx (as bin/dockerlet.js runs today): adds tsx\'s idle loader cost',
       cadvisor: `cAdvisor v0.53.0 library built by scripts/build-metrics-peers.sh (the cmd module is not on the Go proxy: "reading https://proxy.golang.org/github.com/google/cadvisor/cmd/@v/list: 404 Not Found"), --docker_only --housekeeping_interval=${HOUSEKEEPING} --max_housekeeping_interval=15s --store_container_labels=false --whitelisted_container_labels=${KUBE_LABELS.join(',')} (the kubelet's label set), metric sets cpu,memory,diskIO,network,process,oom_event,app`,
       scrapes: 'sequential GETs 100 ms apart with Accept-Encoding: gzip (as Prometheus sends it), over one kept-alive connection as Prometheus scrapes; time to the last byte of the body (decompressing is the scraper\'s cost, for both peers); scrape_bytes = decoded text, scrape_wire_bytes = as sent; scrape_cpu_ms = the server\'s CPU over the scrapes / count (10 ms tick resolution summed over all scrapes)',
-      cpu: 'utime+stime of the peer\'s process group over the idle window (no scrapes, after 15 s of settling), median over rounds. CPU seconds are far less sensitive to the machine\'s load than wall times (scrape latency), which include waiting for a core',
+      cpu: 'utime+stime of the peer\'s process group over the idle window (no scrapes, after 30 s of settling), median over rounds. CPU seconds are far less sensitive to the machine\'s load than wall times (scrape latency), which include waiting for a core',
       values: 'both peers running, scraped at the same moment 25 s after both listed every container; largest |a-b|/max(|a|,|b|) per metric, with the worst series',
       note: 'other engineers share this 2-core machine (see load); indicative only',
     },
