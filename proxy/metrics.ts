@@ -8,6 +8,9 @@ import type { ListenerStats } from './stats.js';
 const linear = (start: number, width: number, count: number) => Array.from({ length: count }, (_, i) => start + i * width);
 export const NETWORK_PROGRAMMING_BUCKETS = [...linear(0.25, 0.25, 2), ...linear(1, 1, 59), ...linear(60, 5, 12), ...linear(120, 30, 7)];
 
+/** How long one snapshot of the listeners' counters serves the collectors of a scrape. */
+const SNAPSHOT_MS = 250;
+
 export interface ListenerView {
   key: string;
   protocol: string;
@@ -29,6 +32,16 @@ export class ProxyMetrics {
 
   constructor(listeners: () => Iterable<ListenerView>, health?: ProxyHealth) {
     const registers = [this.registry];
+    // One read of each listener's counters per scrape (the native relay's are read under its lock),
+    // shared by the per-port collectors that run one after another in that scrape.
+    let snap: { at: number; views: ListenerView[] } | undefined;
+    const views = (): ListenerView[] => {
+      const now = Date.now();
+      if (!snap || now - snap.at > SNAPSHOT_MS) {
+        snap = { at: now, views: [...listeners()].map((v) => ({ key: v.key, protocol: v.protocol, stats: { ...v.stats } })) };
+      }
+      return snap.views;
+    };
     this.syncDuration = new Histogram({ name: 'kubeproxy_sync_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds', buckets: exponentialBuckets(0.001, 2, 15), registers });
     this.lastSync = new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds', help: 'The last time proxy rules were successfully synced', registers });
     this.lastQueued = new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds', help: 'The last time a sync of proxy rules was queued', registers });
@@ -46,7 +59,7 @@ export class ProxyMetrics {
         name, help, labelNames: ['service_port', 'protocol', ...labelNames], registers,
         collect(this: Counter | Gauge) {
           this.reset();
-          for (const v of listeners()) {
+          for (const v of views()) {
             read(v, (labels, n) => {
               const l = { service_port: v.key, protocol: v.protocol, ...labels };
               if (this instanceof Gauge) this.set(l, n);

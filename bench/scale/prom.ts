@@ -59,6 +59,6 @@ export function pct(samples: readonly number[], q: number): number | null {
 }
 
 export async function scrape(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(90_000) });
   return res.text();
 }
