@@ -1,5 +1,7 @@
-// The apply step: carries out a PodActions plan against the runtime. Every failure becomes a
-// waiting reason on the container and an Event; nothing here decides *what* to do.
+// The apply step (kuberuntime SyncPod/startContainer): carries out a PodActions plan against the
+// runtime — sandbox, then containers, each followed by its postStart hook; ephemeral containers are
+// marked with io.kubernetes.container.type=ephemeral. Every failure becomes a waiting reason on the
+// container and an Event; nothing here decides *what* to do.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';

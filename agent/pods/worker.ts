@@ -1,5 +1,7 @@
-// One sync of one pod: observe, choose the lifecycle state, plan (pure), apply, observe again,
-// publish the status. Returns what the controller should do next.
+// One sync of one pod (kubelet SyncPod/SyncTerminatingPod): observe, check activeDeadlineSeconds,
+// choose the lifecycle state, plan (pure), apply, observe again, publish the status (with ephemeral
+// container statuses and a node-made failure's reason). Terminating pods are stopped within a grace
+// budget that a later, shorter deletion cuts short. Returns what the controller should do next.
 import { readFile } from 'node:fs/promises';
 import type { Pod } from '../../kube/api.js';
 import { errorMessage } from '../../lib/errors.js';
