@@ -3,7 +3,7 @@
 // (dockerd.ts) and its own dockerlet (agent + proxy) with its own node credentials. Pods get
 // 10.100.0.0/16 (cluster CIDR, /24 per node), Services stay in 10.96.0.0/16, the LAN is 10.110.<k>.0/24:
 // all inside the egress guard's 10.96.0.0/12. stop() removes every process, namespace and directory.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 import { dockerdPaths, loadImages, removeDockerdState, saveImages, startDockerd, type DockerdPaths } from './dockerd.js';
 import { createLan, deleteLan, deleteLanSync, hostNetworkState, inNetns, pickLanIndex, planLan, type LanNode, type LanPlan } from './lan.js';
+import { startEgressWatch, type EgressWatch } from './egress-watch.js';
 import { waitFor } from './net.js';
 import { ProcessSet } from './procs.js';
 
@@ -58,6 +59,8 @@ export interface MultiNodeCluster {
   dir: string;
   /** Stops one node's dockerlet and dockerd; unplug also takes its LAN link down. */
   stopNode(name: string, opts?: { unplug?: boolean }): Promise<void>;
+  /** Packets the bed's own nftables watch (egress-watch.ts) counted leaving toward pod/LAN addresses: must stay 0. */
+  leaks(): Promise<{ out: number; forwarded: number }>;
   logTail(lines?: number): string;
   stop(): Promise<void>;
 }
@@ -79,7 +82,15 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
   const procs = new ProcessSet();
   let cp: ControlPlane | undefined;
   const nodes: BedNode[] = [];
-  const onExit = () => deleteLanSync(lan);
+  let watch: EgressWatch | undefined;
+  const onExit = () => {
+    deleteLanSync(lan);
+    try {
+      execFileSync('nft', ['delete', 'table', 'ip', `dockerlet_bed_${lan.tag}`], { stdio: 'ignore', timeout: 5_000 });
+    } catch {
+      /* not there */
+    }
+  };
   process.on('exit', onExit);
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -88,6 +99,7 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
       await cp?.stop();
       for (const n of nodes) await removeDockerdState(n.dockerd, n.dir);
       await deleteLan(lan);
+      await watch?.remove();
       if (process.env.DOCKERLET_KEEP_CLUSTER !== '1') await rm(dir, { recursive: true, force: true });
       process.removeListener('exit', onExit);
     })();
@@ -96,6 +108,7 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
 
   try {
     await createLan(lan);
+    watch = await startEgressWatch(lan.tag, lan.hostIf, [CLUSTER_CIDR, lan.cidr]);
     const imagesTar = join(dir, 'images.tar');
     const [plane] = await Promise.all([
       startControlPlane({
@@ -147,6 +160,7 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
   }
   opts.signal?.addEventListener('abort', () => void stop(), { once: true });
   const plane = cp;
+  const leakWatch = watch;
   return {
     cp: plane, lan, nodes, clusterCidr: CLUSTER_CIDR, dir,
     async stopNode(name, o = {}) {
@@ -159,6 +173,7 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
       }
       if (o.unplug) await inNetns(lan.lanNetns, ['ip', 'link', 'set', n.lanIf, 'down']).catch(() => undefined);
     },
+    leaks: () => (leakWatch ? leakWatch.counts() : Promise.resolve({ out: 0, forwarded: 0 })),
     logTail: (lines = 40) => `${plane.logTail(lines)}\n${procs.tail(lines)}`,
     stop,
   };

@@ -7,6 +7,7 @@ import {
   defaultRouteInterface, networkMatches, nodePodCIDR, parseRoutes, planPodNetwork, planRoutes, type Route,
 } from '../../../agent/network/plan.js';
 import { networkCondition, syncRoutes } from '../../../agent/network/routes.js';
+import { egressWatchScript } from '../../cluster/egress-watch.js';
 import { pickLanIndex, planLan } from '../../cluster/lan.js';
 
 function node(name: string, cidr?: string, ip?: string, extra: Partial<Node['metadata']> = {}): Node {
@@ -124,4 +125,11 @@ test('the bed LAN plan: short interface names, addresses inside 10.110.<k>.0/24,
   for (const name of [p.hostIf, p.hostPeer, p.bridge, ...p.nodes.map((n) => n.lanIf)]) assert.ok(name.length <= 15, name);
   assert.equal(pickLanIndex('2: eth0 inet 192.0.2.2/24\n9: dklb0h inet 10.110.0.1/24', 'dkl-b1-lan\n'), 2);
   assert.throws(() => planLan(256, 3), RangeError);
+});
+
+test('the bed egress watch: counters only, toward the bed ranges not via its LAN veth, and anything forwarded out of the LAN', () => {
+  const s = egressWatchScript('dockerlet_bed_b0', 'dklb0h', ['10.100.0.0/16', '10.110.0.0/24']);
+  assert.match(s, /ip daddr \{ 10\.100\.0\.0\/16, 10\.110\.0\.0\/24 \} oifname != "dklb0h" counter/);
+  assert.match(s, /iifname "dklb0h" counter/);
+  assert.doesNotMatch(s, /\b(drop|reject)\b/);
 });
