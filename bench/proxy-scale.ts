@@ -71,6 +71,7 @@ export async function main(args: string[]): Promise<void> {
     const bed: Bed = {
       env: { dir, kubeconfig, kubeProxyBin }, api, serviceCidr: cp.serviceCidr, apiserverIP,
       clusterIP: (i) => { const ip = clusterIPs.get(i); if (!ip) throw new Error(`no ClusterIP for service ${i}`); return ip; },
+      serviceCount: () => clusterIPs.size,
     };
     const full: Record<string, Record<TargetName, FullSyncSample[]>> = {};
     const idles: Partial<Record<'dockerlet' | 'haproxy', IdleResult>> = {};

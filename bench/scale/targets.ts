@@ -19,6 +19,8 @@ export interface Running {
   child: Child;
   pid: number;
   metricsUrl: string;
+  /** How many Services it is expected to serve (when the bench knows). */
+  services?: number;
   stop(): Promise<void>;
 }
 
