@@ -263,14 +263,14 @@ test('a ClusterFirst pod on a node without cluster DNS falls back to the host re
 
 // pkg/kubelet/network/dns GetPodDNS: "kubelet does not have ClusterDNS IP configured and cannot create Pod
 // using "ClusterFirst" policy. Falling back to "Default" policy." on the pod (and the node), type Warning.
-test('... and a MissingClusterDNS Warning event on the pod', {
-  todo: 'the agent does not emit MissingClusterDNS yet (requested in /tmp/team/requests-dns.md)',
-}, async () => {
+test('... and a MissingClusterDNS Warning event on the pod and on the node', async () => {
   const events = await bed.waitFor(async () => {
     const list = await bed.kubectlJson<{ items: CoreEvent[] }>(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=nodns']);
     return list.items.some((e) => e.reason === 'MissingClusterDNS') ? list.items : undefined;
   }, { what: 'a MissingClusterDNS event on pod nodns', timeoutMs: 15_000 });
   const ev = events.find((e) => e.reason === 'MissingClusterDNS')!;
   assert.equal(ev.type, 'Warning');
-  assert.match(ev.message, /ClusterDNS IP.*"ClusterFirst"/);
+  assert.match(ev.message, /^pod: "nodns_.*kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy/);
+  const nodeEvents = await bed.kubectlJson<{ items: CoreEvent[] }>(['get', 'events', '-A', '--field-selector', `involvedObject.kind=Node,involvedObject.name=${NODE},reason=MissingClusterDNS`]);
+  assert.ok(nodeEvents.items.length > 0, 'a MissingClusterDNS event on the node');
 });
