@@ -100,20 +100,42 @@ export function parseBlkioV1(bytesText: string, opsText: string): BlkioDevice[] 
  * interfaces starting with lo, veth or docker ignored.
  */
 export function parseNetDev(text: string): NetInterfaceStats[] {
+  // Hand-rolled (no split/regex per line): read on every housekeeping for every pod's netns.
   const out: NetInterfaceStats[] = [];
-  const lines = text.split('\n').slice(2);
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const name = line.slice(0, colon).trim();
-    if (!name || name.startsWith('lo') || name.startsWith('veth') || name.startsWith('docker')) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
-    if (f.length < 16) continue;
-    out.push({
-      name,
-      rxBytes: f[0]!, rxPackets: f[1]!, rxErrors: f[2]!, rxDropped: f[3]!,
-      txBytes: f[8]!, txPackets: f[9]!, txErrors: f[10]!, txDropped: f[11]!,
-    });
+  let pos = text.indexOf('\n', text.indexOf('\n') + 1) + 1; // past the two header lines
+  if (pos <= 0) return out;
+  const f: number[] = new Array(16);
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', pos);
+    if (colon > 0 && colon < end) {
+      const name = text.slice(pos, colon).trim();
+      if (name && !name.startsWith('lo') && !name.startsWith('veth') && !name.startsWith('docker')) {
+        let n = 0;
+        let i = colon + 1;
+        while (n < 16 && i < end) {
+          while (i < end && text.charCodeAt(i) === 32) i++;
+          if (i >= end) break;
+          let v = 0;
+          let digits = 0;
+          for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) {
+            v = v * 10 + (c - 48);
+            digits++;
+          }
+          if (digits === 0) break; // not a number: a malformed line
+          f[n++] = v;
+        }
+        if (n >= 16) {
+          out.push({
+            name,
+            rxBytes: f[0]!, rxPackets: f[1]!, rxErrors: f[2]!, rxDropped: f[3]!,
+            txBytes: f[8]!, txPackets: f[9]!, txErrors: f[10]!, txDropped: f[11]!,
+          });
+        }
+      }
+    }
+    pos = end + 1;
   }
   return out;
 }

@@ -109,3 +109,19 @@ test('/proc/<pid>/net/dev: lo, veth* and docker* skipped; rx/tx columns as cAdvi
     name: 'eth0', rxBytes: 123456, rxPackets: 789, rxErrors: 1, rxDropped: 2, txBytes: 65432, txPackets: 321, txErrors: 3, txDropped: 4,
   }]);
 });
+
+test('/proc/<pid>/net/dev: an interface name without spaces after the colon, a short or garbled line, no trailing newline', () => {
+  const text = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    'eth1:9007199254740991 2 0 0 0 0 0 0 7 1 0 0 0 0 0 0',
+    ' bad0: 1 2 3',
+    ' bad1: 1 2 x 4 0 0 0 0 5 6 7 8 0 0 0 0',
+    '  tunl0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0',
+  ].join('\n');
+  assert.deepEqual(parseNetDev(text).map((i) => [i.name, i.rxBytes, i.rxPackets, i.txBytes, i.txPackets]), [
+    ['eth1', 9007199254740991, 2, 7, 1], ['tunl0', 0, 0, 0, 0],
+  ]);
+  assert.deepEqual(parseNetDev(''), []);
+  assert.deepEqual(parseNetDev('only one line'), []);
+});
