@@ -111,6 +111,28 @@ export async function queryA(server: string, name: string): Promise<string[]> {
   return r.resolve4(name);
 }
 
+/** The addresses under the "Name: <name>" lines of busybox nslookup output (the server's own lines skipped). */
+export function parseNslookup(out: string, name: string): string[] {
+  const addrs: string[] = [];
+  let inAnswer = false;
+  for (const line of out.split('\n').map((l) => l.trim())) {
+    const n = /^Name:\s*(\S+)$/.exec(line);
+    if (n) inAnswer = n[1] === name || n[1] === `${name}.`;
+    else if (!line) inAnswer = false;
+    const a = /^Address:\s*(\S+)$/.exec(line);
+    if (a && inAnswer) addrs.push(a[1]!);
+  }
+  return addrs.sort();
+}
+
+/**
+ * A query function for deployClusterDns that runs the host's busybox nslookup through exec (e.g. inside a
+ * bed node's network namespace, where the pod network is routed).
+ */
+export function nslookupVia(exec: (cmd: string[]) => Promise<{ stdout: string }>): (server: string, name: string) => Promise<string[]> {
+  return async (server, name) => parseNslookup((await exec(['busybox', 'nslookup', '-type=a', name, server])).stdout, name);
+}
+
 /**
  * Makes sure the CoreDNS image exists on the Docker daemon (`docker` CLI env decides which), building
  * it with scripts/build-coredns.sh when not (seconds when the binary is cached). Returns the image.

@@ -6,10 +6,10 @@
 // counters do not move.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { deployClusterDns, ensureCorednsImage } from '../../cluster/dns.js';
+import { deployClusterDns, ensureCorednsImage, nslookupVia } from '../../cluster/dns.js';
 import { startMultiNodeCluster, type MultiNodeCluster } from '../../cluster/multinode.js';
 import { pollValue } from '../../cluster/net.js';
-import { egressGuardCounters, inNode, kubectl, kubectlApply, podSh } from '../network/helpers.js';
+import { egressGuardCounters, kubectl, kubectlApply, podSh } from '../network/helpers.js';
 
 const NS = 'dns-e2e';
 const DNS_IP = '10.96.0.10';
@@ -63,10 +63,9 @@ before(async () => {
   const image = await ensureCorednsImage();
   bed = await startMultiNodeCluster({ nodes: 3, images: [image] });
   nodes = bed.nodes.map((n) => n.name);
-  const first = nodes[0]!;
   // The test process cannot reach pod IPs on the nodes' networks; ask CoreDNS from the first node's namespace.
-  const query = async (server: string, name: string) =>
-    answers(await inNode(b(), first, ['busybox', 'nslookup', '-type=a', name, server]).catch(() => '')).get(name) ?? [];
+  const first = bed.nodes[0]!;
+  const query = nslookupVia((cmd) => first.exec(cmd));
   await deployClusterDns({ kubeconfig: bed.cp.adminKubeconfigPath, image, replicas: 2, query, timeoutMs: 180_000 });
   await kubectl(bed, ['create', 'namespace', NS]);
   const labels = { app: 'web' };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { COREDNS_MANIFEST, renderClusterDns, withoutForward } from '../../cluster/dns.js';
+import { COREDNS_MANIFEST, parseNslookup, renderClusterDns, withoutForward } from '../../cluster/dns.js';
 
 const manifest = readFileSync(COREDNS_MANIFEST, 'utf8');
 
@@ -65,4 +65,11 @@ test('options: cluster IP, domain, image, replicas, upstream', () => {
 test('withoutForward drops a one-line or block forward and loop, nothing else', () => {
   assert.equal(withoutForward('.:53 {\n  errors\n  forward . 1.2.3.4\n  loop\n  cache 30\n}'), '.:53 {\n  errors\n  cache 30\n}');
   assert.equal(withoutForward('.:53 {\n  forward . /etc/resolv.conf {\n    max_concurrent 1000\n    policy { x }\n  }\n  reload\n}'), '.:53 {\n  reload\n}');
+});
+
+test('parseNslookup takes the answer addresses, not the server line', () => {
+  const out = 'Server:\t\t10.100.2.2\nAddress:\t10.100.2.2:53\n\nName:\tweb.ns.svc.cluster.local\nAddress: 10.100.0.7\nName:\tweb.ns.svc.cluster.local\nAddress: 10.100.1.4\n\n';
+  assert.deepEqual(parseNslookup(out, 'web.ns.svc.cluster.local'), ['10.100.0.7', '10.100.1.4']);
+  assert.deepEqual(parseNslookup(out, 'other.ns.svc.cluster.local'), []);
+  assert.deepEqual(parseNslookup("** server can't find x.cluster.local: NXDOMAIN\n", 'x.cluster.local'), []);
 });
