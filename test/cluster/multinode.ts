@@ -59,6 +59,8 @@ export interface MultiNodeCluster {
   dir: string;
   /** Stops one node's dockerlet and dockerd; unplug also takes its LAN link down. */
   stopNode(name: string, opts?: { unplug?: boolean }): Promise<void>;
+  /** Stops one node's dockerlet and starts it again with the same arguments (dockerd keeps running). */
+  restartAgent(name: string): Promise<void>;
   /** Packets the bed's own nftables watch (egress-watch.ts) counted leaving toward pod/LAN addresses: must stay 0. */
   leaks(): Promise<{ out: number; forwarded: number }>;
   logTail(lines?: number): string;
@@ -172,6 +174,10 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
         n.running = false;
       }
       if (o.unplug) await inNetns(lan.lanNetns, ['ip', 'link', 'set', n.lanIf, 'down']).catch(() => undefined);
+    },
+    async restartAgent(name) {
+      await procs.stop(`dockerlet-${name}`, 15_000);
+      procs.start(`dockerlet-${name}`);
     },
     leaks: () => (leakWatch ? leakWatch.counts() : Promise.resolve({ out: 0, forwarded: 0 })),
     logTail: (lines = 40) => `${plane.logTail(lines)}\n${procs.tail(lines)}`,

@@ -9,6 +9,7 @@
 // counters do not move. (Rescheduling after a node removal takes the pod GC's 40 s: test/slow/network/.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cidrContains } from '../../../proxy/cidr.js';
 import { ensureUdpEchoImage } from '../../cluster/images.js';
@@ -158,6 +159,20 @@ test('NodePort on each node\'s LAN address reaches pods on the other nodes', asy
     const remote = pods.filter((p) => p.node !== n.name && seen.has(p.name));
     assert.equal(remote.length, 4, `${n.name}:${nodePort} reached ${[...seen].join(', ')}`);
   }
+});
+
+test('a restarted dockerlet adopts its pod network: same bridge, pods keep their IPs, routes stay', async () => {
+  const n1 = b().nodes[0];
+  assert.ok(n1);
+  const before = (await b().nodes[0]?.docker.getNetwork('dockerlet0').inspect()) as { Id: string };
+  const routesBefore = await ownRoutes(n1.name);
+  await b().restartAgent(n1.name);
+  await pollValue('the restarted agent adopts dockerlet0', 90_000, async () => ((await readFile(n1.agentLog, 'utf8')).includes('"pod network adopted"') ? true : undefined));
+  const after = (await n1.docker.getNetwork('dockerlet0').inspect()) as { Id: string };
+  assert.equal(after.Id, before.Id, 'the same Docker network');
+  assert.deepEqual(await ownRoutes(n1.name), routesBefore);
+  const again = await readyEchoPods(b(), NS, 6, 60_000);
+  assert.deepEqual(again.map((p) => `${p.name}=${p.ip}`).sort(), pods.map((p) => `${p.name}=${p.ip}`).sort());
 });
 
 test('a node removed (dockerlet and dockerd stopped, Node deleted): the others drop its route', async () => {
