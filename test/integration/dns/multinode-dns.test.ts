@@ -6,7 +6,7 @@
 // counters do not move.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { deployClusterDns, ensureCorednsImage, nslookupVia } from '../../cluster/dns.js';
+import { deployClusterDns, ensureCorednsImage, nslookupVia, parseNslookup } from '../../cluster/dns.js';
 import { startMultiNodeCluster, type MultiNodeCluster } from '../../cluster/multinode.js';
 import { pollValue } from '../../cluster/net.js';
 import { egressGuardCounters, kubectl, kubectlApply, podSh } from '../network/helpers.js';
@@ -22,21 +22,6 @@ const b = (): MultiNodeCluster => {
   assert.ok(bed, 'bed is up');
   return bed;
 };
-
-/** Addresses under the "Name:" lines of busybox nslookup output. */
-function answers(out: string): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  let cur: string[] | undefined;
-  for (const line of out.split('\n').map((l) => l.trim())) {
-    const n = /^Name:\s*(\S+)$/.exec(line);
-    if (n) m.set(n[1]!, (cur = m.get(n[1]!) ?? []));
-    const a = /^Address:\s*(\S+)$/.exec(line);
-    if (a && cur) cur.push(a[1]!);
-    if (!line) cur = undefined;
-  }
-  for (const v of m.values()) v.sort();
-  return m;
-}
 
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string };
@@ -124,10 +109,10 @@ test('from a pod on every node: Service names resolve, wget by name answers, the
     const pod = `client-${node}`;
     const fqdn = `web.${NS}.svc.cluster.local`;
     const out = await podSh(b(), NS, pod, 'main', `nslookup -type=a ${fqdn} 2>&1; true`);
-    assert.deepEqual(answers(out).get(fqdn), [web.spec.clusterIP], `${node}:\n${out}`);
+    assert.deepEqual(parseNslookup(out, fqdn), [web.spec.clusterIP], `${node}:\n${out}`);
     const headless = `web-headless.${NS}.svc.cluster.local`;
     const hout = await podSh(b(), NS, pod, 'main', `nslookup -type=a ${headless} 2>&1; true`);
-    assert.deepEqual(answers(hout).get(headless), podIPs, `${node}:\n${hout}`);
+    assert.deepEqual(parseNslookup(hout, headless), podIPs, `${node}:\n${hout}`);
     // libc's resolver: search path and ndots:5 (web.<ns> → web.<ns>.svc.cluster.local), then the ClusterIP.
     const body = (await podSh(b(), NS, pod, 'main', `timeout 10 wget -q -O - http://web.${NS}/ 2>&1; true`)).trim();
     assert.ok(names.has(body), `${node}: wget http://web.${NS}/ answered ${JSON.stringify(body)}; backends ${[...names].join(' ')}`);
