@@ -193,7 +193,7 @@ export class Agent implements Lifecycle {
     if (client) {
       this.#node = new NodeController({
         client, nodeName: cfg.nodeName, runtime, events, log: child('node'),
-        config: { labels: { ...cfg.nodeLabels }, taints: cfg.registerWithTaints.map((t) => ({ ...t })), maxPods: cfg.maxPods, kubeletPort: cfg.port, kubeletVersion: KUBELET_VERSION, nodeIP: hostIP },
+        config: { hostname: cfg.nodeName, labels: { ...cfg.nodeLabels }, taints: cfg.registerWithTaints.map((t) => ({ ...t })), maxPods: cfg.maxPods, kubeletPort: cfg.port, kubeletVersion: KUBELET_VERSION, nodeIP: hostIP },
       });
       parts.push({ name: 'node', part: this.#node });
       if (podNetwork) parts.push({ name: 'pod-network', part: podNetwork });

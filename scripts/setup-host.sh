@@ -24,6 +24,12 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v openssl >/dev/null || missing+=(openssl)
 # A real Prometheus and promtool for the metrics tests (the tests start their own server on loopback).
 command -v promtool >/dev/null || missing+=(prometheus)
+# A local registry with htpasswd for the image pull tests; nftables, iproute2 and curl for the multi-node bed.
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v nft >/dev/null || missing+=(nftables)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update -qq
