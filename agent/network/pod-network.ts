@@ -159,7 +159,15 @@ export class PodNetwork implements Lifecycle {
       }).finally(() => {
         this.#ensuring = undefined;
       });
-      await this.#ensuring;
+      try {
+        await this.#ensuring;
+      } catch (err) {
+        // No pod network, no routes worth having: NetworkUnavailable=True keeps new pods off this node
+        // (the node lifecycle controller taints it network-unavailable:NoSchedule) until it works.
+        const cond = networkCondition(self, false, `pod network for ${cidr} could not be set up: ${errorMessage(err)}`.slice(0, 500), new Date(this.#clock.now()));
+        if (cond) await patchNetworkCondition(this.#d.client, this.#d.nodeName, cond).catch((e: unknown) => this.#log.warn({ err: e }, 'cannot write NetworkUnavailable'));
+        throw err;
+      }
     }
     if (this.#o.routes === false) return;
     const r = await syncRoutes(this.#host, this.#d.nodeName, nodes);
