@@ -209,3 +209,32 @@ test('pod cgroup limits as ResourceConfigForPod (sidecars and init containers, p
   assert.equal(podCgroupResources(init).cpuShares, 2048);
   assert.equal(buildSandboxSpec(g, 'pause').podResources?.memoryLimitBytes, 2 * 1024 ** 3);
 });
+
+test('pod cgroup files: v1 controllers or the v2 unified files; empty pod dirs removed, busy ones kept', async () => {
+  const { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writePodCgroup, removeEmptyCgroups } = await import('../../../runtime/docker/runtime.js');
+  const v1 = mkdtempSync(join(tmpdir(), 'cg1-'));
+  const v2 = mkdtempSync(join(tmpdir(), 'cg2-'));
+  try {
+    for (const c of ['cpu', 'memory']) mkdirSync(join(v1, c, 'kubepods/pod1'), { recursive: true });
+    await writePodCgroup('/kubepods/pod1', { cpuShares: 102, cpuPeriod: 100000, cpuQuota: 10000, memoryLimitBytes: 1 << 26 }, v1);
+    const r1 = (p: string) => readFileSync(join(v1, p), 'utf8');
+    assert.deepEqual([r1('cpu/kubepods/pod1/cpu.shares'), r1('cpu/kubepods/pod1/cpu.cfs_quota_us'), r1('memory/kubepods/pod1/memory.limit_in_bytes')], ['102', '10000', String(1 << 26)]);
+    writeFileSync(join(v2, 'cgroup.controllers'), 'cpu memory');
+    mkdirSync(join(v2, 'kubepods/burstable/pod2'), { recursive: true });
+    await writePodCgroup('/kubepods/burstable/pod2', { cpuShares: 1024, cpuPeriod: 100000, cpuQuota: 50000 }, v2);
+    assert.equal(readFileSync(join(v2, 'kubepods/burstable/pod2/cpu.weight'), 'utf8'), '39');
+    assert.equal(readFileSync(join(v2, 'kubepods/burstable/pod2/cpu.max'), 'utf8'), '50000 100000');
+    // removal: a dir with files is busy here (rmdir refuses), an empty one goes.
+    mkdirSync(join(v1, 'cpu', 'kubepods/besteffort/pod3'), { recursive: true });
+    assert.equal(await removeEmptyCgroups(['/kubepods/besteffort/pod3'], v1), true);
+    assert.equal(existsSync(join(v1, 'cpu', 'kubepods/besteffort/pod3')), false);
+    assert.equal(await removeEmptyCgroups(['/kubepods/pod1'], v1), false);
+    assert.ok(existsSync(join(v1, 'cpu', 'kubepods/pod1')));
+  } finally {
+    rmSync(v1, { recursive: true, force: true });
+    rmSync(v2, { recursive: true, force: true });
+  }
+});
