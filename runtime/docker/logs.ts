@@ -124,10 +124,12 @@ export function containerLogsQuery(opts: ContainerLogOptions): Record<string, st
  * reports a container running only at the PLEG relist after its start (≤ 1 s later), so a client that
  * reads the log once it sees Running finds what the process printed first ("echo …; sleep"). This
  * agent's status is event-driven and can say Running within milliseconds, before the process has run
- * (or before Docker's json-file driver wrote the line): a non-follow read of a container that started
- * less than this long ago waits until it has run that long.
+ * (or before Docker's json-file driver wrote the line; on a loaded host, seconds): a non-follow read of
+ * a container that started less than this long ago and has no output yet waits, looking every
+ * SETTLE_POLL_MS, until output appears or the container has run this long.
  */
-export const FIRST_OUTPUT_SETTLE_MS = 1000;
+export const FIRST_OUTPUT_SETTLE_MS = 3000;
+const SETTLE_POLL_MS = 200;
 
 export interface DockerLogsOptions {
   docker?: Dockerode;
@@ -171,9 +173,26 @@ export class DockerLogs implements ContainerLogs {
     const { tty, runningForMs } = await this.#inspect(id);
     if (opts.tailLines === 0 && !opts.follow) return { stream: emptyStream(), tty };
     const settleMs = this.#opts.settleMs ?? FIRST_OUTPUT_SETTLE_MS;
-    if (!opts.follow && runningForMs !== undefined && runningForMs >= 0 && runningForMs < settleMs) {
-      await sleep(settleMs - runningForMs, opts.signal);
+    const young = !opts.follow && runningForMs !== undefined && runningForMs >= 0 && runningForMs < settleMs;
+    const deadline = young ? Date.now() + settleMs - runningForMs : 0;
+    // A young container: read its log once it has some, or once it has run settleMs.
+    while (young && Date.now() < deadline && !(await this.#hasOutput(id, opts, tty))) {
+      await sleep(Math.min(SETTLE_POLL_MS, deadline - Date.now()), opts.signal);
+      if (opts.signal?.aborted) return { stream: emptyStream(), tty };
     }
+    return { stream: await this.#openOnce(id, opts, tty), tty };
+  }
+
+  /** Whether the log (as opts select it) has at least one byte: its last line, cut to one byte. */
+  async #hasOutput(id: string, opts: ContainerLogOptions, tty: boolean): Promise<boolean> {
+    const { signal: _signal, ...rest } = opts;
+    const stream = await this.#openOnce(id, { ...rest, follow: false, tailLines: 1, limitBytes: 1 }, tty);
+    let bytes = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) bytes += chunk.length;
+    return bytes > 0;
+  }
+
+  async #openOnce(id: string, opts: ContainerLogOptions, tty: boolean): Promise<Readable> {
     const res = await new Promise<Readable>((resolve, reject) => {
       this.#client.modem.dial(
         {
@@ -210,7 +229,7 @@ export class DockerLogs implements ContainerLogs {
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
     res.pipe(out);
-    return { stream: out, tty };
+    return out;
   }
 }
 

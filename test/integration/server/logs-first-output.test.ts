@@ -1,7 +1,8 @@
 // A one-shot log read right after a container started (what a client does as soon as it sees Running:
 // the conformance spec "Pods should support retrieving logs from the container over websockets" reads
 // once after CreateSync) gets the container's first output, even when the process prints it a moment
-// after Docker reported it started; a follow read and a read of an older container are not held back.
+// (0.3 s, 1.5 s) after Docker reported it started; a container that prints nothing reads empty; a
+// follow read streams everything.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
@@ -34,6 +35,16 @@ test('a read right after the start sees the first line printed 0.3 s later', asy
   const logs = new DockerLogs({ docker });
   const id = await start(`${NAME}-a`, 'sleep 0.3; echo container is alive; exec sleep 100');
   assert.equal(await readAll(logs, id), 'container is alive\n');
+});
+
+test('a read right after the start of a container that prints after 1.5 s, or never: its line, or an empty log', async () => {
+  const logs = new DockerLogs({ docker });
+  const late = await start(`${NAME}-c`, 'sleep 1.5; echo late line; exec sleep 100');
+  assert.equal(await readAll(logs, late), 'late line\n');
+  const mute = await start(`${NAME}-d`, 'exec sleep 100');
+  assert.equal(await readAll(logs, mute), '');
+  const chatty = await start(`${NAME}-e`, 'for i in 1 2 3; do echo line $i; done; exec sleep 100');
+  assert.match(await readAll(logs, chatty), /^line 1\n/, 'output already there is read at once, from the start');
 });
 
 test('a follow read streams from the start and ends with the container', async () => {
