@@ -109,6 +109,8 @@ export class Proxier implements Lifecycle {
   /** Slices by Service, rebuilt at each sync and kept from events in between (endpoint changes in place). */
   readonly #slices = new SliceIndex();
   #slicesIndexed = false;
+  /** Service ports given newer endpoints in place while a sync was running: that sync leaves them alone. */
+  #appliedDuringSync = new Set<string>();
 
   constructor(deps: ProxierDeps) {
     this.#topology = new NodeTopology(deps.nodeName);
@@ -216,8 +218,8 @@ export class Proxier implements Lifecycle {
       r.entry = e;
       if (changed) r.listener.setEndpoints(e.endpoints);
     }
-    // A sync in flight read the tables before this change and may write its older entries: one more follows.
-    if (this.#syncing) this.#again = true;
+    // A sync in flight read the tables before this change: it must not write its older entries back.
+    if (this.#syncing) for (const e of plan) this.#appliedDuringSync.add(e.key);
     if (Number.isFinite(trigger)) this.metrics.observeProgramming([trigger], Date.now());
     return true;
   }
@@ -276,6 +278,7 @@ export class Proxier implements Lifecycle {
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
     const triggers = this.#triggerTimes.splice(0);
+    this.#appliedDuringSync.clear();
     const sliceList = d.slices.list();
     this.#slices.reset(sliceList);
     this.#slicesIndexed = true;
@@ -343,7 +346,7 @@ export class Proxier implements Lifecycle {
     }
     for (const { from, to } of diff.updated) {
       const r = this.#running.get(to.key);
-      if (!r) continue;
+      if (!r || this.#appliedDuringSync.has(to.key)) continue;
       r.entry = to;
       if (balancerConfigChanged(from, to)) this.#reselect(r);
       else r.listener.setEndpoints(to.endpoints);
