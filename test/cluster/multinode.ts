@@ -4,6 +4,7 @@
 // 10.100.0.0/16 (cluster CIDR, /24 per node), Services stay in 10.96.0.0/16, the LAN is 10.110.<k>.0/24:
 // all inside the egress guard's 10.96.0.0/12. stop() removes every process, namespace and directory.
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +88,16 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
   let watch: EgressWatch | undefined;
   const onExit = () => {
     deleteLanSync(lan);
+    // Daemons SIGKILLed on the way out leave their mounts and directories: unmount lazily, then remove.
+    const ours = [dir, ...lan.nodes.map((n) => `/run/dkl-${lan.tag}-${n.lanIf}`)];
+    for (const m of mountsUnderSync(ours)) {
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore', timeout: 5_000 });
+      } catch {
+        /* gone */
+      }
+    }
+    if (process.env.DOCKERLET_KEEP_CLUSTER !== '1') for (const d of ours) rmSync(d, { recursive: true, force: true });
     try {
       execFileSync('nft', ['delete', 'table', 'ip', `dockerlet_bed_${lan.tag}`], { stdio: 'ignore', timeout: 5_000 });
     } catch {
@@ -94,6 +105,8 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
     }
   };
   process.on('exit', onExit);
+  // On SIGINT/SIGTERM/SIGHUP the process set SIGKILLs the daemons and runs this (no 'exit' event then).
+  procs.exitCleanup = onExit;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -183,6 +196,19 @@ export async function startMultiNodeCluster(opts: MultiNodeOptions = {}): Promis
     logTail: (lines = 40) => `${plane.logTail(lines)}\n${procs.tail(lines)}`,
     stop,
   };
+}
+
+/** Mount points under any of the prefixes, deepest first (synchronous, for exit hooks). */
+function mountsUnderSync(prefixes: string[]): string[] {
+  let lines: string[];
+  try {
+    lines = readFileSync('/proc/self/mounts', 'utf8').split('\n');
+  } catch {
+    return [];
+  }
+  return lines.map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+    .filter((m) => prefixes.some((p) => m === p || m.startsWith(`${p}/`)))
+    .sort((a, b) => b.length - a.length);
 }
 
 /** kubectl -o json with the given kubeconfig. */
