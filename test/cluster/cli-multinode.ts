@@ -5,6 +5,7 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { errorMessage } from '../../lib/errors.js';
+import { deployClusterDns, ensureCorednsImage, nslookupVia } from './dns.js';
 import { startMultiNodeCluster, type MultiNodeCluster } from './multinode.js';
 
 export async function runMultiNode(count: number, outDir: string): Promise<number> {
@@ -25,7 +26,15 @@ export async function runMultiNode(count: number, outDir: string): Promise<numbe
   let bed: MultiNodeCluster;
   const t0 = Date.now();
   try {
-    bed = await startMultiNodeCluster({ nodes: count, log: true, signal: abort.signal });
+    const dnsImage = await ensureCorednsImage({ signal: abort.signal });
+    bed = await startMultiNodeCluster({ nodes: count, log: true, signal: abort.signal, images: [dnsImage] });
+    const first = bed.nodes[0]!;
+    try {
+      await deployClusterDns({ kubeconfig: bed.cp.adminKubeconfigPath, image: dnsImage, replicas: Math.min(2, count), signal: abort.signal, query: nslookupVia((cmd) => first.exec(cmd)) });
+    } catch (err) {
+      await bed.stop();
+      throw err;
+    }
   } catch (err) {
     console.error(errorMessage(err));
     return 1;
@@ -39,6 +48,7 @@ export async function runMultiNode(count: number, outDir: string): Promise<numbe
       '',
       `${count}-node bed ready in ${Date.now() - t0} ms; API server ${bed.cp.server} (nodes use https://${bed.lan.hostIP}:${bed.cp.apiPort})`,
       `  admin:     kubectl --kubeconfig ${rel(adminPath)} get nodes -o wide`,
+      '  DNS:       kube-system/kube-dns 10.96.0.10 (CoreDNS, cluster.local; no upstream forward)',
       `  LAN:       ${bed.lan.cidr} (host ${bed.lan.hostIP}), pods ${bed.clusterCidr}, services ${bed.cp.serviceCidr}`,
       ...bed.nodes.map((n) => `  ${n.name}: ${n.ip}  nsenter --net=/var/run/netns/${n.netns} ...  docker -H unix://${n.dockerd.socket} ps  log ${n.agentLog}`),
       `  work dir:  ${bed.dir}`,
