@@ -167,3 +167,15 @@ export function hasCapSysResource(statusText?: string): boolean {
   }
 }
 
+
+/**
+ * dockershim's rewriteResolvFile: on a user-defined Docker network Docker writes its embedded DNS
+ * (nameserver 127.0.0.11) into the sandbox's resolv.conf; the kubelet's servers/searches/options go there
+ * instead. Containers joined to the sandbox share that file.
+ */
+export async function rewriteResolvConf(path: string, dns: { servers: string[]; searches: string[]; options: string[] }): Promise<void> {
+  const lines = dns.servers.map((s) => `nameserver ${s}`);
+  if (dns.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
+  if (dns.options.length) lines.push(`options ${dns.options.join(' ')}`);
+  await writeFile(path, `${lines.join('\n')}\n`);
+}

@@ -15,7 +15,7 @@ import { watchEvents } from './events.js';
 import { execInContainer } from './exec.js';
 import {
   ensureFile, hasCapSysResource, hostDevices, privilegedCapabilities, readSeccompProfile, removeEmptyCgroups, writeGeneratedFile,
-  writePodCgroup,
+  rewriteResolvConf, writePodCgroup,
 } from './host.js';
 import * as images from './images.js';
 import { LogStream, logsQuery } from './logs.js';
@@ -161,6 +161,7 @@ export class DockerRuntime implements ContainerRuntime {
     const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec, await this.#hostFacts()))));
     try {
       await this.startContainer(id);
+      if (spec.dns && spec.network) await rewriteResolvConf((await this.#client.getContainer(id).inspect()).ResolvConfPath, spec.dns);
     } catch (err) {
       await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: e }, 'removing failed sandbox'));
       throw err;

@@ -86,10 +86,8 @@ after(async () => {
 });
 
 // On the per-node pod network (a user-defined Docker bridge) Docker writes its embedded resolver
-// (nameserver 127.0.0.11, forwarding to 10.96.0.10) unless the sandbox's file is rewritten as dockershim did.
-test("every node writes the kubelet's resolv.conf for a ClusterFirst pod", {
-  todo: 'Docker writes nameserver 127.0.0.11 on the pod network: the sandbox resolv.conf rewrite is requested (requests-dns.md #3)',
-}, async () => {
+// (nameserver 127.0.0.11, forwarding to 10.96.0.10); the sandbox's file is rewritten as dockershim did.
+test("every node writes the kubelet's resolv.conf for a ClusterFirst pod", async () => {
   for (const node of nodes) {
     const conf = await podSh(b(), NS, `client-${node}`, 'main', 'cat /etc/resolv.conf');
     const lines = conf.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
