@@ -131,6 +131,8 @@ export interface ContainerCreateSpec {
   capAdd?: string[];
   capDrop?: string[];
   sharePid?: boolean;
+  /** Join this container's PID namespace (an ephemeral container's targetContainerName): PidMode container:<id>. */
+  pidContainerId?: string;
   hostNetwork?: boolean;
   /** hostPID / hostIPC: the container joins the host's PID / IPC namespace. */
   hostPid?: boolean;

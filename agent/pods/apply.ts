@@ -138,7 +138,12 @@ export async function startContainer(
     if (action.kind === 'ephemeral') {
       spec.annotations[Annotations.type] = EPHEMERAL_TYPE;
       const target = (c as EphemeralContainer).targetContainerName;
-      if (target) spec.annotations[TARGET_ANNOTATION] = target;
+      if (target) {
+        spec.annotations[TARGET_ANNOTATION] = target;
+        // kubectl debug --target: the target's PID namespace (dockershim: PidMode container:<target id>).
+        const running = deps.cache.containersOf(record.uid).find((o) => o.kind !== 'sandbox' && o.containerName === target && o.state === 'running');
+        if (running) spec.pidContainerId = running.id;
+      }
     }
     const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec));
     emit('Normal', 'Created', `Created container: ${c.name}`);

@@ -163,6 +163,7 @@ export function containerCreateOptions(spec: ContainerCreateSpec, facts: DockerH
     ReadonlyRootfs: spec.readOnlyRootfs ?? false,
   };
   if (spec.hostPid) host.PidMode = 'host';
+  else if (spec.pidContainerId) host.PidMode = `container:${spec.pidContainerId}`;
   else if (spec.sharePid) host.PidMode = sandbox;
   if (spec.tmpfs?.length) {
     host.Tmpfs = {};

@@ -90,7 +90,7 @@ test('a Job-like pod with a sidecar Succeeds when its app exits 0, and the sidec
 test('kubectl debug adds an ephemeral container: it runs, reports status, and its logs and exec work', { timeout: 120_000 }, async () => {
   await b().apply(manifest('debugme', { containers: [box('app', 'exec sleep 3600')] }));
   await b().waitFor(async () => (await getPod('debugme')).status?.phase === 'Running', { what: 'debugme running', timeoutMs: 60_000 });
-  await b().kubectl(['debug', 'debugme', '-n', NS, '--image', IMAGE, '--image-pull-policy', 'IfNotPresent', '-c', 'dbg', '--', 'sh', '-c', 'while true; do echo polo; sleep 2; done']);
+  await b().kubectl(['debug', 'debugme', '-n', NS, '--image', IMAGE, '--image-pull-policy', 'IfNotPresent', '-c', 'dbg', '--target', 'app', '--', 'sh', '-c', 'while true; do echo polo; sleep 2; done']);
   const p = await b().waitFor(async () => {
     const pod = await getPod('debugme');
     const s = (pod.status as { ephemeralContainerStatuses?: ContainerStatus[] }).ephemeralContainerStatuses?.find((x) => x.name === 'dbg');
@@ -109,6 +109,8 @@ test('kubectl debug adds an ephemeral container: it runs, reports status, and it
   }, { what: 'kubectl logs -c dbg', timeoutMs: 30_000 });
   assert.match(logs, /polo/);
   assert.equal((await b().kubectl(['exec', 'debugme', '-n', NS, '-c', 'dbg', '--', 'echo', 'marco'])).trim(), 'marco');
+  // --target app: the debug container sees the target's processes (its PID namespace).
+  assert.match(await b().kubectl(['exec', 'debugme', '-n', NS, '-c', 'dbg', '--', 'ps']), /sleep 3600/);
   assert.equal((await getPod('debugme')).status?.containerStatuses?.[0]?.restartCount, 0, 'adding it did not restart the app');
 });
 
