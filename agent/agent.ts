@@ -4,7 +4,8 @@
 // build()/listen(). The kube client and the runtime come in from the caller; standalone without a client.
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import type { Pod } from '../kube/api.js';
+import type { Pod, Secret } from '../kube/api.js';
+import { isNotFound } from '../kube/errors.js';
 import type { Service } from '../kube/api-network.js';
 import { EventRecorder } from '../kube/events.js';
 import type { KubeShared } from '../kube/shared.js';
@@ -16,6 +17,7 @@ import type { Logger } from '../lib/log.js';
 import { KUBELET_VERSION } from '../lib/version.js';
 import { Collector } from '../metrics/collector.js';
 import { registerMetricsRoutes } from '../metrics/routes.js';
+import * as dockerImages from '../runtime/docker/images.js';
 import type { DockerRuntime } from '../runtime/docker/runtime.js';
 import { DockerContainerStreams } from '../runtime/docker/streams.js';
 import type { AgentConfig } from './config.js';
@@ -27,6 +29,8 @@ import { qosClass } from './containers/qos.js';
 import { informerServiceEnv } from './containers/service-env.js';
 import { kubeEnvSources } from './containers/sources.js';
 import { readHostInfo } from './node/hostinfo.js';
+import { ImageGC } from './images/gc.js';
+import { nodeCredentialPaths, readNodeCredentials } from './images/keyring.js';
 import { NodeController } from './node/controller.js';
 import { PodNetwork } from './network/pod-network.js';
 import { ProberManager } from './prober/manager.js';
@@ -134,7 +138,14 @@ export class Agent implements Lifecycle {
     const deps: WorkerDeps = {
       runtime,
       cache,
-      images: new ImageManager(runtime, systemClock, child('images')),
+      images: new ImageManager(runtime, systemClock, child('images'), {
+        // Pull credentials as upstream's credentialprovider: the pod's imagePullSecrets, then the node's docker config.
+        ...(client ? { secret: (ns: string, name: string) => client.get<Secret>(`/api/v1/namespaces/${ns}/secrets/${name}`).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }) } : {}),
+        nodeCredentials: () => readNodeCredentials(nodeCredentialPaths(cfg.rootDir)),
+      }),
       volumes: {
         setup: (p) => volumes.setup(p),
         mountsFor: (p, c, prepared, env) => volumes.mountsFor(p, c, prepared, env ? envMap(env) : undefined),
@@ -180,6 +191,21 @@ export class Agent implements Lifecycle {
       { name: 'status', part: status },
       { name: 'prober', part: prober },
     ];
+    // Image GC by disk usage (image_gc_manager): never images of any container nor the pause image.
+    const imageDocker = new Dockerode({ socketPath: cfg.dockerEndpoint });
+    parts.push({
+      name: 'image-gc',
+      part: new ImageGC({
+        listImages: async () => (await runtime.listImages()).map((i) => ({ id: i.id, sizeBytes: i.sizeBytes ?? 0, repoTags: i.repoTags })),
+        imagesInUse: () => dockerImages.imagesInUse(imageDocker),
+        removeImage: (id) => dockerImages.removeImage(imageDocker, id),
+        imageFsStats: () => dockerImages.imageFsStats(imageDocker),
+        pinned: [cfg.podInfraContainerImage],
+        nodeEvent: (type, reason, message) => events.event({ kind: 'Node', apiVersion: 'v1', name: cfg.nodeName, uid: cfg.nodeName }, type, reason, message),
+        policy: { highThresholdPercent: cfg.imageGCHighThresholdPercent, lowThresholdPercent: cfg.imageGCLowThresholdPercent, minAgeMs: cfg.imageMinimumGCAgeSeconds * 1000 },
+        log: child('image-gc'),
+      }),
+    });
     // The Service informer must not hold up start-up: static pods run before there is an API server.
     if (services) {
       parts.push({

@@ -20,6 +20,10 @@ export const AgentConfigShape = {
   nodeLabels: z.record(z.string(), z.string()).default({}),
   registerWithTaints: z.array(Taint).default([]),
   port: z.number().int().min(1).max(65535).default(10250),
+  // Image GC by disk usage (KubeletConfiguration names and defaults; imageMinimumGCAge 2m).
+  imageGCHighThresholdPercent: z.number().int().min(0).max(100).default(85),
+  imageGCLowThresholdPercent: z.number().int().min(0).max(100).default(80),
+  imageMinimumGCAgeSeconds: z.number().int().min(0).default(120),
   clusterDNS: z.array(z.string()).default([]),
   clusterDomain: z.string().default('cluster.local'),
   /** kubenet's --non-masquerade-cidr: pod traffic to addresses outside it is masqueraded (set it to the cluster CIDR). */

@@ -17,7 +17,11 @@ export const ConfigSchema = z.object({
   certDir: z.string().optional(),
   logFormat: z.enum(['auto', 'json', 'text']).default('auto'),
   proxy: ProxySectionSchema.prefault({}),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  if (c.imageGCLowThresholdPercent > c.imageGCHighThresholdPercent) {
+    ctx.addIssue({ code: 'custom', path: ['imageGCLowThresholdPercent'], message: 'must not be above imageGCHighThresholdPercent' });
+  }
+});
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 

@@ -169,6 +169,14 @@ export interface PullProgress {
   total?: number;
 }
 
+/** A registry credential for one pull (the Engine API's X-Registry-Auth fields). */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  serveraddress: string;
+  email?: string;
+}
+
 export interface ImageInfo {
   id: string;
   repoTags: string[];
@@ -191,7 +199,8 @@ export interface ContainerRuntime {
   /** All containers the agent manages (label io.kubernetes.pod.uid present), running or not. */
   listManaged(): Promise<ObservedContainer[]>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
-  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<ImageInfo>;
+  /** auth: the registry credential chosen from imagePullSecrets / the node's docker config (agent/images/keyring.ts). */
+  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, auth?: RegistryAuth): Promise<ImageInfo>;
   listImages(): Promise<ImageInfo[]>;
   /** Creates and starts the sandbox (pause) container; returns its id. */
   runSandbox(spec: SandboxSpec): Promise<string>;

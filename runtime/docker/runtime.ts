@@ -5,7 +5,7 @@ import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { partLogger, type Logger } from '../../lib/log.js';
 import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
 import type {
-  ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, Resources, RuntimeEvent,
+  ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RegistryAuth, Resources, RuntimeEvent,
   SandboxSpec,
 } from '../types.js';
 
@@ -125,8 +125,8 @@ export class DockerRuntime implements ContainerRuntime {
     return images.inspectImage(this.#client, ref);
   }
 
-  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<ImageInfo> {
-    return images.pullImage(this.#client, ref, onProgress, signal);
+  pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, auth?: RegistryAuth): Promise<ImageInfo> {
+    return images.pullImage(this.#client, ref, onProgress, signal, auth);
   }
 
   listImages(): Promise<ImageInfo[]> {
