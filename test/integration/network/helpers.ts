@@ -3,7 +3,8 @@
 // helpers, and the egress guard's REJECT counters.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { MultiNodeCluster } from '../../cluster/multinode.js';
+import { ensureUdpEchoImage } from '../../cluster/images.js';
+import { startMultiNodeCluster, type MultiNodeCluster } from '../../cluster/multinode.js';
 import { pollValue } from '../../cluster/net.js';
 
 const execFileP = promisify(execFile);
@@ -119,4 +120,34 @@ export async function collectAnswers(ask: () => Promise<string>, want: ReadonlyS
     }
   }
   return seen;
+}
+
+export interface EchoBed {
+  bed: MultiNodeCluster;
+  /** The egress guard's counters before the bed started. */
+  guardBefore: string;
+  /** The udp-echo binary's path inside the image (its `ask` mode is the UDP client). */
+  udpEcho: string;
+  pods: PodInfo[];
+  clusterIP: string;
+  nodePort: number;
+}
+
+/** Three nodes, namespace ns, six echo pods spread over them and the echo Service (ClusterIP + NodePort). */
+export async function startEchoBed(ns: string): Promise<EchoBed> {
+  const guardBefore = await egressGuardCounters();
+  const echo = await ensureUdpEchoImage();
+  const bed = await startMultiNodeCluster({ nodes: 3, images: [echo.image] });
+  try {
+    await kubectl(bed, ['create', 'namespace', ns]);
+    await kubectlApply(bed, echoDeployment(ns, echo.image, 6));
+    await kubectlApply(bed, echoService(ns));
+    const pods = await readyEchoPods(bed, ns, 6, 240_000);
+    const svc = JSON.parse(await kubectl(bed, ['-n', ns, 'get', 'service', 'echo', '-o', 'json'])) as { spec: { clusterIP: string; ports: { name: string; nodePort: number }[] } };
+    const nodePort = svc.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
+    return { bed, guardBefore, udpEcho: echo.binary, pods, clusterIP: svc.spec.clusterIP, nodePort };
+  } catch (err) {
+    await bed.stop();
+    throw err;
+  }
 }

@@ -12,11 +12,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cidrContains } from '../../../proxy/cidr.js';
-import { ensureUdpEchoImage } from '../../cluster/images.js';
-import { startMultiNodeCluster, CLUSTER_CIDR, type MultiNodeCluster } from '../../cluster/multinode.js';
+import { CLUSTER_CIDR, type MultiNodeCluster } from '../../cluster/multinode.js';
 import { freePort, httpCall, pollValue } from '../../cluster/net.js';
 import {
-  collectAnswers, echoDeployment, echoService, egressGuardCounters, inNode, kubectl, kubectlApply, podSh, readyEchoPods, type PodInfo,
+  collectAnswers, startEchoBed, egressGuardCounters, inNode, kubectl, podSh, readyEchoPods, type PodInfo,
 } from './helpers.js';
 
 const NS = 'net-e2e';
@@ -49,17 +48,9 @@ async function ownRoutes(node: string): Promise<{ dst: string; gateway: string }
 }
 
 before(async () => {
-  guardBefore = await egressGuardCounters();
-  const echo = await ensureUdpEchoImage();
-  udpEcho = echo.binary;
-  bed = await startMultiNodeCluster({ nodes: 3, images: [echo.image] });
-  await kubectl(bed, ['create', 'namespace', NS]);
-  await kubectlApply(bed, echoDeployment(NS, echo.image, 6));
-  await kubectlApply(bed, echoService(NS));
-  pods = await readyEchoPods(bed, NS, 6, 240_000);
-  const svc = JSON.parse(await kubectl(bed, ['-n', NS, 'get', 'service', 'echo', '-o', 'json'])) as { spec: { clusterIP: string; ports: { name: string; nodePort: number }[] } };
-  clusterIP = svc.spec.clusterIP;
-  nodePort = svc.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
+  const e = await startEchoBed(NS);
+  ({ bed, guardBefore, udpEcho, clusterIP, nodePort } = e);
+  pods = e.pods;
 }, { timeout: 600_000 });
 
 after(async () => {

@@ -6,11 +6,10 @@
 // Run: DOCKERLET_CONTROL_PLANE_DIR=… node --import tsx --test --test-concurrency=1 test/slow/network/node-removal.test.ts
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureUdpEchoImage } from '../../cluster/images.js';
-import { startMultiNodeCluster, type MultiNodeCluster } from '../../cluster/multinode.js';
+import type { MultiNodeCluster } from '../../cluster/multinode.js';
 import { httpCall, pollValue } from '../../cluster/net.js';
 import {
-  collectAnswers, echoDeployment, echoService, egressGuardCounters, inNode, kubectl, kubectlApply, readyEchoPods, type PodInfo,
+  collectAnswers, startEchoBed, egressGuardCounters, inNode, kubectl, readyEchoPods, type PodInfo,
 } from '../../integration/network/helpers.js';
 
 const NS = 'net-slow';
@@ -27,17 +26,9 @@ const b = (): MultiNodeCluster => {
 };
 
 before(async () => {
-  guardBefore = await egressGuardCounters();
-  const echo = await ensureUdpEchoImage();
-  udpEcho = echo.binary;
-  bed = await startMultiNodeCluster({ nodes: 3, images: [echo.image] });
-  await kubectl(bed, ['create', 'namespace', NS]);
-  await kubectlApply(bed, echoDeployment(NS, echo.image, 6));
-  await kubectlApply(bed, echoService(NS));
-  before6 = await readyEchoPods(bed, NS, 6, 240_000);
-  const svc = JSON.parse(await kubectl(bed, ['-n', NS, 'get', 'service', 'echo', '-o', 'json'])) as { spec: { clusterIP: string; ports: { name: string; nodePort: number }[] } };
-  clusterIP = svc.spec.clusterIP;
-  nodePort = svc.spec.ports.find((p) => p.name === 'http')?.nodePort ?? 0;
+  const e = await startEchoBed(NS);
+  ({ bed, guardBefore, udpEcho, clusterIP, nodePort } = e);
+  before6 = e.pods;
 }, { timeout: 600_000 });
 
 after(async () => {
