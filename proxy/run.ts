@@ -7,7 +7,7 @@ import { partLogger, type Logger } from '../lib/log.js';
 import { parseProxyConfig, type ProxyConfigInput } from './config.js';
 import { raiseFdLimit } from './host.js';
 import { PROXY_LABEL_SELECTOR } from './model.js';
-import { resolveDataPath } from './native/engine.js';
+import { nativeRelayThreads, resolveDataPath } from './native/engine.js';
 import { Proxier, type ProxyEvents } from './proxier.js';
 import { configzView } from './status-server.js';
 
@@ -35,7 +35,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
   const cfg = parseProxyConfig(config);
   const log = partLogger(deps.log, 'proxy');
   if (cfg.raiseFdLimit) await raiseFdLimit(log);
-  const { mode: dataPath, why } = resolveDataPath(cfg.dataPath);
+  const { mode: dataPath, why } = resolveDataPath(cfg.dataPath, cfg.relayThreads);
   if (why) log.warn({ dataPath, reason: why }, `proxy TCP data path '${dataPath}' (the fallback)`);
   const shared = deps.services !== undefined && deps.slices !== undefined;
   const services = deps.services ?? deps.informerFactory<Service>({ path: SERVICES_PATH, labelSelector: PROXY_LABEL_SELECTOR });
@@ -52,7 +52,7 @@ export async function runProxy(config: ProxyConfigInput, deps: ProxyRunDeps, sig
     podBridgeInterface: cfg.podBridgeInterface, ownInformers: !shared, events: deps.events, configz: () => configzView(cfg),
   });
   await proxier.start(signal);
-  log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables, dataPath }, 'proxy started');
+  log.info({ node: cfg.nodeName, ...proxier.serverPorts(), iptables: cfg.iptables, dataPath, relayThreads: nativeRelayThreads() }, 'proxy started');
   return proxier;
 }
 

@@ -66,6 +66,7 @@ export function configzView(cfg: ProxyConfig): Record<string, unknown> {
     dockerlet: {
       iptables: cfg.iptables, chainPrefix: cfg.chainPrefix, dataPath: cfg.dataPath, tcpIdleTimeout: dur(cfg.tcpIdleTimeoutMs),
       maxConnectionsPerListener: cfg.maxConnectionsPerListener,
+      relayThreads: cfg.relayThreads,
     },
   };
 }
