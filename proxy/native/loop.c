@@ -149,9 +149,6 @@ static void tick(worker *w, double now) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
-  char name[16];
-  snprintf(name, sizeof name, "relay-%d", w->index);
-  pthread_setname_np(pthread_self(), name);
   struct epoll_event evs[MAX_EVENTS];
   double next_tick = now_ms() + TICK_MS;
   pthread_mutex_lock(&w->mu);
@@ -217,6 +214,10 @@ int engine_start(int threads) {
     if (!w->buf) { rc = -ENOMEM; break; }
     int e = injected_fault(k) ? EAGAIN : pthread_create(&w->thread, NULL, worker_main, w);
     if (e) { rc = -e; break; }
+    // Named by the starter, so the name is there when start returns (the thread itself may not have run yet).
+    char name[16];
+    snprintf(name, sizeof name, "relay-%d", w->index);
+    pthread_setname_np(w->thread, name);
     started++;
   }
   E.nworkers = started;
