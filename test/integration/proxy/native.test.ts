@@ -2,53 +2,22 @@
 // runs those for both): ClientIP affinity, counters after stop, keeping the process alive, and the
 // fallback to the pump when the addon is missing or its engine cannot start (traffic still flows).
 // Real loopback sockets, no API server.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
-import { TcpListener } from '../../../proxy/tcp.js';
 import { nativeRelay, nativeRelayUnavailable } from '../../../proxy/native/engine.js';
-import type { EndpointInfo } from '../../../proxy/types.js';
+import { ep, relayFixture } from '../../unit/proxy/relay-fixture.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+const { cleanups, namedBackend, request, nativeListener, childListener } = relayFixture('native');
 
-async function namedBackend(host: string, name: string): Promise<number> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => s.destroy());
-    s.on('data', () => {});
-    s.on('end', () => s.end(name));
-  });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return (server.address() as net.AddressInfo).port;
-}
 
-const ep = (ip: string, port: number): EndpointInfo => ({ ip, port, ready: true, serving: true, terminating: false });
 
-function request(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('x'));
-    let out = '';
-    c.on('data', (d) => { out += d.toString(); });
-    c.on('end', () => { c.end(); resolve(out); });
-    c.on('error', reject);
-  });
-}
 
-async function nativeListener(endpoints: EndpointInfo[], config: Partial<BalancerConfig> = {}): Promise<TcpListener> {
-  const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0, ...config });
-  const l = new TcpListener({ key: 'test/native:p', balancer, bindAddress: '127.0.0.1', mode: 'native' });
-  assert.equal(l.mode, 'native', nativeRelayUnavailable());
-  l.setEndpoints(endpoints);
-  await l.start();
-  cleanups.push(() => l.stop());
-  return l;
-}
+
 
 test('[native] ClientIP affinity: one client sticks to one endpoint; affinity off → round robin; a removed endpoint is forgotten', async () => {
   const a = await namedBackend('127.0.0.2', 'a');
@@ -127,24 +96,6 @@ test('[native] a process whose only handle is a native listener keeps serving', 
   assert.equal(child.exitCode, null);
 });
 
-/** A child process with a default-mode listener to 127.0.0.2:port: its mode, port and the reason for a fallback. */
-async function childListener(backendPort: number, env: Record<string, string>): Promise<{ mode: string; port: number; why: string }> {
-  const script = `
-    import { Balancer } from './proxy/balancer.ts';
-    import { TcpListener } from './proxy/tcp.ts';
-    import { nativeRelayUnavailable } from './proxy/native/engine.ts';
-    const l = new TcpListener({ key: 'child/fallback:p', bindAddress: '127.0.0.1',
-      balancer: new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 }) });
-    l.setEndpoints([{ ip: '127.0.0.2', port: ${backendPort}, ready: true, serving: true, terminating: false }]);
-    const port = await l.start();
-    console.log(JSON.stringify({ mode: l.mode, port, why: nativeRelayUnavailable() }));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  cleanups.push(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString().trim()) as { mode: string; port: number; why: string }));
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before listening`)));
-  });
-}
 
 test('without the addon (DOCKERLET_NATIVE_RELAY empty) the default falls back to the pump, says why, and proxies', async () => {
   const a = await namedBackend('127.0.0.2', 'a');

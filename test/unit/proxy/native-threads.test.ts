@@ -3,56 +3,23 @@
 // thread serves an affinity listener), an endpoint update reaches every thread's copy, and an engine
 // whose second thread cannot start is undone and falls back to the pump. Real loopback sockets (127.0.0.x).
 // Threads: DOCKERLET_RELAY_THREADS (default here 2; scripts/test-native-asan.sh runs 1 and 2).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { Balancer, type BalancerConfig } from '../../../proxy/balancer.js';
-import { TcpListener } from '../../../proxy/tcp.js';
 import { nativeRelay, nativeRelayThreads, nativeRelayUnavailable } from '../../../proxy/native/engine.js';
-import type { EndpointInfo } from '../../../proxy/types.js';
+import { ep, relayFixture } from './relay-fixture.js';
+
+const { cleanups, namedBackend, request, nativeListener, childListener } = relayFixture('threads');
 
 process.env.DOCKERLET_RELAY_THREADS ??= '2';
 const relay = nativeRelay();
 const threads = nativeRelayThreads();
 const multi = { skip: threads < 2 ? `the relay runs ${threads} thread` : false };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
 
-async function namedBackend(host: string, name: string): Promise<number> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => s.destroy());
-    s.on('data', () => {});
-    s.on('end', () => s.end(name));
-  });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return (server.address() as net.AddressInfo).port;
-}
 
-const ep = (ip: string, port: number): EndpointInfo => ({ ip, port, ready: true, serving: true, terminating: false });
 
-function request(port: number, localAddress = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: true }, () => c.end('x'));
-    let out = '';
-    c.on('data', (d) => { out += d.toString(); });
-    c.on('end', () => { c.end(); resolve(out); });
-    c.on('error', reject);
-  });
-}
 
-async function nativeListener(endpoints: EndpointInfo[], config: Partial<BalancerConfig> = {}): Promise<TcpListener> {
-  const balancer = new Balancer({ nodeName: 'n1', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0, ...config });
-  const l = new TcpListener({ key: 'test/threads:p', balancer, bindAddress: '127.0.0.1', mode: 'native' });
-  assert.equal(l.mode, 'native', nativeRelayUnavailable());
-  l.setEndpoints(endpoints);
-  await l.start();
-  cleanups.push(() => l.stop());
-  return l;
-}
 
 test('the relay runs the asked number of threads, named relay-N in /proc', () => {
   assert.ok(relay, nativeRelayUnavailable());
@@ -111,24 +78,6 @@ test('[native] an endpoint update reaches every thread: after it, no concurrent 
   }
 });
 
-/** A child process with a default-mode listener: its mode, the reason for a fallback, and one reply. */
-function childListener(backendPort: number, env: Record<string, string>): Promise<{ mode: string; port: number; why: string }> {
-  const script = `
-    import { Balancer } from './proxy/balancer.ts';
-    import { TcpListener } from './proxy/tcp.ts';
-    import { nativeRelayUnavailable } from './proxy/native/engine.ts';
-    const l = new TcpListener({ key: 'child/fault:p', bindAddress: '127.0.0.1',
-      balancer: new Balancer({ nodeName: 'n', internalTrafficPolicy: 'Cluster', sessionAffinity: 'None', affinityTimeoutSeconds: 0 }) });
-    l.setEndpoints([{ ip: '127.0.0.2', port: ${backendPort}, ready: true, serving: true, terminating: false }]);
-    const port = await l.start();
-    console.log(JSON.stringify({ mode: l.mode, port, why: nativeRelayUnavailable() }));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  cleanups.push(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString().trim()) as { mode: string; port: number; why: string }));
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before listening`)));
-  });
-}
 
 test('the real addon whose second relay thread cannot start: the first is stopped, the proxy falls back to the pump and proxies', async () => {
   const a = await namedBackend('127.0.0.2', 'a');
