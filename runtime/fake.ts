@@ -12,7 +12,7 @@ import { DockerletError, ErrorCodes, type ErrorCode } from '../lib/errors.js';
 import { dockerName } from './naming.js';
 import type {
   ContainerCreateSpec, ContainerIdentity, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress,
-  RuntimeEvent, SandboxSpec,
+  Resources, RuntimeEvent, SandboxSpec,
 } from './types.js';
 
 /** What a container does once started; set per Kubernetes container name with behave(). */
@@ -37,7 +37,7 @@ export interface ContainerBehaviour {
 
 export type FakeOp =
   | 'version' | 'list' | 'inspectImage' | 'pull' | 'listImages' | 'runSandbox' | 'create' | 'start' | 'stop'
-  | 'remove' | 'logs' | 'readFile' | 'exec';
+  | 'remove' | 'logs' | 'readFile' | 'exec' | 'update';
 
 /** One call the runtime received, in order (tests assert on these). */
 export interface FakeCall {
@@ -231,6 +231,18 @@ export class FakeRuntime implements ContainerRuntime {
     if ((c.behaviour.onTerm ?? 'exit') === 'exit') return this.#finish(c, 143, false);
     await this.#clock.sleep(Math.max(0, graceSeconds) * 1000);
     if (c.observed.state === 'running') this.#finish(c, 137, false);
+  }
+
+  async updateContainerResources(id: string, resources: Resources): Promise<void> {
+    this.#enter({ op: 'update', id });
+    const c = this.#get(id, 'update');
+    if ('resources' in c.spec) c.spec = { ...c.spec, resources: { ...c.spec.resources, ...resources } };
+  }
+
+  /** The resources a container was created with, after any updateContainerResources. */
+  resourcesOf(id: string): Resources | undefined {
+    const spec = this.#containers.get(id)?.spec;
+    return spec && 'resources' in spec ? spec.resources : undefined;
   }
 
   async removeContainer(id: string): Promise<void> {

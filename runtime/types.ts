@@ -217,6 +217,8 @@ export interface ContainerRuntime {
   watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void>;
   /** Rewrites a pod cgroup's limits (in-place resize: raise the pod's before its containers', lower after). */
   updatePodResources?(cgroupParent: string, resources: Resources): Promise<void>;
+  /** Applies CPU/memory limits to a running container (docker update; in-place resize). oomScoreAdj is ignored. */
+  updateContainerResources?(id: string, resources: Resources): Promise<void>;
   /** Runs cmd in a running container (exec probes): exit code + combined output (≤10 KiB); throws EXEC_TIMEOUT. */
   exec?(id: string, cmd: string[], opts: { timeoutMs: number }): Promise<{ exitCode: number; output: string }>;
 }

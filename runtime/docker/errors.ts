@@ -4,7 +4,7 @@ import { DockerletError, ErrorCodes, type ErrorCode } from '../../lib/errors.js'
 /** The runtime operation that failed; it decides the code for otherwise generic failures. */
 export type DockerOp =
   | 'version' | 'list' | 'inspect' | 'create' | 'start' | 'stop' | 'remove'
-  | 'pull' | 'inspect-image' | 'list-images' | 'logs' | 'archive' | 'events';
+  | 'pull' | 'inspect-image' | 'list-images' | 'logs' | 'archive' | 'events' | 'update';
 
 interface ModemError {
   statusCode?: number;

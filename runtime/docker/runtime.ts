@@ -20,7 +20,7 @@ import {
 import * as images from './images.js';
 import { LogStream, logsQuery } from './logs.js';
 import { changeKey, imageRefFor, toObserved } from './observe.js';
-import { containerCreateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
+import { containerCreateOptions, containerUpdateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
 import { readFirstFile } from './tar.js';
 
 export interface DockerRuntimeOptions {
@@ -212,6 +212,14 @@ export class DockerRuntime implements ContainerRuntime {
       await writePodCgroup(cgroupParent, resources);
     } catch (err) {
       throw new DockerletError(ErrorCodes.RUNTIME, `cannot update pod cgroup ${cgroupParent}: ${(err as Error).message}`, { cause: err, details: { cgroup: cgroupParent } });
+    }
+  }
+
+  async updateContainerResources(id: string, resources: Resources): Promise<void> {
+    try {
+      await this.#client.getContainer(id).update(containerUpdateOptions(resources));
+    } catch (err) {
+      throw toDockerletError('update', err, { id });
     }
   }
 

@@ -3,7 +3,7 @@
 // seccomp/apparmor/SELinux security opts, masked paths; sandbox sysctls and host namespaces; cgroup parent).
 import type Dockerode from 'dockerode';
 import { DEFAULT_TERMINATION_MESSAGE_PATH, dockerName, Labels, labelsFor } from '../naming.js';
-import type { ContainerCreateSpec, PortBinding, SandboxSpec, SecurityProfile } from '../types.js';
+import type { ContainerCreateSpec, PortBinding, Resources, SandboxSpec, SecurityProfile } from '../types.js';
 
 /** Annotation naming the in-container path of the termination message (dockershim's key). */
 export const TERMINATION_MESSAGE_PATH_ANNOTATION = 'io.kubernetes.container.terminationMessagePath';
@@ -216,4 +216,17 @@ export function containerCreateOptions(spec: ContainerCreateSpec, facts: DockerH
   if (spec.workingDir) opts.WorkingDir = spec.workingDir;
   if (spec.user) opts.User = spec.user;
   return opts;
+}
+
+/** The body of POST /containers/{id}/update for a resize: the same fields create sets (memory swap = memory). */
+export function containerUpdateOptions(r: Resources): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (r.cpuShares !== undefined) out.CpuShares = r.cpuShares;
+  if (r.cpuQuota !== undefined) out.CpuQuota = r.cpuQuota;
+  if (r.cpuPeriod !== undefined) out.CpuPeriod = r.cpuPeriod;
+  if (r.memoryLimitBytes !== undefined && r.memoryLimitBytes > 0) {
+    out.Memory = r.memoryLimitBytes;
+    out.MemorySwap = r.memoryLimitBytes;
+  }
+  return out;
 }
