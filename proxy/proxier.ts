@@ -1,19 +1,16 @@
 // The proxier: informer events only mark dirty and schedule a coalesced sync (min interval, plus a
 // periodic resync); a sync joins Services + EndpointSlices into the desired table, diffs it against
 // the running listeners (open/close listeners, update endpoints in place) and applies the portals.
-import type { EndpointSlice, Node, Service } from '../kube/api.js';
-import type { EventSink } from '../kube/events.js';
-import type { Informer } from '../kube/types.js';
+import type { EndpointSlice, Service } from '../kube/api.js';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { partLogger, type Logger } from '../lib/log.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import { Balancer, noLocalEndpoints, type BalancerConfig } from './balancer.js';
-import type { DataPathMode } from './conn.js';
 import { balancerConfigChanged, diffTables, endpointsChanged } from './diff.js';
 import { planEndpointUpdate, SliceIndex } from './endpoint-updates.js';
 import { healthServer, ProxyHealth, type SmallHttpServer } from './health.js';
 import { cachedRouteSource } from './host.js';
-import { Portals, type IptablesRunner } from './iptables.js';
+import { Portals } from './iptables.js';
 import { ProxyMetrics, type ListenerView } from './metrics.js';
 import { buildServicePorts } from './model.js';
 
@@ -31,51 +28,9 @@ import { TcpListener } from './tcp.js';
 import type { ServicePortEntry } from './types.js';
 import { UdpListener } from './udp.js';
 
-export interface ProxierDeps {
-  services: Informer<Service>;
-  slices: Informer<EndpointSlice>;
-  /** This node's Node object (field selector metadata.name): its zone label drives topology hints. */
-  nodes?: Informer<Node>;
-  nodeName: string;
-  clock?: Clock;
-  log?: Logger;
-  /** Program iptables portals (default true). */
-  iptables?: boolean;
-  /** Listener bind address (default 0.0.0.0: container traffic is REDIRECTed). */
-  bindAddress?: string;
-  /** Health server port (default 10256; 0 = a free port; -1 = off). */
-  healthzPort?: number;
-  healthzBindAddress?: string;
-  /** Metrics server port (default 10249; 0 = a free port; -1 = off). */
-  metricsPort?: number;
-  metricsBindAddress?: string;
-  syncPeriodMs?: number;
-  minSyncPeriodMs?: number;
-  udpIdleTimeoutMs?: number;
-  tcpIdleTimeoutMs?: number;
-  maxConnectionsPerListener?: number;
-  /** Reset established connections of an endpoint that leaves its slice (default false, as upstream). */
-  closeRemovedEndpointConnections?: boolean;
-  dataPath?: DataPathMode;
-  chainPrefix?: string;
-  /** The bridge of this node's pods ('' or absent: no local traffic detection); see PortalOptions. */
-  podBridgeInterface?: string;
-  iptablesRunner?: IptablesRunner;
-  /** Start/stop the informers here (default true); false when the caller shares them. */
-  ownInformers?: boolean;
-  /**
-   * Hold every NodePort and local externalIP port with a socket of our own (default: with iptables),
-   * as the userspace proxier's claimNodePort.
-   */
-  claimPorts?: boolean;
-  /** Warning Events (a port that cannot be claimed on the Node, a health check server that cannot start on its Service). */
-  events?: ProxyEvents;
-  /** The effective configuration /configz on the metrics port serves. */
-  configz?: () => unknown;
-}
+import type { ProxierDeps } from './proxier-deps.js';
 
-/** Where the proxier sends its Warning Events: the one event-sink interface (kube/events.ts). */
-export type ProxyEvents = EventSink;
+export type { ProxierDeps, ProxyEvents } from './proxier-deps.js';
 
 type Listener = TcpListener | UdpListener;
 interface Running { entry: ServicePortEntry; listener: Listener }
