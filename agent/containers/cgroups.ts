@@ -4,7 +4,7 @@
 // /kubepods/besteffort/pod<uid>. The sandbox and every container of the pod take it as their cgroup
 // parent, so the pod's totals can be read from one directory (metrics/ reads HostConfig.CgroupParent).
 // With Docker's systemd cgroup driver the runtime turns the path into slices (runtime/docker/specs.ts).
-import { readdir, rmdir } from 'node:fs/promises';
+import { readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import type { Resources } from '../../runtime/types.js';
@@ -115,4 +115,38 @@ export function podCgroupResources(pod: Pod): Resources {
   }
   if ((qos === 'Guaranteed' || memDeclared) && limits.memory > 0) out.memoryLimitBytes = limits.memory;
   return out;
+}
+
+async function readNumber(path: string): Promise<number | undefined> {
+  try {
+    const n = Number((await readFile(path, 'utf8')).trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function inactiveFile(statPath: string, key: string): Promise<number> {
+  try {
+    const line = (await readFile(statPath, 'utf8')).split('\n').find((l) => l.startsWith(`${key} `));
+    const n = Number(line?.split(' ')[1]);
+    return Number.isFinite(n) ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The memory working set (usage minus inactive file pages, as cAdvisor and the kubelet count it) of a
+ * cgroupfs cgroup: a pod cgroup (`/kubepods/burstable/pod<uid>`) or a container's under it
+ * (`…/pod<uid>/<container id>`). cgroup v2 first, then v1; undefined when it cannot be read (a
+ * systemd-driver layout, or gone). In-place resize checks it before lowering a memory limit.
+ */
+export async function memoryWorkingSet(cgroup: string, mount: string = CGROUP_MOUNT): Promise<number | undefined> {
+  const rel = cgroup.startsWith('/') ? cgroup : `/${cgroup}`;
+  const v2 = await readNumber(join(mount, rel, 'memory.current'));
+  if (v2 !== undefined) return Math.max(0, v2 - (await inactiveFile(join(mount, rel, 'memory.stat'), 'inactive_file')));
+  const v1 = await readNumber(join(mount, 'memory', rel, 'memory.usage_in_bytes'));
+  if (v1 !== undefined) return Math.max(0, v1 - (await inactiveFile(join(mount, 'memory', rel, 'memory.stat'), 'total_inactive_file')));
+  return undefined;
 }

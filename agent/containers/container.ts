@@ -9,7 +9,7 @@ import { expandAll } from './expansion.js';
 import { containerSpecHash } from './hash.js';
 import { etcHostsFile } from './hosts.js';
 import { oomScoreAdj } from './qos.js';
-import { containerResources } from './resources.js';
+import { containerResources, RESOURCES_ANNOTATION, resourcesSnapshot } from './resources.js';
 import { sandboxCgroupParent } from './sandbox.js';
 import { containerSecurityFields } from './security.js';
 
@@ -27,6 +27,8 @@ export const Annotations = {
   preStopHandler: 'io.kubernetes.container.preStopHandler',
   podTerminationGracePeriod: 'io.kubernetes.pod.terminationGracePeriod',
   podDeletionGracePeriod: 'io.kubernetes.pod.deletionGracePeriod',
+  /** The requests/limits the container was created with (in-place resize compares against it). */
+  resources: RESOURCES_ANNOTATION,
 } as const;
 
 export const DEFAULT_TERMINATION_MESSAGE_POLICY = 'File';
@@ -82,6 +84,7 @@ export function containerAnnotations(pod: Pod, c: Container, kind: 'init' | 'con
     [Annotations.terminationMessagePath]: c.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH,
     [Annotations.terminationMessagePolicy]: c.terminationMessagePolicy || DEFAULT_TERMINATION_MESSAGE_POLICY,
     [Annotations.type]: kind,
+    [Annotations.resources]: JSON.stringify(resourcesSnapshot(c.resources)),
   };
   if (c.ports?.length) a[Annotations.ports] = portsAnnotation(c.ports);
   if (c.lifecycle?.preStop) a[Annotations.preStopHandler] = JSON.stringify(c.lifecycle.preStop);

@@ -1,10 +1,16 @@
 // The container spec hash stamped on containers: a change in any field that must restart the
 // container changes the hash. Canonical JSON (sorted keys, empty values dropped) → sha256 → 16 hex.
+// As upstream kubecontainer.HashContainer since in-place resize (InPlacePodVerticalScaling), resources
+// are not hashed: a resize is applied to the running container (agent/pods/resize*.ts), or restarts it
+// only when its resizePolicy says RestartContainer. Containers created by an older dockerlet carry the
+// hash with resources (legacySpecHash); specHashMatches accepts it while the spec (resources included)
+// is the one they were created from, so upgrading the agent restarts no running container (upstream's
+// own hash change in 1.31 restarted every container on a kubelet upgrade without a drain).
 import { createHash } from 'node:crypto';
 import type { Container } from '../../kube/api.js';
 
 const HASHED_FIELDS = [
-  'image', 'command', 'args', 'env', 'envFrom', 'workingDir', 'ports', 'volumeMounts', 'resources',
+  'image', 'command', 'args', 'env', 'envFrom', 'workingDir', 'ports', 'volumeMounts',
   'securityContext', 'tty', 'stdin', 'stdinOnce', 'terminationMessagePath', 'terminationMessagePolicy',
 ] as const;
 
@@ -39,23 +45,40 @@ function quantities(r: Record<string, string | number> | undefined): Record<stri
   return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]));
 }
 
-/** The hashed view of a container, with API-server defaults applied so defaulted and raw specs agree. */
-export function hashedView(c: Container): Record<string, unknown> {
+/**
+ * The hashed view of a container, with API-server defaults applied so defaulted and raw specs agree.
+ * withResources: the view of dockerlet before in-place resize (legacySpecHash).
+ */
+export function hashedView(c: Container, withResources = false): Record<string, unknown> {
   const view: Record<string, unknown> = {};
   for (const f of HASHED_FIELDS) view[f] = c[f];
   view.terminationMessagePath = c.terminationMessagePath || '/dev/termination-log';
   view.terminationMessagePolicy = c.terminationMessagePolicy || 'File';
   view.ports = c.ports?.map((p) => ({ ...p, protocol: p.protocol ?? 'TCP' }));
-  view.resources = c.resources && { limits: quantities(c.resources.limits), requests: quantities(c.resources.requests) };
+  if (withResources) view.resources = c.resources && { limits: quantities(c.resources.limits), requests: quantities(c.resources.requests) };
   view.tty = c.tty || undefined;
   view.stdin = c.stdin || undefined;
   view.stdinOnce = c.stdinOnce || undefined;
   return view;
 }
 
-/** sha256 (first 16 hex chars) of the restart-relevant container fields. */
+/** sha256 (first 16 hex chars) of the restart-relevant container fields (resources excluded). */
 export function containerSpecHash(container: Container): string {
   return createHash('sha256').update(canonicalJson(hashedView(container))).digest('hex').slice(0, 16);
+}
+
+/** The hash older dockerlet versions stamped (resources included, in the same canonical view). */
+export function legacySpecHash(container: Container): string {
+  return createHash('sha256').update(canonicalJson(hashedView(container, true))).digest('hex').slice(0, 16);
+}
+
+/**
+ * Whether a running container's hash label still matches its spec: the current hash, or the legacy one
+ * of an older agent's container created from this very spec (a resize of such a container restarts it
+ * once; from then on it carries the new hash and is resized in place).
+ */
+export function specHashMatches(label: string, expected: string, container: Container): boolean {
+  return label === expected || (label !== '' && label === legacySpecHash(container));
 }
 
 /** The same hash over any value (used for the sandbox's pod-level fields). */

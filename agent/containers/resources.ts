@@ -1,6 +1,7 @@
 // Container resources → runtime (cgroup) settings, as kuberuntime calculateLinuxResources and
-// pkg/kubelet/cm/helpers_linux.go compute them.
-import type { Container } from '../../kube/api.js';
+// pkg/kubelet/cm/helpers_linux.go compute them; and the snapshot of a container's requests/limits it
+// was created with (in-place resize: what was actuated, as the allocation manager's actuated state).
+import type { Container, ResourceRequirements } from '../../kube/api.js';
 import type { Resources } from '../../runtime/types.js';
 import { bytesOf, cpuMillis } from './quantity.js';
 
@@ -42,4 +43,33 @@ export function containerResources(container: Container): Resources {
   const mem = bytesOf(limits.memory);
   if (mem > 0) out.memoryLimitBytes = mem;
   return out;
+}
+
+/** Annotation holding the requests/limits a container was created with (JSON of resourcesSnapshot). */
+export const RESOURCES_ANNOTATION = 'io.dockerlet.container.resources';
+
+/** A copy of a container's requests and limits (quantities as strings, as the API server returned them). */
+export function resourcesSnapshot(r: ResourceRequirements | undefined): ResourceRequirements {
+  const out: ResourceRequirements = {};
+  const copy = (m: Record<string, string | number> | undefined) => {
+    const entries = Object.entries(m ?? {});
+    return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k, String(v)])) : undefined;
+  };
+  const limits = copy(r?.limits);
+  const requests = copy(r?.requests);
+  if (limits) out.limits = limits;
+  if (requests) out.requests = requests;
+  return out;
+}
+
+/** Reads the annotation back; undefined when absent (a container of an older dockerlet) or unreadable. */
+export function parseResourcesSnapshot(text: string | undefined): ResourceRequirements | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    return resourcesSnapshot(v as ResourceRequirements);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,16 @@
 // generatePodStatus: the pure mapping from what runs (and why things wait) to the API's PodStatus.
 // Phases, conditions and reasons follow the upstream kubelet (kubelet_pods.go getPhase & friends).
+// In-place resize (given by the resizer): containerStatuses[].resources and the PodResize* conditions;
+// status.observedGeneration and each kubelet condition's observedGeneration are the pod's
+// metadata.generation (PodObservedGenerationTracking, on by default since 1.34). allocatedResources is
+// not written: it is behind InPlacePodVerticalScalingAllocatedStatus (alpha, off), and an API server
+// that drops a field the kubelet writes would see the status drift on every reconcile.
 import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodPhase, PodStatus } from '../../kube/api.js';
 import type { ObservedContainer } from '../../runtime/types.js';
 import { exitCodeOf, isFinished, isRunning, type PodObserved } from '../pods/observed.js';
 import { firstIncompleteInit, initFailedForGood, restartPolicyOf } from '../pods/plan.js';
 import type { WaitingReason } from '../pods/types.js';
-import { containersReadyCondition, hasAnyRegularContainerStarted, initializedCondition, isRestartableInit, readyCondition, stamp } from './conditions.js';
+import { containersReadyCondition, hasAnyRegularContainerStarted, initializedCondition, isRestartableInit, readyCondition, stamp, type PodResizeStatus } from './conditions.js';
 
 export interface StatusInput {
   pod: Pod;
@@ -22,6 +27,8 @@ export interface StatusInput {
   previous?: PodStatus;
   /** Probe results; without them a running container is started and ready. */
   probes?: { isStarted(name: string, id: string): boolean; isReady(name: string, id: string): boolean };
+  /** In-place resize: conditions and per-container resources (agent/pods/resize-apply.ts). */
+  resize?: PodResizeStatus;
 }
 
 function terminatedState(c: ObservedContainer, message: string | undefined): ContainerState {
@@ -141,6 +148,16 @@ export function computePodStatus(input: StatusInput): PodStatus {
     stamp(containersReady, previous, input.now),
   ];
   if (pod.metadata.annotations?.['kubernetes.io/config.source'] === 'file') conditions.push(stamp({ type: 'PodScheduled', status: 'True' }, previous, input.now));
+  for (const c of input.resize?.conditions ?? []) conditions.push(stamp(c, previous, input.now));
+  const generation = pod.metadata.generation;
+  if (typeof generation === 'number') for (const c of conditions) c.observedGeneration ??= generation;
+  const resources = input.resize?.resources;
+  if (resources) {
+    for (const s of [...initStatuses, ...statuses]) {
+      const r = resources.get(s.name);
+      if (r && (r.limits || r.requests)) (s as ContainerStatus & { resources?: typeof r }).resources = r;
+    }
+  }
 
   const status: PodStatus = {
     phase,
@@ -160,6 +177,7 @@ export function computePodStatus(input: StatusInput): PodStatus {
     status.podIPs = input.previous.podIPs ?? [{ ip: input.previous.podIP }];
   }
   if (inits.length > 0) status.initContainerStatuses = initStatuses;
+  if (typeof generation === 'number') status.observedGeneration = generation;
   return status;
 }
 

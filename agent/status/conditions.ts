@@ -3,8 +3,12 @@
 // started; a pod whose regular containers have started stays initialized), ContainersReady (app
 // containers and sidecars), Ready (ContainersReady, then every spec.readinessGates condition True —
 // read from the conditions others wrote on the API object), with PodCompleted/PodFailed for the
-// terminal phases. Pure: no I/O.
-import type { Container, ContainerStatus, Pod, PodCondition, PodPhase } from '../../kube/api.js';
+// terminal phases; the in-place resize conditions PodResizePending (reason Infeasible or Deferred) and
+// PodResizeInProgress (reason Error when actuating failed), each with the metadata.generation it refers
+// to (status_manager SetPodResizePendingCondition / SetPodResizeInProgressCondition), while every other
+// kubelet condition carries the pod's current generation (PodObservedGenerationTracking, beta in 1.34).
+// Pure: no I/O.
+import type { Container, ContainerStatus, Pod, PodCondition, PodPhase, ResourceRequirements } from '../../kube/api.js';
 
 /** Reasons from upstream generate.go. */
 export const Reasons = {
@@ -22,6 +26,19 @@ export interface ConditionValue {
   status: 'True' | 'False' | 'Unknown';
   reason?: string;
   message?: string;
+  /** The pod generation the condition refers to (absent: the pod's current generation, when it has one). */
+  observedGeneration?: number;
+}
+
+export const PodResizePending = 'PodResizePending';
+export const PodResizeInProgress = 'PodResizeInProgress';
+
+/** What the in-place resizer (agent/pods/resize-apply.ts) reports for a pod's status. */
+export interface PodResizeStatus {
+  /** PodResizePending (Infeasible/Deferred) and/or PodResizeInProgress, each status True; none when settled. */
+  conditions: ConditionValue[];
+  /** containerStatuses[].resources by container name: what runs (actuated), or the allocation when not running. */
+  resources: ReadonlyMap<string, ResourceRequirements>;
 }
 
 /** spec.readinessGates (core/v1 PodReadinessGate). */
@@ -124,5 +141,6 @@ export function stamp(v: ConditionValue, previous: readonly PodCondition[] | und
   const c: PodCondition = { type: v.type, status: v.status, lastProbeTime: null, lastTransitionTime: prev && prev.status === v.status ? prev.lastTransitionTime : now };
   if (v.reason) c.reason = v.reason;
   if (v.message) c.message = v.message;
+  if (v.observedGeneration !== undefined) c.observedGeneration = v.observedGeneration;
   return c;
 }

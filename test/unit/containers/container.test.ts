@@ -53,6 +53,7 @@ test('buildContainerCreateSpec: identity, annotations, resources, security, expa
     'io.kubernetes.container.type': 'container',
     'io.kubernetes.container.ports': '[{"name":"http","hostPort":8080,"containerPort":80,"protocol":"TCP"},{"containerPort":53,"protocol":"UDP"}]',
     'io.kubernetes.pod.terminationGracePeriod': '30',
+    'io.dockerlet.container.resources': '{"limits":{"cpu":"500m","memory":"128Mi"},"requests":{"cpu":"100m","memory":"64Mi"}}',
   });
   // Burstable: 1000 - 1000*64Mi/1Gi = 938
   assert.deepEqual(spec.resources, { cpuShares: 102, cpuPeriod: 100000, cpuQuota: 50000, memoryLimitBytes: 134217728, oomScoreAdj: 938 });

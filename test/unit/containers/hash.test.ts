@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container } from '../../../kube/api.js';
-import { canonicalJson, containerSpecHash } from '../../../agent/containers/hash.js';
+import { canonicalJson, containerSpecHash, legacySpecHash, specHashMatches } from '../../../agent/containers/hash.js';
 
 const base: Container = {
   name: 'web',
@@ -43,7 +43,7 @@ test('restart-relevant fields change the hash', () => {
   const variants: Partial<Container>[] = [
     { image: 'nginx:1.26' }, { command: ['sh'] }, { args: ['echo bye'] }, { env: [{ name: 'A', value: '2' }] },
     { envFrom: [{ configMapRef: { name: 'cm' } }] }, { workingDir: '/w' }, { ports: [{ containerPort: 81 }] },
-    { volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: true }] }, { resources: { limits: { cpu: '2', memory: '1Gi' } } },
+    { volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: true }] },
     { securityContext: { privileged: true } }, { tty: true }, { stdin: true }, { terminationMessagePath: '/tmp/x' },
     { terminationMessagePolicy: 'FallbackToLogsOnError' },
   ];
@@ -57,4 +57,23 @@ test('fields outside the hashed set (probes, lifecycle, pull policy) leave it al
 
 test('canonicalJson keeps array order and primitive elements', () => {
   assert.equal(canonicalJson({ b: [2, '', false], a: { d: undefined, c: 1 } }), '{"a":{"c":1},"b":[2,"",false]}');
+});
+
+test('resources are not hashed (in-place resize), as upstream HashContainer', () => {
+  const h = containerSpecHash(base);
+  assert.equal(containerSpecHash({ ...base, resources: { limits: { cpu: '2', memory: '2Gi' } } }), h);
+  assert.equal(containerSpecHash({ ...base, resources: undefined }), h);
+  assert.notEqual(legacySpecHash({ ...base, resources: { limits: { cpu: '2', memory: '1Gi' } } }), legacySpecHash(base));
+});
+
+test('specHashMatches: the new hash, or the legacy hash of the very spec an older agent created the container from', () => {
+  const legacy = legacySpecHash(base); // the label an older dockerlet stamped
+  assert.notEqual(legacy, containerSpecHash(base));
+  assert.equal(specHashMatches(containerSpecHash(base), containerSpecHash(base), base), true);
+  assert.equal(specHashMatches(legacy, containerSpecHash(base), base), true, 'upgrade: the running container is kept');
+  const resized = { ...base, resources: { limits: { cpu: '2', memory: '1Gi' } } };
+  assert.equal(specHashMatches(legacy, containerSpecHash(resized), resized), false, 'resized legacy container: restarted once');
+  const newImage = { ...base, image: 'nginx:1.26' };
+  assert.equal(specHashMatches(containerSpecHash(base), containerSpecHash(newImage), newImage), false);
+  assert.equal(specHashMatches('', containerSpecHash(base), base), false);
 });
