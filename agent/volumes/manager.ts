@@ -1,7 +1,7 @@
 // Per-pod volumes under <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: set up before the
 // pod's containers start, refreshed periodically (configMap/secret/downwardAPI/projected contents,
 // token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone.
-import { chmod, mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import type { Container, Pod, Volume } from '../../kube/api.js';
@@ -17,7 +17,8 @@ import { volumePayload, type ContentDeps } from './contents.js';
 import { checkHostPath } from './hostpath.js';
 import { mountsFor, type PreparedVolume, type VolumeKind } from './mounts.js';
 import { setVolumeOwnership, type FsGroupChangePolicy } from './ownership.js';
-import { ensureTmpfs, mountsUnder, unmount } from './mounts-host.js';
+import { ensureTmpfs, isMountPoint, mountsUnder, unmount } from './mounts-host.js';
+import { removeAllOneFilesystem } from './remove.js';
 import { refreshAt, type IssuedToken } from './tokens.js';
 
 export type { PreparedVolume, VolumeKind } from './mounts.js';
@@ -71,7 +72,7 @@ function setupError(vol: string, message: string, cause?: unknown): DockerletErr
 }
 
 /** VOLUME errors of the parts (details.reason) that setup still wraps with the volume's name. */
-const PART_REASONS = new Set(['payload', 'path', 'hostPath', 'token']);
+const PART_REASONS = new Set(['payload', 'path', 'hostPath', 'token', 'mount']);
 
 function isSetupError(err: unknown): err is DockerletError {
   return err instanceof DockerletError && err.code === ErrorCodes.VOLUME && !PART_REASONS.has(err.details.reason as string);
@@ -156,22 +157,45 @@ export class VolumeManager {
     return Math.max(MIN_REFRESH_MS, delay);
   }
 
-  /** Unmounts every mount under the pod directory and removes it; a no-op when already gone. */
+  /**
+   * Unmounts every mount under the pod directory and removes it; a no-op when already gone. The
+   * volume directories are unmounted where they are mount points (st_dev), then the directory is
+   * removed without crossing a mount point (RemoveAllOneFilesystem); only when that meets one (a mount
+   * the agent did not make) are all mounts under the directory looked up in /proc/mounts.
+   */
   async teardown(podUid: string): Promise<void> {
     const dir = this.podDir(podUid);
     await this.#withLock(podUid, async () => {
-      const real = await realpathOr(dir);
-      for (const m of await mountsUnder([...new Set([dir, real])])) {
-        await unmount(m.mountpoint);
+      await this.#unmountVolumeDirs(dir);
+      try {
+        await removeAllOneFilesystem(dir);
+      } catch (err) {
+        if (!(err instanceof DockerletError && err.details.reason === 'mounted')) throw err;
+        await this.#unmountAllUnder(dir);
+        await removeAllOneFilesystem(dir);
       }
-      const left = await mountsUnder([...new Set([dir, real])]);
-      if (left.length) {
-        throw new DockerletError(ErrorCodes.VOLUME, `cannot remove pod directory ${dir}: still mounted at ${left[0]?.mountpoint}`);
-      }
-      await rm(dir, { recursive: true, force: true });
       for (const k of [...this.#tokens.keys()]) if (k.startsWith(`${podUid}|`)) this.#tokens.delete(k);
       this.#log.debug({ podUid }, 'pod volumes torn down');
     });
+  }
+
+  /** volumes/<plugin>/<name> mount points (the tmpfs volumes), each unmounted until none is stacked there. */
+  async #unmountVolumeDirs(dir: string): Promise<void> {
+    const volumes = path.join(dir, 'volumes');
+    for (const plugin of await readdir(volumes).catch(() => [] as string[])) {
+      for (const name of await readdir(path.join(volumes, plugin)).catch(() => [] as string[])) {
+        const p = path.join(volumes, plugin, name);
+        for (let i = 0; i < 8 && (await isMountPoint(p).catch(() => false)); i++) await unmount(p);
+      }
+    }
+  }
+
+  /** Every mount under dir (or its real path) from /proc/mounts, deepest first; throws when one stays. */
+  async #unmountAllUnder(dir: string): Promise<void> {
+    const prefixes = [...new Set([dir, await realpathOr(dir)])];
+    for (const m of await mountsUnder(prefixes)) await unmount(m.mountpoint);
+    const left = await mountsUnder(prefixes);
+    if (left.length) throw new DockerletError(ErrorCodes.VOLUME, `cannot remove pod directory ${dir}: still mounted at ${left[0]?.mountpoint}`);
   }
 
   async #setupOne(pod: Pod, vol: Volume): Promise<PreparedVolume> {

@@ -1,8 +1,12 @@
-// Host mount helpers: tmpfs mounts for memory-backed volumes, /proc/mounts lookups, unmounting.
+// Host mount helpers: tmpfs mounts for memory-backed volumes (the kubelet's emptyDir setupTmpfs), the
+// mount-point test of mount-utils (IsLikelyNotMountPoint: st_dev differs from the parent's), /proc/mounts
+// lookups, unmounting (CleanupMountPoint). mount/umount are mount(2)/umount2(2) calls through the
+// native addon (./mount-native.ts); mount(8)/umount(8) only where the addon is not built.
 import { execFile } from 'node:child_process';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { nativeMount, syscallError } from './mount-native.js';
 
 const run = promisify(execFile);
 
@@ -53,24 +57,49 @@ export async function mountsUnder(prefixes: string[]): Promise<MountEntry[]> {
   return hits.sort((a, b) => b.mountpoint.length - a.mountpoint.length);
 }
 
-/** `mount -t tmpfs [-o size=N] tmpfs <dir>`. */
+/** statfs f_type of tmpfs (linux/magic.h TMPFS_MAGIC). */
+export const TMPFS_MAGIC = 0x01021994;
+
+/** `mount -t tmpfs [-o size=N] tmpfs <dir>`: one mount(2) call, or mount(8) without the addon. */
 export async function mountTmpfs(dir: string, sizeBytes?: number): Promise<void> {
+  const data = sizeBytes && sizeBytes > 0 ? `size=${sizeBytes}` : '';
+  const native = nativeMount();
+  if (native) {
+    const target = path.resolve(dir);
+    const rc = await native.mountTmpfs(target, data);
+    if (rc < 0) throw syscallError(rc, 'mount', target);
+    return;
+  }
   const args = ['-t', 'tmpfs'];
-  if (sizeBytes && sizeBytes > 0) args.push('-o', `size=${sizeBytes}`);
+  if (data) args.push('-o', data);
   args.push('tmpfs', dir);
   await run('mount', args, { timeout: 30_000 });
 }
 
-/** Mounts a tmpfs at dir unless one is already there. */
+/** mount-utils IsLikelyNotMountPoint, inverted: dir is on another device than its parent. */
+export async function isMountPoint(dir: string): Promise<boolean> {
+  const abs = path.resolve(dir);
+  const [self, parent] = await Promise.all([stat(abs), stat(path.dirname(abs))]);
+  return self.dev !== parent.dev;
+}
+
+/** Mounts a tmpfs at dir unless one is already there (a mount point whose filesystem is tmpfs). */
 export async function ensureTmpfs(dir: string, sizeBytes?: number): Promise<boolean> {
-  const m = await mountAt(dir);
-  if (m && m.fstype === 'tmpfs') return false;
+  if ((await isMountPoint(dir)) && (await statfs(dir)).type === TMPFS_MAGIC) return false;
   await mountTmpfs(dir, sizeBytes);
   return true;
 }
 
-/** umount, falling back to a lazy unmount when the mount is busy. */
+/** umount, falling back to a lazy unmount when the mount is busy; a no-op when nothing is mounted there. */
 export async function unmount(dir: string): Promise<void> {
+  const native = nativeMount();
+  if (native) {
+    const target = path.resolve(dir);
+    let rc = await native.unmount(target, false);
+    if (rc === -16 /* EBUSY */) rc = await native.unmount(target, true);
+    if (rc === 0 || rc === -22 /* EINVAL: not a mount point */ || rc === -2 /* ENOENT */) return;
+    throw syscallError(rc, 'umount', target);
+  }
   try {
     await run('umount', [dir], { timeout: 30_000 });
   } catch (err) {
