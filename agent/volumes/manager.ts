@@ -185,7 +185,7 @@ export class VolumeManager {
     for (const plugin of await readdir(volumes).catch(() => [] as string[])) {
       for (const name of await readdir(path.join(volumes, plugin)).catch(() => [] as string[])) {
         const p = path.join(volumes, plugin, name);
-        for (let i = 0; i < 8 && (await isMountPoint(p).catch(() => false)); i++) await unmount(p);
+        for (let i = 0; i < 8 && (await isMountPoint(p).catch(() => false)); i++) await unmount(p, { root: this.#root });
       }
     }
   }
@@ -193,7 +193,7 @@ export class VolumeManager {
   /** Every mount under dir (or its real path) from /proc/mounts, deepest first; throws when one stays. */
   async #unmountAllUnder(dir: string): Promise<void> {
     const prefixes = [...new Set([dir, await realpathOr(dir)])];
-    for (const m of await mountsUnder(prefixes)) await unmount(m.mountpoint);
+    for (const m of await mountsUnder(prefixes)) await unmount(m.mountpoint, { root: this.#root });
     const left = await mountsUnder(prefixes);
     if (left.length) throw new DockerletError(ErrorCodes.VOLUME, `cannot remove pod directory ${dir}: still mounted at ${left[0]?.mountpoint}`);
   }
@@ -215,7 +215,7 @@ export class VolumeManager {
       await mkdir(dir, { recursive: true, mode: 0o750 });
       const fsGroup = pod.spec.securityContext?.fsGroup;
       if (kind === 'emptyDir') {
-        if (vol.emptyDir?.medium === 'Memory') await ensureTmpfs(dir, bytesOf(vol.emptyDir.sizeLimit) || undefined);
+        if (vol.emptyDir?.medium === 'Memory') await ensureTmpfs(dir, { root: this.#root, sizeBytes: bytesOf(vol.emptyDir.sizeLimit) || undefined });
         // Containers may run as any uid: the emptyDir root is world-writable; with fsGroup the whole
         // volume (content left from before an agent restart too) gets the group, setgid and g+rw.
         await chmod(dir, 0o777 | ((await stat(dir)).mode & 0o2000));
@@ -224,7 +224,7 @@ export class VolumeManager {
         return { hostPath: dir, kind };
       }
       // secret and projected are memory-backed (tmpfs) like upstream; configMap/downwardAPI are on disk.
-      if (kind === 'secret' || kind === 'projected') await ensureTmpfs(dir);
+      if (kind === 'secret' || kind === 'projected') await ensureTmpfs(dir, { root: this.#root });
       else await chmod(dir, 0o777);
       await this.#writeContents(pod, vol, dir);
       return { hostPath: dir, readOnly: true, kind };

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFile, realpath, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { nativeMount, syscallError } from './mount-native.js';
 
 const run = promisify(execFile);
@@ -60,19 +61,34 @@ export async function mountsUnder(prefixes: string[]): Promise<MountEntry[]> {
 /** statfs f_type of tmpfs (linux/magic.h TMPFS_MAGIC). */
 export const TMPFS_MAGIC = 0x01021994;
 
-/** `mount -t tmpfs [-o size=N] tmpfs <dir>`: one mount(2) call, or mount(8) without the addon. */
-export async function mountTmpfs(dir: string, sizeBytes?: number): Promise<void> {
-  const data = sizeBytes && sizeBytes > 0 ? `size=${sizeBytes}` : '';
+export interface MountOptions {
+  /** The agent's root dir: the real path of the target must be inside it (never a mount elsewhere). */
+  root: string;
+  sizeBytes?: number;
+}
+
+/** The real path of dir, refused unless it is inside the real path of root. */
+export async function realPathUnder(root: string, dir: string): Promise<string> {
+  const [realRoot, real] = await Promise.all([realpath(path.resolve(root)), realpath(path.resolve(dir))]);
+  if (real === realRoot || !real.startsWith(realRoot.endsWith('/') ? realRoot : `${realRoot}/`)) {
+    throw new DockerletError(ErrorCodes.VOLUME, `refusing to mount or unmount ${dir}: not inside ${root}`, { details: { reason: 'mount' } });
+  }
+  return real;
+}
+
+/** `mount -t tmpfs [-o size=N] tmpfs <dir>` inside opts.root: one mount(2) call, or mount(8) without the addon. */
+export async function mountTmpfs(dir: string, opts: MountOptions): Promise<void> {
+  const target = await realPathUnder(opts.root, dir);
+  const data = opts.sizeBytes && opts.sizeBytes > 0 ? `size=${opts.sizeBytes}` : '';
   const native = nativeMount();
   if (native) {
-    const target = path.resolve(dir);
     const rc = await native.mountTmpfs(target, data);
     if (rc < 0) throw syscallError(rc, 'mount', target);
     return;
   }
   const args = ['-t', 'tmpfs'];
   if (data) args.push('-o', data);
-  args.push('tmpfs', dir);
+  args.push('tmpfs', target);
   await run('mount', args, { timeout: 30_000 });
 }
 
@@ -84,17 +100,29 @@ export async function isMountPoint(dir: string): Promise<boolean> {
 }
 
 /** Mounts a tmpfs at dir unless one is already there (a mount point whose filesystem is tmpfs). */
-export async function ensureTmpfs(dir: string, sizeBytes?: number): Promise<boolean> {
+export async function ensureTmpfs(dir: string, opts: MountOptions): Promise<boolean> {
   if ((await isMountPoint(dir)) && (await statfs(dir)).type === TMPFS_MAGIC) return false;
-  await mountTmpfs(dir, sizeBytes);
+  await mountTmpfs(dir, opts);
   return true;
 }
 
-/** umount, falling back to a lazy unmount when the mount is busy; a no-op when nothing is mounted there. */
-export async function unmount(dir: string): Promise<void> {
-  const native = nativeMount();
+/**
+ * umount, falling back to a lazy unmount when the mount is busy; a no-op when nothing is mounted there.
+ * With opts.root (the agent) the real path must be inside it and the addon makes the call; without
+ * (tools cleaning up after a run) it is umount(8).
+ */
+export async function unmount(dir: string, opts: { root?: string } = {}): Promise<void> {
+  const native = opts.root ? nativeMount() : null;
+  if (opts.root) {
+    const real = await realPathUnder(opts.root, dir).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (real === undefined) return;
+    dir = real;
+  }
   if (native) {
-    const target = path.resolve(dir);
+    const target = dir;
     let rc = await native.unmount(target, false);
     if (rc === -16 /* EBUSY */) rc = await native.unmount(target, true);
     if (rc === 0 || rc === -22 /* EINVAL: not a mount point */ || rc === -2 /* ENOENT */) return;

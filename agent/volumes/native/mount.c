@@ -80,7 +80,8 @@ static napi_value js_mount_tmpfs(napi_env env, napi_callback_info info) {
   return queue(env, r);
 }
 
-/* unmount(target: string, detach: boolean) → Promise<0 | -errno>; detach is MNT_DETACH (umount -l). */
+/* unmount(target: string, detach: boolean) → Promise<0 | -errno>; detach is MNT_DETACH (umount -l). A
+ * symlink as the last component is not followed (UMOUNT_NOFOLLOW): the caller passes the real path. */
 static napi_value js_unmount(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -92,7 +93,7 @@ static napi_value js_unmount(napi_env env, napi_callback_info info) {
   bool detach = false;
   napi_get_value_bool(env, argv[1], &detach);
   r->op = 1;
-  r->flags = detach ? MNT_DETACH : 0;
+  r->flags = UMOUNT_NOFOLLOW | (detach ? MNT_DETACH : 0);
   return queue(env, r);
 }
 
