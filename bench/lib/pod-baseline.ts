@@ -10,7 +10,7 @@ import { buildContainerCreateSpec, buildSandboxSpec } from '../../agent/containe
 import { readHostResolvConf } from '../../agent/containers/dns.js';
 import { hasCapSysResource } from '../../runtime/docker/runtime.js';
 import { containerCreateOptions, sandboxCreateOptions } from '../../runtime/docker/specs.js';
-import { mapLimit } from './pod-timeline.js';
+import { dist, mapLimit, type Dist } from './pod-timeline.js';
 
 export const BASELINE_LABEL = 'io.dockerlet.bench';
 export const BASELINE_VALUE = 'pod-startup-baseline';
@@ -37,6 +37,8 @@ export interface BaselineResult {
   seconds: number;
   failures: number;
   firstError?: string;
+  /** Per pod: the sum of its four create/start call durations (s). */
+  perPodDocker?: Dist;
 }
 
 interface Prepared {
@@ -82,20 +84,31 @@ export async function runBaseline(docker: Dockerode, o: BaselineOptions): Promis
   const prepared = await Promise.all(Array.from({ length: o.count }, (_, i) => prepare(o, i, run, oomFloor, hostDNS)));
   let failures = 0;
   let firstError: string | undefined;
+  const inCall: number[] = [];
   const t0 = performance.now();
   await mapLimit(prepared, o.parallelism, async (p) => {
+    let ms = 0;
+    const timed = async <T>(f: () => Promise<T>): Promise<T> => {
+      const s = performance.now();
+      try {
+        return await f();
+      } finally {
+        ms += performance.now() - s;
+      }
+    };
     try {
-      const sb = await docker.createContainer(p.sandbox);
-      await sb.start();
-      const app = await docker.createContainer(p.app(sb.id));
-      await app.start();
+      const sb = await timed(() => docker.createContainer(p.sandbox));
+      await timed(() => sb.start());
+      const app = await timed(() => docker.createContainer(p.app(sb.id)));
+      await timed(() => app.start());
+      inCall.push(ms);
     } catch (err) {
       failures++;
       firstError ??= (err as Error).message;
     }
   });
   const seconds = (performance.now() - t0) / 1000;
-  return { parallelism: o.parallelism, seconds: Math.round(seconds * 1000) / 1000, failures, ...(firstError ? { firstError } : {}) };
+  return { parallelism: o.parallelism, seconds: Math.round(seconds * 1000) / 1000, failures, ...(firstError ? { firstError } : {}), perPodDocker: dist(inCall) };
 }
 
 /** Force-removes every baseline container (app containers first, then sandboxes). */

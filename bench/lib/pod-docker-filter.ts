@@ -2,7 +2,8 @@
 // (1) Scoping: `GET /containers/json` answers only containers of one pod namespace, so the agent
 // under test neither adopts nor garbage-collects containers of other agents sharing this dockerd
 // (and its relist cost does not depend on them). (2) Evidence: it counts every Engine call the agent
-// makes (by route), with latency and in-flight concurrency.
+// makes (by route), with latency and in-flight concurrency, and (3) per pod, the wall-clock span of
+// its container create/start calls, so a pod's startup splits into Docker time and the agent's own.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -16,6 +17,20 @@ export interface RouteStats {
   maxMs: number;
 }
 
+/** One pod's container create/start calls through the pass-through (epoch ms, sub-ms precision). */
+export interface PodCallTimes {
+  uid: string;
+  /** The first create request received (the agent's first Docker call for the pod). */
+  firstCallMs: number;
+  /** The end of the last create/start answer. */
+  lastCallEndMs: number;
+  /** Sum of the create/start call durations (they run one after another within a pod). */
+  inCallMs: number;
+  calls: number;
+}
+
+const nowMs = () => performance.timeOrigin + performance.now();
+
 export interface DockerCallStats {
   routes: Record<string, RouteStats>;
   /** Most non-streaming calls in flight at once. */
@@ -24,6 +39,8 @@ export interface DockerCallStats {
   maxMutatingInFlight: number;
   /** Time-weighted mean of create/start calls in flight while at least one was. */
   meanMutatingInFlight: number;
+  /** Wall ms with at least one create/start call in flight (Docker busy on the agent's behalf). */
+  mutatingBusyMs: number;
   /** Inspects of a container whose start was in flight (Docker holds the container lock while starting). */
   inspectsDuringStart: RouteStats;
   /** Containers listed before filtering / after (summed over list calls). */
@@ -70,6 +87,9 @@ export class DockerFilterProxy {
   #mutatingArea = 0;
   #mutatingBusyMs = 0;
   readonly #starting = new Set<string>();
+  /** Container id → pod UID, learnt from create requests (labels) and their answers (Id). */
+  readonly #podOf = new Map<string, string>();
+  #pods = new Map<string, PodCallTimes>();
 
   constructor(opts: { socketPath: string; namespace: string; upstream?: string }) {
     this.#socket = opts.socketPath;
@@ -111,6 +131,25 @@ export class DockerFilterProxy {
     this.#mutatingArea = 0;
     this.#mutatingBusyMs = 0;
     this.#mutatingSince = performance.now();
+    this.#pods = new Map();
+  }
+
+  /** Per pod UID, the create/start calls seen since the last reset(). */
+  podCalls(): Map<string, PodCallTimes> {
+    return new Map([...this.#pods].map(([k, v]) => [k, { ...v }]));
+  }
+
+  #recordPodCall(uid: string | undefined, startMs: number, endMs: number): void {
+    if (!uid) return;
+    const p = this.#pods.get(uid);
+    if (!p) {
+      this.#pods.set(uid, { uid, firstCallMs: startMs, lastCallEndMs: endMs, inCallMs: endMs - startMs, calls: 1 });
+      return;
+    }
+    p.firstCallMs = Math.min(p.firstCallMs, startMs);
+    p.lastCallEndMs = Math.max(p.lastCallEndMs, endMs);
+    p.inCallMs += endMs - startMs;
+    p.calls++;
   }
 
   snapshot(): DockerCallStats {
@@ -121,6 +160,7 @@ export class DockerFilterProxy {
       routes: Object.fromEntries(Object.entries(s.routes).map(([k, v]) => [k, { ...v }])),
       inspectsDuringStart: { ...s.inspectsDuringStart },
       meanMutatingInFlight: this.#mutatingBusyMs > 0 ? this.#mutatingArea / this.#mutatingBusyMs : 0,
+      mutatingBusyMs: Math.round(this.#mutatingBusyMs),
     };
   }
 
@@ -139,7 +179,12 @@ export class DockerFilterProxy {
     const streaming = STREAMING.has(route);
     const mutating = isMutating(route);
     const t0 = performance.now();
+    const wall0 = nowMs();
     const id = containerIdOf(req.url ?? '');
+    const isCreate = route === 'POST /containers/create';
+    const reqChunks: Buffer[] = [];
+    const resChunks: Buffer[] = [];
+    if (isCreate) req.on('data', (c: Buffer) => reqChunks.push(c));
     const isStart = route === 'POST /containers/{id}/start';
     if (isStart && id) this.#starting.add(id);
     const inspectDuringStart = route === 'GET /containers/{id}/json' && id !== undefined && this.#starting.has(id);
@@ -160,6 +205,8 @@ export class DockerFilterProxy {
       }
       if (streaming) return;
       const ms = performance.now() - t0;
+      if (isStart && id) this.#recordPodCall(this.#podOf.get(id), wall0, nowMs());
+      if (isCreate) this.#learnCreate(reqChunks, resChunks, wall0);
       const r = (this.#stats.routes[route] ??= { count: 0, totalMs: 0, maxMs: 0 });
       r.count++;
       r.totalMs += ms;
@@ -194,6 +241,7 @@ export class DockerFilterProxy {
         ur.on('error', () => { res.destroy(); done(); });
         return;
       }
+      if (isCreate) ur.on('data', (c: Buffer) => resChunks.push(c));
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       res.flushHeaders();
       ur.pipe(res);
@@ -210,8 +258,21 @@ export class DockerFilterProxy {
     res.on('close', () => { if (!res.writableFinished) up.destroy(); done(); });
     req.pipe(up);
   }
+
+  #learnCreate(reqChunks: Buffer[], resChunks: Buffer[], startMs: number): void {
+    try {
+      const body = JSON.parse(Buffer.concat(reqChunks).toString('utf8')) as { Labels?: Record<string, string> };
+      const uid = body.Labels?.['io.kubernetes.pod.uid'];
+      const ans = JSON.parse(Buffer.concat(resChunks).toString('utf8')) as { Id?: string };
+      if (!uid || !ans.Id) return;
+      this.#podOf.set(ans.Id, uid);
+      this.#recordPodCall(uid, startMs, nowMs());
+    } catch {
+      // not JSON (an error answer): not a container of a pod
+    }
+  }
 }
 
 function emptyStats(): DockerCallStats {
-  return { routes: {}, maxInFlight: 0, maxMutatingInFlight: 0, meanMutatingInFlight: 0, inspectsDuringStart: { count: 0, totalMs: 0, maxMs: 0 }, listedRaw: 0, listedKept: 0 };
+  return { routes: {}, maxInFlight: 0, maxMutatingInFlight: 0, meanMutatingInFlight: 0, mutatingBusyMs: 0, inspectsDuringStart: { count: 0, totalMs: 0, maxMs: 0 }, listedRaw: 0, listedKept: 0 };
 }

@@ -89,6 +89,8 @@ export async function runSinglePods(ctx: PhaseCtx, count: number, warmup: number
 }
 
 export interface DensityResult {
+  /** Epoch ms just before the scale request. */
+  t0Ms: number;
   seconds: number;
   lastCreatedSeenS: number;
   lastScheduledSeenS: number;
@@ -123,13 +125,16 @@ export async function scaleDeployment(ctx: PhaseCtx, replicas: number): Promise<
 
 const densityPods = (w: PodWatch) => w.all().filter((t) => t.labels.bench === DEPLOY);
 
+/** The density pods not (yet) deleted, with the watch's timestamps. */
+export const densityPodTimes = (w: PodWatch): PodTimes[] => densityPods(w).filter((t) => t.deletedSeenMs === undefined);
+
 /** Scales 0 → n and waits for n Running pods (bounded); t0 is taken just before the scale request. */
 export async function runDensity(ctx: PhaseCtx, n: number, timeoutMs: number): Promise<DensityResult> {
   const t0 = Date.now();
   await scaleDeployment(ctx, n);
   await ctx.watch.until(`${n} pods Running`, () => densityPods(ctx.watch).filter((t) => t.runningSeenMs !== undefined && t.deletedSeenMs === undefined).length >= n, timeoutMs);
   const t1 = Date.now();
-  const pods = densityPods(ctx.watch).filter((t) => t.deletedSeenMs === undefined);
+  const pods = densityPodTimes(ctx.watch);
   const dockerTimes = await dockerTimeline(ctx.docker, ctx.namespace, new Set(pods.map((p) => p.uid)));
   const s = (x: number) => round((x - t0) / 1000);
   const max = (xs: (number | undefined)[]) => Math.max(...xs.filter((x): x is number => x !== undefined));
@@ -145,6 +150,7 @@ export async function runDensity(ctx: PhaseCtx, n: number, timeoutMs: number): P
   const inFlight = overlap(d.map((x) => [x.sandboxCreatedMs ?? NaN, x.appStartedMs ?? NaN]));
   const pending = overlap(pods.map((p) => [p.scheduledSeenMs ?? NaN, p.runningSeenMs ?? NaN]));
   return {
+    t0Ms: t0,
     seconds: round((t1 - t0) / 1000),
     lastCreatedSeenS: s(max(pods.map((p) => p.firstSeenMs))),
     lastScheduledSeenS: s(max(pods.map((p) => p.scheduledSeenMs))),

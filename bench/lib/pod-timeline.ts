@@ -99,11 +99,21 @@ export function overlap(intervals: [number, number][]): { max: number; mean: num
   return { max, mean: spanMs > 0 ? area / spanMs : max, spanMs };
 }
 
-/** p50/p99/mean (seconds) of a list of millisecond durations. */
-export function dist(msValues: number[]): { p50: number; p99: number; mean: number; max: number; n: number } {
+export interface Dist {
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  max: number;
+  n: number;
+}
+
+/** p50/p90/p99/mean (seconds) of a list of millisecond durations. */
+export function dist(msValues: number[]): Dist {
   const v = msValues.filter(Number.isFinite);
   return {
     p50: round(percentile(v, 50) / 1000),
+    p90: round(percentile(v, 90) / 1000),
     p99: round(percentile(v, 99) / 1000),
     mean: round(mean(v) / 1000),
     max: round(Math.max(...v) / 1000),

@@ -1,0 +1,84 @@
+// Command-line options of `npm run bench -- pod-startup`, validated once and frozen. --quick is the
+// short run for engineers measuring a change (1 paired trial, 5 single pods, no 250-pod run, 15 s
+// idle window, result written outside bench/results unless --out says otherwise).
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--trials 5] [--pods 20] [--warmup 1]
+  [--density 100] [--big 250] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
+  [--direct-docker] [--baseline-direct] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
+
+export interface Options {
+  quick: boolean;
+  /** Single pods measured one after another (after `warmup` unmeasured ones). */
+  pods: number;
+  warmup: number;
+  /** Pods per density run (the Deployment is scaled 0 → density). */
+  density: number;
+  /** Paired trials (agent run + raw-Docker run at the same parallelism, order shuffled per trial). */
+  trials: number;
+  /** Unpaired density runs before the trials (the first measures idle CPU and the agent's Docker parallelism). */
+  densityWarmup: number;
+  /** The large run (scale 0 → big, then idle); 0 skips it. */
+  big: number;
+  /** Idle window after a density run and after the big run (agent CPU and RSS), seconds; 0 skips. */
+  idleSeconds: number;
+  /** Raw-Docker baseline parallelism; default the agent's mean create/start calls in flight in its first run. */
+  baselineParallelism?: number;
+  /** The agent's maxPods (its default 110 would refuse the big run). */
+  maxPods: number;
+  podWorkers?: number;
+  directDocker: boolean;
+  /** The raw-Docker baseline talks to dockerd directly even when the agent goes through the pass-through. */
+  baselineDirect: boolean;
+  /** Run the agent under node --cpu-prof, profiles written to this directory (kept). */
+  cpuProfDir?: string;
+  compiled: boolean;
+  agentRepo: string;
+  skipBaseline: boolean;
+  agentNodeFlags: string[];
+  out: string;
+}
+
+export function parseOptions(args: string[], repo: string): Readonly<Options> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean' }, pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' },
+      trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' },
+      'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
+      'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, compiled: { type: 'boolean' },
+      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
+    },
+  });
+  const quick = v.quick ?? false;
+  const int = (name: string, s: string | undefined, d: number, min: number, max: number) => {
+    const n = s === undefined ? d : Number(s);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer in [${min}, ${max}], got ${s}\nusage: ${USAGE}`);
+    return n;
+  };
+  const big = int('big', v.big, quick ? 0 : 250, 0, 400);
+  const density = int('density', v.density, 100, 1, 300);
+  return Object.freeze({
+    quick,
+    pods: int('pods', v.pods, quick ? 5 : 20, 0, 200),
+    warmup: int('warmup', v.warmup, 1, 0, 10),
+    density,
+    trials: int('trials', v.trials, quick ? 1 : 5, 1, 20),
+    densityWarmup: int('density-warmup', v['density-warmup'], quick ? 0 : 1, 0, 3),
+    big,
+    idleSeconds: int('idle-seconds', v['idle-seconds'], quick ? 15 : 60, 0, 600),
+    ...(v['baseline-parallelism'] !== undefined ? { baselineParallelism: int('baseline-parallelism', v['baseline-parallelism'], 12, 1, 300) } : {}),
+    maxPods: int('max-pods', v['max-pods'], Math.max(110, big + 10, density + 10), 1, 1000),
+    ...(v['pod-workers'] !== undefined ? { podWorkers: int('pod-workers', v['pod-workers'], 1024, 1, 4096) } : {}),
+    directDocker: v['direct-docker'] ?? false,
+    baselineDirect: v['baseline-direct'] ?? false,
+    ...(v['cpu-prof'] !== undefined ? { cpuProfDir: v['cpu-prof'] } : {}),
+    compiled: v.compiled ?? false,
+    agentRepo: v['agent-repo'] ?? repo,
+    skipBaseline: v['skip-baseline'] ?? false,
+    agentNodeFlags: (v['agent-node-flags'] ?? '').split(' ').filter(Boolean),
+    out: v.out ?? (quick ? join(tmpdir(), 'dockerlet-bench', 'pod-startup-quick.json') : join(repo, 'bench/results/pod-startup.json')),
+  });
+}

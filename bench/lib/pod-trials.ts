@@ -1,0 +1,194 @@
+// The density side of the pod-startup bench: one agent run (Deployment scaled 0 → N, per-pod split,
+// agent RSS/CPU, Docker and API calls, an optional idle window, drain), one raw-Docker run at a given
+// parallelism, and the paired trials (agent run + raw-Docker run per trial, order shuffled).
+import { randomInt } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { CpuWindow, ProcSampler, clockTicks, pidsByComm, readProcUsage, type UsageSummary } from './pod-agent.js';
+import type { AgentSeen, SeenSource } from './pod-agentseen.js';
+import { diffCounts, scrapeRequestTotals, type RequestCounts } from './pod-apimetrics.js';
+import { removeBaselineContainers, runBaseline, type BaselineResult } from './pod-baseline.js';
+import type { DockerCallStats, DockerFilterProxy, PodCallTimes } from './pod-docker-filter.js';
+import { BUSYBOX, PAUSE, benchPodSpec, densityPodTimes, drainDensity, runDensity, type DensityResult, type PhaseCtx } from './pod-phases.js';
+import { wallSplit, type SplitInput, type WallSplit } from './pod-split.js';
+import { percentile, round } from './pod-timeline.js';
+
+export interface TrialCtx extends PhaseCtx {
+  proxy: DockerFilterProxy | undefined;
+  seen: AgentSeen;
+  agentPid: number;
+  controlPlanePids: number[];
+  adminKubeconfig: string;
+  workDir: string;
+  /** The raw-Docker baseline's client: through the same pass-through as the agent, or direct. */
+  baselineDocker: Dockerode;
+  /** Removes every container of the bench namespace (after a drain, the exited ones). */
+  removeContainers(): Promise<unknown>;
+}
+
+export interface IdleWindow {
+  seconds: number;
+  agentCpuSeconds: number;
+  /** Agent CPU as % of one core over the window. */
+  pctCore: number;
+  rssMiBEnd: number;
+  dockerCalls?: Record<string, number>;
+  apiRequests: RequestCounts;
+}
+
+export interface AgentRun {
+  pods: number;
+  density: DensityResult;
+  wall: WallSplit;
+  usage: UsageSummary;
+  cpuSeconds: Record<string, number>;
+  dockerCalls?: DockerCallStats;
+  apiRequests: RequestCounts;
+  seenSource: SeenSource;
+  idle?: IdleWindow;
+  load1: [number, number];
+  /** Not serialised: the per-pod inputs of the split. */
+  split: SplitInput;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Agent CPU (and RSS at the end) over a quiet window, with the Docker and API calls made in it. */
+export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWindow> {
+  ctx.proxy?.reset();
+  const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
+  const u0 = readProcUsage(ctx.agentPid);
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const u1 = readProcUsage(ctx.agentPid);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = u0 && u1 ? (u1.cpuTicks - u0.cpuTicks) / clockTicks() : NaN;
+  const calls = ctx.proxy?.snapshot();
+  return {
+    seconds: round(wall, 1),
+    agentCpuSeconds: round(cpu, 2),
+    pctCore: round((cpu / wall) * 100, 2),
+    rssMiBEnd: round((u1?.rssKiB ?? NaN) / 1024, 1),
+    ...(calls ? { dockerCalls: Object.fromEntries(Object.entries(calls.routes).map(([k, r]) => [k, r.count])) } : {}),
+    apiRequests: diffCounts(api0, await scrapeRequestTotals(ctx.adminKubeconfig)),
+  };
+}
+
+/**
+ * Scales 0 → n, waits for all Running, splits the time per pod; then (optionally) settles and measures
+ * an idle window; then drains (unless keep) and removes the exited containers.
+ */
+export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: number; settleSeconds?: number; keep?: boolean; timeoutMs?: number }): Promise<AgentRun> {
+  const l0 = loadavg()[0]!;
+  ctx.proxy?.reset();
+  const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
+  const sampler = new ProcSampler(ctx.agentPid);
+  const cpu = new CpuWindow();
+  cpu.start({ agent: [ctx.agentPid], '@': ctx.controlPlanePids, dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']) });
+  sampler.start(200);
+  let density: DensityResult;
+  let usage: UsageSummary;
+  try {
+    density = await runDensity(ctx, n, o.timeoutMs ?? 300_000);
+  } finally {
+    usage = sampler.stop();
+  }
+  const cpuSeconds = cpu.stop();
+  const dockerCalls = ctx.proxy?.snapshot();
+  const calls: Map<string, PodCallTimes> = ctx.proxy?.podCalls() ?? new Map();
+  const apiRequests = diffCounts(api0, await scrapeRequestTotals(ctx.adminKubeconfig));
+  const { source, seen } = await ctx.seen.times();
+  const split: SplitInput = { t0: density.t0Ms, pods: densityPodTimes(ctx.watch), agentSeen: seen, calls };
+  const wall = wallSplit(split, density.t0Ms + density.seconds * 1000);
+  ctx.log(`${n} pods Running in ${density.seconds} s (last bound ${wall.lastBoundS} s, first Docker call ${wall.firstDockerCallS} s); agent peak RSS ${usage.peakRssMiB} MiB, CPU ${usage.cpuSeconds} s`);
+  let idle: IdleWindow | undefined;
+  if (o.idleSeconds) {
+    await sleep((o.settleSeconds ?? 10) * 1000);
+    ctx.log(`idle window: ${o.idleSeconds} s with ${n} pods`);
+    idle = await idleWindow(ctx, o.idleSeconds);
+    ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core, RSS ${idle.rssMiBEnd} MiB`);
+  }
+  if (!o.keep) {
+    if (!(await drainDensity(ctx, 240_000))) ctx.log('the drain did not finish within 240 s');
+    await ctx.removeContainers();
+  }
+  return { pods: n, density, wall, usage, cpuSeconds, ...(dockerCalls ? { dockerCalls } : {}), apiRequests, seenSource: source, ...(idle ? { idle } : {}), load1: [l0, loadavg()[0]!], split };
+}
+
+export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
+  const l0 = loadavg()[0]!;
+  const cpu = new CpuWindow();
+  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']) });
+  const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
+  const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template });
+  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number] };
+  await removeBaselineContainers(ctx.docker);
+  ctx.log(`raw Docker: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
+  return out;
+}
+
+export interface Trial {
+  trial: number;
+  order: ('agent' | 'docker')[];
+  agentS: number;
+  dockerS: number;
+  ratio: number;
+  parallelism: number;
+}
+
+export interface TrialsResult {
+  trials: Trial[];
+  agentRuns: AgentRun[];
+  baselines: Awaited<ReturnType<typeof baselineRun>>[];
+  parallelism: number;
+  parallelismSource: string;
+}
+
+/** The agent's Docker parallelism in a run: mean create/start calls in flight while any was. */
+export function agentParallelism(r: AgentRun): number | undefined {
+  const m = r.dockerCalls?.meanMutatingInFlight;
+  return m && Number.isFinite(m) ? Math.max(1, Math.round(m)) : undefined;
+}
+
+/** trials × (agent run, raw-Docker run), order drawn per trial; the first agent run may carry an idle window. */
+export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number; parallelism?: number; firstIdleSeconds?: number; skipBaseline: boolean }): Promise<TrialsResult> {
+  let parallelism = o.parallelism;
+  let parallelismSource = parallelism !== undefined ? '--baseline-parallelism' : '';
+  const out: TrialsResult = { trials: [], agentRuns: [], baselines: [], parallelism: parallelism ?? NaN, parallelismSource };
+  for (let t = 1; t <= o.trials; t++) {
+    // Shuffled order; while the parallelism is unknown the agent runs first (its run measures it).
+    const order: Trial['order'] = o.skipBaseline ? ['agent'] : parallelism === undefined || randomInt(2) === 0 ? ['agent', 'docker'] : ['docker', 'agent'];
+    let a: AgentRun | undefined;
+    let b: Awaited<ReturnType<typeof baselineRun>> | undefined;
+    for (const who of order) {
+      ctx.log(`trial ${t}/${o.trials}: ${who}`);
+      if (who === 'agent') {
+        const idleSeconds = out.agentRuns.length === 0 ? o.firstIdleSeconds : undefined;
+        a = await agentRun(ctx, o.n, idleSeconds ? { idleSeconds } : {});
+        out.agentRuns.push(a);
+        if (parallelism === undefined) {
+          parallelism = agentParallelism(a) ?? 12;
+          parallelismSource = agentParallelism(a) !== undefined ? `the agent's mean create/start calls in flight in trial ${t} (${a.dockerCalls?.meanMutatingInFlight.toFixed(1)})` : 'fallback 12 (no pass-through stats)';
+        }
+      } else {
+        b = await baselineRun(ctx, o.n, parallelism!, `t${t}`);
+        out.baselines.push(b);
+      }
+      await sleep(2000);
+    }
+    out.trials.push({ trial: t, order, agentS: a!.density.seconds, dockerS: b?.seconds ?? NaN, ratio: b && b.failures === 0 ? round(a!.density.seconds / b.seconds) : NaN, parallelism: parallelism! });
+  }
+  out.parallelism = parallelism ?? NaN;
+  out.parallelismSource = parallelismSource;
+  return out;
+}
+
+/** Median, min, max and the middle half of a list (nearest rank). */
+export function spread(xs: number[]): { median: number; min: number; max: number; p25: number; p75: number; n: number; values: number[] } {
+  const v = xs.filter(Number.isFinite);
+  return {
+    median: round(percentile(v, 50)), min: round(Math.min(...v)), max: round(Math.max(...v)),
+    p25: round(percentile(v, 25)), p75: round(percentile(v, 75)), n: v.length, values: v.map((x) => round(x)),
+  };
+}
