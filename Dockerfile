@@ -27,7 +27,7 @@ RUN command -v iptables >/dev/null && command -v mount >/dev/null \
 WORKDIR /opt/dockerlet
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/build/relay.node ./build/relay.node
+COPY --from=build /src/build/relay.node /src/build/mount.node ./build/
 COPY bin ./bin
 COPY cli ./cli
 COPY lib ./lib

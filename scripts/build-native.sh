@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the proxy's native relay (proxy/native/*.c → build/relay.node) against this Node's headers.
+# Builds the native addons against this Node's headers: the proxy's relay (proxy/native/*.c →
+# build/relay.node) and the volume manager's mount addon (agent/volumes/native/build.sh).
 # Optional, as ws's bufferutil is: without a C compiler or Node's headers it says so and exits 0, and
 # the proxy uses its JavaScript data path. Rebuilds only when a source is newer than the addon.
 # Env: CC (default gcc), NODE (default node), DOCKERLET_NATIVE_REQUIRED=1 turns "cannot build" into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The volume manager's mount addon (build/mount.node) has its own script with the same contract.
+bash agent/volumes/native/build.sh
 out=build/relay.node
 srcs=(proxy/native/relay.c proxy/native/loop.c proxy/native/sockets.c proxy/native/affinity.c proxy/native/addon.c proxy/native/relay.h)
 cc=${CC:-gcc}
