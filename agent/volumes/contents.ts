@@ -1,11 +1,13 @@
 // The file contents of API-backed volumes (configMap, secret, downwardAPI, projected), fetched through
-// the KubeClient. Token sources reuse a cached token until it needs refreshing.
+// the KubeClient (shared between pods by ./object-cache.ts when one is given). Token sources reuse a
+// cached token until it needs refreshing.
 import type { KeyToPath, Pod, Volume } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Allocatable } from '../containers/fieldpath.js';
 import { fetchConfigMap, fetchSecret } from '../containers/sources.js';
+import type { Freshness, ObjectCache } from './object-cache.js';
 import { configMapPayload, DEFAULT_MODE, downwardApiPayload, secretPayload, type Payload } from './payload.js';
 import { requestToken, requiresRefresh, tokenRequestKey, type IssuedToken } from './tokens.js';
 
@@ -15,6 +17,13 @@ export interface ContentDeps {
   allocatable(): Allocatable;
   /** Token cache keyed by tokenCacheKey(). */
   tokens: Map<string, IssuedToken>;
+  /** ConfigMaps/Secrets shared between pods, and which copy this read accepts. */
+  objects?: { cache: ObjectCache; fresh: Freshness };
+}
+
+function cached<T>(pod: Pod, deps: ContentDeps, key: string, fetch: () => Promise<T>): Promise<T> {
+  if (!deps.objects) return fetch();
+  return deps.objects.cache.get(key, pod.metadata.uid ?? '', deps.objects.fresh, fetch);
 }
 
 export function tokenCacheKey(podUid: string, volume: string, filePath: string): string {
@@ -37,7 +46,8 @@ function ns(pod: Pod): string {
 }
 
 async function configMapFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode: number): Promise<Payload> {
-  const cm = await fetchConfigMap(needClient(deps), ns(pod), src.name);
+  const client = needClient(deps);
+  const cm = await cached(pod, deps, `configmaps/${ns(pod)}/${src.name}`, () => fetchConfigMap(client, ns(pod), src.name));
   if (!cm) {
     if (src.optional) return new Map();
     throw new DockerletError(ErrorCodes.VOLUME, `configmap "${src.name}" not found`, { details: { reason: 'payload' } });
@@ -46,7 +56,8 @@ async function configMapFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode:
 }
 
 async function secretFiles(pod: Pod, deps: ContentDeps, src: KeySource, mode: number): Promise<Payload> {
-  const s = await fetchSecret(needClient(deps), ns(pod), src.name);
+  const client = needClient(deps);
+  const s = await cached(pod, deps, `secrets/${ns(pod)}/${src.name}`, () => fetchSecret(client, ns(pod), src.name));
   if (!s) {
     if (src.optional) return new Map();
     throw new DockerletError(ErrorCodes.VOLUME, `secret "${src.name}" not found`, { details: { reason: 'payload' } });

@@ -1,6 +1,7 @@
 // Per-pod volumes under <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>: set up before the
 // pod's containers start, refreshed periodically (configMap/secret/downwardAPI/projected contents,
-// token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone.
+// token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone. ConfigMaps and
+// Secrets are read through one shared cache (./object-cache.ts, the kubelet's Cache strategy).
 import { chmod, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { bytesOf } from '../containers/quantity.js';
 import { writeAtomic } from './atomic-writer.js';
 import { volumePayload, type ContentDeps } from './contents.js';
 import { checkHostPath } from './hostpath.js';
+import { ObjectCache, type Freshness } from './object-cache.js';
 import { mountsFor, type PreparedVolume, type VolumeKind } from './mounts.js';
 import { setVolumeOwnership, type FsGroupChangePolicy } from './ownership.js';
 import { ensureTmpfs, isMountPoint, mountsUnder, unmount } from './mounts-host.js';
@@ -29,6 +31,11 @@ export interface VolumeManagerDeps {
   clock?: Clock;
   log?: Logger;
   nodeName: string;
+  /**
+   * How old a shared ConfigMap/Secret copy a periodic refresh may use (the Cache strategy's TTL);
+   * a pod being set up always gets a copy fetched after its set-up began. Default 10 s.
+   */
+  objectTtlMs?: number;
   /** Node allocatable for downward API limits the containers leave unset (default: this host's CPUs/RAM). */
   allocatable?: Allocatable | (() => Allocatable);
 }
@@ -41,6 +48,7 @@ export interface RefreshResult {
 }
 
 export const DEFAULT_REFRESH_MS = 60_000;
+export const DEFAULT_OBJECT_TTL_MS = 10_000;
 const MIN_REFRESH_MS = 1_000;
 
 const PLUGIN_DIR: Record<VolumeKind, string | undefined> = {
@@ -91,6 +99,8 @@ export class VolumeManager {
   readonly #alloc: Allocatable | (() => Allocatable) | undefined;
   readonly #tokens = new Map<string, IssuedToken>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #objects: ObjectCache;
+  readonly #objectTtlMs: number;
 
   constructor(deps: VolumeManagerDeps) {
     this.#root = path.resolve(deps.rootDir);
@@ -98,6 +108,18 @@ export class VolumeManager {
     this.#clock = deps.clock ?? systemClock;
     this.#log = partLogger(deps.log, 'volumes', { node: deps.nodeName });
     this.#alloc = deps.allocatable;
+    this.#objects = new ObjectCache(this.#clock);
+    this.#objectTtlMs = deps.objectTtlMs ?? DEFAULT_OBJECT_TTL_MS;
+  }
+
+  /** ConfigMap/Secret GETs made (shared between pods). */
+  get objectFetches(): number {
+    return this.#objects.fetches;
+  }
+
+  /** ConfigMaps/Secrets held for live pods (memory-bound checks). */
+  objectsHeld(): number {
+    return this.#objects.size();
   }
 
   podDir(podUid: string): string {
@@ -114,10 +136,11 @@ export class VolumeManager {
   /** Prepares every pod.spec.volumes entry; idempotent (re-running keeps existing mounts and content). */
   async setup(pod: Pod): Promise<Map<string, PreparedVolume>> {
     const uid = this.#uid(pod);
+    const fresh = { afterMark: this.#objects.mark() };
     return this.#withLock(uid, async () => {
       const out = new Map<string, PreparedVolume>();
       await mkdir(path.join(this.podDir(uid), 'volumes'), { recursive: true, mode: 0o750 });
-      for (const vol of pod.spec.volumes ?? []) out.set(vol.name, await this.#setupOne(pod, vol));
+      for (const vol of pod.spec.volumes ?? []) out.set(vol.name, await this.#setupOne(pod, vol, fresh));
       return out;
     });
   }
@@ -137,7 +160,7 @@ export class VolumeManager {
         const dir = this.volumeDir(uid, kind, vol.name);
         if (!(await exists(dir))) continue; // never set up (or torn down)
         try {
-          if (await this.#writeContents(pod, vol, dir)) res.updated.push(vol.name);
+          if (await this.#writeContents(pod, vol, dir, { maxAgeMs: this.#objectTtlMs })) res.updated.push(vol.name);
         } catch (err) {
           res.errors.push({ volume: vol.name, message: reason(err) });
         }
@@ -175,6 +198,7 @@ export class VolumeManager {
         await removeAllOneFilesystem(dir);
       }
       for (const k of [...this.#tokens.keys()]) if (k.startsWith(`${podUid}|`)) this.#tokens.delete(k);
+      this.#objects.release(podUid);
       this.#log.debug({ podUid }, 'pod volumes torn down');
     });
   }
@@ -198,7 +222,7 @@ export class VolumeManager {
     if (left.length) throw new DockerletError(ErrorCodes.VOLUME, `cannot remove pod directory ${dir}: still mounted at ${left[0]?.mountpoint}`);
   }
 
-  async #setupOne(pod: Pod, vol: Volume): Promise<PreparedVolume> {
+  async #setupOne(pod: Pod, vol: Volume, fresh: Freshness): Promise<PreparedVolume> {
     const kind = volumeKind(vol);
     if (!kind) {
       const type = Object.keys(vol).find((k) => !KNOWN_KEYS.has(k)) ?? 'unknown';
@@ -226,7 +250,7 @@ export class VolumeManager {
       // secret and projected are memory-backed (tmpfs) like upstream; configMap/downwardAPI are on disk.
       if (kind === 'secret' || kind === 'projected') await ensureTmpfs(dir, { root: this.#root });
       else await chmod(dir, 0o777);
-      await this.#writeContents(pod, vol, dir);
+      await this.#writeContents(pod, vol, dir, fresh);
       return { hostPath: dir, readOnly: true, kind };
     } catch (err) {
       if (isSetupError(err)) throw err;
@@ -234,12 +258,13 @@ export class VolumeManager {
     }
   }
 
-  async #writeContents(pod: Pod, vol: Volume, dir: string): Promise<boolean> {
+  async #writeContents(pod: Pod, vol: Volume, dir: string, fresh: Freshness): Promise<boolean> {
     const deps: ContentDeps = {
       client: this.#client,
       clock: this.#clock,
       allocatable: () => this.#allocatable(),
       tokens: this.#tokens,
+      objects: { cache: this.#objects, fresh },
     };
     const payload = await volumePayload(pod, vol, deps);
     if (!payload) return false;

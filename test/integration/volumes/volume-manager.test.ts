@@ -12,7 +12,7 @@ import type { KubeClient } from '../../../kube/types.js';
 import { FakeClock } from '../../../lib/clock.js';
 import { DockerletError, ErrorCodes, isCode } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
-import { VolumeManager } from '../../../agent/volumes/manager.js';
+import { DEFAULT_OBJECT_TTL_MS, VolumeManager } from '../../../agent/volumes/manager.js';
 import { mountsUnder, readMounts } from '../../../agent/volumes/mounts-host.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -111,8 +111,14 @@ test('configMap: files via ..data, update swaps atomically on refresh, unchanged
   assert.deepEqual((await vm.refresh(pod)).updated, []);
   assert.equal(await readlink(path.join(dir, '..data')), gen1);
 
-  clock.advance(1500);
   api.configMaps.set('ns1/app', { metadata: { name: 'app' }, data: { 'app.conf': 'v2', added: 'a' } });
+  // A refresh takes the shared copy while it is younger than the object TTL (the Cache strategy)...
+  clock.advance(1500);
+  assert.deepEqual((await vm.refresh(pod)).updated, []);
+  // ...a pod set up now gets a copy fetched after its set-up began...
+  const late = await vm.setup(mkPod('u-cm-late', [{ name: 'cfg', configMap: { name: 'app' } }]));
+  assert.equal(await readFile(path.join(late.get('cfg')!.hostPath, 'app.conf'), 'utf8'), 'v2');
+  // ...which the next refresh of the first pod uses too.
   const res = await vm.refresh(pod);
   assert.deepEqual(res.updated.sort(), ['cfg', 'one']);
   const gen2 = await readlink(path.join(dir, '..data'));
@@ -219,6 +225,7 @@ test('refresh keeps the old content when the source disappears', async () => {
   const pod = mkPod('u-keep', [{ name: 't', secret: { secretName: 'temp' } }]);
   const dir = (await vm.setup(pod)).get('t')!.hostPath;
   api.secrets.delete('ns1/temp');
+  clock.advance(DEFAULT_OBJECT_TTL_MS + 1); // past the shared copy's TTL
   const res = await vm.refresh(pod);
   assert.deepEqual(res.errors, [{ volume: 't', message: 'secret "temp" not found' }]);
   assert.equal(await readFile(path.join(dir, 'k'), 'utf8'), 'v');
