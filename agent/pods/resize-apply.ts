@@ -22,7 +22,7 @@ import { podRef } from './apply.js';
 import type { EventSink } from './deps.js';
 import type { PodObserved } from './observed.js';
 import {
-  amountsOf, checkResize, computeResize, mergeActuated, orderedUpdates, podDirection, podFields, podWithResources,
+  amountsOf, checkResize, computeResize, mergeActuated, orderedUpdates, planIsEmpty, podDirection, podFields, podWithResources,
   resizableContainers, runningInstance, sameAmounts, updateFields, type ResizePlan, type ResizeResource,
 } from './resize.js';
 import { loadActuated, saveActuated, type PodResizeState } from './resize-state.js';
@@ -112,7 +112,12 @@ export class PodResizer {
     const generation = pod.metadata.generation;
     // Records of containers that are gone are dropped.
     const live = new Set(observed.all.map((c) => c.id));
-    for (const id of [...st.actuated.keys()]) if (!live.has(id)) st.actuated.delete(id);
+    for (const id of [...st.actuated.keys()]) {
+      if (!live.has(id)) {
+        st.actuated.delete(id);
+        st.dirty = true;
+      }
+    }
 
     const desired = new Map(resizableContainers(pod).map(({ container }) => [container.name, resourcesSnapshot(container.resources)]));
     if (!st.allocated) {
@@ -164,6 +169,7 @@ export class PodResizer {
   async apply(pod: Pod, actions: ResizeActions | undefined): Promise<number | undefined> {
     if (!actions) return undefined;
     const st = await this.#state(actions.uid);
+    if (planIsEmpty(actions.plan) && !st.dirty) return st.pending?.reason === 'Deferred' ? DEFERRED_RETRY_MS : undefined;
     try {
       await this.#actuate(pod, st, actions.plan);
       if (st.inProgress?.error) st.inProgress = { ...st.inProgress, error: undefined };
@@ -177,7 +183,10 @@ export class PodResizer {
       this.#opts.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err: message }, 'pod resize not actuated; will retry');
       return RESIZE_RETRY_MS;
     } finally {
-      await saveActuated(this.#opts.podsDir, actions.uid, st.actuated).catch((err: unknown) => this.#opts.log.warn({ err }, 'cannot record actuated resources'));
+      if (st.dirty) {
+        st.dirty = false;
+        await saveActuated(this.#opts.podsDir, actions.uid, st.actuated).catch((err: unknown) => this.#opts.log.warn({ err }, 'cannot record actuated resources'));
+      }
     }
     return st.pending?.reason === 'Deferred' ? DEFERRED_RETRY_MS : undefined;
   }
@@ -206,11 +215,15 @@ export class PodResizer {
         await runtime.updateContainerResources(u.id, updateFields(to, res));
         u.from = mergeActuated(u.from, u.to, res);
         st.actuated.set(u.id, u.from);
+        st.dirty = true;
       }
       if (limitDir < 0) await setPod(res, 'limit');
       if (reqDir < 0) await setPod(res, 'request');
     }
-    for (const r of plan.recordOnly) st.actuated.set(r.id, resourcesSnapshot(r.to));
+    for (const r of plan.recordOnly) {
+      st.actuated.set(r.id, resourcesSnapshot(r.to));
+      st.dirty = true;
+    }
   }
 
   /** The best-effort guard before lowering a memory limit: the working set must be below the new limit. */

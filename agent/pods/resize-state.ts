@@ -20,6 +20,8 @@ export interface PodResizeState {
   pending?: PendingResize & { generation?: number };
   /** An accepted resize being actuated (and the last actuation error). */
   inProgress?: { generation?: number; error?: string };
+  /** `actuated` changed since it was last written. */
+  dirty?: boolean;
 }
 
 export function actuatedPath(podsDir: string, uid: string): string {
