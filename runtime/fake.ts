@@ -175,6 +175,11 @@ export class FakeRuntime implements ContainerRuntime {
     return [...this.#containers.values()].map((c) => structuredClone(c.observed));
   }
 
+  async listPod(podUid: string): Promise<ObservedContainer[]> {
+    this.#enter({ op: 'list' });
+    return [...this.#containers.values()].filter((c) => c.observed.podUid === podUid).map((c) => structuredClone(c.observed));
+  }
+
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     this.#enter({ op: 'inspectImage', name: ref });
     const img = this.#images.get(ref);
@@ -275,10 +280,13 @@ export class FakeRuntime implements ContainerRuntime {
     return c.behaviour.exec?.(cmd) ?? { exitCode: 0, output: '' };
   }
 
-  watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void> {
+  watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void, onConnected?: (connected: boolean) => void): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
-      if (this.#emitEvents) this.#listeners.add(onEvent);
+      if (this.#emitEvents) {
+        this.#listeners.add(onEvent);
+        onConnected?.(true);
+      }
       signal.addEventListener('abort', () => { this.#listeners.delete(onEvent); resolve(); }, { once: true });
     });
   }

@@ -198,6 +198,8 @@ export interface ContainerRuntime {
   version(): Promise<{ name: 'docker'; version: string; apiVersion: string }>;
   /** All containers the agent manages (label io.kubernetes.pod.uid present), running or not. */
   listManaged(): Promise<ObservedContainer[]>;
+  /** The managed containers of one pod (as listManaged, filtered by the pod uid label): a pod sync's own look. */
+  listPod?(podUid: string): Promise<ObservedContainer[]>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   /** auth: the registry credential chosen from imagePullSecrets / the node's docker config (agent/images/keyring.ts). */
   pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, auth?: RegistryAuth): Promise<ImageInfo>;
@@ -213,8 +215,12 @@ export interface ContainerRuntime {
   logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream>;
   /** Reads a file from a (possibly exited) container, e.g. the termination message. */
   readFile?(id: string, path: string, maxBytes: number): Promise<string | undefined>;
-  /** Streams lifecycle events of managed containers, reconnecting with backoff until signal aborts. */
-  watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void>;
+  /**
+   * Streams lifecycle events of managed containers, reconnecting with backoff until signal aborts.
+   * onConnected(true) once the stream delivers (replaying from the last event seen), false when it broke:
+   * while it is down a caller must not rely on events alone.
+   */
+  watchEvents?(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void, onConnected?: (connected: boolean) => void): Promise<void>;
   /** Rewrites a pod cgroup's limits (in-place resize: raise the pod's before its containers', lower after). */
   updatePodResources?(cgroupParent: string, resources: Resources): Promise<void>;
   /** Applies CPU/memory limits to a running container (docker update; in-place resize). oomScoreAdj is ignored. */

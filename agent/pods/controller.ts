@@ -19,6 +19,11 @@ import { PodWorker } from './worker.js';
 const FIRST_GC_MS = 2000;
 /** How long start() waits for the API server's pod list. */
 const SOURCE_WAIT_MS = 5000;
+/**
+ * The node-wide relist while the runtime's event stream is up (Evented PLEG: events drive the syncs, the
+ * relist is only a safety net; upstream's is 300 s); relistMs (1 s, Generic PLEG) while it is down.
+ */
+const EVENTED_RELIST_MS = 10_000;
 
 export interface PodControllerOptions {
   workers?: number;
@@ -50,6 +55,10 @@ export class PodController implements Lifecycle {
   #loops: Promise<void>[] = [];
   #unsubscribe: (() => void)[] = [];
   #synced = false;
+  /** The runtime's event stream is connected (a lost one makes the relist run every relistMs again). */
+  #eventsLive = false;
+  /** Relist at the next tick (the event stream reconnected: catch up on what it may have missed). */
+  #relistSoon = false;
 
   constructor(deps: WorkerDeps, sources: PodSource[], opts: PodControllerOptions = {}) {
     this.#deps = deps;
@@ -98,7 +107,12 @@ export class PodController implements Lifecycle {
     if (unsubProbes) this.#unsubscribe.push(unsubProbes);
     this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
     if (this.#deps.runtime.watchEvents) {
-      this.#loops.push(this.#deps.runtime.watchEvents(s, (e) => { if (e.podUid && this.#records.has(e.podUid)) this.#queue.add(e.podUid); }).catch(() => {}));
+      const onEvent = (e: { podUid?: string }) => { if (e.podUid && this.#records.has(e.podUid)) this.#queue.add(e.podUid); };
+      const onConnected = (live: boolean) => {
+        this.#eventsLive = live;
+        this.#relistSoon = true;
+      };
+      this.#loops.push(this.#deps.runtime.watchEvents(s, onEvent, onConnected).catch(() => {}));
     }
   }
 
@@ -124,6 +138,8 @@ export class PodController implements Lifecycle {
         uid, key: `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`, pod, static: isStatic,
         waiting: new Map(), removed: false, state: 'Registered',
       };
+      // kubelet.go's "SyncLoop ADD" (bench/pod-startup reads its time as "first seen by the agent").
+      this.#deps.log.info({ podUid: uid, pod: record.key, source: isStatic ? 'file' : 'api' }, 'SyncLoop ADD');
       const failed = this.#admit(pod);
       if (failed) record.failed = failed;
       this.#records.set(uid, record);
@@ -186,9 +202,14 @@ export class PodController implements Lifecycle {
   }
 
   async #relistLoop(signal: AbortSignal): Promise<void> {
+    let last = performance.now(); // the cadence runs on real timers (delay), as does relistMs
     while (!signal.aborted) {
       await delay(this.#opts.relistMs, signal);
       if (signal.aborted) break;
+      const every = this.#eventsLive ? Math.max(this.#opts.relistMs, EVENTED_RELIST_MS) : this.#opts.relistMs;
+      if (!this.#relistSoon && performance.now() - last < every - this.#opts.relistMs / 2) continue;
+      this.#relistSoon = false;
+      last = performance.now();
       try {
         const snap = await this.#deps.cache.refresh();
         for (const [uid, r] of this.#records) {

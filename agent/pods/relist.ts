@@ -1,14 +1,26 @@
-// The runtime cache (kubelet's PLEG relist): one list of every managed container, grouped by pod.
-// refresh() is single-flight but never stale: a caller always gets a list that started after it asked.
+// The runtime cache (kubelet's PLEG cache): what the runtime last said, grouped by pod. A pod sync looks
+// at its own pod only (refreshPod: the kubelet's GetPodStatus for one pod, a Docker list filtered by the
+// pod's uid label), so a sync costs the same with 1 or 250 pods; the node-wide relist (refresh) is the
+// PLEG's periodic safety net and the GC's view. Neither is ever stale for its caller: refresh() gives a
+// list that started after it was asked, refreshPod() its own list. In the shared snapshot a pod's entry
+// only moves forward: an answer from a list that started before the entry's own source is not applied.
 import type { ContainerRuntime, ObservedContainer } from '../../runtime/types.js';
 import { groupByPod } from './observed.js';
 
 export class RuntimeCache {
   readonly #runtime: ContainerRuntime;
   #snapshot = new Map<string, ObservedContainer[]>();
+  /** Per pod: the sequence number of the list its snapshot entry came from. */
+  #stamps = new Map<string, number>();
+  /** The sequence number of the last node-wide list applied (pods absent from it carry no stamp). */
+  #fullStamp = 0;
+  #seq = 0;
   #inflight: Promise<Map<string, ObservedContainer[]>> | undefined;
   #next: Promise<Map<string, ObservedContainer[]>> | undefined;
+  /** Node-wide lists done. */
   relists = 0;
+  /** Single-pod lists done. */
+  podLists = 0;
 
   constructor(runtime: ContainerRuntime) {
     this.#runtime = runtime;
@@ -35,10 +47,42 @@ export class RuntimeCache {
     return this.#next;
   }
 
+  /** The containers of one pod, from a list that starts now (a node-wide one when the runtime has no per-pod list). */
+  async refreshPod(uid: string): Promise<ObservedContainer[]> {
+    if (!this.#runtime.listPod) return (await this.refresh()).get(uid) ?? [];
+    const seq = ++this.#seq;
+    const containers = await this.#runtime.listPod(uid);
+    this.podLists++;
+    if (seq > (this.#stamps.get(uid) ?? this.#fullStamp)) {
+      if (containers.length) this.#snapshot.set(uid, containers);
+      else this.#snapshot.delete(uid);
+      this.#stamps.set(uid, seq);
+    }
+    return containers;
+  }
+
   async #list(): Promise<Map<string, ObservedContainer[]>> {
+    const seq = ++this.#seq;
     const all = await this.#runtime.listManaged();
     this.relists++;
-    this.#snapshot = groupByPod(all);
-    return this.#snapshot;
+    const fresh = groupByPod(all);
+    const snapshot = new Map<string, ObservedContainer[]>();
+    const stamps = new Map<string, number>();
+    // A pod looked at on its own after this list started keeps that newer entry.
+    for (const [uid, stamp] of this.#stamps) {
+      if (stamp <= seq) continue;
+      stamps.set(uid, stamp);
+      const mine = this.#snapshot.get(uid);
+      if (mine) snapshot.set(uid, mine);
+    }
+    for (const [uid, containers] of fresh) {
+      if (stamps.has(uid)) continue;
+      snapshot.set(uid, containers);
+      stamps.set(uid, seq);
+    }
+    this.#snapshot = snapshot;
+    this.#stamps = stamps;
+    this.#fullStamp = Math.max(this.#fullStamp, seq);
+    return fresh;
   }
 }

@@ -13,7 +13,7 @@ import type { PreparedVolume, WorkerDeps } from './deps.js';
 import { ephemeralStatuses } from './ephemeral.js';
 import { effectiveGraceSeconds } from './grace.js';
 import { GraceBudget, killPodContainers } from './kill.js';
-import { isFinished, isRunning, viewPod, type PodObserved } from './observed.js';
+import { isFinished, isRunning, podFingerprint, viewPod, type PodObserved } from './observed.js';
 import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood, killAll } from './plan.js';
 import { runningForProbes, unhealthyKills } from './probed.js';
 import { settle, STATES, type PodFacts } from './states/index.js';
@@ -77,23 +77,28 @@ export class PodWorker {
     const deps = this.#deps;
     const uid = record.uid;
     if (!record.syncAbort || record.syncAbort.signal.aborted) record.syncAbort = new AbortController();
-    let observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+    let observed = viewPod(await deps.cache.refreshPod(uid));
     let requeueAfterMs = this.#checkDeadline(record);
     record.state = settle(record.state, factsOf(record, observed));
 
+    let acted = true;
     if (STATES[record.state].runsContainers) {
-      requeueAfterMs = minDefined(requeueAfterMs, await this.#runContainers(record, observed));
+      const ran = await this.#runContainers(record, observed);
+      requeueAfterMs = minDefined(requeueAfterMs, ran.requeueAfterMs);
+      acted = ran.acted;
     } else if (record.state === 'Terminating' || (record.state === 'Terminated' && observed.all.some((c) => c.kind !== 'sandbox' && isRunning(c)))) {
       // Terminated with something still running: sidecars (and ephemeral containers) after the app containers finished.
       await this.#terminate(record, observed);
-      observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+      observed = viewPod(await deps.cache.refreshPod(uid));
       await stopSandbox(deps, observed.sandbox);
     } else if (record.state === 'Terminated') {
       await stopSandbox(deps, observed.sandbox);
     }
 
-    observed = viewPod((await deps.cache.refresh()).get(uid) ?? []);
+    // A sync that changed nothing in the runtime keeps its first look (a list that started in this sync).
+    if (acted) observed = viewPod(await deps.cache.refreshPod(uid));
     record.state = settle(record.state, factsOf(record, observed));
+    record.lastFingerprint = podFingerprint(observed.all); // seen: the relist need not bring this pod back for it
     deps.probes?.syncPod(record.pod, runningForProbes(record.pod, observed, this.#podIP(record, observed)));
     await this.#readMessages(record, observed);
     const status = this.#status(record, observed);
@@ -209,11 +214,19 @@ export class PodWorker {
     return kills.length > 0;
   }
 
-  async #runContainers(record: PodRecord, observedBefore: PodObserved): Promise<number | undefined> {
+  /** Runs what the plan says; acted: whether anything was asked of the runtime (the status needs a new look). */
+  async #runContainers(record: PodRecord, observedBefore: PodObserved): Promise<{ requeueAfterMs: number | undefined; acted: boolean }> {
     const deps = this.#deps;
     let observed = observedBefore;
-    if (await this.#killUnhealthy(record, observed)) observed = viewPod((await deps.cache.refresh()).get(record.uid) ?? []);
+    const killed = await this.#killUnhealthy(record, observed);
+    if (killed) observed = viewPod(await deps.cache.refreshPod(record.uid));
     const plan = computePodActions(this.#planInput(record, observed, false));
+    const acted = killed || plan.killPod || plan.createSandbox || plan.containersToKill.length > 0 || plan.containersToStart.length > 0 || (plan.ephemeralToStart ?? []).length > 0;
+    return { requeueAfterMs: await this.#applyPlan(record, observed, plan), acted };
+  }
+
+  async #applyPlan(record: PodRecord, observed: PodObserved, plan: ReturnType<typeof computePodActions>): Promise<number | undefined> {
+    const deps = this.#deps;
     for (const name of plan.backingOff.keys()) {
       const secs = Math.round(deps.crashBackoff.current(this.#crashKey(record, name)) / 1000);
       const podDesc = `${record.pod.metadata.name}_${record.pod.metadata.namespace}(${record.uid})`;
@@ -232,7 +245,7 @@ export class PodWorker {
         deps.log.warn({ pod: record.key, err }, 'sandbox not created; will retry');
         return 2000;
       }
-      sandboxIP = viewPod((await deps.cache.refresh()).get(record.uid) ?? []).sandbox?.ip;
+      sandboxIP = viewPod(await deps.cache.refreshPod(record.uid)).sandbox?.ip;
     }
     if (!sandboxId) return plan.requeueAfterMs;
     let prepared: Map<string, PreparedVolume>;

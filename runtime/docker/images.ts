@@ -146,3 +146,45 @@ export async function imageFsStats(docker: Dockerode): Promise<{ capacityBytes: 
   const s = await statfs(path);
   return { capacityBytes: s.blocks * s.bsize, availableBytes: s.bavail * s.bsize, path };
 }
+
+const PRESENCE_CACHE_MAX = 500;
+
+/**
+ * Which image references are present, remembered while the image event stream is connected (any
+ * pull/tag/untag/delete/import/load event, or the stream breaking, forgets everything): one image
+ * inspect per reference instead of one per container start. Only "present" is remembered; a miss
+ * always asks Docker. A create that fails with 404 forgets too (an event may lag a removal).
+ */
+export class ImagePresence {
+  readonly #present = new Map<string, ImageInfo>();
+  #live = false;
+  #generation = 0;
+  hits = 0;
+
+  /** The image event stream connected (true) or broke (false). */
+  setLive(live: boolean): void {
+    this.#live = live;
+    this.invalidate();
+  }
+
+  invalidate(): void {
+    this.#generation++;
+    this.#present.clear();
+  }
+
+  async inspect(ref: string, inspect: () => Promise<ImageInfo | undefined>): Promise<ImageInfo | undefined> {
+    const hit = this.#live ? this.#present.get(ref) : undefined;
+    if (hit) {
+      this.hits++;
+      return structuredClone(hit);
+    }
+    const generation = this.#generation;
+    const info = await inspect();
+    // An event during the inspect may already have made its answer old: keep it only when none came.
+    if (info && this.#live && generation === this.#generation) {
+      if (this.#present.size >= PRESENCE_CACHE_MAX) this.#present.clear();
+      this.#present.set(ref, structuredClone(info));
+    }
+    return info;
+  }
+}

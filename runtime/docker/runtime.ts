@@ -3,7 +3,7 @@
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { partLogger, type Logger } from '../../lib/log.js';
-import { Labels, annotationsFromLabels, identityFromLabels, parseDockerName } from '../naming.js';
+import { Labels } from '../naming.js';
 import type {
   ContainerCreateSpec, ContainerRuntime, ImageInfo, LogOptions, ObservedContainer, PullProgress, RegistryAuth, Resources, RuntimeEvent,
   SandboxSpec,
@@ -11,7 +11,7 @@ import type {
 
 export { hasCapSysResource, hostDevices, privilegedCapabilities, removeEmptyCgroups, writePodCgroup } from './host.js';
 import { dockerStatus, isNameConflict, isNotFound, isTransientNetworkError, toDockerletError, type DockerOp } from './errors.js';
-import { watchEvents } from './events.js';
+import { watchEvents, watchImageEvents } from './events.js';
 import { execInContainer } from './exec.js';
 import {
   ensureFile, hasCapSysResource, hostDevices, privilegedCapabilities, readSeccompProfile, removeEmptyCgroups, writeGeneratedFile,
@@ -19,7 +19,7 @@ import {
 } from './host.js';
 import * as images from './images.js';
 import { LogStream, logsQuery } from './logs.js';
-import { changeKey, imageRefFor, toObserved } from './observe.js';
+import { ContainerLister } from './list.js';
 import { containerCreateOptions, containerUpdateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
 import { readFirstFile } from './tar.js';
 
@@ -31,25 +31,15 @@ export interface DockerRuntimeOptions {
   nodeName?: string;
 }
 
-interface CacheEntry {
-  key: string;
-  /** undefined: a labelled container that does not parse as ours (inspected once, then skipped). */
-  observed: ObservedContainer | undefined;
-}
-
-const INSPECT_PARALLELISM = 8;
 /** Tries of a sandbox create+start that meets dockerd's post-restart endpoint errors. */
 const TRANSIENT_ATTEMPTS = 8;
-const IMAGE_REF_CACHE_MAX = 1000;
 
 export class DockerRuntime implements ContainerRuntime {
   readonly #opts: DockerRuntimeOptions;
   #docker: Dockerode | undefined;
   #logger: Logger | undefined;
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #imageRefs = new Map<string, string>();
-  /** Why a start failed, by container id (a created container is described from the list, not inspected). */
-  readonly #startErrors = new Map<string, string>();
+  readonly #lister = new ContainerLister(() => this.#client, () => this.#log);
+  readonly #images = new images.ImagePresence();
   #oomFloor: number | undefined;
   #facts: Promise<DockerHostFacts> | undefined;
   /** The cgroup parent each pod's containers were created under (for its removal). */
@@ -75,54 +65,18 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** One list call; only containers whose state/status changed since the last call are inspected. */
-  async listManaged(): Promise<ObservedContainer[]> {
-    const list = await this.#call('list', () =>
-      this.#client.listContainers({ all: true, filters: { label: this.#ownedFilter() } }),
-    );
-    const seen = new Set<string>();
-    const out: ObservedContainer[] = [];
-    const stale: { id: string; key: string }[] = [];
-    for (const c of list) {
-      seen.add(c.Id);
-      // A container not yet started is described from the list entry, never inspected: Docker holds
-      // the container lock for the whole of a start, so inspecting another pod's container while it
-      // starts would stall this caller for seconds (measured by bench/pod-startup).
-      if (c.State === 'created') {
-        const identity = identityFromLabels(c.Labels, parseDockerName(c.Names?.[0] ?? ''));
-        if (identity) {
-          const o: ObservedContainer = {
-            ...identity, id: c.Id, dockerName: (c.Names?.[0] ?? '').replace(/^\//, ''), state: 'created',
-            image: c.Image, imageRef: this.#imageRefs.get(c.ImageID) ?? `docker://${c.ImageID}`,
-            createdAt: new Date(c.Created * 1000).toISOString(), annotations: annotationsFromLabels(c.Labels),
-          };
-          const sb = c.Labels[Labels.sandboxId];
-          if (sb) o.sandboxId = sb;
-          const startError = this.#startErrors.get(c.Id);
-          if (startError) o.error = startError;
-          out.push(o);
-        }
-        this.#cache.delete(c.Id);
-        continue;
-      }
-      const key = changeKey(c);
-      const hit = this.#cache.get(c.Id);
-      if (hit && hit.key === key) {
-        if (hit.observed) out.push(hit.observed);
-      } else stale.push({ id: c.Id, key });
-    }
-    for (const id of this.#cache.keys()) if (!seen.has(id)) this.#cache.delete(id);
-    for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
-    await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
-      const observed = await this.#observe(id);
-      if (observed === null) return; // removed between list and inspect
-      this.#cache.set(id, { key, observed });
-      if (observed) out.push(observed);
-    });
-    return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));
+  listManaged(): Promise<ObservedContainer[]> {
+    return this.#lister.list(this.#ownedFilter());
   }
 
+  /** The containers of one pod (a list filtered by its uid label), inspecting only those that changed. */
+  listPod(podUid: string): Promise<ObservedContainer[]> {
+    return this.#lister.list(this.#ownedFilter(), podUid);
+  }
+
+  /** Image inspect, answered from the presence cache while the image event stream is up (see watchEvents). */
   inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    return images.inspectImage(this.#client, ref);
+    return this.#images.inspect(ref, () => images.inspectImage(this.#client, ref));
   }
 
   pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, auth?: RegistryAuth): Promise<ImageInfo> {
@@ -245,20 +199,20 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async startContainer(id: string): Promise<void> {
-    this.#cache.delete(id);
+    this.#lister.forget(id);
     try {
       await this.#client.getContainer(id).start();
     } catch (err) {
       if (dockerStatus(err) === 304) return; // already started
       const e = toDockerletError('start', err, { id });
-      this.#startErrors.set(id, e.message);
+      this.#lister.startFailed(id, e.message);
       throw e;
     }
   }
 
   /** Docker stop: the container's StopSignal (copied from the image's STOPSIGNAL), SIGKILL after grace. */
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
-    this.#cache.delete(id);
+    this.#lister.forget(id);
     const t = Math.max(0, Math.ceil(Number.isFinite(graceSeconds) ? graceSeconds : 0));
     try {
       await this.#client.getContainer(id).stop({ t });
@@ -269,8 +223,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async removeContainer(id: string): Promise<void> {
-    const podUid = this.#cache.get(id)?.observed?.podUid;
-    this.#cache.delete(id);
+    const podUid = this.#lister.podUidOf(id);
+    this.#lister.forget(id);
     try {
       await this.#client.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
@@ -341,12 +295,17 @@ export class DockerRuntime implements ContainerRuntime {
     return execInContainer(this.#client, id, cmd, opts);
   }
 
-  /** Docker events for managed containers; each event also invalidates listManaged's cache entry. */
-  watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void): Promise<void> {
-    return watchEvents(this.#client, this.#log, signal, (e) => {
-      this.#cache.delete(e.id);
+  /**
+   * Docker events for managed containers (each also invalidates the lister's entry), and beside them the
+   * image events that keep the image presence cache true (it is used only while that stream is up).
+   */
+  async watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void, onConnected?: (connected: boolean) => void): Promise<void> {
+    const imageStream = watchImageEvents(this.#client, this.#log, signal, () => this.#images.invalidate(), (live) => this.#images.setLive(live));
+    const containerStream = watchEvents(this.#client, this.#log, signal, (e) => {
+      this.#lister.forget(e.id);
       onEvent(e);
-    });
+    }, onConnected);
+    await Promise.all([containerStream, imageStream]);
   }
 
   /**
@@ -365,45 +324,20 @@ export class DockerRuntime implements ContainerRuntime {
     return { ...opts, HostConfig: { ...opts.HostConfig, OomScoreAdj: this.#oomFloor } };
   }
 
-  /** Creates a container; a name left over (e.g. by a crash) is removed and the create retried once. */
+  /**
+   * Creates a container; a name left over (e.g. by a crash) is removed and the create retried once.
+   * A 404 (no such image: removed after the presence check) drops the image presence cache.
+   */
   async #create(opts: Dockerode.ContainerCreateOptions): Promise<string> {
     try {
       return (await this.#client.createContainer(opts)).id;
     } catch (err) {
+      if (isNotFound(err)) this.#images.invalidate();
       if (!isNameConflict(err) || !opts.name) throw toDockerletError('create', err, { name: opts.name });
       this.#log.warn({ name: opts.name }, 'container name in use; removing the old container and retrying');
       await this.removeContainer(opts.name);
     }
     return this.#call('create', async () => (await this.#client.createContainer(opts)).id, { name: opts.name });
-  }
-
-  /** Inspect → ObservedContainer; null when the container is gone, undefined when not ours. */
-  async #observe(id: string): Promise<ObservedContainer | undefined | null> {
-    let info: Dockerode.ContainerInspectInfo;
-    try {
-      info = await this.#client.getContainer(id).inspect();
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toDockerletError('inspect', err, { id });
-    }
-    const observed = toObserved(info, await this.#imageRef(info.Image));
-    if (!observed) this.#log.debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');
-    return observed;
-  }
-
-  async #imageRef(imageId: string): Promise<string> {
-    const hit = this.#imageRefs.get(imageId);
-    if (hit) return hit;
-    let digests: string[] | undefined;
-    try {
-      digests = (await this.#client.getImage(imageId).inspect()).RepoDigests;
-    } catch (err) {
-      if (!isNotFound(err)) throw toDockerletError('inspect-image', err, { image: imageId });
-    }
-    const ref = imageRefFor(imageId, digests);
-    if (this.#imageRefs.size >= IMAGE_REF_CACHE_MAX) this.#imageRefs.clear();
-    this.#imageRefs.set(imageId, ref);
-    return ref;
   }
 
   async #call<T>(op: DockerOp, fn: () => Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
@@ -413,12 +347,4 @@ export class DockerRuntime implements ContainerRuntime {
       throw toDockerletError(op, err, details);
     }
   }
-}
-
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

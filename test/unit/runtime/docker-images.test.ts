@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { ErrorCodes, isCode } from '../../../lib/errors.js';
-import { pullImage } from '../../../runtime/docker/images.js';
+import { ImagePresence, pullImage } from '../../../runtime/docker/images.js';
 import type { PullProgress } from '../../../runtime/types.js';
 
 /** A real Dockerode (no I/O until called) whose pull and image inspect are canned. */
@@ -50,4 +50,46 @@ test('an aborted pull rejects', async () => {
   const ac = new AbortController();
   ac.abort();
   await assert.rejects(pullImage(fakeDocker([{ status: 'x' }], true), 'r:1', undefined, ac.signal), (err: Error) => isCode(err, ErrorCodes.IMAGE_PULL));
+});
+
+test('image presence: remembered only while the image event stream is up, forgotten on any image event', async () => {
+  const presence = new ImagePresence();
+  let inspects = 0;
+  let present = true;
+  const inspect = async () => {
+    inspects++;
+    return present ? { id: 'sha256:abc', repoTags: ['r:1'], repoDigests: [] } : undefined;
+  };
+  await presence.inspect('r:1', inspect);
+  await presence.inspect('r:1', inspect);
+  assert.equal(inspects, 2, 'no stream: every look asks Docker');
+  presence.setLive(true);
+  await presence.inspect('r:1', inspect);
+  const again = await presence.inspect('r:1', inspect);
+  assert.equal(inspects, 3, 'stream up: the second look is answered from the cache');
+  assert.equal(again?.id, 'sha256:abc');
+  present = false;
+  presence.invalidate(); // e.g. an untag/delete event
+  assert.equal(await presence.inspect('r:1', inspect), undefined, 'a removed image is never reported present');
+  assert.equal(await presence.inspect('r:1', inspect), undefined, 'a miss is not remembered');
+  assert.equal(inspects, 5);
+  present = true;
+  await presence.inspect('r:1', inspect);
+  presence.setLive(false); // the stream broke: events may be missed
+  await presence.inspect('r:1', inspect);
+  assert.equal(inspects, 7);
+});
+
+test('image presence: an answer overtaken by an image event during the inspect is not remembered', async () => {
+  const presence = new ImagePresence();
+  presence.setLive(true);
+  let inspects = 0;
+  const racing = async () => {
+    inspects++;
+    presence.invalidate(); // the image is deleted while Docker answers the inspect
+    return { id: 'sha256:abc', repoTags: ['r:1'], repoDigests: [] };
+  };
+  await presence.inspect('r:1', racing);
+  await presence.inspect('r:1', async () => { inspects++; return undefined; });
+  assert.equal(inspects, 2, 'the second look asked Docker again');
 });

@@ -1,0 +1,143 @@
+// The container side of dockershim's ListContainers + ContainerStatus: one Docker list (all managed
+// containers, or one pod's by its io.kubernetes.pod.uid label, as the kubelet's GetPodStatus asks the
+// runtime for a single pod), then an inspect only of the containers whose state moved since the last look.
+import type Dockerode from 'dockerode';
+import type { Logger } from '../../lib/log.js';
+import { annotationsFromLabels, identityFromLabels, Labels, parseDockerName } from '../naming.js';
+import type { ObservedContainer } from '../types.js';
+import { isNotFound, toDockerletError } from './errors.js';
+import { changeKey, imageRefFor, toObserved } from './observe.js';
+
+interface CacheEntry {
+  key: string;
+  /** undefined: a labelled container that does not parse as ours (inspected once, then skipped). */
+  observed: ObservedContainer | undefined;
+}
+
+const INSPECT_PARALLELISM = 8;
+const IMAGE_REF_CACHE_MAX = 1000;
+
+export class ContainerLister {
+  readonly #docker: () => Dockerode;
+  readonly #log: () => Logger;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #imageRefs = new Map<string, string>();
+  /** Why a start failed, by container id (a created container is described from the list, not inspected). */
+  readonly #startErrors = new Map<string, string>();
+
+  constructor(docker: () => Dockerode, log: () => Logger) {
+    this.#docker = docker;
+    this.#log = log;
+  }
+
+  /** The container's state moved (start, stop, remove, an event): the next list inspects it again. */
+  forget(id: string): void {
+    this.#cache.delete(id);
+  }
+
+  /** The pod a cached container belongs to (for the pod cgroup's removal). */
+  podUidOf(id: string): string | undefined {
+    return this.#cache.get(id)?.observed?.podUid;
+  }
+
+  startFailed(id: string, message: string): void {
+    this.#startErrors.set(id, message);
+  }
+
+  /**
+   * One list call with the owner labels (plus podUid when given); only containers whose state/status
+   * changed since the last call are inspected. With podUid, only that pod's cache entries are pruned.
+   */
+  async list(owned: string[], podUid?: string): Promise<ObservedContainer[]> {
+    const label = podUid === undefined ? owned : [...owned.filter((l) => l !== Labels.podUid), `${Labels.podUid}=${podUid}`];
+    let list: Dockerode.ContainerInfo[];
+    try {
+      list = await this.#docker().listContainers({ all: true, filters: { label } });
+    } catch (err) {
+      throw toDockerletError('list', err);
+    }
+    const seen = new Set<string>();
+    const out: ObservedContainer[] = [];
+    const stale: { id: string; key: string }[] = [];
+    for (const c of list) {
+      if (podUid !== undefined && c.Labels?.[Labels.podUid] !== podUid) continue; // Docker filtered; never trust a proxy's answer
+      seen.add(c.Id);
+      // A container not yet started is described from the list entry, never inspected: Docker holds
+      // the container lock for the whole of a start, so inspecting another pod's container while it
+      // starts would stall this caller for seconds (measured by bench/pod-startup).
+      if (c.State === 'created') {
+        const o = this.#fromListEntry(c);
+        if (o) out.push(o);
+        this.#cache.delete(c.Id);
+        continue;
+      }
+      const key = changeKey(c);
+      const hit = this.#cache.get(c.Id);
+      if (hit && hit.key === key) {
+        if (hit.observed) out.push(hit.observed);
+      } else stale.push({ id: c.Id, key });
+    }
+    const inScope = (uid: string | undefined) => podUid === undefined || uid === podUid;
+    for (const [id, e] of this.#cache) if (!seen.has(id) && inScope(e.observed?.podUid)) this.#cache.delete(id);
+    if (podUid === undefined) for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
+    await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
+      const observed = await this.#observe(id);
+      if (observed === null) return; // removed between list and inspect
+      this.#cache.set(id, { key, observed });
+      if (observed) out.push(observed);
+    });
+    return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));
+  }
+
+  #fromListEntry(c: Dockerode.ContainerInfo): ObservedContainer | undefined {
+    const identity = identityFromLabels(c.Labels, parseDockerName(c.Names?.[0] ?? ''));
+    if (!identity) return undefined;
+    const o: ObservedContainer = {
+      ...identity, id: c.Id, dockerName: (c.Names?.[0] ?? '').replace(/^\//, ''), state: 'created',
+      image: c.Image, imageRef: this.#imageRefs.get(c.ImageID) ?? `docker://${c.ImageID}`,
+      createdAt: new Date(c.Created * 1000).toISOString(), annotations: annotationsFromLabels(c.Labels),
+    };
+    const sb = c.Labels[Labels.sandboxId];
+    if (sb) o.sandboxId = sb;
+    const startError = this.#startErrors.get(c.Id);
+    if (startError) o.error = startError;
+    return o;
+  }
+
+  /** Inspect → ObservedContainer; null when the container is gone, undefined when not ours. */
+  async #observe(id: string): Promise<ObservedContainer | undefined | null> {
+    let info: Dockerode.ContainerInspectInfo;
+    try {
+      info = await this.#docker().getContainer(id).inspect();
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toDockerletError('inspect', err, { id });
+    }
+    const observed = toObserved(info, await this.#imageRef(info.Image));
+    if (!observed) this.#log().debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');
+    return observed;
+  }
+
+  async #imageRef(imageId: string): Promise<string> {
+    const hit = this.#imageRefs.get(imageId);
+    if (hit) return hit;
+    let digests: string[] | undefined;
+    try {
+      digests = (await this.#docker().getImage(imageId).inspect()).RepoDigests;
+    } catch (err) {
+      if (!isNotFound(err)) throw toDockerletError('inspect-image', err, { image: imageId });
+    }
+    const ref = imageRefFor(imageId, digests);
+    if (this.#imageRefs.size >= IMAGE_REF_CACHE_MAX) this.#imageRefs.clear();
+    this.#imageRefs.set(imageId, ref);
+    return ref;
+  }
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
