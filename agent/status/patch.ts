@@ -84,9 +84,11 @@ function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
 
 /**
  * upstream mergePodStatus: the server's conditions that others own stay (first, in their order); the
- * kubelet's conditions follow. A kubelet-owned condition the kubelet did not compute (PodScheduled, set by
- * the scheduler) is kept from the server. Server fields the kubelet does not write are kept. A terminal
- * phase on the server is final (updateStatusInternal refuses the transition).
+ * kubelet's conditions follow, and a kubelet-owned condition the kubelet no longer computes is dropped
+ * (a cleared PodResizePending/PodResizeInProgress goes). PodScheduled, which upstream does not count as
+ * the kubelet's, is kept from the server (the scheduler's) unless the kubelet computed it. Server fields
+ * the kubelet does not write are kept. A terminal phase on the server is final (updateStatusInternal
+ * refuses the transition).
  */
 export function mergePodStatus(server: PodStatus | undefined, desired: PodStatus): PodStatus {
   const s = normalizeStatus(server ?? {});
@@ -96,7 +98,7 @@ export function mergePodStatus(server: PodStatus | undefined, desired: PodStatus
   Object.assign(merged, d);
   const mine = new Set((d.conditions ?? []).map((c) => c.type));
   const conditions: PodCondition[] = [
-    ...(s.conditions ?? []).filter((c) => !KUBELET_CONDITIONS.has(c.type) || !mine.has(c.type)),
+    ...(s.conditions ?? []).filter((c) => !KUBELET_CONDITIONS.has(c.type) || (c.type === 'PodScheduled' && !mine.has(c.type))),
     ...(d.conditions ?? []),
   ];
   if (conditions.length) merged.conditions = conditions;

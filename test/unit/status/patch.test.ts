@@ -91,3 +91,23 @@ test('container statuses are sorted by name (upstream normalizeStatus)', () => {
   const s = normalizeStatus({ containerStatuses: [{ name: 'b', ready: true, restartCount: 0, image: '', imageID: '' }, { name: 'a', ready: true, restartCount: 0, image: '', imageID: '' }] });
   assert.deepEqual(s.containerStatuses?.map((c) => c.name), ['a', 'b']);
 });
+
+test('a kubelet-owned condition the kubelet no longer computes is deleted (a cleared PodResizePending); PodScheduled stays', () => {
+  const server: PodStatus = {
+    phase: 'Running',
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: T0 },
+      { type: 'PodResizePending', status: 'True', reason: 'Deferred', lastTransitionTime: T0 },
+      { type: 'PodResizeInProgress', status: 'True', lastTransitionTime: T0 },
+      { type: 'Ready', status: 'True', lastTransitionTime: T0 },
+    ],
+  };
+  const mine: PodStatus = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: T0 }] };
+  const merged = mergePodStatus(server, mine);
+  assert.deepEqual(merged.conditions?.map((c) => c.type), ['PodScheduled', 'Ready']);
+  const p = podStatusPatch('U', server, mine);
+  const conds = (p?.body.status.conditions ?? []) as Record<string, unknown>[];
+  assert.deepEqual(conds.filter((c) => c.$patch === 'delete').map((c) => c.type), ['PodResizePending', 'PodResizeInProgress']);
+  assert.deepEqual(applyMerge(server, p?.body.status), merged);
+  assert.equal(podStatusPatch('U', merged, mine), undefined, 'nothing more to write once the server holds it');
+});
