@@ -6,6 +6,7 @@
 // ephemeral containers are started once and never restarted (agent/pods/ephemeral.ts).
 import type { Container, Pod } from '../../kube/api.js';
 import type { ObservedContainer } from '../../runtime/types.js';
+import { specHashMatches } from '../containers/hash.js';
 import { exitCodeOf, isFinished, isRunning, type PodObserved } from './observed.js';
 import { ephemeralToStart } from './ephemeral.js';
 import type { KillAction, PodActions, StartAction } from './types.js';
@@ -223,7 +224,7 @@ function computeContainerActions(input: PlanInput): PodActions {
       continue;
     }
     if (isRunning(last)) {
-      if (last.specHash !== input.specHash(container)) {
+      if (!specHashMatches(last.specHash, input.specHash(container), container)) {
         plan.containersToKill.push({ id: last.id, containerName: container.name, reason: 'SpecChanged', graceSeconds: pod.spec.terminationGracePeriodSeconds ?? 30 });
         plan.containersToStart.push(nextInstance(container, 'container', last, 'spec-changed'));
       }

@@ -16,6 +16,7 @@ import { GraceBudget, killPodContainers } from './kill.js';
 import { isFinished, isRunning, podFingerprint, viewPod, type PodObserved } from './observed.js';
 import { allContainersDone, computePodActions, firstIncompleteInit, initFailedForGood, killAll } from './plan.js';
 import { runningForProbes, unhealthyKills } from './probed.js';
+import { PodResizer } from './resize-apply.js';
 import { settle, STATES, type PodFacts } from './states/index.js';
 import type { PodRecord } from './types.js';
 
@@ -68,9 +69,11 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
 export class PodWorker {
   readonly #deps: WorkerDeps;
   readonly #state: WorkerState = { volumes: new Map(), messages: new Map(), budgets: new Map() };
+  readonly #resize: PodResizer;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
+    this.#resize = new PodResizer({ runtime: deps.runtime, podsDir: deps.podsDir, allocatable: deps.admission?.allocatable ?? deps.node.capacity, events: deps.events, log: deps.log });
   }
 
   async sync(record: PodRecord): Promise<SyncResult> {
@@ -221,11 +224,13 @@ export class PodWorker {
     const killed = await this.#killUnhealthy(record, observed);
     if (killed) observed = viewPod(await deps.cache.refreshPod(record.uid));
     const plan = computePodActions(this.#planInput(record, observed, false));
-    const acted = killed || plan.killPod || plan.createSandbox || plan.containersToKill.length > 0 || plan.containersToStart.length > 0 || (plan.ephemeralToStart ?? []).length > 0;
-    return { requeueAfterMs: await this.#applyPlan(record, observed, plan), acted };
+    const resize = await this.#resize.plan(record.pod, observed, plan); // in-place resize: RestartContainer resizes join plan's kills/starts
+    const resized = resize !== undefined && (resize.plan.updates.length > 0 || resize.plan.restarts.length > 0 || resize.plan.recordOnly.length > 0);
+    const acted = killed || resized || plan.killPod || plan.createSandbox || plan.containersToKill.length > 0 || plan.containersToStart.length > 0 || (plan.ephemeralToStart ?? []).length > 0;
+    return { requeueAfterMs: await this.#applyPlan(record, observed, plan, resize), acted };
   }
 
-  async #applyPlan(record: PodRecord, observed: PodObserved, plan: ReturnType<typeof computePodActions>): Promise<number | undefined> {
+  async #applyPlan(record: PodRecord, observed: PodObserved, plan: ReturnType<typeof computePodActions>, resize: Awaited<ReturnType<PodResizer['plan']>>): Promise<number | undefined> {
     const deps = this.#deps;
     for (const name of plan.backingOff.keys()) {
       const secs = Math.round(deps.crashBackoff.current(this.#crashKey(record, name)) / 1000);
@@ -256,6 +261,7 @@ export class PodWorker {
       return 5000;
     }
     let retry = plan.requeueAfterMs;
+    retry = minDefined(retry, await this.#resize.apply(record.pod, resize));
     for (const action of plan.ephemeralToStart ?? []) {
       if (!(await startContainer(deps, record, action, sandboxId, sandboxIP, prepared))) retry = Math.min(retry ?? Infinity, 5000);
     }
@@ -322,6 +328,7 @@ export class PodWorker {
       now: new Date(deps.clock.now()).toISOString(),
       terminal: isDeleting(record) && record.state === 'Terminated',
       previous: deps.status.get(record.uid) ?? record.pod.status,
+      resize: this.#resize.status(record.pod, observed),
       probes: deps.probes && {
         isStarted: (name, id) => deps.probes!.isStarted(record.uid, name, id),
         isReady: (name, id) => deps.probes!.isReady(record.uid, name, id),
@@ -360,5 +367,6 @@ export class PodWorker {
     deps.status.remove(uid);
     deps.images.forget(`${uid}/`);
     deps.crashBackoff.forget(`${uid}/`);
+    await this.#resize.forget(uid);
   }
 }
