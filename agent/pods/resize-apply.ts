@@ -73,11 +73,18 @@ function resizeMessage(prefix: string, pod: Pod, generation: number | undefined,
 
 export class PodResizer {
   readonly #opts: PodResizerOptions;
+  #otherPods: (() => readonly Pod[]) | undefined;
   readonly #pods = new Map<string, PodResizeState>();
   readonly #loading = new Map<string, Promise<PodResizeState>>();
 
   constructor(opts: PodResizerOptions) {
     this.#opts = opts;
+    this.#otherPods = opts.otherPods;
+  }
+
+  /** The admitted pods of the node (the pod controller's active records), for the Deferred check. */
+  setOtherPods(fn: () => readonly Pod[]): void {
+    this.#otherPods = fn;
   }
 
   async #state(uid: string): Promise<PodResizeState> {
@@ -146,7 +153,7 @@ export class PodResizer {
 
   /** handlePodResourcesResize: accept the desired resources, or record why not. */
   #allocate(pod: Pod, st: PodResizeState, desired: Map<string, ResourceRequirements>, generation: number | undefined): void {
-    const others = this.#opts.otherPods?.() ?? [];
+    const others = this.#otherPods?.() ?? [];
     const pending = checkResize(pod, this.#opts.allocatable, others);
     const ref = podRef(pod);
     if (pending) {

@@ -155,8 +155,9 @@ test('more CPU than the node has: PodResizePending Infeasible, nothing applied, 
 
 test('Deferred beside the other pods, retried after 30 s', async (t) => {
   const other = { metadata: { uid: 'u2' }, spec: { containers: [{ name: 'o', resources: g('1500m', '1Gi') }] } } as Pod;
-  const { resizer, dir } = await rig({ otherPods: () => [other] });
+  const { resizer, dir } = await rig();
   t.after(() => rm(dir, { recursive: true, force: true }));
+  resizer.setOtherPods(() => [other]); // as the pod controller wires its active pods
   const p = pod(g('1', '128Mi'));
   const observed = viewPod([sandbox, running('c1', g('200m', '128Mi'))]);
   assert.equal(await resizer.apply(p, await resizer.plan(p, observed, actions())), 30_000);
