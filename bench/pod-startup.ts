@@ -5,6 +5,7 @@
 // raw-Docker run of the same sandbox + container pairs at the agent's parallelism (order shuffled),
 // with each pod's time split into control plane / agent / Docker; idle agent CPU and RSS with N pods;
 // (c) a 250-pod run. Writes bench/results/pod-startup.json (--quick: a file under the tmp dir).
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ import { mountsUnder, unmount } from '../agent/volumes/mounts-host.js';
 import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
 import { compileAgent, readProcUsage, startAgent, summariseAgentLog, type AgentProcess } from './lib/pod-agent.js';
 import { AgentSeen } from './lib/pod-agentseen.js';
+import { INSPECT_FLAG, PhaseProfiler } from './lib/pod-inspector.js';
 import { removeBaselineContainers } from './lib/pod-baseline.js';
 import { DockerFilterProxy } from './lib/pod-docker-filter.js';
 import { parseOptions } from './lib/pod-options.js';
@@ -32,8 +34,11 @@ import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, type Age
 import { PodWatch } from './lib/pod-watch.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const NAMESPACE = 'bench-pod-startup';
-const NODE = 'bench-pod-startup-node';
+// Per run: the pass-through scopes the agent by the namespace label, and cleanup removes by it, so
+// two runs at once (another engineer's) must not share it.
+const RUN_ID = randomBytes(3).toString('hex');
+const NAMESPACE = `bench-pod-startup-${RUN_ID}`;
+const NODE = `bench-pod-startup-${RUN_ID}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = (msg: string) => console.log(`[pod-startup ${new Date().toISOString().slice(11, 23)}] ${msg}`);
@@ -78,6 +83,7 @@ function runDetails(r: AgentRun): Omit<AgentRun, 'split'> & { split: ReturnType<
 export async function main(args: string[]): Promise<void> {
   const opts = parseOptions(args, REPO);
   const cpuProfDir = opts.cpuProfDir ? resolve(opts.cpuProfDir) : undefined;
+  const phasesDir = opts.profilePhasesDir ? resolve(opts.profilePhasesDir) : undefined;
   const docker = new Dockerode();
   for (const img of [PAUSE, BUSYBOX]) {
     await docker.getImage(img).inspect().catch(() => { throw new Error(`image ${img} is missing (run scripts/setup-host.sh; never pulled here)`); });
@@ -91,12 +97,14 @@ export async function main(args: string[]): Promise<void> {
   let watch: PodWatch | undefined;
   let agent: AgentProcess | undefined;
   let proxy: DockerFilterProxy | undefined;
+  let profiler: PhaseProfiler | undefined;
   const seen = new AgentSeen(rootDir, join(work, 'agent.log'));
   const onSignal = () => { log('signal: cleaning up'); void cleanup().finally(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let cleaned: Promise<void> | undefined;
   const cleanup = () => (cleaned ??= (async () => {
+    profiler?.close();
     await agent?.stop().catch(() => undefined);
     seen.stop();
     await watch?.stop().catch(() => undefined);
@@ -143,11 +151,12 @@ export async function main(args: string[]): Promise<void> {
     await writeFile(configFile, `maxPods: ${opts.maxPods}\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}`);
     notes.push(`agent config: maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}`);
     if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
+    if (phasesDir) await mkdir(phasesDir, { recursive: true });
     const profStart = Date.now();
     await seen.start();
     agent = startAgent({
       repo: opts.agentRepo, kubeconfig: creds.kubeconfigPath, nodeName: NODE, rootDir, dockerEndpoint: endpoint, logPath: join(work, 'agent.log'), configFile, ...(entry ? { entry } : {}),
-      nodeFlags: [...opts.agentNodeFlags, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+      nodeFlags: [...opts.agentNodeFlags, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...(phasesDir ? [INSPECT_FLAG] : [])],
     });
     const ag = agent;
     log(`agent pid ${agent.pid}; waiting for node ${NODE} to be Ready`);
@@ -157,6 +166,11 @@ export async function main(args: string[]): Promise<void> {
       return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? node : undefined;
     }, agentDead);
     const loadAtAgentStart = loadavg();
+    if (phasesDir) {
+      profiler = new PhaseProfiler({ agentLogPath: join(work, 'agent.log'), dir: phasesDir, roots: [join(work, 'js'), opts.agentRepo] });
+      await profiler.connect();
+      notes.push(`--profile-phases: the agent's inspector sampled (1 ms) its first ${opts.density}-pod start and idle window${opts.big ? ` and the ${opts.big}-pod run` : ''} (profiles in ${phasesDir}); a profiled run is slower, so a profiled paired trial biases the ratio up`);
+    }
     await sleep(1000);
     const idleRssMiB = round((readProcUsage(agent.pid)?.rssKiB ?? NaN) / 1024, 1);
     log(`agent idle RSS ${idleRssMiB} MiB`);
@@ -183,14 +197,14 @@ export async function main(args: string[]): Promise<void> {
     await sleep(2000);
     if (!agent.alive()) throw new Error(`agent exited:\n${agent.logTail()}`);
     const tctx: TrialCtx = {
-      ...ctx, proxy, seen, agentPid: agent.pid, controlPlanePids: cp.pids(), adminKubeconfig: cp.adminKubeconfigPath, workDir: work, baselineDocker,
+      ...ctx, proxy, seen, ...(profiler ? { profiler } : {}), agentPid: agent.pid, controlPlanePids: cp.pids(), adminKubeconfig: cp.adminKubeconfigPath, workDir: work, baselineDocker,
       removeContainers: () => removeNamespaceContainers(docker),
     };
     const N = opts.density;
     const warmups: AgentRun[] = [];
     for (let i = 0; i < opts.densityWarmup; i++) {
       log(`(b) warm-up density run ${i + 1}/${opts.densityWarmup}: scale 0 → ${N}${i === 0 && opts.idleSeconds ? `, then ${opts.idleSeconds} s idle` : ''}`);
-      warmups.push(await agentRun(tctx, N, i === 0 && opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}));
+      warmups.push(await agentRun(tctx, N, i === 0 ? { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), profile: true } : {}));
     }
     const parallelism = opts.baselineParallelism ?? (warmups[0] ? agentParallelism(warmups[0]) : undefined);
     log(`(b) ${opts.trials} paired trials of ${N} pods (agent, raw Docker at ${parallelism ?? 'the agent\'s measured parallelism'}; order shuffled)`);
@@ -214,6 +228,12 @@ export async function main(args: string[]): Promise<void> {
       figures[`agent_rss_${N}_idle_mib`] = idleRun.idle.rssMiBEnd;
       figures[`idle_cpu_${N}_pct_core`] = idleRun.idle.pctCore;
     }
+    // apiserver requests per pod during the runs (every client: the scheduler and the ReplicaSet controller write events too).
+    const perPod = (keys: string[]) => spread(runs100.map((r) => keys.reduce((acc, k) => acc + (r.apiRequests[k] ?? 0), 0) / N)).median;
+    figures.status_patches_per_pod = perPod(['PATCH pods/status']);
+    figures.event_writes_per_pod = perPod(['POST events', 'PATCH events']);
+    figures.token_requests_per_pod = perPod(['POST serviceaccounts/token']);
+    figures.configmap_gets_per_pod = perPod(['GET configmaps']);
     const split = splitSummary(splitLists(runs100.map((r) => r.split)));
     printStages(`(b) per-pod split over ${runs100.length} run(s) of ${N} pods (s: p50, p90, mean, n)`, split);
     printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio }])));
@@ -229,9 +249,10 @@ export async function main(args: string[]): Promise<void> {
       notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
     }
 
+    let bigRun: AgentRun | undefined;
     if (opts.big > 0) {
       log(`(c) scale 0 → ${opts.big}, then ${opts.idleSeconds} s idle`);
-      const big = await agentRun(tctx, opts.big, { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), keep: true, timeoutMs: 600_000 });
+      const big = (bigRun = await agentRun(tctx, opts.big, { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), keep: true, timeoutMs: 600_000, profile: true }));
       figures[`density_${opts.big}_s`] = big.density.seconds;
       figures[`agent_peak_rss_${opts.big}_mib`] = big.usage.peakRssMiB;
       figures[`agent_cpu_${opts.big}_start_s`] = big.usage.cpuSeconds;
@@ -247,12 +268,13 @@ export async function main(args: string[]): Promise<void> {
     const agentLog = summariseAgentLog(join(work, 'agent.log'));
     let profile: (ProfileSummary & { file: string }) | undefined;
     if (cpuProfDir) {
-      const files: { f: string; t: number }[] = [];
+      // One file per thread (tsx's loader runs in a worker): the main thread's is the largest.
+      const files: { f: string; size: number }[] = [];
       for (const f of (await readdir(cpuProfDir).catch(() => [])).filter((x) => x.endsWith('.cpuprofile'))) {
-        const t = (await stat(join(cpuProfDir, f))).mtimeMs;
-        if (t >= profStart) files.push({ f, t });
+        const st = await stat(join(cpuProfDir, f));
+        if (st.mtimeMs >= profStart) files.push({ f, size: st.size });
       }
-      const newest = files.sort((x, y) => y.t - x.t)[0];
+      const newest = files.sort((x, y) => y.size - x.size)[0];
       if (newest) profile = { file: join(cpuProfDir, newest.f), ...(await summariseProfileFile(join(cpuProfDir, newest.f), [join(work, 'js'), opts.agentRepo])) };
       if (profile) notes.push(`CPU-profiled run (node --cpu-prof, ${profile.file}): the profiler costs some agent CPU, so its times are not comparable with unprofiled runs; the profile covers the agent's whole life (${profile.totalMs} ms on CPU)`);
     }
@@ -260,6 +282,7 @@ export async function main(args: string[]): Promise<void> {
     notes.push(
       `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and a raw-Docker run of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
       `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}`,
+      `*_per_pod: apiserver_request_total (its /metrics) diffed over each ${N}-pod run, divided by ${N}, median over the runs; events count every client's (the scheduler's Scheduled, the ReplicaSet controller's SuccessfulCreate) as well as the agent's`,
       `RSS: peak = VmHWM reset at the start of each run; idle = VmRSS after ${opts.idleSeconds} s idle (10 s after all Running); idle CPU = agent utime+stime over that window / wall time`,
       `host load average (1 min): ${loadAtStart[0]!.toFixed(1)} at the bench start, ${loadAtAgentStart[0]!.toFixed(1)} when the agent was Ready, ${loadavg()[0]!.toFixed(1)} at the end (per run in details), on ${availableParallelism()} cores shared with other engineers' tests: treat absolute times as noisy`,
     );
@@ -270,10 +293,12 @@ export async function main(args: string[]): Promise<void> {
     });
     const report = buildReport(figures, ratios, N, notes, details);
     printTable(report);
-    if (profile) {
-      printStages('agent CPU profile: self ms by file', Object.fromEntries(profile.byFile));
-      printStages('agent CPU profile: top self functions (ms; top project call sites)', Object.fromEntries(profile.topWithCallSite.map(([f, v, site]) => [f, `${v} ← ${site}`])));
-      printStages('agent CPU profile: self ms by project call site', Object.fromEntries(profile.byOurCallSite));
+    const profiles: [string, ProfileSummary][] = profile ? [['whole life (--cpu-prof)', profile]] : [];
+    for (const r of [...warmups, ...runs100, ...(bigRun ? [bigRun] : [])]) profiles.push(...Object.entries(r.profiles ?? {}));
+    for (const [name, p] of profiles) {
+      printStages(`agent CPU profile ${name} (${p.totalMs} ms on CPU): self ms by file`, Object.fromEntries(p.byFile.slice(0, 10)));
+      printStages(`agent CPU profile ${name}: top self functions (ms ← top project call sites)`, Object.fromEntries(p.topWithCallSite.map(([f, v, site]) => [f, `${v} ← ${site}`])));
+      printStages(`agent CPU profile ${name}: self ms by project call site`, Object.fromEntries(p.byOurCallSite));
     }
     await writeReport(opts.out, report);
     log(`wrote ${opts.out}`);

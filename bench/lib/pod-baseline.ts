@@ -13,7 +13,8 @@ import { containerCreateOptions, sandboxCreateOptions } from '../../runtime/dock
 import { dist, mapLimit, type Dist } from './pod-timeline.js';
 
 export const BASELINE_LABEL = 'io.dockerlet.bench';
-export const BASELINE_VALUE = 'pod-startup-baseline';
+/** Per bench process, so a concurrent run's cleanup never removes this one's containers. */
+export const BASELINE_VALUE = `pod-startup-baseline-${randomUUID().slice(0, 8)}`;
 
 const KUBERNETES_ENV = [
   ['KUBERNETES_SERVICE_HOST', '10.96.0.1'], ['KUBERNETES_SERVICE_PORT', '443'], ['KUBERNETES_SERVICE_PORT_HTTPS', '443'],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--trials 5] [--pods 20] [--warmup 1]
+export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
   [--direct-docker] [--baseline-direct] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
 
@@ -34,6 +34,8 @@ export interface Options {
   baselineDirect: boolean;
   /** Run the agent under node --cpu-prof, profiles written to this directory (kept). */
   cpuProfDir?: string;
+  /** CPU profiles of the agent per phase (first 100-pod start + idle window, the big run) through its inspector. */
+  profilePhasesDir?: string;
   compiled: boolean;
   agentRepo: string;
   skipBaseline: boolean;
@@ -48,7 +50,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
       quick: { type: 'boolean' }, pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' },
       trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' },
       'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
-      'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, compiled: { type: 'boolean' },
+      'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
       'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
     },
   });
@@ -75,6 +77,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     directDocker: v['direct-docker'] ?? false,
     baselineDirect: v['baseline-direct'] ?? false,
     ...(v['cpu-prof'] !== undefined ? { cpuProfDir: v['cpu-prof'] } : {}),
+    ...(v['profile-phases'] !== undefined ? { profilePhasesDir: v['profile-phases'] } : {}),
     compiled: v.compiled ?? false,
     agentRepo: v['agent-repo'] ?? repo,
     skipBaseline: v['skip-baseline'] ?? false,

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { CpuWindow, ProcSampler, clockTicks, pidsByComm, readProcUsage, type UsageSummary } from './pod-agent.js';
 import type { AgentSeen, SeenSource } from './pod-agentseen.js';
+import type { PhaseProfiler } from './pod-inspector.js';
+import type { ProfileSummary } from './pod-profile.js';
 import { diffCounts, scrapeRequestTotals, type RequestCounts } from './pod-apimetrics.js';
 import { removeBaselineContainers, runBaseline, type BaselineResult } from './pod-baseline.js';
 import type { DockerCallStats, DockerFilterProxy, PodCallTimes } from './pod-docker-filter.js';
@@ -23,6 +25,8 @@ export interface TrialCtx extends PhaseCtx {
   workDir: string;
   /** The raw-Docker baseline's client: through the same pass-through as the agent, or direct. */
   baselineDocker: Dockerode;
+  /** Set with --profile-phases: CPU profiles of the agent's start and idle phases in the runs asked to. */
+  profiler?: PhaseProfiler;
   /** Removes every container of the bench namespace (after a drain, the exited ones). */
   removeContainers(): Promise<unknown>;
 }
@@ -48,6 +52,7 @@ export interface AgentRun {
   seenSource: SeenSource;
   idle?: IdleWindow;
   load1: [number, number];
+  profiles?: Record<string, ProfileSummary & { file: string }>;
   /** Not serialised: the per-pod inputs of the split. */
   split: SplitInput;
 }
@@ -79,13 +84,16 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
  * Scales 0 → n, waits for all Running, splits the time per pod; then (optionally) settles and measures
  * an idle window; then drains (unless keep) and removes the exited containers.
  */
-export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: number; settleSeconds?: number; keep?: boolean; timeoutMs?: number }): Promise<AgentRun> {
+export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: number; settleSeconds?: number; keep?: boolean; timeoutMs?: number; profile?: boolean }): Promise<AgentRun> {
+  const prof = o.profile ? ctx.profiler : undefined;
+  const profiles: NonNullable<AgentRun['profiles']> = {};
   const l0 = loadavg()[0]!;
   ctx.proxy?.reset();
   const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
   const sampler = new ProcSampler(ctx.agentPid);
   const cpu = new CpuWindow();
   cpu.start({ agent: [ctx.agentPid], '@': ctx.controlPlanePids, dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']) });
+  await prof?.start();
   sampler.start(200);
   let density: DensityResult;
   let usage: UsageSummary;
@@ -94,6 +102,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
   } finally {
     usage = sampler.stop();
   }
+  if (prof) profiles[`start-${n}`] = await prof.stop(`start-${n}`);
   const cpuSeconds = cpu.stop();
   const dockerCalls = ctx.proxy?.snapshot();
   const calls: Map<string, PodCallTimes> = ctx.proxy?.podCalls() ?? new Map();
@@ -106,14 +115,16 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
   if (o.idleSeconds) {
     await sleep((o.settleSeconds ?? 10) * 1000);
     ctx.log(`idle window: ${o.idleSeconds} s with ${n} pods`);
+    await prof?.start();
     idle = await idleWindow(ctx, o.idleSeconds);
+    if (prof) profiles[`idle-${n}`] = await prof.stop(`idle-${n}`);
     ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core, RSS ${idle.rssMiBEnd} MiB`);
   }
   if (!o.keep) {
     if (!(await drainDensity(ctx, 240_000))) ctx.log('the drain did not finish within 240 s');
     await ctx.removeContainers();
   }
-  return { pods: n, density, wall, usage, cpuSeconds, ...(dockerCalls ? { dockerCalls } : {}), apiRequests, seenSource: source, ...(idle ? { idle } : {}), load1: [l0, loadavg()[0]!], split };
+  return { pods: n, density, wall, usage, cpuSeconds, ...(dockerCalls ? { dockerCalls } : {}), apiRequests, seenSource: source, ...(idle ? { idle } : {}), load1: [l0, loadavg()[0]!], ...(prof ? { profiles } : {}), split };
 }
 
 export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
@@ -165,7 +176,7 @@ export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number
       ctx.log(`trial ${t}/${o.trials}: ${who}`);
       if (who === 'agent') {
         const idleSeconds = out.agentRuns.length === 0 ? o.firstIdleSeconds : undefined;
-        a = await agentRun(ctx, o.n, idleSeconds ? { idleSeconds } : {});
+        a = await agentRun(ctx, o.n, idleSeconds ? { idleSeconds, profile: true } : {});
         out.agentRuns.push(a);
         if (parallelism === undefined) {
           parallelism = agentParallelism(a) ?? 12;
