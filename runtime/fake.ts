@@ -152,6 +152,11 @@ export class FakeRuntime implements ContainerRuntime {
     return this.calls.filter((c) => c.op === op).length;
   }
 
+  /** Delivers an event for a container again, as Docker's stream does late under load (nothing changes). */
+  echo(id: string, action: string): void {
+    this.#emit(this.#get(id, 'list'), action);
+  }
+
   /** Puts a container into the runtime as if an earlier agent had created it (adoption tests). */
   seed(identity: ContainerIdentity, over: Partial<ObservedContainer> = {}): ObservedContainer {
     const id = this.#newId();

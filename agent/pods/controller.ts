@@ -7,6 +7,7 @@ import type { Informer } from '../../kube/types.js';
 import { delay, type Lifecycle } from '../../lib/lifecycle.js';
 import { KeyedQueue } from '../../lib/queue.js';
 import { podSyncs } from '../../metrics/agent-metrics.js';
+import type { RuntimeEvent } from '../../runtime/types.js';
 import { admitPod, DEFAULT_ADMITTERS, type Rejection } from './admission.js';
 import { podRef } from './apply.js';
 import type { WorkerDeps } from './deps.js';
@@ -65,6 +66,7 @@ export class PodController implements Lifecycle {
     this.#sources = sources;
     this.#opts = { workers: opts.workers ?? 8, relistMs: opts.relistMs ?? 1000, gcMs: opts.gcMs ?? 60_000, volumeRefreshMs: opts.volumeRefreshMs ?? 60_000 };
     this.#worker = new PodWorker(deps);
+    this.#worker.setActivePods(() => [...this.#records.values()].filter((r) => !r.failed && r.state !== 'Terminated' && !r.removed).map((r) => r.pod));
     this.#queue = new KeyedQueue((uid) => this.#sync(uid), {
       workers: this.#opts.workers,
       clock: deps.clock,
@@ -107,7 +109,7 @@ export class PodController implements Lifecycle {
     if (unsubProbes) this.#unsubscribe.push(unsubProbes);
     this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
     if (this.#deps.runtime.watchEvents) {
-      const onEvent = (e: { podUid?: string }) => { if (e.podUid && this.#records.has(e.podUid)) this.#queue.add(e.podUid); };
+      const onEvent = (e: RuntimeEvent) => { if (e.podUid && this.#records.has(e.podUid) && !this.#alreadySeen(e)) this.#queue.add(e.podUid); };
       const onConnected = (live: boolean) => {
         this.#eventsLive = live;
         this.#relistSoon = true;
@@ -121,6 +123,16 @@ export class PodController implements Lifecycle {
     for (const u of this.#unsubscribe) u();
     await Promise.all(this.#loops);
     await this.#queue.stop(); // waits for syncs in flight: none runs after stop() returned
+  }
+
+  /**
+   * An event the pod's last look already shows (mostly the echo of the worker's own create/start): no sync.
+   * Every other event (die, oom, stop, kill, destroy, …, or a container not seen yet) syncs the pod.
+   */
+  #alreadySeen(e: RuntimeEvent): boolean {
+    if (e.action !== 'create' && e.action !== 'start') return false;
+    const seen = this.#deps.cache.containersOf(e.podUid!).find((c) => c.id === e.id);
+    return seen !== undefined && (e.action === 'create' || seen.state === 'running');
   }
 
   #upsert(pod: Pod, isStatic: boolean): void {

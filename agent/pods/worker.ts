@@ -118,6 +118,11 @@ export class PodWorker {
     return { requeueAfterMs, done: false };
   }
 
+  /** The node's admitted pods (in-place resize: Deferred when a resize does not fit beside them). */
+  setActivePods(fn: () => readonly Pod[]): void {
+    this.#resize.setOtherPods(fn);
+  }
+
   /**
    * A new version of the pod arrived (informer update or removal): when it is terminating with a
    * shorter grace period than the one in force, the stop in progress is cut short.

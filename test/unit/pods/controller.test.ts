@@ -111,6 +111,23 @@ test('a container exit is noticed through the runtime events', async () => {
   await until(() => w.status.get(uid)?.phase === 'Succeeded', 'the Succeeded phase');
 });
 
+test('a late echo of the worker\'s own create/start syncs nothing; a die does', async () => {
+  await startController();
+  const pod = apiPod([container('app')]);
+  src.add(pod);
+  const uid = pod.metadata.uid!;
+  await until(() => w.status.get(uid)?.phase === 'Running', 'the pod to run');
+  const app = w.runtime.containersOf(uid, 'app')[0]!;
+  await new Promise((r) => setTimeout(r, 50)); // the syncs the worker's own events asked for are done
+  const lists = w.runtime.count('list');
+  w.runtime.echo(app.id, 'create');
+  w.runtime.echo(app.id, 'start');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(w.runtime.count('list'), lists, 'already seen: no sync');
+  w.runtime.echo(app.id, 'die'); // Docker says more than the last look showed: look again
+  await until(() => w.runtime.count('list') > lists, 'a sync for the die event');
+});
+
 test('without runtime events a container exit is noticed by the relist', async () => {
   await startController({ relistMs: 5 }, false);
   w.runtime.behave('app', { exitAfterMs: 30_000, exitCode: 4 });
