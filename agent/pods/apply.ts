@@ -73,7 +73,7 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
     deps.events.event({ kind: 'Node', apiVersion: 'v1', name: deps.node.nodeName, uid: deps.node.nodeName }, 'Warning', 'MissingClusterDNS', missingDNS.node);
   }
   try {
-    return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)));
+    return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)), 'sandbox');
   } catch (err) {
     deps.events.event(podRef(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
     throw err;
@@ -145,10 +145,10 @@ export async function startContainer(
         if (running) spec.pidContainerId = running.id;
       }
     }
-    const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec));
+    const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec), 'create');
     emit('Normal', 'Created', `Created container: ${c.name}`);
     stage = 'start';
-    await deps.startSlots.run(() => deps.runtime.startContainer(id));
+    await deps.startSlots.run(() => deps.runtime.startContainer(id), 'start');
     emit('Normal', 'Started', `Started container ${c.name}`);
     if (action.reason === 'restart') deps.crashBackoff.next(crashKey(record.uid, c));
     const podIP = pod.spec.hostNetwork ? deps.node.hostIP : sandboxIP;

@@ -6,7 +6,6 @@ import type { KubeClient } from '../../kube/types.js';
 import type { Backoff } from '../../lib/backoff.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
-import type { Semaphore } from '../../lib/semaphore.js';
 import type { ContainerCreateSpec, ContainerRuntime, Mount, SandboxSpec } from '../../runtime/types.js';
 import type { ContainerSpecArgs } from '../containers/container.js';
 import type { StatusManager } from '../status/manager.js';
@@ -73,6 +72,14 @@ export interface AdmissionConfig {
   admitters?: readonly PodAdmitter[];
 }
 
+/**
+ * Bounds concurrent Docker creates/starts (agent/pods/slots.ts AdaptiveSlots, or a fixed lib/semaphore.ts
+ * Semaphore); kind names the call ('sandbox', 'create', 'start') for an adaptive limit's latency baselines.
+ */
+export interface StartSlots {
+  run<T>(fn: () => Promise<T>, kind?: string): Promise<T>;
+}
+
 export interface WorkerDeps {
   runtime: ContainerRuntime;
   cache: RuntimeCache;
@@ -89,7 +96,7 @@ export interface WorkerDeps {
   podsDir: string;
   crashBackoff: Backoff;
   /** Bounds concurrent Docker creates/starts: Docker is fastest at low parallelism (bench/pod-startup). */
-  startSlots: Semaphore;
+  startSlots: StartSlots;
   probes?: Probes;
   admission?: AdmissionConfig;
   /** The kubelet's clusterDNS; when given, a ClusterFirst pod on a node without one gets MissingClusterDNS Events. */
