@@ -2,7 +2,8 @@
 // cgroup (labels pod/namespace, container=""), the pod stats of /stats/summary and the pod_* series of
 // /metrics/resource. Docker containers here have no per-pod cgroup by default, so a pod's values are
 // the sum over its containers (sandbox included, as the pod cgroup's would be) and its network is the
-// sandbox's. Pure functions.
+// sandbox's. Pure functions (podEntries takes an optional memo the caller keeps between passes: a pod
+// whose members' samples are the same objects as last time reuses its sum).
 import type { BlkioDevice, CgroupSample, Entry } from './types.js';
 
 /** Sums samples (counters and usage add up; limits add up only when every member has one). */
@@ -44,8 +45,13 @@ export function sumSamples(samples: CgroupSample[]): CgroupSample {
   return out;
 }
 
+/** Per pod (namespace/name/uid): the member samples and ids of the last call, their sum and the pod's id. */
+export type PodMemo = Map<string, { samples: CgroupSample[]; ids: string[]; sum: CgroupSample; id: string }>;
+
+const collator = new Intl.Collator();
+
 /** Groups pod containers into pod entries (sorted by namespace/name). */
-export function podEntries(containers: Entry[]): Entry[] {
+export function podEntries(containers: Entry[], memo?: PodMemo): Entry[] {
   const groups = new Map<string, Entry[]>();
   for (const c of containers) {
     const p = c.meta?.pod;
@@ -55,25 +61,45 @@ export function podEntries(containers: Entry[]): Entry[] {
     if (g) g.push(c);
     else groups.set(key, [c]);
   }
-  const out: Entry[] = [];
-  for (const members of groups.values()) {
+  const out: { sortKey: string; entry: Entry }[] = [];
+  const next: PodMemo = new Map();
+  for (const [key, members] of groups) {
     const p = members[0]!.meta!.pod!;
     const sandbox = members.find((m) => m.meta?.pod?.sandbox);
-    const rates = members.map((m) => m.usageNanoCores);
+    const last = memo?.get(key);
+    const same = last !== undefined && last.samples.length === members.length
+      && members.every((m, i) => m.sample === last.samples[i] && m.id === last.ids[i]);
+    const sum = same ? last.sum : sumSamples(members.map((m) => m.sample));
+    const id = same ? last.id : podCgroupId(members, p.uid);
+    if (memo) next.set(key, same ? last : { samples: members.map((m) => m.sample), ids: members.map((m) => m.id), sum, id });
+    let time = 0;
+    let startTime = Infinity;
+    let oomEvents = 0;
+    let rate: number | undefined = 0;
+    for (const m of members) {
+      time = Math.max(time, m.time);
+      startTime = Math.min(startTime, m.startTime);
+      oomEvents += m.oomEvents;
+      rate = rate === undefined || m.usageNanoCores === undefined ? undefined : rate + m.usageNanoCores;
+    }
     const entry: Entry = {
-      id: podCgroupId(members, p.uid),
+      id,
       kind: 'pod',
       pod: { name: p.name, namespace: p.namespace, uid: p.uid },
-      sample: sumSamples(members.map((m) => m.sample)),
+      sample: sum,
       network: sandbox?.network ?? members.find((m) => m.network.length > 0)?.network ?? [],
-      oomEvents: members.reduce((n, m) => n + m.oomEvents, 0),
-      time: Math.max(...members.map((m) => m.time)),
-      startTime: sandbox?.startTime ?? Math.min(...members.map((m) => m.startTime)),
+      oomEvents,
+      time,
+      startTime: sandbox?.startTime ?? startTime,
     };
-    if (rates.every((r) => r !== undefined)) entry.usageNanoCores = (rates as number[]).reduce((a, b) => a + b, 0);
-    out.push(entry);
+    if (rate !== undefined) entry.usageNanoCores = rate;
+    out.push({ sortKey: `${p.namespace}/${p.name}`, entry });
   }
-  return out.sort((a, b) => `${a.pod!.namespace}/${a.pod!.name}`.localeCompare(`${b.pod!.namespace}/${b.pod!.name}`));
+  if (memo) {
+    memo.clear();
+    for (const [k, v] of next) memo.set(k, v);
+  }
+  return out.sort((a, b) => collator.compare(a.sortKey, b.sortKey)).map((x) => x.entry);
 }
 
 /**

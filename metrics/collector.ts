@@ -2,16 +2,19 @@
 // interval (10 s, pkg/kubelet/cadvisor/cadvisor_linux.go), reading every container's cgroup, the
 // sandboxes' /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads.
 // A scrape formats the snapshot; it never touches cgroups. Containers that stopped are not in the
-// next snapshot, so their series disappear.
+// next snapshot, so their series disappear. Idle cost: the files read every pass stay open (pread),
+// a container whose CPU time and network counters did not move reuses its last entry, and the
+// Docker API is called only when events say something changed.
+import { statfsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import { partLogger, type Logger } from '../lib/log.js';
-import { Semaphore } from '../lib/semaphore.js';
-import { podEntries } from './aggregate.js';
+import { podEntries, type PodMemo } from './aggregate.js';
 import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
 import { parseNetDev } from './cgroup/parse.js';
-import { cgroupExists, limitsOf, readCgroup, readCpuTotal, readSmall } from './cgroup/reader.js';
+import { OpenFiles } from './cgroup/files.js';
+import { cgroupExistsSync, limitsOf, readCgroupSync, readCpuTotal, readMemoryUsage, readSmall } from './cgroup/reader.js';
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
 import { OomTracker } from './oom.js';
@@ -32,10 +35,17 @@ export interface CollectorOptions {
   /** Overrides detection (tests). */
   layout?: CgroupLayout;
   /**
-   * A container whose CPU time did not move since its last full read reuses that read for up to this
-   * long (ms, default 60 000); 0 reads everything every pass.
+   * A container whose CPU time and memory usage did not move since its last full read reuses that
+   * read for up to this long (ms, default 60 000); 0 reads everything every pass.
    */
   idleReuseMs?: number;
+  /**
+   * Kernel files kept open between passes (default: a quarter of RLIMIT_NOFILE's soft limit, at most
+   * 16384); 0 opens and closes every file per read.
+   * Only on the kernel's own filesystems (cgroupfs, cgroup2, procfs), where a removed cgroup's open
+   * file answers ENODEV: a fixture tree of regular files would keep answering after an rm.
+   */
+  maxOpenFiles?: number;
 }
 
 export interface CollectorDeps {
@@ -44,7 +54,10 @@ export interface CollectorDeps {
   log?: Logger;
 }
 
-const READ_PARALLELISM = 8;
+/** The pass yields to the event loop after this many containers (reads are synchronous). */
+const YIELD_EVERY = 32;
+/** OOM counts are saved when they change, and at least this often (the replay point for Docker events). */
+const OOM_SAVE_MS = 600_000;
 /** Limits (CPU quota/shares, memory limits, pids.max) are re-read at least this often without an update event. */
 const LIMITS_MS = 300_000;
 
@@ -73,8 +86,13 @@ export class Collector implements Lifecycle {
   #fs: { at: number; root?: FsInfo; image?: FsInfo } | undefined;
   #listeners = new Set<(s: Snapshot) => void>();
   /** The last /proc/<pid>/net/dev text and its parse, per pid (this pass's reads go to #netSeen). */
-  #net = new Map<number, { text: string; stats: NetInterfaceStats[] }>();
-  #netSeen = new Map<number, { text: string; stats: NetInterfaceStats[] }>();
+  #net = new Map<number, { bytes: Buffer; stats: NetInterfaceStats[] }>();
+  #netSeen = new Map<number, { bytes: Buffer; stats: NetInterfaceStats[] }>();
+  /** Each container's entry of the last pass (by cgroup path): reused while nothing in it moved. */
+  #entries = new Map<string, Entry>();
+  #podMemo: PodMemo = new Map();
+  #keys = new WeakMap<ContainerMeta, string>();
+  #files: OpenFiles | undefined;
   /** Duration of the last housekeeping, ms. */
   lastHousekeepingMs = 0;
 
@@ -109,6 +127,8 @@ export class Collector implements Lifecycle {
     if (signal.aborted) ac.abort();
     else signal.addEventListener('abort', onAbort, { once: true });
     this.#layout = this.#opts.layout ?? detectLayout(this.#opts.cgroupRoot);
+    const maxOpen = this.#opts.maxOpenFiles ?? defaultMaxOpen();
+    if (maxOpen > 0 && onKernelFs(this.#layout, this.#opts.procRoot)) this.#files = new OpenFiles(maxOpen);
     this.#source = new DockerSource(this.#docker, {
       podsOnly: this.#opts.podsOnly ?? false, nodeName: this.#opts.nodeName, procRoot: this.#opts.procRoot, cgroupVersion: this.#layout.version,
       now: () => this.#clock.now(),
@@ -132,6 +152,7 @@ export class Collector implements Lifecycle {
   async stop(): Promise<void> {
     this.#ac?.abort();
     await Promise.allSettled([this.#loop, this.#events, this.#housekeeping]);
+    this.#files?.close();
     this.#oom.save(this.#clock.now(), true);
   }
 
@@ -178,28 +199,43 @@ export class Collector implements Lifecycle {
       scrapeError = true;
       this.#log.warn({ err }, 'listing docker containers failed');
     }
-    const sem = new Semaphore(READ_PARALLELISM);
     const readOpts = { procRoot: this.#opts.procRoot, countFds: this.#opts.countFds };
     const containers: Entry[] = [];
+    const reused = new Set<Entry>();
     if (metas) {
-      await Promise.all(metas.map((meta) => sem.run(async () => {
-        const sample = await this.#read(layout, meta.cgroupPath, now, readOpts, this.#limitsStale.delete(meta.id));
-        if (!sample) return; // gone mid-pass
+      const entries = new Map<string, Entry>();
+      let n = 0;
+      for (const meta of metas) {
+        if (++n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const sample = this.#read(layout, meta.cgroupPath, now, readOpts, this.#limitsStale.delete(meta.id));
+        if (!sample) continue; // gone mid-pass
         const readAt = this.#clock.now(); // the sample's own time: rates stay exact when a pass is slow
         const ownNet = !meta.networkMode.startsWith('container:') && meta.networkMode !== 'host';
-        const network = ownNet ? await this.#netDev(meta.pid) : [];
-        containers.push(this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt }));
-      })));
+        const network = ownNet ? this.#netDev(meta.pid) : NO_NET;
+        const last = this.#entries.get(meta.cgroupPath);
+        let e: Entry;
+        if (last && last.sample === sample && last.network === network && last.meta === meta) {
+          e = this.#entry({ ...last, time: readAt }); // nothing moved: the same values, read now
+          reused.add(e);
+        } else {
+          e = this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt });
+        }
+        entries.set(e.id, e);
+        containers.push(e);
+      }
+      this.#entries = entries;
       containers.sort((a, b) => (a.id < b.id ? -1 : 1));
-      this.#countOoms(containers, now);
+      this.#countOoms(containers, reused, now);
     } else if (this.#snapshot) {
       containers.push(...this.#snapshot.containers);
     }
     // The root's limit files never change: read once.
-    const rootSample = await readCgroup(layout, '/', { procRoot: this.#opts.procRoot, countFds: false, ...(this.#rootLimits ? { limits: this.#rootLimits } : {}) });
+    const rootSample = readCgroupSync(layout, '/', {
+      procRoot: this.#opts.procRoot, countFds: false, ...(this.#files ? { files: this.#files } : {}), ...(this.#rootLimits ? { limits: this.#rootLimits } : {}),
+    });
     this.#rootLimits ??= limitsOf(rootSample);
     const node = this.#entry({
-      id: '/', kind: 'node', sample: rootSample, network: await this.#netDev(1), oomEvents: 0, time: now,
+      id: '/', kind: 'node', sample: rootSample, network: this.#netDev(1), oomEvents: 0, time: now,
       startTime: this.#machine?.bootTime ?? 0,
     });
     // Filesystem capacity changes slowly: statfs once a minute (the kubelet's fs stats are cached as long).
@@ -209,8 +245,8 @@ export class Collector implements Lifecycle {
     }
     const rootFs = this.#fs.root;
     const imageFs = this.#fs.image;
-    const pods = podEntries(containers);
-    await this.#readPodCgroups(layout, pods, containers, now, readOpts);
+    const pods = podEntries(containers, this.#podMemo);
+    this.#readPodCgroups(layout, pods, containers, now, readOpts);
     const live = new Set(containers.map((c) => c.id));
     for (const p of pods) live.add(p.id);
     live.add('/');
@@ -218,6 +254,12 @@ export class Collector implements Lifecycle {
     for (const id of this.#full.keys()) if (!live.has(id)) this.#full.delete(id);
     this.#net = this.#netSeen; // pids not read this pass are forgotten
     this.#netSeen = new Map();
+    if (this.#files) {
+      // Files of containers and network namespaces no longer measured are closed (an open net/dev
+      // keeps its namespace alive).
+      for (const pid of this.#net.keys()) live.add(`pid:${pid}`);
+      this.#files.retain(live);
+    }
     this.#snapshot = {
       time: now, node, pods, containers, machine: this.#machine ?? (await readMachine()),
       ...(rootFs ? { rootFs } : {}), ...(imageFs ? { imageFs } : {}),
@@ -239,20 +281,24 @@ export class Collector implements Lifecycle {
   }
 
   /** A container's sample: the last full read while its CPU time stands still, else a full read. */
-  async #read(layout: CgroupLayout, path: string, now: number, opts: { procRoot: string; countFds: boolean }, limitsStale = false): Promise<CgroupSample | undefined> {
-    const cpu = readCpuTotal(layout, path);
-    if (cpu === undefined && !(await cgroupExists(layout, path))) return undefined;
+  #read(layout: CgroupLayout, path: string, now: number, opts: { procRoot: string; countFds: boolean }, limitsStale = false): CgroupSample | undefined {
+    const files = this.#files;
+    const cpu = readCpuTotal(layout, path, files);
+    if (cpu === undefined && !cgroupExistsSync(layout, path)) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 60_000;
+    // Nothing ran when the CPU time stands still; the last read holds while the memory usage does too.
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
-    if (idle && now - last.at < reuse && !limitsStale) return last.sample;
+    if (idle && now - last.at < reuse && !limitsStale && readMemoryUsage(layout, path, files) === last.sample.memory.usage) return last.sample;
     // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
     // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest. Limits
     // change only through `docker update` (an event): read again on one, else every LIMITS_MS.
     const limits = last && !limitsStale && now - last.limitsAt < LIMITS_MS ? limitsOf(last.sample) : undefined;
-    const sample = await readCgroup(layout, path, { ...opts, countFds: opts.countFds && !idle, ...(limits ? { limits } : {}) });
+    const sample = readCgroupSync(layout, path, {
+      ...opts, countFds: opts.countFds && !idle, ...(files ? { files } : {}), ...(limits ? { limits } : {}),
+    });
     if (idle && opts.countFds) sample.processes.fds = last.sample.processes.fds;
-    if (sample.cpu.totalNs === 0 && !(await cgroupExists(layout, path))) return undefined;
+    if (sample.cpu.totalNs === 0 && !cgroupExistsSync(layout, path)) return undefined;
     this.#full.set(path, { sample, at: now, limitsAt: limits ? last!.limitsAt : now });
     return sample;
   }
@@ -263,14 +309,14 @@ export class Collector implements Lifecycle {
    * cAdvisor reads them (hierarchical, so the pod's CPU counter stays monotonic when a container
    * restarts); process and fd counts stay the sum of the containers'. Other pods keep the sum.
    */
-  async #readPodCgroups(layout: CgroupLayout, pods: Entry[], containers: Entry[], now: number,
-    opts: { procRoot: string; countFds: boolean }): Promise<void> {
+  #readPodCgroups(layout: CgroupLayout, pods: Entry[], containers: Entry[], now: number,
+    opts: { procRoot: string; countFds: boolean }): void {
     for (const p of pods) {
       const uid = p.pod?.uid;
       if (!uid || p.id === '/') continue;
       const members = containers.filter((c) => c.meta?.pod?.uid === uid);
       if (members.length === 0 || !members.every((c) => c.id.startsWith(`${p.id}/`))) continue;
-      const sample = await this.#read(layout, p.id, now, { ...opts, countFds: false });
+      const sample = this.#read(layout, p.id, now, { ...opts, countFds: false });
       if (!sample) continue;
       p.sample = { ...sample, processes: p.sample.processes, pids: p.sample.pids };
       delete p.usageNanoCores;
@@ -288,32 +334,72 @@ export class Collector implements Lifecycle {
     return e;
   }
 
-  #countOoms(containers: Entry[], now: number): void {
+  /** The OOM identity of a container (kept per meta: a meta object lives as long as its container). */
+  #key(meta: ContainerMeta): string {
+    let k = this.#keys.get(meta);
+    if (k === undefined) {
+      k = identityKey(meta);
+      this.#keys.set(meta, k);
+    }
+    return k;
+  }
+
+  #countOoms(containers: Entry[], reused: Set<Entry>, now: number): void {
     const ids = new Set<string>();
     for (const c of containers) {
       const meta = c.meta!;
       ids.add(meta.id);
-      const key = identityKey(meta);
-      if (c.sample.oomKills !== undefined) this.#oom.kernel(meta.id, key, c.sample.oomKills, now);
-      else this.#oom.noKernel(meta.id, key);
+      const key = this.#key(meta);
+      // A reused entry's kernel counter is the one already recorded (nothing ran: no OOM kill).
+      if (c.sample.oomKills !== undefined) {
+        if (!reused.has(c)) this.#oom.kernel(meta.id, key, c.sample.oomKills, now);
+      } else this.#oom.noKernel(meta.id, key);
     }
     this.#oom.gone(ids);
-    for (const c of containers) c.oomEvents = this.#oom.total(identityKey(c.meta!));
+    for (const c of containers) c.oomEvents = this.#oom.total(this.#key(c.meta!));
     try {
-      if (this.#oom.save(now, now - this.#lastSave > 60_000)) this.#lastSave = now;
+      if (this.#oom.save(now, now - this.#lastSave > OOM_SAVE_MS)) this.#lastSave = now;
     } catch (err) {
       this.#log.warn({ err }, 'saving OOM counts failed');
     }
   }
 
-  /** A pid's interfaces; an unchanged /proc/<pid>/net/dev text reuses its last parse (idle pods mostly). */
-  async #netDev(pid: number): Promise<NetInterfaceStats[]> {
-    if (pid <= 0) return [];
-    const text = readSmall(`${this.#opts.procRoot}/${pid}/net/dev`);
-    if (text === undefined) return [];
-    const last = this.#net.get(pid);
-    const stats = last?.text === text ? last.stats : parseNetDev(text);
-    this.#netSeen.set(pid, { text, stats });
+  /** A pid's interfaces; an unchanged /proc/<pid>/net/dev (idle pods mostly) returns the same array. */
+  #netDev(pid: number): NetInterfaceStats[] {
+    if (pid <= 0) return NO_NET;
+    const path = `${this.#opts.procRoot}/${pid}/net/dev`;
+    const last = this.#net.get(pid) ?? this.#netSeen.get(pid);
+    let bytes: Buffer | undefined;
+    if (this.#files) bytes = this.#files.bytes(`pid:${pid}`, path, last?.bytes);
+    else {
+      const text = readSmall(path);
+      bytes = text === undefined ? undefined : Buffer.from(text);
+    }
+    if (bytes === undefined) return NO_NET;
+    const stats = last && (last.bytes === bytes || last.bytes.equals(bytes)) ? last.stats : parseNetDev(bytes.toString('utf8'));
+    this.#netSeen.set(pid, { bytes: last?.bytes === bytes ? last.bytes : bytes, stats });
     return stats;
+  }
+}
+
+const NO_NET: NetInterfaceStats[] = [];
+
+/** A quarter of this process's open-file limit (/proc/self/limits), between 256 and 16384. */
+function defaultMaxOpen(): number {
+  const m = /^Max open files\s+(\d+)/m.exec(readSmall('/proc/self/limits') ?? '');
+  const soft = m ? Number(m[1]) : 1024;
+  return Math.max(256, Math.min(16_384, Math.floor(soft / 4)));
+}
+
+/** statfs f_type of cgroupfs (v1), cgroup2 and procfs (linux/magic.h). */
+const KERNEL_FS = new Set([0x27e0eb, 0x63677270, 0x9fa0]);
+
+/** Whether the cgroup hierarchy and procRoot are the kernel's (not a fixture tree). */
+function onKernelFs(layout: CgroupLayout, procRoot: string): boolean {
+  const dirs = [layout.version === 2 ? layout.root : layout.mounts.cpuacct ?? layout.mounts.cpu, procRoot];
+  try {
+    return dirs.every((d) => d !== undefined && KERNEL_FS.has(statfsSync(d).type));
+  } catch {
+    return false;
   }
 }

@@ -28,7 +28,10 @@ export interface DockerSourceOptions {
   cgroupVersion: 1 | 2;
   /** Clock for the list cache (epoch ms). */
   now?: () => number;
-  /** Re-list at least this often (ms, default 60 000, cAdvisor's global housekeeping); events re-list sooner. */
+  /**
+   * Re-list at least this often (ms); default 0: only when the event stream (re)connects, since
+   * container starts and stops arrive as events (no Docker API call on a pass where nothing changed).
+   */
   relistMs?: number;
 }
 
@@ -101,15 +104,16 @@ export class DockerSource {
   }
 
   /**
-   * The running containers to measure: a full list at first, after a reconnection of the event stream
-   * and every relistMs (cAdvisor's global housekeeping); in between, the cached list with the
+   * The running containers to measure: a full list at first, after a (re)connection of the event stream
+   * and every relistMs when set; in between, the cached list with the
    * containers events started added. A cached container that stopped unseen is noticed by the
    * collector when its cgroup is gone.
    */
   async list(): Promise<ContainerMeta[]> {
     const now = (this.#opts.now ?? Date.now)();
     const { cgroupDriver } = await this.info();
-    if (this.#listed && !this.#dirty && now - this.#listedAt < (this.#opts.relistMs ?? 60_000)) {
+    const relistMs = this.#opts.relistMs || Infinity;
+    if (this.#listed && !this.#dirty && now - this.#listedAt < relistMs) {
       if (this.#started.size === 0) return this.#listed;
       const ids = [...this.#started];
       this.#started.clear();

@@ -92,9 +92,9 @@ export class OomTracker {
 
   /** Containers that are gone: their Docker events after the last read count, and they are forgotten. */
   gone(liveIds: Set<string>): void {
-    for (const [id, seen] of Object.entries(this.#state.seen)) {
+    for (const id in this.#state.seen) {
       if (liveIds.has(id)) continue;
-      this.#flushPending(id, seen.key);
+      this.#flushPending(id, this.#state.seen[id]!.key);
       delete this.#state.seen[id];
       this.#dirty = true;
     }

@@ -3,10 +3,13 @@
 // then maps them like cAdvisor's setCPUStats/setMemoryStats/setDiskIoStats/setThreadsStats
 // (container/libcontainer/handler.go). Missing files give zeros, never an exception: a cgroup that
 // vanished mid-read is reported by the caller through `exists`.
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupSample, MemoryStats, ProcessStats, SpecStats } from '../types.js';
+import { readSmall, type OpenFiles } from './files.js';
 import { cgroupDir, type CgroupLayout } from './layout.js';
+
+export { readSmall };
 import {
   limitValue, parseBlkioV1, parseCpuMax, parseFlatKeyed, parseIoStat, parseMeminfo, parsePids, parseSingle, weightToShares,
 } from './parse.js';
@@ -24,6 +27,8 @@ export interface ReaderOptions {
    * weight, memory limits, pids.max) are not read again. They change only on `docker update`.
    */
   limits?: Limits;
+  /** Keeps the cgroup's files open between reads (owner: the cgroup path). */
+  files?: OpenFiles;
 }
 
 /** The parts of a sample that only a `docker update` changes. */
@@ -37,39 +42,12 @@ export function limitsOf(s: CgroupSample): Limits {
   return { spec: s.spec, threadsMax: s.processes.threadsMax };
 }
 
-// Kernel interface files are small and never block: read them synchronously into one shared buffer
-// (open + read + close). fs.promises.readFile costs ~80 µs of CPU per file in promise and thread-pool
-// overhead, which made housekeeping of 100 containers several times dearer than cAdvisor's.
-const BUF = Buffer.allocUnsafe(64 * 1024);
+/** Reads one file of the cgroup: through the open-file cache when the caller keeps one. */
+type Read = (path: string | undefined) => string | undefined;
 
-export function readSmall(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    let len = 0;
-    for (;;) {
-      const want = BUF.length - len;
-      const n = readSync(fd, BUF, len, want, null);
-      if (n <= 0) break;
-      len += n;
-      // A short read is the end: seq_file (cgroupfs, procfs) fills the whole buffer while records
-      // remain, so this spares the extra read() that would return 0 (a third of the syscalls).
-      if (n < want || len === BUF.length) break; // (full buffer: larger than any interface file read here)
-    }
-    return BUF.toString('utf8', 0, len);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function text(path: string | undefined): Promise<string | undefined> {
-  return Promise.resolve(path === undefined ? undefined : readSmall(path));
+function reader(opts: ReaderOptions, owner: string): Read {
+  const files = opts.files;
+  return files ? (p) => (p === undefined ? undefined : files.text(owner, p)) : (p) => (p === undefined ? undefined : readSmall(p));
 }
 
 const num = (t: string | undefined): number => {
@@ -77,7 +55,7 @@ const num = (t: string | undefined): number => {
   return v === undefined || !Number.isFinite(v) ? 0 : v;
 };
 
-async function countFds(procRoot: string, pids: number[]): Promise<number> {
+function countFds(procRoot: string, pids: number[]): number {
   let n = 0;
   for (const pid of pids) {
     try {
@@ -92,24 +70,55 @@ async function countFds(procRoot: string, pids: number[]): Promise<number> {
  * collector's cheap check whether anything ran since the last full read (cAdvisor's dynamic
  * housekeeping skips unchanged containers the same way).
  */
-export function readCpuTotal(layout: CgroupLayout, path: string): number | undefined {
+export function readCpuTotal(layout: CgroupLayout, path: string, files?: OpenFiles): number | undefined {
   if (layout.version === 2) {
-    const t = readSmall(`${cgroupDir(layout, '', path)}/cpu.stat`);
+    const file = `${cgroupDir(layout, '', path)}/cpu.stat`;
+    const t = files ? files.text(path, file) : readSmall(file);
     return t === undefined ? undefined : (parseFlatKeyed(t).get('usage_usec') ?? 0) * 1000;
   }
   const dir = cgroupDir(layout, 'cpuacct', path);
-  const t = dir === undefined ? undefined : readSmall(`${dir}/cpuacct.usage`);
+  if (dir === undefined) return undefined;
+  const file = `${dir}/cpuacct.usage`;
+  if (files) {
+    const v = files.number(path, file);
+    return v === undefined && files.text(path, file) === undefined ? undefined : v ?? 0;
+  }
+  const t = readSmall(file);
   return t === undefined ? undefined : num(t);
+}
+
+/**
+ * The cgroup's memory usage (v1 memory.usage_in_bytes, v2 memory.current) from one file, or undefined:
+ * with the CPU time, the collector's check whether an idle container's last read still holds (memory
+ * moves without the container running: per-CPU charge caches drain, reclaim, page cache).
+ */
+export function readMemoryUsage(layout: CgroupLayout, path: string, files?: OpenFiles): number | undefined {
+  const dir = cgroupDir(layout, layout.version === 2 ? '' : 'memory', path);
+  if (dir === undefined) return undefined;
+  const file = layout.version === 2 ? `${dir}/memory.current` : `${dir}/memory.usage_in_bytes`;
+  return files ? files.number(path, file) : parseSingle(readSmall(file));
 }
 
 /** Whether the cgroup still exists (its memory or unified directory). */
 export async function cgroupExists(layout: CgroupLayout, path: string): Promise<boolean> {
+  return cgroupExistsSync(layout, path);
+}
+
+export function cgroupExistsSync(layout: CgroupLayout, path: string): boolean {
   const dir = cgroupDir(layout, layout.version === 2 ? '' : 'memory', path) ?? cgroupDir(layout, 'cpu', path);
-  return (await text(dir && join(dir, 'cgroup.procs'))) !== undefined;
+  return dir !== undefined && readSmall(join(dir, 'cgroup.procs')) !== undefined;
 }
 
 /** Reads one cgroup (path relative to the hierarchy root, '/' for the root cgroup). */
 export async function readCgroup(layout: CgroupLayout, path: string, opts: ReaderOptions = {}): Promise<CgroupSample> {
+  return readCgroupSync(layout, path, opts);
+}
+
+/**
+ * readCgroup without a promise: interface files never block, so the collector reads a whole pass
+ * synchronously (no promise per file, far less garbage per pass).
+ */
+export function readCgroupSync(layout: CgroupLayout, path: string, opts: ReaderOptions = {}): CgroupSample {
   return layout.version === 2 ? readV2(layout.root, path, opts) : readV1(layout, path, opts);
 }
 
@@ -131,35 +140,58 @@ function memoryFrom(stat: Map<string, number>, usage: number, maxUsage: number, 
   };
 }
 
-async function processes(procsText: string | undefined, pidsCurrent: string | undefined, pidsMax: string | undefined,
-  opts: ReaderOptions): Promise<{ stats: ProcessStats; pids: number[] }> {
-  const pids = parsePids(procsText ?? '');
-  const fds = opts.countFds ? await countFds(opts.procRoot ?? '/proc', pids) : 0;
+/** Non-empty lines (one pid per line in cgroup.procs). */
+function countLines(text: string): number {
+  let n = 0;
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    if (end > start) n++;
+    if (nl < 0) return n;
+    start = nl + 1;
+  }
+}
+
+function processes(procsText: string | undefined, pidsCurrent: string | undefined, pidsMax: string | undefined,
+  opts: ReaderOptions): { stats: ProcessStats; pids: number[] } {
+  // Without fd counting only the number of pids is needed: count lines (the root cgroup lists every
+  // host process directly in it; no array of thousands of strings per pass).
+  const pids = opts.countFds ? parsePids(procsText ?? '') : [];
+  const count = opts.countFds ? pids.length : countLines(procsText ?? '');
+  const fds = opts.countFds ? countFds(opts.procRoot ?? '/proc', pids) : 0;
   return {
     pids,
-    stats: { processes: pids.length, threads: num(pidsCurrent), threadsMax: limitValue(parseSingle(pidsMax)), fds, sockets: 0 },
+    stats: { processes: count, threads: num(pidsCurrent), threadsMax: limitValue(parseSingle(pidsMax)), fds, sockets: 0 },
   };
 }
 
-async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): Promise<CgroupSample> {
+function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): CgroupSample {
   const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && `${dir}/${f}`; };
+  const text = reader(opts, path);
   const lim = opts.limits;
-  const limit = (p: string | undefined) => (lim ? Promise.resolve(undefined) : text(p));
-  const [
-    usage, acctStat, cpuStat, quota, period, shares,
-    memUsage, memMax, memFailcnt, memStatText, memLimit, memswLimit, memSoft, memswUsage, oomControl,
-    bfqBytes, bfqOps, pidsCur, pidsMax, procs,
-  ] = await Promise.all([
-    text(d('cpuacct', 'cpuacct.usage')), text(d('cpuacct', 'cpuacct.stat')), text(d('cpu', 'cpu.stat')),
-    limit(d('cpu', 'cpu.cfs_quota_us')), limit(d('cpu', 'cpu.cfs_period_us')), limit(d('cpu', 'cpu.shares')),
-    text(d('memory', 'memory.usage_in_bytes')), text(d('memory', 'memory.max_usage_in_bytes')),
-    text(d('memory', 'memory.failcnt')), text(d('memory', 'memory.stat')), limit(d('memory', 'memory.limit_in_bytes')),
-    limit(d('memory', 'memory.memsw.limit_in_bytes')), limit(d('memory', 'memory.soft_limit_in_bytes')),
-    text(d('memory', 'memory.memsw.usage_in_bytes')), text(d('memory', 'memory.oom_control')),
-    text(d('blkio', 'blkio.bfq.io_service_bytes_recursive')), text(d('blkio', 'blkio.bfq.io_serviced_recursive')),
-    text(d('pids', 'pids.current')), limit(d('pids', 'pids.max')),
-    text(d('pids', 'cgroup.procs')).then((t) => t ?? text(d('cpu', 'cgroup.procs'))),
-  ]);
+  // Limit files are read rarely (see Limits): not kept open.
+  const limit = (p: string | undefined) => (lim || p === undefined ? undefined : readSmall(p));
+  const usage = text(d('cpuacct', 'cpuacct.usage'));
+  const acctStat = text(d('cpuacct', 'cpuacct.stat'));
+  const cpuStat = text(d('cpu', 'cpu.stat'));
+  const quota = limit(d('cpu', 'cpu.cfs_quota_us'));
+  const period = limit(d('cpu', 'cpu.cfs_period_us'));
+  const shares = limit(d('cpu', 'cpu.shares'));
+  const memUsage = text(d('memory', 'memory.usage_in_bytes'));
+  const memMax = text(d('memory', 'memory.max_usage_in_bytes'));
+  const memFailcnt = text(d('memory', 'memory.failcnt'));
+  const memStatText = text(d('memory', 'memory.stat'));
+  const memLimit = limit(d('memory', 'memory.limit_in_bytes'));
+  const memswLimit = limit(d('memory', 'memory.memsw.limit_in_bytes'));
+  const memSoft = limit(d('memory', 'memory.soft_limit_in_bytes'));
+  const memswUsage = text(d('memory', 'memory.memsw.usage_in_bytes'));
+  const oomControl = text(d('memory', 'memory.oom_control'));
+  const bfqBytes = text(d('blkio', 'blkio.bfq.io_service_bytes_recursive'));
+  const bfqOps = bfqBytes === undefined ? undefined : text(d('blkio', 'blkio.bfq.io_serviced_recursive'));
+  const pidsCur = text(d('pids', 'pids.current'));
+  const pidsMax = limit(d('pids', 'pids.max'));
+  const procs = text(d('pids', 'cgroup.procs')) ?? text(d('cpu', 'cgroup.procs'));
   const acct = parseFlatKeyed(acctStat ?? '');
   const cs = parseFlatKeyed(cpuStat ?? '');
   const q = parseSingle(quota);
@@ -170,8 +202,8 @@ async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: strin
   // runc prefers the BFQ scheduler's recursive files when they carry device lines, else the throttle ones.
   const bfq = parseBlkioV1(bfqBytes ?? '', bfqOps ?? '');
   const blkio = bfq.length > 0 ? bfq : parseBlkioV1(
-    (await text(d('blkio', 'blkio.throttle.io_service_bytes_recursive'))) ?? '', (await text(d('blkio', 'blkio.throttle.io_serviced_recursive'))) ?? '');
-  const { stats: proc, pids } = await processes(procs, pidsCur, pidsMax, opts);
+    text(d('blkio', 'blkio.throttle.io_service_bytes_recursive')) ?? '', text(d('blkio', 'blkio.throttle.io_serviced_recursive')) ?? '');
+  const { stats: proc, pids } = processes(procs, pidsCur, pidsMax, opts);
   return {
     cpu: {
       totalNs: num(usage),
@@ -197,19 +229,29 @@ async function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: strin
   };
 }
 
-async function readV2(root: string, path: string, opts: ReaderOptions): Promise<CgroupSample> {
+function readV2(root: string, path: string, opts: ReaderOptions): CgroupSample {
   const dir = cgroupDir({ version: 2, root }, '', path)!;
+  const text = reader(opts, path);
   const f = (name: string) => text(`${dir}/${name}`);
   const lim = opts.limits;
-  const limit = (name: string) => (lim ? Promise.resolve(undefined) : f(name));
+  const limit = (name: string) => (lim ? undefined : readSmall(`${dir}/${name}`));
   const isRoot = path === '/' || path === '';
-  const [cpuStat, cpuMax, cpuWeight, current, peak, memStatText, swapCur, memMax, swapMax, memMin, events, ioStat, pidsCur, pidsMax, procs, meminfo] =
-    await Promise.all([
-      f('cpu.stat'), limit('cpu.max'), limit('cpu.weight'), f('memory.current'), f('memory.peak'), f('memory.stat'),
-      f('memory.swap.current'), limit('memory.max'), limit('memory.swap.max'), limit('memory.min'), f('memory.events'),
-      f('io.stat'), f('pids.current'), limit('pids.max'), f('cgroup.procs'),
-      isRoot ? text(join(opts.procRoot ?? '/proc', 'meminfo')) : Promise.resolve(undefined),
-    ]);
+  const cpuStat = f('cpu.stat');
+  const cpuMax = limit('cpu.max');
+  const cpuWeight = limit('cpu.weight');
+  const current = f('memory.current');
+  const peak = f('memory.peak');
+  const memStatText = f('memory.stat');
+  const swapCur = f('memory.swap.current');
+  const memMax = limit('memory.max');
+  const swapMax = limit('memory.swap.max');
+  const memMin = limit('memory.min');
+  const events = f('memory.events');
+  const ioStat = f('io.stat');
+  const pidsCur = f('pids.current');
+  const pidsMax = limit('pids.max');
+  const procs = f('cgroup.procs');
+  const meminfo = isRoot ? text(join(opts.procRoot ?? '/proc', 'meminfo')) : undefined;
   const cs = parseFlatKeyed(cpuStat ?? '');
   const { quota, period } = parseCpuMax(cpuMax);
   const memStat = parseFlatKeyed(memStatText ?? '');
@@ -221,7 +263,7 @@ async function readV2(root: string, path: string, opts: ReaderOptions): Promise<
     if (!memStat.has('inactive_file')) memStat.set('inactive_file', mi.get('Inactive(file)') ?? 0);
   }
   const oom = parseFlatKeyed(events ?? '').get('oom_kill');
-  const { stats: proc, pids } = await processes(procs, pidsCur, pidsMax, opts);
+  const { stats: proc, pids } = processes(procs, pidsCur, pidsMax, opts);
   return {
     cpu: {
       totalNs: (cs.get('usage_usec') ?? 0) * 1000,
