@@ -6,7 +6,7 @@
 // with each pod's time split into control plane / agent / Docker; idle agent CPU and RSS with N pods;
 // (c) a 250-pod run. Writes bench/results/pod-startup.json (--quick: a file under the tmp dir).
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +30,9 @@ import { summariseProfileFile, type ProfileSummary } from './lib/pod-profile.js'
 import { buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
 import { splitLists, splitSummary } from './lib/pod-split.js';
 import { dist, mapLimit, round } from './lib/pod-timeline.js';
-import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, type AgentRun, type TrialCtx } from './lib/pod-trials.js';
+import { agentRun, type AgentRun, type TrialCtx } from './lib/pod-trials.js';
 import { PodWatch } from './lib/pod-watch.js';
+import { densityPhase, runDetails } from './lib/pod-density.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 // Per run: the pass-through scopes the agent by the namespace label, and cleanup removes by it, so
@@ -72,12 +73,6 @@ async function removeNamespaceContainers(docker: Dockerode): Promise<number> {
 
 async function unmountUnder(dir: string): Promise<void> {
   for (const m of await mountsUnder([dir]).catch(() => [])) await unmount(m.mountpoint).catch(() => undefined);
-}
-
-/** A run's fields worth keeping in the JSON (the per-pod inputs are summarised, not stored). */
-function runDetails(r: AgentRun): Omit<AgentRun, 'split'> & { split: ReturnType<typeof splitSummary> } {
-  const { split, ...rest } = r;
-  return { ...rest, split: splitSummary(splitLists([split])) };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -201,52 +196,12 @@ export async function main(args: string[]): Promise<void> {
       removeContainers: () => removeNamespaceContainers(docker),
     };
     const N = opts.density;
-    const warmups: AgentRun[] = [];
-    for (let i = 0; i < opts.densityWarmup; i++) {
-      log(`(b) warm-up density run ${i + 1}/${opts.densityWarmup}: scale 0 → ${N}${i === 0 && opts.idleSeconds ? `, then ${opts.idleSeconds} s idle` : ''}`);
-      warmups.push(await agentRun(tctx, N, i === 0 ? { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), profile: true } : {}));
-    }
-    const parallelism = opts.baselineParallelism ?? (warmups[0] ? agentParallelism(warmups[0]) : undefined);
-    log(`(b) ${opts.trials} paired trials of ${N} pods (agent, raw Docker at ${parallelism ?? 'the agent\'s measured parallelism'}; order shuffled)`);
-    const tr = await pairedTrials(tctx, { n: N, trials: opts.trials, ...(parallelism !== undefined ? { parallelism } : {}), ...(warmups.length === 0 && opts.idleSeconds ? { firstIdleSeconds: opts.idleSeconds } : {}), skipBaseline: opts.skipBaseline });
-    if (parallelism !== undefined && !opts.baselineParallelism) tr.parallelismSource = `the agent's mean create/start calls in flight in the warm-up run (${warmups[0]!.dockerCalls?.meanMutatingInFlight.toFixed(1)})`;
-    const idleRun = [...warmups, ...tr.agentRuns].find((r) => r.idle);
-    const runs100 = tr.agentRuns;
-    const agentS = spread(runs100.map((r) => r.density.seconds));
-    const dockerS = spread(tr.baselines.filter((b) => b.failures === 0).map((b) => b.seconds));
-    const ratioS = spread(tr.trials.map((t) => t.ratio));
-    figures[`density_${N}_s`] = agentS.median;
-    if (!opts.skipBaseline) {
-      figures[`raw_docker_${N}_s`] = dockerS.median;
-      ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
-      ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
-      ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
-    }
-    figures[`agent_peak_rss_${N}_mib`] = Math.max(...[...warmups, ...runs100].map((r) => r.usage.peakRssMiB));
-    figures[`agent_cpu_${N}_start_s`] = spread(runs100.map((r) => r.usage.cpuSeconds)).median;
-    if (idleRun?.idle) {
-      figures[`agent_rss_${N}_idle_mib`] = idleRun.idle.rssMiBEnd;
-      figures[`idle_cpu_${N}_pct_core`] = idleRun.idle.pctCore;
-    }
-    // apiserver requests per pod during the runs (every client: the scheduler and the ReplicaSet controller write events too).
-    const perPod = (keys: string[]) => spread(runs100.map((r) => keys.reduce((acc, k) => acc + (r.apiRequests[k] ?? 0), 0) / N)).median;
-    figures.status_patches_per_pod = perPod(['PATCH pods/status']);
-    figures.event_writes_per_pod = perPod(['POST events', 'PATCH events']);
-    figures.token_requests_per_pod = perPod(['POST serviceaccounts/token']);
-    figures.configmap_gets_per_pod = perPod(['GET configmaps']);
-    const split = splitSummary(splitLists(runs100.map((r) => r.split)));
-    printStages(`(b) per-pod split over ${runs100.length} run(s) of ${N} pods (s: p50, p90, mean, n)`, split);
-    printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio }])));
-    details.density = {
-      trials: tr.trials, ratio: ratioS, agentSeconds: agentS, rawDockerSeconds: dockerS, baselineParallelism: tr.parallelism, baselineParallelismSource: tr.parallelismSource,
-      split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines,
-      rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
-    };
-
-    if (!opts.skipBaseline && baselineDocker !== docker && !opts.quick) {
-      const ref = await baselineRun({ ...tctx, baselineDocker: docker }, N, tr.parallelism, 'direct');
-      details.rawDockerDirectReference = ref;
-      notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
+    const dens = opts.trials > 0 ? await densityPhase(tctx, opts, docker, log) : undefined;
+    if (dens) {
+      Object.assign(figures, dens.figures);
+      Object.assign(ratios, dens.ratios);
+      details.density = dens.details;
+      notes.push(...dens.notes);
     }
 
     let bigRun: AgentRun | undefined;
@@ -262,6 +217,15 @@ export async function main(args: string[]): Promise<void> {
       }
       printStages(`(c) per-pod split of the ${opts.big}-pod run (s)`, splitSummary(splitLists([big.split])));
       details.big = runDetails(big);
+    }
+
+    if (opts.bigFrom && opts.big === 0) {
+      const prev = JSON.parse(await readFile(resolve(opts.bigFrom), 'utf8')) as { date: string; figures: Record<string, number>; details: { big?: { pods?: number } }; notes: string[] };
+      const n = prev.details.big?.pods;
+      if (!n) throw new Error(`--big-from ${opts.bigFrom}: no big run in that file`);
+      for (const [k, v] of Object.entries(prev.figures)) if (k.includes(`_${n}_`)) figures[k] = v;
+      details.big = { ...prev.details.big, from: { file: opts.bigFrom, date: prev.date } };
+      notes.push(`the ${n}-pod figures (*_${n}_*) come from a separate run of this bench (--trials 0, ${prev.date}; same checkout and method), merged with --big-from so this run stays within its time budget; that run's notes: ${prev.notes.filter((x) => x.startsWith('host load') || x.startsWith('agent config')).join(' / ')}`);
     }
 
     await agent.stop();
@@ -280,8 +244,6 @@ export async function main(args: string[]): Promise<void> {
     }
 
     notes.push(
-      `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and a raw-Docker run of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
-      `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}`,
       `*_per_pod: apiserver_request_total (its /metrics) diffed over each ${N}-pod run, divided by ${N}, median over the runs; events count every client's (the scheduler's Scheduled, the ReplicaSet controller's SuccessfulCreate) as well as the agent's`,
       `RSS: peak = VmHWM reset at the start of each run; idle = VmRSS after ${opts.idleSeconds} s idle (10 s after all Running); idle CPU = agent utime+stime over that window / wall time`,
       `host load average (1 min): ${loadAtStart[0]!.toFixed(1)} at the bench start, ${loadAtAgentStart[0]!.toFixed(1)} when the agent was Ready, ${loadavg()[0]!.toFixed(1)} at the end (per run in details), on ${availableParallelism()} cores shared with other engineers' tests: treat absolute times as noisy`,
@@ -294,7 +256,7 @@ export async function main(args: string[]): Promise<void> {
     const report = buildReport(figures, ratios, N, notes, details);
     printTable(report);
     const profiles: [string, ProfileSummary][] = profile ? [['whole life (--cpu-prof)', profile]] : [];
-    for (const r of [...warmups, ...runs100, ...(bigRun ? [bigRun] : [])]) profiles.push(...Object.entries(r.profiles ?? {}));
+    for (const r of [...(dens?.runs ?? []), ...(bigRun ? [bigRun] : [])]) profiles.push(...Object.entries(r.profiles ?? {}));
     for (const [name, p] of profiles) {
       printStages(`agent CPU profile ${name} (${p.totalMs} ms on CPU): self ms by file`, Object.fromEntries(p.byFile.slice(0, 10)));
       printStages(`agent CPU profile ${name}: top self functions (ms ← top project call sites)`, Object.fromEntries(p.topWithCallSite.map(([f, v, site]) => [f, `${v} ← ${site}`])));

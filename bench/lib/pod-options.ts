@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
-  [--density 100] [--big 250] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
+  [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
   [--direct-docker] [--baseline-direct] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
 
 export interface Options {
@@ -16,12 +16,14 @@ export interface Options {
   warmup: number;
   /** Pods per density run (the Deployment is scaled 0 → density). */
   density: number;
-  /** Paired trials (agent run + raw-Docker run at the same parallelism, order shuffled per trial). */
+  /** Paired trials (agent run + raw-Docker run; 0 skips phase (b)) + raw-Docker run at the same parallelism, order shuffled per trial). */
   trials: number;
   /** Unpaired density runs before the trials (the first measures idle CPU and the agent's Docker parallelism). */
   densityWarmup: number;
   /** The large run (scale 0 → big, then idle); 0 skips it. */
   big: number;
+  /** Take the big run's figures from this earlier result file (a --trials 0 --pods 0 run), noted as such. */
+  bigFrom?: string;
   /** Idle window after a density run and after the big run (agent CPU and RSS), seconds; 0 skips. */
   idleSeconds: number;
   /** Raw-Docker baseline parallelism; default the agent's mean create/start calls in flight in its first run. */
@@ -48,7 +50,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     args,
     options: {
       quick: { type: 'boolean' }, pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' },
-      trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' },
+      trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'big-from': { type: 'string' },
       'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
       'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
       'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
@@ -67,9 +69,10 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     pods: int('pods', v.pods, quick ? 5 : 20, 0, 200),
     warmup: int('warmup', v.warmup, 1, 0, 10),
     density,
-    trials: int('trials', v.trials, quick ? 1 : 5, 1, 20),
+    trials: int('trials', v.trials, quick ? 1 : 5, 0, 20),
     densityWarmup: int('density-warmup', v['density-warmup'], quick ? 0 : 1, 0, 3),
     big,
+    ...(v['big-from'] !== undefined ? { bigFrom: v['big-from'] } : {}),
     idleSeconds: int('idle-seconds', v['idle-seconds'], quick ? 15 : 60, 0, 600),
     ...(v['baseline-parallelism'] !== undefined ? { baselineParallelism: int('baseline-parallelism', v['baseline-parallelism'], 12, 1, 300) } : {}),
     maxPods: int('max-pods', v['max-pods'], Math.max(110, big + 10, density + 10), 1, 1000),

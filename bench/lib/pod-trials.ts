@@ -2,6 +2,7 @@
 // agent RSS/CPU, Docker and API calls, an optional idle window, drain), one raw-Docker run at a given
 // parallelism, and the paired trials (agent run + raw-Docker run per trial, order shuffled).
 import { randomInt } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
@@ -37,6 +38,8 @@ export interface IdleWindow {
   /** Agent CPU as % of one core over the window. */
   pctCore: number;
   rssMiBEnd: number;
+  /** Agent CPU seconds in the window by thread name (main JS thread "node", libuv pool, V8 workers, tsx's loader). */
+  threads: Record<string, number>;
   dockerCalls?: Record<string, number>;
   apiRequests: RequestCounts;
 }
@@ -57,6 +60,28 @@ export interface AgentRun {
   split: SplitInput;
 }
 
+/** tid → thread name and utime+stime ticks, from /proc/<pid>/task. */
+function threadTicks(pid: number): Map<string, { comm: string; ticks: number }> {
+  const out = new Map<string, { comm: string; ticks: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { comm, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Agent CPU (and RSS at the end) over a quiet window, with the Docker and API calls made in it. */
@@ -64,9 +89,16 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
   ctx.proxy?.reset();
   const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
   const u0 = readProcUsage(ctx.agentPid);
+  const th0 = threadTicks(ctx.agentPid);
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const u1 = readProcUsage(ctx.agentPid);
+  const th1 = threadTicks(ctx.agentPid);
+  const threads: Record<string, number> = {};
+  for (const [tid, t] of th1) {
+    const d = (t.ticks - (th0.get(tid)?.ticks ?? 0)) / clockTicks();
+    if (d > 0) threads[t.comm] = round((threads[t.comm] ?? 0) + d, 2);
+  }
   const wall = (performance.now() - t0) / 1000;
   const cpu = u0 && u1 ? (u1.cpuTicks - u0.cpuTicks) / clockTicks() : NaN;
   const calls = ctx.proxy?.snapshot();
@@ -75,6 +107,7 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
     agentCpuSeconds: round(cpu, 2),
     pctCore: round((cpu / wall) * 100, 2),
     rssMiBEnd: round((u1?.rssKiB ?? NaN) / 1024, 1),
+    threads,
     ...(calls ? { dockerCalls: Object.fromEntries(Object.entries(calls.routes).map(([k, r]) => [k, r.count])) } : {}),
     apiRequests: diffCounts(api0, await scrapeRequestTotals(ctx.adminKubeconfig)),
   };
@@ -118,7 +151,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
     await prof?.start();
     idle = await idleWindow(ctx, o.idleSeconds);
     if (prof) profiles[`idle-${n}`] = await prof.stop(`idle-${n}`);
-    ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core, RSS ${idle.rssMiBEnd} MiB`);
+    ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core, RSS ${idle.rssMiBEnd} MiB; CPU s by thread ${JSON.stringify(idle.threads)}`);
   }
   if (!o.keep) {
     if (!(await drainDensity(ctx, 240_000))) ctx.log('the drain did not finish within 240 s');

@@ -1,0 +1,83 @@
+// Phase (b) of the pod-startup bench: density runs of N pods — an optional warm-up run (idle window,
+// the agent's Docker parallelism for the baseline), the paired trials (agent vs raw Docker at that
+// parallelism, order shuffled), the per-pod split and the figures: density_N_s, raw_docker_N_s, the
+// median ratio with its spread, agent RSS/CPU while starting and idle, apiserver requests per pod.
+import type Dockerode from 'dockerode';
+import type { Options } from './pod-options.js';
+import { splitLists, splitSummary } from './pod-split.js';
+import { printStages } from './pod-report.js';
+import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, type AgentRun, type TrialCtx } from './pod-trials.js';
+
+/** A run's fields worth keeping in the JSON (the per-pod inputs are summarised, not stored). */
+export function runDetails(r: AgentRun): Omit<AgentRun, 'split'> & { split: ReturnType<typeof splitSummary> } {
+  const { split, ...rest } = r;
+  return { ...rest, split: splitSummary(splitLists([split])) };
+}
+
+export interface DensityPhase {
+  figures: Record<string, number>;
+  ratios: Record<string, number>;
+  details: Record<string, unknown>;
+  notes: string[];
+  /** Every agent run of the phase (warm-ups first). */
+  runs: AgentRun[];
+}
+
+export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, docker: Dockerode, log: (m: string) => void): Promise<DensityPhase> {
+  const N = opts.density;
+  const figures: Record<string, number> = {};
+  const ratios: Record<string, number> = {};
+  const notes: string[] = [];
+  const warmups: AgentRun[] = [];
+  for (let i = 0; i < opts.densityWarmup; i++) {
+    log(`(b) warm-up density run ${i + 1}/${opts.densityWarmup}: scale 0 → ${N}${i === 0 && opts.idleSeconds ? `, then ${opts.idleSeconds} s idle` : ''}`);
+    warmups.push(await agentRun(tctx, N, i === 0 ? { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), profile: true } : {}));
+  }
+  const parallelism = opts.baselineParallelism ?? (warmups[0] ? agentParallelism(warmups[0]) : undefined);
+  log(`(b) ${opts.trials} paired trials of ${N} pods (agent, raw Docker at ${parallelism ?? 'the agent\'s measured parallelism'}; order shuffled)`);
+  const tr = await pairedTrials(tctx, { n: N, trials: opts.trials, ...(parallelism !== undefined ? { parallelism } : {}), ...(warmups.length === 0 && opts.idleSeconds ? { firstIdleSeconds: opts.idleSeconds } : {}), skipBaseline: opts.skipBaseline });
+  if (parallelism !== undefined && !opts.baselineParallelism) tr.parallelismSource = `the agent's mean create/start calls in flight in the warm-up run (${warmups[0]!.dockerCalls?.meanMutatingInFlight.toFixed(1)})`;
+  const idleRun = [...warmups, ...tr.agentRuns].find((r) => r.idle);
+  const runs100 = tr.agentRuns;
+  const agentS = spread(runs100.map((r) => r.density.seconds));
+  const dockerS = spread(tr.baselines.filter((b) => b.failures === 0).map((b) => b.seconds));
+  const ratioS = spread(tr.trials.map((t) => t.ratio));
+  figures[`density_${N}_s`] = agentS.median;
+  if (!opts.skipBaseline) {
+    figures[`raw_docker_${N}_s`] = dockerS.median;
+    ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
+    ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
+    ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
+  }
+  figures[`agent_peak_rss_${N}_mib`] = Math.max(...[...warmups, ...runs100].map((r) => r.usage.peakRssMiB));
+  figures[`agent_cpu_${N}_start_s`] = spread(runs100.map((r) => r.usage.cpuSeconds)).median;
+  if (idleRun?.idle) {
+    figures[`agent_rss_${N}_idle_mib`] = idleRun.idle.rssMiBEnd;
+    figures[`idle_cpu_${N}_pct_core`] = idleRun.idle.pctCore;
+  }
+  // apiserver requests per pod during the runs (every client: the scheduler and the ReplicaSet controller write events too).
+  const perPod = (keys: string[]) => spread(runs100.map((r) => keys.reduce((acc, k) => acc + (r.apiRequests[k] ?? 0), 0) / N)).median;
+  figures.status_patches_per_pod = perPod(['PATCH pods/status']);
+  figures.event_writes_per_pod = perPod(['POST events', 'PATCH events']);
+  figures.token_requests_per_pod = perPod(['POST serviceaccounts/token']);
+  figures.configmap_gets_per_pod = perPod(['GET configmaps']);
+  const split = splitSummary(splitLists(runs100.map((r) => r.split)));
+  printStages(`(b) per-pod split over ${runs100.length} run(s) of ${N} pods (s: p50, p90, mean, n)`, split);
+  printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio }])));
+  const details: Record<string, unknown> = {
+    trials: tr.trials, ratio: ratioS, agentSeconds: agentS, rawDockerSeconds: dockerS, baselineParallelism: tr.parallelism, baselineParallelismSource: tr.parallelismSource,
+    split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines,
+    rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
+  };
+
+  if (!opts.skipBaseline && tctx.baselineDocker !== docker && !opts.quick) {
+    const ref = await baselineRun({ ...tctx, baselineDocker: docker }, N, tr.parallelism, 'direct');
+    details.rawDockerDirectReference = ref;
+    notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
+  }
+  notes.push(
+    `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and a raw-Docker run of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
+    `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}; the agent stages include waiting for the agent's own create/start slots (runtimeParallelism)`,
+  );
+  return { figures, ratios, details, notes, runs: [...warmups, ...runs100] };
+}
