@@ -11,7 +11,6 @@ import { EventRecorder } from '../kube/events.js';
 import type { KubeShared } from '../kube/shared.js';
 import { Backoff } from '../lib/backoff.js';
 import { systemClock } from '../lib/clock.js';
-import { Semaphore } from '../lib/semaphore.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
 import { KUBELET_VERSION } from '../lib/version.js';
@@ -38,6 +37,7 @@ import { PodController, type PodSource } from './pods/controller.js';
 import type { EnvSources, WorkerDeps } from './pods/deps.js';
 import { ImageManager } from './pods/images.js';
 import { RuntimeCache } from './pods/relist.js';
+import { AdaptiveSlots } from './pods/slots.js';
 import { effectiveServerConfig } from './server/config.js';
 import { kubeletConfigz } from './server/configz.js';
 import type { KubeletServer } from './server/kubelet-server.js';
@@ -172,7 +172,7 @@ export class Agent implements Lifecycle {
       pauseImage: cfg.podInfraContainerImage,
       podsDir: join(cfg.rootDir, 'pods'),
       probes: prober,
-      startSlots: new Semaphore(cfg.runtimeParallelism),
+      startSlots: new AdaptiveSlots({ max: cfg.runtimeParallelism }),
       crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, systemClock),
       clock: systemClock,
       log: child('pod-worker'),

@@ -28,6 +28,7 @@ suites=(
   test/integration/streaming/kubectl.test.ts
   test/integration/faults/apiserver-outage.test.ts
   test/integration/proxy-e2e/service.test.ts
+  test/integration/resize/resize.test.ts
 )
 failed=()
 for v in "${versions[@]}"; do

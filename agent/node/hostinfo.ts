@@ -1,7 +1,7 @@
 // Facts about this host that go into Node.status: machine identity, capacity, the node IP, and the
 // inputs of the eviction signals (memory.available, nodefs.available, pid.available).
 import { readFile, statfs } from 'node:fs/promises';
-import { arch as processArch, hostname as osHostname, release as osRelease } from 'node:os';
+import { arch as processArch, hostname as osHostname, networkInterfaces, release as osRelease } from 'node:os';
 import si from 'systeminformation';
 
 export interface PressureInputs {
@@ -119,17 +119,33 @@ export async function readPressureInputs(opts: HostInfoOptions = {}): Promise<Pr
   };
 }
 
-/** IPv4 of the interface carrying the default route (systeminformation's view), if any. */
-async function defaultRouteIPv4(): Promise<string | undefined> {
-  try {
-    const iface = await si.networkInterfaceDefault();
-    const all = await si.networkInterfaces();
-    const list = Array.isArray(all) ? all : [all];
-    const hit = list.find((n) => n.iface === iface) ?? list.find((n) => n.default);
-    return hit?.ip4 || undefined;
-  } catch {
-    return undefined;
+/**
+ * The interface of the IPv4 default route with the lowest metric, from /proc/net/route (columns
+ * Iface Destination Gateway Flags RefCnt Use Metric Mask …; destination and mask 00000000, flag RTF_UP).
+ */
+export function defaultRouteInterface(procNetRoute: string): string | undefined {
+  let best: { iface: string; metric: number } | undefined;
+  for (const line of procNetRoute.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] !== '00000000' || f[7] !== '00000000') continue;
+    if ((Number.parseInt(f[3] ?? '0', 16) & 0x1) === 0) continue; // RTF_UP
+    const metric = Number(f[6]);
+    if (!best || metric < best.metric) best = { iface: f[0]!, metric };
   }
+  return best?.iface;
+}
+
+/**
+ * IPv4 of the interface carrying the default route, if any: /proc/net/route and os.networkInterfaces()
+ * (systeminformation's networkInterfaces() runs a process per interface, which with hundreds of pod
+ * veths blocked the event loop for tens of seconds at start).
+ */
+async function defaultRouteIPv4(): Promise<string | undefined> {
+  // This process's network namespace (as os.networkInterfaces()), not hostRoot's.
+  const routes = await readText('/proc/net/route');
+  const iface = routes ? defaultRouteInterface(routes) : undefined;
+  if (!iface) return undefined;
+  return networkInterfaces()[iface]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
 }
 
 /**
