@@ -19,6 +19,7 @@ import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/log.js';
 import { mountsUnder, unmount } from '../agent/volumes/mounts-host.js';
 import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
+import { freePort } from '../test/cluster/net.js';
 import { compileAgent, readProcUsage, startAgent, summariseAgentLog, type AgentProcess } from './lib/pod-agent.js';
 import { AgentSeen } from './lib/pod-agentseen.js';
 import { INSPECT_FLAG, PhaseProfiler } from './lib/pod-inspector.js';
@@ -143,7 +144,9 @@ export async function main(args: string[]): Promise<void> {
     if (opts.agentRepo !== REPO) notes.push(`the agent ran from ${opts.agentRepo}, not this checkout`);
     if (opts.agentNodeFlags.length) notes.push(`agent node flags: ${opts.agentNodeFlags.join(' ')}`);
     const configFile = join(work, 'agent.yaml');
-    await writeFile(configFile, `maxPods: ${opts.maxPods}\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}`);
+    // Its own kubelet API port on loopback: another engineer's agent may hold 10250 on this host.
+    const port = await freePort();
+    await writeFile(configFile, `maxPods: ${opts.maxPods}\nport: ${port}\naddress: 127.0.0.1\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}`);
     notes.push(`agent config: maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}`);
     if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
     if (phasesDir) await mkdir(phasesDir, { recursive: true });
@@ -192,7 +195,7 @@ export async function main(args: string[]): Promise<void> {
     await sleep(2000);
     if (!agent.alive()) throw new Error(`agent exited:\n${agent.logTail()}`);
     const tctx: TrialCtx = {
-      ...ctx, proxy, seen, ...(profiler ? { profiler } : {}), agentPid: agent.pid, controlPlanePids: cp.pids(), adminKubeconfig: cp.adminKubeconfigPath, workDir: work, baselineDocker,
+      ...ctx, proxy, seen, agentAlive: () => ag.alive(), ...(profiler ? { profiler } : {}), agentPid: agent.pid, controlPlanePids: cp.pids(), adminKubeconfig: cp.adminKubeconfigPath, workDir: work, baselineDocker,
       removeContainers: () => removeNamespaceContainers(docker),
     };
     const N = opts.density;
@@ -201,7 +204,7 @@ export async function main(args: string[]): Promise<void> {
       Object.assign(figures, dens.figures);
       Object.assign(ratios, dens.ratios);
       details.density = dens.details;
-      notes.push(...dens.notes);
+      notes.push(...dens.notes, `*_per_pod: apiserver_request_total (its /metrics) diffed over each ${N}-pod run, divided by ${N}, median over the runs; events count every client's (the scheduler's Scheduled, the ReplicaSet controller's SuccessfulCreate) as well as the agent's`);
     }
 
     let bigRun: AgentRun | undefined;
@@ -244,7 +247,6 @@ export async function main(args: string[]): Promise<void> {
     }
 
     notes.push(
-      `*_per_pod: apiserver_request_total (its /metrics) diffed over each ${N}-pod run, divided by ${N}, median over the runs; events count every client's (the scheduler's Scheduled, the ReplicaSet controller's SuccessfulCreate) as well as the agent's`,
       `RSS: peak = VmHWM reset at the start of each run; idle = VmRSS after ${opts.idleSeconds} s idle (10 s after all Running); idle CPU = agent utime+stime over that window / wall time`,
       `host load average (1 min): ${loadAtStart[0]!.toFixed(1)} at the bench start, ${loadAtAgentStart[0]!.toFixed(1)} when the agent was Ready, ${loadavg()[0]!.toFixed(1)} at the end (per run in details), on ${availableParallelism()} cores shared with other engineers' tests: treat absolute times as noisy`,
     );

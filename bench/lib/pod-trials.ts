@@ -21,6 +21,7 @@ export interface TrialCtx extends PhaseCtx {
   proxy: DockerFilterProxy | undefined;
   seen: AgentSeen;
   agentPid: number;
+  agentAlive(): boolean;
   controlPlanePids: number[];
   adminKubeconfig: string;
   workDir: string;
@@ -131,7 +132,16 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
   let density: DensityResult;
   let usage: UsageSummary;
   try {
-    density = await runDensity(ctx, n, o.timeoutMs ?? 300_000);
+    // Fail fast when the agent dies rather than waiting out the timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const died = new Promise<never>((_, reject) => {
+      timer = setInterval(() => { if (!ctx.agentAlive()) reject(new Error('the agent exited during the density run (see its log tail)')); }, 1000);
+    });
+    try {
+      density = await Promise.race([runDensity(ctx, n, o.timeoutMs ?? 300_000), died]);
+    } finally {
+      clearInterval(timer);
+    }
   } finally {
     usage = sampler.stop();
   }
