@@ -70,12 +70,14 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
   };
 
-  if (!opts.skipBaseline && tctx.baselineDocker !== docker && !opts.quick) {
+  if (opts.directRef && !opts.skipBaseline && tctx.baselineDocker !== docker) {
     const ref = await baselineRun({ ...tctx, baselineDocker: docker }, N, tr.parallelism, 'direct');
     details.rawDockerDirectReference = ref;
     notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
   }
+  const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(
+    `(b) per pod, the create/start calls took p50 ${split['docker: create/start calls'].p50} s for the agent's pods vs ${rawPerPod} s (median of the raw-Docker runs' p50) for the raw-Docker pairs at the same parallelism`,
     `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and a raw-Docker run of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
     `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}; the agent stages include waiting for the agent's own create/start slots (runtimeParallelism)`,
   );

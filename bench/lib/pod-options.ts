@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
-  [--direct-docker] [--baseline-direct] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
+  [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
 
 export interface Options {
   quick: boolean;
@@ -34,6 +34,8 @@ export interface Options {
   directDocker: boolean;
   /** The raw-Docker baseline talks to dockerd directly even when the agent goes through the pass-through. */
   baselineDirect: boolean;
+  /** One extra raw-Docker run straight to dockerd (the pass-through's own cost). */
+  directRef: boolean;
   /** Run the agent under node --cpu-prof, profiles written to this directory (kept). */
   cpuProfDir?: string;
   /** CPU profiles of the agent per phase (first 100-pod start + idle window, the big run) through its inspector. */
@@ -52,7 +54,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
       quick: { type: 'boolean' }, pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' },
       trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'big-from': { type: 'string' },
       'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
-      'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
+      'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'direct-ref': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
       'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
     },
   });
@@ -79,6 +81,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     ...(v['pod-workers'] !== undefined ? { podWorkers: int('pod-workers', v['pod-workers'], 1024, 1, 4096) } : {}),
     directDocker: v['direct-docker'] ?? false,
     baselineDirect: v['baseline-direct'] ?? false,
+    directRef: v['direct-ref'] ?? false,
     ...(v['cpu-prof'] !== undefined ? { cpuProfDir: v['cpu-prof'] } : {}),
     ...(v['profile-phases'] !== undefined ? { profilePhasesDir: v['profile-phases'] } : {}),
     compiled: v.compiled ?? false,
