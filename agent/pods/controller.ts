@@ -60,6 +60,8 @@ export class PodController implements Lifecycle {
   #eventsLive = false;
   /** Relist at the next tick (the event stream reconnected: catch up on what it may have missed). */
   #relistSoon = false;
+  /** Runtime events for pods whose sync is running (mostly the echoes of that sync's own creates/starts). */
+  readonly #heldEvents = new Map<string, RuntimeEvent[]>();
 
   constructor(deps: WorkerDeps, sources: PodSource[], opts: PodControllerOptions = {}) {
     this.#deps = deps;
@@ -109,7 +111,12 @@ export class PodController implements Lifecycle {
     if (unsubProbes) this.#unsubscribe.push(unsubProbes);
     this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
     if (this.#deps.runtime.watchEvents) {
-      const onEvent = (e: RuntimeEvent) => { if (e.podUid && this.#records.has(e.podUid) && !this.#alreadySeen(e)) this.#queue.add(e.podUid); };
+      const onEvent = (e: RuntimeEvent) => {
+        if (!e.podUid || !this.#records.has(e.podUid)) return;
+        const held = this.#heldEvents.get(e.podUid);
+        if (held) held.push(e); // the pod's sync is running: judged against its last look when it ends
+        else if (!this.#alreadySeen(e)) this.#queue.add(e.podUid);
+      };
       const onConnected = (live: boolean) => {
         this.#eventsLive = live;
         this.#relistSoon = true;
@@ -173,12 +180,18 @@ export class PodController implements Lifecycle {
     const record = this.#records.get(uid);
     if (!record) return;
     let result;
+    this.#heldEvents.set(uid, []);
     try {
       result = await this.#worker.sync(record);
       podSyncs.inc({ result: 'success' });
     } catch (err) {
       podSyncs.inc({ result: 'error' });
       throw err;
+    } finally {
+      // Events that came during the sync and that its last look does not show ask for another sync.
+      const held = this.#heldEvents.get(uid) ?? [];
+      this.#heldEvents.delete(uid);
+      if (held.some((e) => !this.#alreadySeen(e))) this.#queue.add(uid);
     }
     if (result.done) {
       if (record.removed || record.static) this.#records.delete(uid);

@@ -3,7 +3,7 @@
 // container statuses and a node-made failure's reason). Terminating pods are stopped within a grace
 // budget that a later, shorter deletion cuts short. Returns what the controller should do next.
 import { readFile } from 'node:fs/promises';
-import type { Pod } from '../../kube/api.js';
+import type { Container, Pod } from '../../kube/api.js';
 import { errorMessage } from '../../lib/errors.js';
 import { computePodStatus } from '../status/compute.js';
 import { createSandbox, killContainers, podRef, startContainer, stopSandbox, terminationMessageHostPath } from './apply.js';
@@ -70,6 +70,7 @@ export class PodWorker {
   readonly #deps: WorkerDeps;
   readonly #state: WorkerState = { volumes: new Map(), messages: new Map(), budgets: new Map() };
   readonly #resize: PodResizer;
+  readonly #specHashes = new WeakMap<Container, string>();
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
@@ -192,7 +193,12 @@ export class PodWorker {
       observed,
       terminating,
       graceSeconds: graceSecondsOf(record.pod),
-      specHash: (c: Parameters<typeof deps.spec.specHash>[0]) => deps.spec.specHash(c),
+      specHash: (c: Container) => {
+        // A pod version's container objects never change (an update brings new objects): hash each once.
+        let h = this.#specHashes.get(c);
+        if (h === undefined) this.#specHashes.set(c, (h = deps.spec.specHash(c)));
+        return h;
+      },
       started: (name: string, c: { id: string }) => deps.probes?.isStarted(record.uid, name, c.id) ?? true,
       backoffRemaining: (name: string, finishedAtMs: number) =>
         crashBackoffRemaining(deps.crashBackoff, deps.clock.now(), this.#crashKey(record, name), finishedAtMs),

@@ -111,6 +111,18 @@ test('a container exit is noticed through the runtime events', async () => {
   await until(() => w.status.get(uid)?.phase === 'Succeeded', 'the Succeeded phase');
 });
 
+test('the events of a sync\'s own creates and starts do not bring the pod back: one sync, three looks', async () => {
+  await startController();
+  const before = w.runtime.count('list');
+  const pod = apiPod([container('app')]);
+  src.add(pod);
+  const uid = pod.metadata.uid!;
+  await until(() => w.status.get(uid)?.phase === 'Running', 'the pod to run');
+  await new Promise((r) => setTimeout(r, 50));
+  // The first look, the sandbox's IP, the look after the starts; the 4 create/start events were held and seen.
+  assert.equal(w.runtime.count('list') - before, 3);
+});
+
 test('a late echo of the worker\'s own create/start syncs nothing; a die does', async () => {
   await startController();
   const pod = apiPod([container('app')]);
