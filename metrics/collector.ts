@@ -14,7 +14,9 @@ import { podEntries, type PodMemo } from './aggregate.js';
 import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
 import { parseNetDev } from './cgroup/parse.js';
 import { OpenFiles } from './cgroup/files.js';
-import { cgroupExistsSync, limitsOf, readCgroupSync, readCpuTotal, readMemoryUsage, readSmall } from './cgroup/reader.js';
+import {
+  cgroupExistsSync, limitsOf, readCgroupSync, readCpuTotal, readMemoryStatBytes, readMemoryUsage, readSmall,
+} from './cgroup/reader.js';
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
 import { OomTracker } from './oom.js';
@@ -54,6 +56,8 @@ export interface CollectorDeps {
   log?: Logger;
 }
 
+/** A container found unchanged is checked again after this long (the kubelet's maxHousekeepingInterval). */
+const MAX_HOUSEKEEPING_MS = 15_000;
 /** The pass yields to the event loop after this many containers (reads are synchronous). */
 const YIELD_EVERY = 32;
 /** OOM counts are saved when they change, and at least this often (the replay point for Docker events). */
@@ -73,7 +77,7 @@ export class Collector implements Lifecycle {
   #snapshot: Snapshot | undefined;
   #prev = new Map<string, { totalNs: number; time: number }>();
   /** The last full read per cgroup path, reused while the container is idle; limitsAt: when its limits were read. */
-  #full = new Map<string, { sample: CgroupSample; at: number; limitsAt: number }>();
+  #full = new Map<string, { sample: CgroupSample; at: number; limitsAt: number; memStat?: Buffer }>();
   /** Container ids a `docker update` changed since their last read: their limits are read again. */
   #limitsStale = new Set<string>();
   #rootLimits: ReturnType<typeof limitsOf> | undefined;
@@ -91,6 +95,8 @@ export class Collector implements Lifecycle {
   /** Each container's entry of the last pass (by cgroup path): reused while nothing in it moved. */
   #entries = new Map<string, Entry>();
   #podMemo: PodMemo = new Map();
+  /** When a container's check last found nothing moved (by cgroup path). */
+  #quiet = new Map<string, number>();
   #keys = new WeakMap<ContainerMeta, string>();
   #files: OpenFiles | undefined;
   /** Duration of the last housekeeping, ms. */
@@ -207,23 +213,37 @@ export class Collector implements Lifecycle {
       let n = 0;
       for (const meta of metas) {
         if (++n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        const sample = this.#read(layout, meta.cgroupPath, now, readOpts, this.#limitsStale.delete(meta.id));
+        const path = meta.cgroupPath;
+        const last = this.#entries.get(path);
+        const quietAt = this.#quiet.get(path);
+        if (last && last.meta === meta && quietAt !== undefined && now - quietAt < MAX_HOUSEKEEPING_MS && !this.#limitsStale.has(meta.id)) {
+          // Dynamic housekeeping (cAdvisor's allow_dynamic_housekeeping, the kubelet's 15 s maximum):
+          // a container found unchanged is looked at again only once the maximum interval has passed.
+          const e: Entry = { ...last };
+          reused.add(e);
+          entries.set(path, e);
+          containers.push(e);
+          continue;
+        }
+        const sample = this.#read(layout, path, now, readOpts, this.#limitsStale.delete(meta.id));
         if (!sample) continue; // gone mid-pass
         const readAt = this.#clock.now(); // the sample's own time: rates stay exact when a pass is slow
         const ownNet = !meta.networkMode.startsWith('container:') && meta.networkMode !== 'host';
         const network = ownNet ? this.#netDev(meta.pid) : NO_NET;
-        const last = this.#entries.get(meta.cgroupPath);
         let e: Entry;
         if (last && last.sample === sample && last.network === network && last.meta === meta) {
           e = this.#entry({ ...last, time: readAt }); // nothing moved: the same values, read now
           reused.add(e);
+          this.#quiet.set(path, now);
         } else {
-          e = this.#entry({ id: meta.cgroupPath, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt });
+          e = this.#entry({ id: path, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt });
+          this.#quiet.delete(path);
         }
         entries.set(e.id, e);
         containers.push(e);
       }
       this.#entries = entries;
+      for (const path of this.#quiet.keys()) if (!entries.has(path)) this.#quiet.delete(path);
       containers.sort((a, b) => (a.id < b.id ? -1 : 1));
       this.#countOoms(containers, reused, now);
     } else if (this.#snapshot) {
@@ -287,9 +307,13 @@ export class Collector implements Lifecycle {
     if (cpu === undefined && !cgroupExistsSync(layout, path)) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 60_000;
-    // Nothing ran when the CPU time stands still; the last read holds while the memory usage does too.
+    // Nothing ran when the CPU time stands still; the last read holds while the memory usage and
+    // memory.stat do too (reclaim changes them without the container running).
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
-    if (idle && now - last.at < reuse && !limitsStale && readMemoryUsage(layout, path, files) === last.sample.memory.usage) return last.sample;
+    if (idle && now - last.at < reuse && !limitsStale && readMemoryUsage(layout, path, files) === last.sample.memory.usage) {
+      const stat = readMemoryStatBytes(layout, path, files, last.memStat);
+      if (stat !== undefined && stat === last.memStat) return last.sample;
+    }
     // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
     // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest. Limits
     // change only through `docker update` (an event): read again on one, else every LIMITS_MS.
@@ -299,7 +323,8 @@ export class Collector implements Lifecycle {
     });
     if (idle && opts.countFds) sample.processes.fds = last.sample.processes.fds;
     if (sample.cpu.totalNs === 0 && !cgroupExistsSync(layout, path)) return undefined;
-    this.#full.set(path, { sample, at: now, limitsAt: limits ? last!.limitsAt : now });
+    const memStat = readMemoryStatBytes(layout, path, files, last?.memStat);
+    this.#full.set(path, { sample, at: now, limitsAt: limits ? last!.limitsAt : now, ...(memStat ? { memStat } : {}) });
     return sample;
   }
 

@@ -99,6 +99,22 @@ export function readMemoryUsage(layout: CgroupLayout, path: string, files?: Open
   return files ? files.number(path, file) : parseSingle(readSmall(file));
 }
 
+/**
+ * The cgroup's memory.stat bytes: `last` itself while unchanged, a fresh copy when they changed,
+ * undefined when unreadable. Reclaim moves pages between LRU lists, unmaps and swaps them out
+ * without the container running: the working set, mapped_file and swap change with no CPU time.
+ */
+export function readMemoryStatBytes(layout: CgroupLayout, path: string, files: OpenFiles | undefined, last: Buffer | undefined): Buffer | undefined {
+  const dir = cgroupDir(layout, layout.version === 2 ? '' : 'memory', path);
+  if (dir === undefined) return undefined;
+  const file = `${dir}/memory.stat`;
+  if (files) return files.bytes(path, file, last);
+  const t = readSmall(file);
+  if (t === undefined) return undefined;
+  const b = Buffer.from(t);
+  return last?.equals(b) ? last : b;
+}
+
 /** Whether the cgroup still exists (its memory or unified directory). */
 export async function cgroupExists(layout: CgroupLayout, path: string): Promise<boolean> {
   return cgroupExistsSync(layout, path);

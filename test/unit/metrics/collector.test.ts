@@ -94,19 +94,27 @@ test('CPU rate from two samples on the injected clock; an idle container reuses 
   assert.equal(c.usageNanoCores, 250_000_000, '0.5 s of CPU over 2 s');
   assert.equal(c.sample.cpu.userNs, 2.4e9);
   const read = c.sample;
-  writeFileSync(join(cg, 'memory.stat'), 'anon 1\nfile 2\ninactive_file 3\n'); // nothing moved: not re-read
+  writeFileSync(join(cg, 'io.stat'), '8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0\n'); // no CPU, no memory change: not re-read
   clock.advance(1000);
   await collector.housekeep();
   c = collector.snapshot()!.containers[0]!;
-  assert.equal(c.sample, read, 'CPU time and memory usage unchanged: the last read is reused');
-  assert.equal(c.sample.memory.rss, read.memory.rss);
+  assert.equal(c.sample, read, 'CPU time, memory usage and memory.stat unchanged: the last read is reused');
   assert.equal(c.usageNanoCores, 0);
+  writeFileSync(join(cg, 'memory.stat'), 'anon 1\nfile 2\ninactive_file 3\n'); // reclaim: no CPU, same usage
+  clock.advance(10_000);
+  await collector.housekeep();
+  c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.sample, read, 'found unchanged: not looked at again before 15 s (dynamic housekeeping)');
+  clock.advance(5000);
+  await collector.housekeep();
+  c = collector.snapshot()!.containers[0]!;
+  assert.equal(c.sample.memory.rss, 1, 'memory.stat moved: a full read');
+  assert.equal(c.sample.blkio[0]?.readBytes, 1);
   writeFileSync(join(cg, 'memory.current'), '999\n'); // memory moves without the container running
-  clock.advance(1000);
+  clock.advance(15_000);
   await collector.housekeep();
   c = collector.snapshot()!.containers[0]!;
   assert.equal(c.sample.memory.usage, 999, 'memory usage moved: a full read');
-  assert.equal(c.sample.memory.rss, 1);
   writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 3000001\n');
   writeFileSync(join(cg, 'memory.current'), '1234\n');
   clock.advance(1000);
@@ -184,17 +192,17 @@ test('an idle container past the reuse window: memory re-read, fd count kept (no
   const fds0 = collector.snapshot()!.containers[0]!.sample.processes.fds;
   assert.equal(fds0, 6);
   for (const n of ['3', '4']) writeFileSync(join(fdDir(101), n), '');
-  writeFileSync(join(cg, 'memory.stat'), 'anon 5\nfile 6\ninactive_file 7\n');
+  writeFileSync(join(cg, 'io.stat'), '8:0 rbytes=5 wbytes=6 rios=7 wios=8 dbytes=0 dios=0\n');
   writeFileSync(join(root, 'proc', String(PID), 'net', 'dev'), NETDEV(5000));
   clock.advance(10_000);
   await collector.housekeep();
   let c = collector.snapshot()!.containers[0]!;
   assert.equal(c.network[0]?.rxBytes, 5000, 'network counters move without the container running');
-  assert.notEqual(c.sample.memory.rss, 5, 'within the reuse window, usage unchanged: the last full read');
+  assert.notEqual(c.sample.blkio[0]?.readBytes, 5, 'within the reuse window, nothing moved: the last full read');
   clock.advance(61_000);
   await collector.housekeep();
   c = collector.snapshot()!.containers[0]!;
-  assert.equal(c.sample.memory.rss, 5, 'past the window: re-read');
+  assert.equal(c.sample.blkio[0]?.readBytes, 5, 'past the window: re-read');
   assert.equal(c.sample.processes.fds, fds0, 'no CPU moved, so no fd was opened: the count is kept');
   writeFileSync(join(cg, 'memory.current'), '777\n');
   clock.advance(10_000);
