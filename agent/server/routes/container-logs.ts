@@ -3,6 +3,12 @@
 // "pod ... does not exist" / "container ... not found in pod ..."), the instance by
 // validateContainerLogStatus (400 with its message), then the log, chunked and flushed per write
 // (flushwriter). follow ends when the container stops; a client going away closes Docker's stream.
+// The last chunk of a log is never sent together with the terminating chunk: the API server's websocket
+// log reader (wsstream messageCopy) drops the bytes of a Read that also returns io.EOF, and Go's chunked
+// body reader returns both at once when the terminator is already buffered — so `kubectl logs` over
+// websockets (and the conformance spec "retrieving logs from the container over websockets") read an
+// empty log whenever data and end went out in one TCP segment, as Node's corked write + end does. The
+// upstream kubelet ends its response after its handler returns, a separate write.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Clock } from '../../../lib/clock.js';
 import { errorMessage } from '../../../lib/errors.js';
@@ -38,6 +44,9 @@ export function runtimeLogOptions(o: PodLogOptions, nowMs: number, signal?: Abor
     ...(signal ? { signal } : {}),
   };
 }
+
+/** The pause between the last log bytes and the end of the response (see the file comment). */
+export const END_AFTER_DATA_MS = 200;
 
 function fail(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).type('text/plain; charset=utf-8').send(message);
@@ -81,7 +90,10 @@ export function registerContainerLogs(app: FastifyInstance, deps: ContainerLogsD
       res.removeListener('close', onClose);
       if (!stream.destroyed) stream.destroy();
     };
+    let lastWrite = 0;
+    let endTimer: NodeJS.Timeout | undefined;
     stream.on('data', (chunk: Buffer) => {
+      lastWrite = Date.now();
       if (!res.write(chunk)) {
         stream.pause();
         res.once('drain', () => stream.resume());
@@ -89,8 +101,11 @@ export function registerContainerLogs(app: FastifyInstance, deps: ContainerLogsD
     });
     stream.once('end', () => {
       done();
-      res.end();
+      const wait = lastWrite === 0 ? 0 : Math.max(0, END_AFTER_DATA_MS - (Date.now() - lastWrite));
+      if (wait === 0) res.end();
+      else endTimer = setTimeout(() => res.end(), wait);
     });
+    res.once('close', () => clearTimeout(endTimer));
     stream.once('error', (err) => {
       deps.log.debug({ err, pod: `${namespace}/${pod}`, container }, 'log stream failed');
       done();
