@@ -114,7 +114,11 @@ export class PodResizer {
    */
   async plan(pod: Pod, observed: PodObserved, actions: PodActions): Promise<ResizeActions | undefined> {
     const uid = pod.metadata.uid;
-    if (!uid || isStatic(pod) || actions.killPod || actions.createSandbox || !actions.sandboxId) return undefined;
+    if (!uid || isStatic(pod)) return undefined;
+    if (actions.killPod || actions.createSandbox || !actions.sandboxId) {
+      startWithAllocation(actions, this.#pods.get(uid)?.allocated);
+      return undefined;
+    }
     const st = await this.#state(uid);
     const generation = pod.metadata.generation;
     // Records of containers that are gone are dropped.
@@ -140,6 +144,7 @@ export class PodResizer {
     if (changed) this.#allocate(pod, st, desired, generation);
     else st.pending = undefined;
 
+    startWithAllocation(actions, st.allocated);
     const allocatedPod = podWithResources(pod, st.allocated);
     const plan = computeResize({ allocated: allocatedPod, observed, actuated: (c) => this.#actuated(st, c) });
     const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
@@ -277,6 +282,18 @@ export class PodResizer {
   async forget(uid: string): Promise<void> {
     this.#pods.delete(uid);
     await saveActuated(this.#opts.podsDir, uid, new Map()).catch(() => undefined);
+  }
+}
+
+/**
+ * Containers (re)started while a resize is pending start with the allocation, not the desired
+ * resources (upstream SyncPod runs on allocationManager.UpdatePodFromAllocation(pod)).
+ */
+function startWithAllocation(actions: PodActions, allocated: ReadonlyMap<string, ResourceRequirements> | undefined): void {
+  if (!allocated) return;
+  for (const a of actions.containersToStart) {
+    const r = allocated.get(a.container.name);
+    if (r && a.kind !== 'ephemeral') a.container = { ...a.container, resources: r };
   }
 }
 

@@ -188,3 +188,17 @@ test('static pods are not resized; a sandbox being recreated is left alone', asy
   assert.equal(await resizer.plan(staticPod, observed, actions()), undefined);
   assert.equal(await resizer.plan(p, observed, { ...actions(), createSandbox: true }), undefined);
 });
+
+test('a container restarted while its resize is pending starts with the allocation, not the desired resources', async (t) => {
+  const { resizer, dir } = await rig();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const p = pod(g('3', '128Mi'));
+  const observed = viewPod([sandbox, running('c1', g('200m', '128Mi'))]);
+  await resizer.apply(p, await resizer.plan(p, observed, actions())); // Infeasible: the allocation stays 200m
+  const crashed = viewPod([sandbox, { ...running('c1', g('200m', '128Mi')), state: 'exited', exitCode: 1 }]);
+  const acts = actions();
+  acts.containersToStart.push({ container: p.spec.containers[0]!, kind: 'container', attempt: 1, restartCount: 1, reason: 'restart' });
+  await resizer.plan(p, crashed, acts);
+  assert.deepEqual(acts.containersToStart[0]?.container.resources, g('200m', '128Mi'));
+  assert.deepEqual(p.spec.containers[0]?.resources, g('3', '128Mi'), 'the pod object itself is not changed');
+});
