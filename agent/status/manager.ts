@@ -144,7 +144,16 @@ export class StatusManager implements Lifecycle {
     let key = uid;
     let e = this.#entries.get(uid);
     if (!e || e.uid !== uid) {
-      const hit = [...this.#entries].find(([, x]) => x.isStatic && x.uid === uid);
+      // A mirror pod: its static pod's entry was retargeted to it (only targeted entries change uid),
+      // so the targets are searched, not every entry (this runs for each new pod's first events).
+      let hit: [string, Entry] | undefined;
+      for (const [k, t] of this.#targets) {
+        const x: Entry | undefined = t.uid === uid ? this.#entries.get(k) : undefined;
+        if (x && x.isStatic && x.uid === uid) {
+          hit = [k, x];
+          break;
+        }
+      }
       if (!hit) return;
       [key, e] = hit;
     }

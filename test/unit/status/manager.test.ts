@@ -202,3 +202,23 @@ test('a static pod writes to its mirror once it exists, and a mirror status chan
   // No informer for mirror pods: the periodic pass reads the mirror live.
   await until('Ready=True on the mirror again', () => api.current('ns', 'web-node').status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
 });
+
+test('a mirror pod copy handed to observe() reaches its static pod\'s entry; an unknown pod is ignored', async () => {
+  const api = new FakePods();
+  const mirror = api.add({ ...basePod('mirror-uid2'), metadata: { name: 'db-node', namespace: 'ns', uid: 'mirror-uid2', annotations: { 'kubernetes.io/config.mirror': 'h' } } });
+  api.add(basePod('other-uid'));
+  const m = new StatusManager({ client: api, log: silentLogger(), resyncMs: 600_000, retryMs: 20 }); // no periodic pass in this test
+  const ac = new AbortController();
+  await m.start(ac.signal);
+  stops.push(async () => { ac.abort(); await m.stop(); });
+  const staticPod: Pod = { metadata: { name: 'db', namespace: 'ns', uid: 'static-uid2', annotations: { 'kubernetes.io/config.source': 'file' } }, spec: { containers: [] } };
+  m.set(staticPod, running('172.17.0.6'), 'db-node');
+  m.setTarget('static-uid2', 'db-node', mirror.metadata.uid!);
+  await until('written to the mirror', () => api.current('ns', 'db-node').status?.podIP === '172.17.0.6');
+  const writes = m.writes;
+  m.observe(api.current('ns', 'p')); // a pod with no entry: nothing to do
+  api.writeStatus('ns', 'db-node', (p) => { p.status!.conditions!.find((c) => c.type === 'Ready')!.status = 'False'; });
+  m.observe(api.current('ns', 'db-node'));
+  await until('Ready=True on the mirror again', () => api.current('ns', 'db-node').status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+  assert.equal(m.writes, writes + 1);
+});
