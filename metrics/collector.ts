@@ -220,6 +220,8 @@ export class Collector implements Lifecycle {
           // Dynamic housekeeping (cAdvisor's allow_dynamic_housekeeping, the kubelet's 15 s maximum):
           // a container found unchanged is looked at again only once the maximum interval has passed.
           const e: Entry = { ...last };
+          const net = this.#net.get(meta.pid);
+          if (net) this.#netSeen.set(meta.pid, net); // its netns file stays open, its parse stays known
           reused.add(e);
           entries.set(path, e);
           containers.push(e);
