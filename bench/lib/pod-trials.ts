@@ -98,7 +98,8 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
   const threads: Record<string, number> = {};
   for (const [tid, t] of th1) {
     const d = (t.ticks - (th0.get(tid)?.ticks ?? 0)) / clockTicks();
-    if (d > 0) threads[t.comm] = round((threads[t.comm] ?? 0) + d, 2);
+    const name = tid === String(ctx.agentPid) ? 'main (JS)' : `${t.comm} (other threads)`;
+    if (d > 0) threads[name] = round((threads[name] ?? 0) + d, 2);
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = u0 && u1 ? (u1.cpuTicks - u0.cpuTicks) / clockTicks() : NaN;
