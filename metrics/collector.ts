@@ -268,7 +268,7 @@ export class Collector implements Lifecycle {
     const rootFs = this.#fs.root;
     const imageFs = this.#fs.image;
     const pods = podEntries(containers, this.#podMemo);
-    this.#readPodCgroups(layout, pods, containers, now, readOpts);
+    this.#readPodCgroups(layout, pods, containers, reused, now, readOpts);
     const live = new Set(containers.map((c) => c.id));
     for (const p of pods) live.add(p.id);
     live.add('/');
@@ -336,14 +336,24 @@ export class Collector implements Lifecycle {
    * cAdvisor reads them (hierarchical, so the pod's CPU counter stays monotonic when a container
    * restarts); process and fd counts stay the sum of the containers'. Other pods keep the sum.
    */
-  #readPodCgroups(layout: CgroupLayout, pods: Entry[], containers: Entry[], now: number,
+  #readPodCgroups(layout: CgroupLayout, pods: Entry[], containers: Entry[], reused: Set<Entry>, now: number,
     opts: { procRoot: string; countFds: boolean }): void {
+    const byUid = new Map<string, Entry[]>();
+    for (const c of containers) {
+      const uid = c.meta?.pod?.uid;
+      if (!uid) continue;
+      const list = byUid.get(uid);
+      if (list) list.push(c);
+      else byUid.set(uid, [c]);
+    }
     for (const p of pods) {
       const uid = p.pod?.uid;
       if (!uid || p.id === '/') continue;
-      const members = containers.filter((c) => c.meta?.pod?.uid === uid);
+      const members = byUid.get(uid) ?? [];
       if (members.length === 0 || !members.every((c) => c.id.startsWith(`${p.id}/`))) continue;
-      const sample = this.#read(layout, p.id, now, { ...opts, countFds: false });
+      // Nothing moved in any container: the pod cgroup (only theirs inside) did not move either.
+      const last = members.every((c) => reused.has(c)) ? this.#full.get(p.id) : undefined;
+      const sample = last ? last.sample : this.#read(layout, p.id, now, { ...opts, countFds: false });
       if (!sample) continue;
       p.sample = { ...sample, processes: p.sample.processes, pids: p.sample.pids };
       delete p.usageNanoCores;
@@ -356,6 +366,9 @@ export class Collector implements Lifecycle {
     const prev = this.#prev.get(e.id);
     if (prev && e.time > prev.time && e.sample.cpu.totalNs >= prev.totalNs) {
       e.usageNanoCores = Math.round(((e.sample.cpu.totalNs - prev.totalNs) / (e.time - prev.time)) * 1e3);
+    } else if (prev && e.time === prev.time && e.sample.cpu.totalNs === prev.totalNs) {
+      e.usageNanoCores = 0; // not looked at again (dynamic housekeeping): it was still at the last look
+      return e;
     }
     this.#prev.set(e.id, { totalNs: e.sample.cpu.totalNs, time: e.time });
     return e;

@@ -62,9 +62,17 @@ test("the pod's series come from its pod cgroup; process counts stay the contain
   assert.equal(pod.sample.cpu.totalNs, 7e9, 'the pod cgroup, not the container (2.5 s)');
   assert.equal(pod.sample.memory.usage, 33554432);
   assert.equal(pod.sample.processes.processes, 2, "the containers' processes");
+  // The pod cgroup holds only its containers' cgroups: its CPU moves because one of theirs does.
   writeFileSync(join(root, 'cgroup', POD, 'cpu.stat'), 'usage_usec 8000000\n');
+  writeFileSync(join(root, 'cgroup', CG, 'cpu.stat'), 'usage_usec 3500000\n');
   clock.advance(2000);
   await collector.housekeep();
   pod = collector.snapshot()!.pods[0]!;
   assert.equal(pod.usageNanoCores, 500_000_000, "1 s of the pod cgroup's CPU over 2 s");
+  writeFileSync(join(root, 'cgroup', POD, 'cpu.stat'), 'usage_usec 9000000\n'); // (cannot happen alone)
+  clock.advance(2000);
+  await collector.housekeep();
+  pod = collector.snapshot()!.pods[0]!;
+  assert.equal(pod.sample.cpu.totalNs, 8e9, 'no container moved: the pod cgroup is not read again');
+  assert.equal(pod.usageNanoCores, 0);
 });
