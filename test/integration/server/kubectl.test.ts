@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ensureInClusterImage } from '../../cluster/incluster-image.js';
 import { createCa, issueCert, type IssuedCert } from '../../cluster/pki.js';
 import { startBed, type Bed } from '../agent/bed.js';
 
@@ -36,7 +37,7 @@ function kubelet(path: string, o: { cert?: IssuedCert; token?: string } = {}): P
   });
 }
 
-const pod = (name: string, script: string, extra = '') => `
+const pod = (name: string, script: string, extra = '', image = 'dockerlet/busybox:1.36') => `
 apiVersion: v1
 kind: Pod
 metadata: { name: ${name}, namespace: ${NS} }
@@ -46,7 +47,7 @@ spec:
   ${extra}
   containers:
   - name: main
-    image: dockerlet/busybox:1.36
+    image: ${image}
     imagePullPolicy: Never
     command: ["sh", "-c", ${JSON.stringify(script)}]
 `;
@@ -168,13 +169,12 @@ test('service links and in-cluster config: a pod reads itself through the kubern
   await bed.kubectl(['create', 'rolebinding', 'self-reader', '-n', NS, '--role=self-reader', `--serviceaccount=${NS}:default`]);
   const script = [
     'env | grep -E "^(KUBERNETES|SRV_WEB)_" | sort',
-    'T=$(cat /var/run/secrets/kubernetes.io/serviceaccount/token)',
-    'for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O /tmp/me --no-check-certificate --header "Authorization: Bearer $T" '
-      + `"https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api/v1/namespaces/${NS}/pods/$HOSTNAME" 2>&1 && break; sleep 1; done`,
+    // The token, CA and namespace of the service-account mount, the serving certificate verified (see incluster.go).
+    'incluster "/api/v1/namespaces/{ns}/pods/{pod}" > /tmp/me',
     'echo; echo SELF: $(tr , "\\n" < /tmp/me | grep -m1 uid)',
     'sleep 3600',
   ].join('\n');
-  await bed.apply(pod('incluster', script));
+  await bed.apply(pod('incluster', script, '', await ensureInClusterImage()));
   await running('incluster');
   const out = await bed.waitFor(async () => {
     const l = await logs('incluster');
