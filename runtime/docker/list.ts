@@ -24,6 +24,8 @@ export class ContainerLister {
   readonly #imageRefs = new Map<string, string>();
   /** Why a start failed, by container id (a created container is described from the list, not inspected). */
   readonly #startErrors = new Map<string, string>();
+  /** Per container, how often it was forgotten: an inspect that a forget overtook is not kept. */
+  readonly #forgets = new Map<string, number>();
 
   constructor(docker: () => Dockerode, log: () => Logger) {
     this.#docker = docker;
@@ -33,6 +35,18 @@ export class ContainerLister {
   /** The container's state moved (start, stop, remove, an event): the next list inspects it again. */
   forget(id: string): void {
     this.#cache.delete(id);
+    this.#forgets.set(id, (this.#forgets.get(id) ?? 0) + 1);
+  }
+
+  /**
+   * A Docker event for the container: a create never invalidates (created containers are not cached),
+   * nor does a start of one last seen running (the entry was inspected after that start: a restart's die
+   * came first and forgot it); every other event does.
+   */
+  eventFor(id: string, action: string): void {
+    if (action === 'create') return;
+    if (action === 'start' && this.#cache.get(id)?.observed?.state === 'running') return;
+    this.forget(id);
   }
 
   /** The pod a cached container belongs to (for the pod cgroup's removal). */
@@ -79,11 +93,15 @@ export class ContainerLister {
     }
     const inScope = (uid: string | undefined) => podUid === undefined || uid === podUid;
     for (const [id, e] of this.#cache) if (!seen.has(id) && inScope(e.observed?.podUid)) this.#cache.delete(id);
-    if (podUid === undefined) for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
+    if (podUid === undefined) {
+      for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
+      for (const id of this.#forgets.keys()) if (!seen.has(id)) this.#forgets.delete(id);
+    }
     await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
+      const forgets = this.#forgets.get(id);
       const observed = await this.#observe(id);
       if (observed === null) return; // removed between list and inspect
-      this.#cache.set(id, { key, observed });
+      if (this.#forgets.get(id) === forgets) this.#cache.set(id, { key, observed });
       if (observed) out.push(observed);
     });
     return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));

@@ -302,7 +302,7 @@ export class DockerRuntime implements ContainerRuntime {
   async watchEvents(signal: AbortSignal, onEvent: (e: RuntimeEvent) => void, onConnected?: (connected: boolean) => void): Promise<void> {
     const imageStream = watchImageEvents(this.#client, this.#log, signal, () => this.#images.invalidate(), (live) => this.#images.setLive(live));
     const containerStream = watchEvents(this.#client, this.#log, signal, (e) => {
-      this.#lister.forget(e.id);
+      this.#lister.eventFor(e.id, e.action);
       onEvent(e);
     }, onConnected);
     await Promise.all([containerStream, imageStream]);
