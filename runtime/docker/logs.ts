@@ -126,11 +126,9 @@ export function containerLogsQuery(opts: ContainerLogOptions): Record<string, st
  * agent's status is event-driven and can say Running within milliseconds, before the process has run
  * (or before Docker's json-file driver wrote the line; on a loaded host, seconds): a non-follow read of
  * a container that started less than this long ago and has no output yet waits, looking every
- * SETTLE_POLL_MS, until output appears or the container has run this long. 10 s: at load 20-30 on 2 cores
- * a busybox echo was still not in the json-file log 3 s after StartedAt (conformance websockets logs spec);
- * any output ends the wait at the next poll, so only silent young containers wait longer.
+ * SETTLE_POLL_MS, until output appears or the container has run this long.
  */
-export const FIRST_OUTPUT_SETTLE_MS = 10_000;
+export const FIRST_OUTPUT_SETTLE_MS = 3000;
 const SETTLE_POLL_MS = 200;
 
 export interface DockerLogsOptions {
