@@ -37,8 +37,10 @@ export interface CollectorOptions {
   /** Overrides detection (tests). */
   layout?: CgroupLayout;
   /**
-   * A container whose CPU time and memory usage did not move since its last full read reuses that
-   * read for up to this long (ms, default 60 000); 0 reads everything every pass.
+   * A container whose CPU time, memory usage and memory.stat did not move since its last full read
+   * reuses that read for up to this long (ms, default 300 000); 0 reads everything every pass. Nothing
+   * else a full read gives moves without one of those: CPU and throttling counters, pids, fds, OOM
+   * kills and (v1) block I/O need the container to run; max usage and swap show in usage and memory.stat.
    */
   idleReuseMs?: number;
   /**
@@ -308,7 +310,7 @@ export class Collector implements Lifecycle {
     const cpu = readCpuTotal(layout, path, files);
     if (cpu === undefined && !cgroupExistsSync(layout, path)) return undefined;
     const last = this.#full.get(path);
-    const reuse = this.#opts.idleReuseMs ?? 60_000;
+    const reuse = this.#opts.idleReuseMs ?? 300_000;
     // Nothing ran when the CPU time stands still; the last read holds while the memory usage and
     // memory.stat do too (reclaim changes them without the container running).
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
