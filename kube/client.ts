@@ -129,6 +129,7 @@ class Client implements DockerletKubeClient {
     for (const ctl of this.#watches) ctl.abort();
     this.#watches.clear();
     this.#t.agent.destroy();
+    this.#t.streamAgent.destroy();
   }
 }
 

@@ -26,17 +26,24 @@ export function dockerletVersion(): string {
 export interface Transport {
   readonly conn: KubeConnection;
   readonly agent: http.Agent;
+  /** Long-lived streams (chunked HTTP watches): no socket limit, so they never hold up REST calls. */
+  readonly streamAgent: http.Agent;
   readonly userAgent: string;
   readonly timeoutMs: number;
 }
 
 export function createTransport(conn: KubeConnection, opts: { userAgent?: string; timeoutMs?: number } = {}): Transport {
   const isHttps = conn.server.startsWith('https:');
-  const agentOpts = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 8, scheduling: 'lifo' as const };
+  // REST only (watches are WebSockets of their own). client-go multiplexes one HTTP/2 connection; here at
+  // most 32 kept-alive TLS connections, reused: a burst (100 pods' events, patches and token requests)
+  // queues for a socket instead of opening and tearing down a connection per request.
+  const agentOpts = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32, maxFreeSockets: 32, scheduling: 'lifo' as const };
   const agent = isHttps ? new https.Agent({ ...agentOpts, ...tlsOptions(conn) }) : new http.Agent(agentOpts);
+  const streamAgent = isHttps ? new https.Agent({ keepAlive: false, ...tlsOptions(conn) }) : new http.Agent({ keepAlive: false });
   return Object.freeze({
     conn,
     agent,
+    streamAgent,
     userAgent: opts.userAgent ?? `dockerlet/${dockerletVersion()}`,
     timeoutMs: opts.timeoutMs ?? 30_000,
   });
@@ -68,6 +75,8 @@ interface SendOptions {
   timeoutMs?: number;
   /** Streams: give up when the response headers take longer than this (ms). */
   headerTimeoutMs?: number;
+  /** A stream that stays open (a watch): uses the transport's streamAgent. */
+  longLived?: boolean;
 }
 
 /**
@@ -84,7 +93,7 @@ export function openRequest(
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { ...baseHeaders(t), accept: 'application/json', ...opts.headers };
     if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
-    const req = mod.request(url, { method, agent: t.agent, headers });
+    const req = mod.request(url, { method, agent: opts.longLived ? t.streamAgent : t.agent, headers });
     let settled = false;
     let aborted = false;
     const timeoutMs = opts.timeoutMs ?? t.timeoutMs;

@@ -221,7 +221,7 @@ async function watchHttp<T extends KubeObject>(ctx: WatchContext, path: string, 
   if (opts.signal?.aborted) return { reason: 'aborted', transport: 'http' };
   let opened;
   try {
-    opened = await openRequest(t, 'GET', url, { timeoutMs: 0, headerTimeoutMs: t.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+    opened = await openRequest(t, 'GET', url, { timeoutMs: 0, headerTimeoutMs: t.timeoutMs, longLived: true, ...(opts.signal ? { signal: opts.signal } : {}) });
   } catch (err) {
     if (opts.signal?.aborted) return { reason: 'aborted', transport: 'http' };
     throw err;
