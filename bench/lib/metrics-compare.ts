@@ -36,8 +36,9 @@ export interface Diff { max_rel_diff: number; series: number; missing_in_cadviso
 /**
  * Largest relative difference |a-b|/max(|a|,|b|) per metric for the bench's containers, "at the same
  * moment": both peers stamp every sample with its collection time and each housekeeps on its own
- * cadence, so over several simultaneous scrapes each series is compared on the pair of samples whose
- * timestamps are closest. `missing_in_cadvisor` counts our series the peer lacks.
+ * cadence, so over several simultaneous scrapes each of our samples is compared with cAdvisor's value
+ * at that time (linear between its two samples around it; else its closest sample).
+ * `missing_in_cadvisor` counts our series the peer lacks.
  */
 export function compare(ours: string[], theirs: string[]): Record<string, Diff> {
   const key = (s: Sample) => [s.name, s.labels.name, s.labels.interface, s.labels.cpu, s.labels.failure_type, s.labels.scope].join('|');
@@ -65,22 +66,31 @@ export function compare(ours: string[], theirs: string[]): Record<string, Diff> 
       r.missing_in_cadvisor++;
       continue;
     }
-    let best: [Sample, Sample] = [mine[0]!, their[0]!];
-    let bestGap = Infinity;
+    // Ours against theirs at our sample's own time: interpolated between the two cAdvisor samples
+    // around it when there are such (counters move between two peers' reads), else the closest one.
+    let best = { s: mine[0]!, v: their[0]!.value, gap: Infinity };
+    const sorted = [...their].sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0));
     for (const a of mine) {
-      for (const b of their) {
-        const gap = a.ts !== undefined && b.ts !== undefined ? Math.abs(a.ts - b.ts) : Infinity;
-        if (gap < bestGap) [best, bestGap] = [[a, b], gap];
+      if (a.ts === undefined) continue;
+      for (let i = 0; i < sorted.length; i++) {
+        const b = sorted[i]!;
+        const next = sorted[i + 1];
+        if (b.ts === undefined) continue;
+        if (next?.ts !== undefined && b.ts <= a.ts && a.ts <= next.ts) {
+          const v = next.ts === b.ts ? b.value : b.value + ((next.value - b.value) * (a.ts - b.ts)) / (next.ts - b.ts);
+          if (best.gap > 0) best = { s: a, v, gap: 0 };
+        } else if (Math.abs(a.ts - b.ts) < best.gap) best = { s: a, v: b.value, gap: Math.abs(a.ts - b.ts) };
       }
     }
-    const [s, p] = best;
-    const rel = s.value === p.value ? 0 : Math.abs(s.value - p.value) / Math.max(Math.abs(s.value), Math.abs(p.value));
+    const s = best.s;
+    const pv = best.v;
+    const rel = s.value === pv ? 0 : Math.abs(s.value - pv) / Math.max(Math.abs(s.value), Math.abs(pv));
     r.series++;
     if (round(rel, 4) > r.max_rel_diff) {
       r.max_rel_diff = round(rel, 4);
-      // The samples' own collection times: a gap explains a moving counter.
-      const gap = s.ts !== undefined && p.ts !== undefined ? `, sampled ${((s.ts - p.ts) / 1000).toFixed(1)} s apart` : '';
-      r.worst = `${s.labels.name}: dockerlet ${s.value}, cAdvisor ${p.value}${gap}`;
+      // A gap explains a moving counter (0: cAdvisor's value interpolated at our sample's time).
+      const gap = best.gap === 0 ? ', cAdvisor interpolated at our sample time' : best.gap < Infinity ? `, sampled ${(best.gap / 1000).toFixed(1)} s apart` : '';
+      r.worst = `${s.labels.name}: dockerlet ${s.value}, cAdvisor ${round(pv, 1)}${gap}`;
     }
   }
   return out;
