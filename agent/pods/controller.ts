@@ -115,10 +115,11 @@ export class PodController implements Lifecycle {
         if (!e.podUid || !this.#records.has(e.podUid)) return;
         const held = this.#heldEvents.get(e.podUid);
         if (held) held.push(e); // the pod's sync is running: judged against its last look when it ends
-        else if (!this.#alreadySeen(e)) this.#queue.add(e.podUid);
+        else if (!this.#alreadySeen(e)) this.#changed(e.podUid);
       };
       const onConnected = (live: boolean) => {
         this.#eventsLive = live;
+        this.#deps.cache.eventsLive = live;
         this.#relistSoon = true;
       };
       this.#loops.push(this.#deps.runtime.watchEvents(s, onEvent, onConnected).catch(() => {}));
@@ -140,6 +141,12 @@ export class PodController implements Lifecycle {
     if (e.action !== 'create' && e.action !== 'start') return false;
     const seen = this.#deps.cache.containersOf(e.podUid!).find((c) => c.id === e.id);
     return seen !== undefined && (e.action === 'create' || seen.state === 'running');
+  }
+
+  /** The runtime changed something of the pod that its last look does not show: list it again, and sync. */
+  #changed(uid: string): void {
+    this.#deps.cache.touch(uid);
+    this.#queue.add(uid);
   }
 
   #upsert(pod: Pod, isStatic: boolean): void {
@@ -191,7 +198,7 @@ export class PodController implements Lifecycle {
       // Events that came during the sync and that its last look does not show ask for another sync.
       const held = this.#heldEvents.get(uid) ?? [];
       this.#heldEvents.delete(uid);
-      if (held.some((e) => !this.#alreadySeen(e))) this.#queue.add(uid);
+      if (held.some((e) => !this.#alreadySeen(e))) this.#changed(uid);
     }
     if (result.done) {
       if (record.removed || record.static) this.#records.delete(uid);

@@ -4,6 +4,8 @@
 // PLEG's periodic safety net and the GC's view. Neither is ever stale for its caller: refresh() gives a
 // list that started after it was asked, refreshPod() its own list. In the shared snapshot a pod's entry
 // only moves forward: an answer from a list that started before the entry's own source is not applied.
+// While the runtime's event stream is up, a pod with no event since its last list is looked at from the
+// snapshot (lookPod; the Evented PLEG's cache): the event of any change will bring it back for a new list.
 import type { ContainerRuntime, ObservedContainer } from '../../runtime/types.js';
 import { groupByPod } from './observed.js';
 
@@ -21,6 +23,12 @@ export class RuntimeCache {
   relists = 0;
   /** Single-pod lists done. */
   podLists = 0;
+  /** Looks answered from the snapshot (no list). */
+  cachedLooks = 0;
+  /** The runtime's event stream is connected (set by the pod controller). */
+  eventsLive = false;
+  /** Pods with a runtime event since their last list started. */
+  readonly #dirty = new Set<string>();
 
   constructor(runtime: ContainerRuntime) {
     this.#runtime = runtime;
@@ -47,11 +55,35 @@ export class RuntimeCache {
     return this.#next;
   }
 
+  /** A runtime event for the pod: its next look lists again. */
+  touch(uid: string): void {
+    this.#dirty.add(uid);
+  }
+
+  /**
+   * The pod's containers as they are now: from the snapshot when the event stream is up, the pod already
+   * has an entry and no event came since that entry's list started; otherwise from a new list.
+   */
+  async lookPod(uid: string): Promise<ObservedContainer[]> {
+    if (this.eventsLive && !this.#dirty.has(uid) && this.#stamps.has(uid)) {
+      this.cachedLooks++;
+      return (this.#snapshot.get(uid) ?? []).map((c) => ({ ...c, annotations: { ...c.annotations } }));
+    }
+    return this.refreshPod(uid);
+  }
+
   /** The containers of one pod, from a list that starts now (a node-wide one when the runtime has no per-pod list). */
   async refreshPod(uid: string): Promise<ObservedContainer[]> {
+    this.#dirty.delete(uid); // an event from now on is after this list began
     if (!this.#runtime.listPod) return (await this.refresh()).get(uid) ?? [];
     const seq = ++this.#seq;
-    const containers = await this.#runtime.listPod(uid);
+    let containers: ObservedContainer[];
+    try {
+      containers = await this.#runtime.listPod(uid);
+    } catch (err) {
+      this.#dirty.add(uid);
+      throw err;
+    }
     this.podLists++;
     if (seq > (this.#stamps.get(uid) ?? this.#fullStamp)) {
       if (containers.length) this.#snapshot.set(uid, containers);

@@ -81,7 +81,8 @@ export class PodWorker {
     const deps = this.#deps;
     const uid = record.uid;
     if (!record.syncAbort || record.syncAbort.signal.aborted) record.syncAbort = new AbortController();
-    let observed = viewPod(await deps.cache.refreshPod(uid));
+    // The first look may come from the runtime cache (event stream up, no event for the pod since its last list).
+    let observed = viewPod(await deps.cache.lookPod(uid));
     let requeueAfterMs = this.#checkDeadline(record);
     record.state = settle(record.state, factsOf(record, observed));
 

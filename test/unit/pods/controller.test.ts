@@ -123,6 +123,23 @@ test('the events of a sync\'s own creates and starts do not bring the pod back: 
   assert.equal(w.runtime.count('list') - before, 3);
 });
 
+test('while runtime events flow, a sync for a pod update looks at the runtime cache; after a die it lists', async () => {
+  await startController();
+  w.runtime.behave('app', { exitAfterMs: 30_000, exitCode: 0 });
+  const pod = apiPod([container('app')], { restartPolicy: 'Never' });
+  src.add(pod);
+  const uid = pod.metadata.uid!;
+  await until(() => w.status.get(uid)?.phase === 'Running', 'the pod to run');
+  await new Promise((r) => setTimeout(r, 50));
+  const lists = w.runtime.count('list');
+  src.update({ ...pod, metadata: { ...pod.metadata, labels: { touched: 'yes' } } });
+  await until(() => w.deps.cache.cachedLooks > 0, 'a sync answered from the cache');
+  assert.equal(w.runtime.count('list'), lists, 'no list for the update');
+  w.clock.advance(30_000); // the app exits: a die event
+  await until(() => w.runtime.count('list') > lists, 'a list after the die');
+  await until(() => w.status.get(uid)?.phase === 'Succeeded', 'the exit in the status');
+});
+
 test('a late echo of the worker\'s own create/start syncs nothing; a die does', async () => {
   await startController();
   const pod = apiPod([container('app')]);

@@ -100,3 +100,30 @@ test('a pod whose containers are all gone leaves the snapshot; without listPod t
   assert.deepEqual(states(await fallback.refreshPod('v')), ['POD:running']);
   assert.equal(fallback.relists, 1);
 });
+
+test('lookPod answers from the snapshot only while events are live and nothing happened to the pod since its list', async () => {
+  const rt = new FakeRuntime({ clock: new FakeClock() });
+  const app = rt.seed(identity('u', 'app'));
+  const cache = new RuntimeCache(rt);
+  const lists = () => rt.count('list');
+  await cache.lookPod('u');
+  assert.equal(lists(), 1, 'events not live: a list');
+  cache.eventsLive = true;
+  await cache.lookPod('u');
+  assert.equal(lists(), 1, 'live, listed, no event since: the snapshot');
+  assert.equal(cache.cachedLooks, 1);
+  assert.deepEqual(await cache.lookPod('never-listed'), []);
+  assert.equal(lists(), 2, 'a pod never listed is listed');
+  rt.exit(app.id, 1);
+  cache.touch('u'); // the die event
+  assert.deepEqual(states(await cache.lookPod('u')), ['app:exited']);
+  assert.equal(lists(), 3);
+  rt.fail('list');
+  cache.touch('u');
+  await assert.rejects(cache.lookPod('u'));
+  assert.deepEqual(states(await cache.lookPod('u')), ['app:exited'], 'a failed list leaves the pod to be listed again');
+  assert.equal(lists(), 5);
+  cache.eventsLive = false;
+  await cache.lookPod('u');
+  assert.equal(lists(), 6, 'events lost: every look lists');
+});
