@@ -11,14 +11,15 @@
 ARG BASE=node:20-bookworm-slim
 ARG BUILD_BASE=node:20-bookworm
 
-# Build stage: the native relay (C, against this Node's headers) and the production node_modules
-# (the context's node_modules pruned of dev dependencies, else `npm ci`).
+# Build stage: the native addons (C, against this Node's headers), the production node_modules
+# (the context's node_modules pruned of dev dependencies, else `npm ci`) and the JavaScript build (dist/).
 FROM ${BUILD_BASE} AS build
 WORKDIR /src
 COPY . .
 RUN DOCKERLET_NATIVE_REQUIRED=1 bash scripts/build-native.sh \
  && if [ -d node_modules ]; then npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline; \
-    else npm ci --omit=dev --ignore-scripts --no-audit --no-fund; fi
+    else npm ci --omit=dev --ignore-scripts --no-audit --no-fund; fi \
+ && node scripts/build-dist.mjs
 
 FROM ${BASE}
 # The official slim image lacks iptables and mount's friends; the local base has them.
@@ -37,6 +38,8 @@ COPY agent ./agent
 COPY proxy ./proxy
 COPY metrics ./metrics
 COPY systemd ./systemd
+# Last: its stamp must be newer than the sources for bin/dockerlet.js to run it.
+COPY --from=build /src/dist ./dist
 ENV NODE_OPTIONS=--max-semi-space-size=4
 # root: the agent drives iptables, mounts volumes and talks to the Docker socket (the kubelet's needs).
 # The files are root-owned and not writable by others; `docker run --user 65534 IMAGE version` works.

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', '.cluster/**', 'test/cluster/k8s/**', 'test/cluster/etcd/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'bench/results/**', '.cluster/**', 'test/cluster/k8s/**', 'test/cluster/etcd/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

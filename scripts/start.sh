@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
 bash scripts/build-native.sh
+node scripts/build-dist.mjs
 exec node bin/dockerlet.js agent --pod-manifest-path "$PWD/examples/static" --root-dir /var/lib/dockerlet "$@"

@@ -8,6 +8,8 @@ bash scripts/setup-host.sh
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
 # The native relay is optional for users; the suite tests it, so here it must build.
 DOCKERLET_NATIVE_REQUIRED=1 bash scripts/build-native.sh
+# The JavaScript build bin/dockerlet.js runs (as users do); an edited source falls back to tsx by itself.
+node scripts/build-dist.mjs
 start=$(date +%s)
 DOCKERLET_CONTROL_PLANE_DIR=$(bash scripts/build-control-plane.sh | tail -n 1)
 export DOCKERLET_CONTROL_PLANE_DIR

@@ -46,11 +46,17 @@ after(async () => {
   if (built) await run('docker', ['rmi', TAG]).catch(() => undefined);
 }, { timeout: 120_000 });
 
-test('the image prints its version as root and as nobody, and loads the native relay', { timeout: 120_000 }, async (t) => {
+test('the image prints its version as root and as nobody, loads the native addons and carries a fresh JavaScript build', { timeout: 120_000 }, async (t) => {
   assert.equal((await run('docker', ['run', '--rm', TAG, 'version'])).trim(), `dockerlet ${VERSION}`);
   assert.equal((await run('docker', ['run', '--rm', '--user', '65534:65534', TAG, 'version'])).trim(), `dockerlet ${VERSION}`);
   const loaded = await run('docker', ['run', '--rm', '--entrypoint', 'node', TAG, '-e', "const a = require('/opt/dockerlet/build/relay.node'); console.log(typeof a.start)"]);
   assert.equal(loaded.trim(), 'function');
+  const mounter = await run('docker', ['run', '--rm', '--entrypoint', 'node', TAG, '-e', "const a = require('/opt/dockerlet/build/mount.node'); console.log(Object.keys(a).length > 0)"]);
+  assert.equal(mounter.trim(), 'true');
+  // bin/dockerlet.js runs dist/ (the JavaScript build) only when no source is newer than its stamp.
+  const newer = await run('docker', ['run', '--rm', '--entrypoint', 'sh', TAG, '-c',
+    'cd /opt/dockerlet && test -f dist/.built && test -f dist/cli/main.js && find agent cli kube lib metrics proxy runtime -name "*.ts" -newer dist/.built | wc -l']);
+  assert.equal(newer.trim(), '0', 'every source is older than the image\'s JavaScript build');
   const size = Number(await run('docker', ['image', 'inspect', '-f', '{{.Size}}', TAG]));
   t.diagnostic(`image size ${(size / 1048576).toFixed(0)} MiB`);
   const history = await run('docker', ['image', 'inspect', '-f', '{{.Config.Entrypoint}}', TAG]);
