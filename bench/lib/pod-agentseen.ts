@@ -53,9 +53,11 @@ export async function parseSyncLoopAdd(path: string): Promise<Map<string, number
   for (const line of text.split('\n')) {
     if (!line.includes('SyncLoop ADD')) continue;
     try {
-      const rec = JSON.parse(line) as { time?: number; msg?: string; podUid?: string; uid?: string };
+      const rec = JSON.parse(line) as { time?: number | string; msg?: string; podUid?: string; uid?: string };
       const uid = rec.podUid ?? rec.uid;
-      if (rec.msg === 'SyncLoop ADD' && uid && typeof rec.time === 'number' && !out.has(uid)) out.set(uid, rec.time);
+      // pino's time: epoch ms by default, an ISO string with stdTimeFunctions.isoTime (lib/log.ts).
+      const t = typeof rec.time === 'number' ? rec.time : Date.parse(rec.time ?? '');
+      if (rec.msg === 'SyncLoop ADD' && uid && Number.isFinite(t) && !out.has(uid)) out.set(uid, t);
     } catch {
       // not a JSON line
     }
