@@ -58,7 +58,7 @@ export interface CollectorDeps {
   log?: Logger;
 }
 
-/** A container found unchanged is checked again after this long (the kubelet's maxHousekeepingInterval). */
+/** A container found unchanged is looked at again after at most this long (the kubelet's maxHousekeepingInterval). */
 const MAX_HOUSEKEEPING_MS = 15_000;
 /** The pass yields to the event loop after this many containers (reads are synchronous). */
 const YIELD_EVERY = 32;
@@ -98,7 +98,7 @@ export class Collector implements Lifecycle {
   #entries = new Map<string, Entry>();
   #podMemo: PodMemo = new Map();
   /** When a container's check last found nothing moved (by cgroup path). */
-  #quiet = new Map<string, number>();
+  #quiet = new Map<string, { at: number; interval: number }>();
   #keys = new WeakMap<ContainerMeta, string>();
   #files: OpenFiles | undefined;
   /** Duration of the last housekeeping, ms. */
@@ -217,10 +217,10 @@ export class Collector implements Lifecycle {
         if (++n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const path = meta.cgroupPath;
         const last = this.#entries.get(path);
-        const quietAt = this.#quiet.get(path);
-        if (last && last.meta === meta && quietAt !== undefined && now - quietAt < MAX_HOUSEKEEPING_MS && !this.#limitsStale.has(meta.id)) {
+        const quiet = this.#quiet.get(path);
+        if (last && last.meta === meta && quiet !== undefined && now - quiet.at < quiet.interval && !this.#limitsStale.has(meta.id)) {
           // Dynamic housekeeping (cAdvisor's allow_dynamic_housekeeping, the kubelet's 15 s maximum):
-          // a container found unchanged is looked at again only once the maximum interval has passed.
+          // each look that finds a container unchanged doubles its interval, up to the maximum.
           const e: Entry = { ...last };
           const net = this.#net.get(meta.pid);
           if (net) this.#netSeen.set(meta.pid, net); // its netns file stays open, its parse stays known
@@ -238,7 +238,8 @@ export class Collector implements Lifecycle {
         if (last && last.sample === sample && last.network === network && last.meta === meta) {
           e = this.#entry({ ...last, time: readAt }); // nothing moved: the same values, read now
           reused.add(e);
-          this.#quiet.set(path, now);
+          const interval = Math.min(MAX_HOUSEKEEPING_MS, 2 * (quiet?.interval ?? this.#opts.housekeepingMs));
+          this.#quiet.set(path, { at: now, interval });
         } else {
           e = this.#entry({ id: path, kind: 'container', meta, sample, network, oomEvents: 0, time: readAt, startTime: meta.createdAt });
           this.#quiet.delete(path);
