@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Node, Pod } from '../../../kube/api.js';
 import { createKubeClient } from '../../../kube/client.js';
@@ -310,5 +311,25 @@ async function makeBed(opts: BedOptions, dir: string, cp: ControlPlane): Promise
       if (process.env.DOCKERLET_KEEP_BED === '1') process.stderr.write(`bed kept: ${dir}\n`);
       else await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     },
+  };
+}
+
+/**
+ * The usual per-file set-up: a bed started before the file's tests (agent running, namespace created)
+ * and stopped after them. Returns the bed's getter for the tests.
+ */
+export function bedPerFile(opts: BedOptions & { namespace: string }): () => Bed {
+  let bed: Bed | undefined;
+  before(async () => {
+    bed = await startBed(opts);
+    await bed.startAgent();
+    await bed.kubectl(['create', 'namespace', opts.namespace]);
+  }, { timeout: 180_000 });
+  after(async () => {
+    await bed?.stop();
+  }, { timeout: 120_000 });
+  return () => {
+    if (!bed) throw new Error('the bed did not start (see the before hook)');
+    return bed;
   };
 }

@@ -8,16 +8,15 @@
 // server of 1.36 refuses that resize itself, against node.status.allocatable: the test accepts either).
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod, PodCondition, ResourceRequirements } from '../../../kube/api.js';
-import { startBed, type Bed } from '../agent/bed.js';
+import { bedPerFile } from '../agent/bed.js';
 
 const NODE = `dl-e2e-resize-${process.pid}`; // unique: two runs of this file on one Docker must not collect each other's containers
 const NS = 'rz';
 const IMAGE = 'dockerlet/busybox:1.36';
-let bed: Bed | undefined;
-const b = () => bed as Bed;
+const b = bedPerFile({ nodeName: NODE, namespace: NS });
 
 type StatusWithResources = { name: string; containerID?: string; restartCount: number; resources?: ResourceRequirements };
 
@@ -84,16 +83,6 @@ function cgroupFile(controller: 'cpu' | 'memory', rel: string, file: string): nu
 function idOf(p: Pod): string {
   return (statusOf(p)?.containerID ?? '').replace(/^docker:\/\//, '');
 }
-
-before(async () => {
-  bed = await startBed({ nodeName: NODE });
-  await bed.startAgent();
-  await bed.kubectl(['create', 'namespace', NS]);
-}, { timeout: 180_000 });
-
-after(async () => {
-  await bed?.stop();
-}, { timeout: 120_000 });
 
 test('raising CPU and memory of a running container: same container, new limits in Docker and the cgroups, status follows', { timeout: 150_000 }, async () => {
   await b().apply(podManifest('grow', g('100m', '64Mi')));

@@ -4,24 +4,13 @@
 // chunk and terminating chunk reached the API server together was read as empty (most one-shot reads,
 // before agent/server/routes/container-logs.ts paused before ending). Every read here must see the line.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
 import { loadKubeconfig } from '../../../kube/kubeconfig.js';
-import { startBed, type Bed } from '../agent/bed.js';
+import { bedPerFile } from '../agent/bed.js';
 
 const NS = 'logs-ws';
-let bed: Bed | undefined;
-const b = () => bed as Bed;
-
-before(async () => {
-  bed = await startBed({ nodeName: `dl-e2e-logs-ws-${process.pid}` });
-  await bed.startAgent();
-  await bed.kubectl(['create', 'namespace', NS]);
-}, { timeout: 180_000 });
-
-after(async () => {
-  await bed?.stop();
-}, { timeout: 120_000 });
+const b = bedPerFile({ nodeName: `dl-e2e-logs-ws-${process.pid}`, namespace: NS });
 
 /** The messages of one log read over a WebSocket through the API server, until it closes. */
 function readOverWebSocket(pod: string, protocol: string): Promise<{ messages: Buffer[]; code: number }> {
