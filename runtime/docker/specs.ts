@@ -169,13 +169,7 @@ export function containerCreateOptions(spec: ContainerCreateSpec, facts: DockerH
     host.Tmpfs = {};
     for (const t of spec.tmpfs) host.Tmpfs[t.containerPath] = t.sizeBytes ? `rw,exec,size=${t.sizeBytes}` : 'rw,exec';
   }
-  if (r.cpuShares !== undefined) host.CpuShares = r.cpuShares;
-  if (r.cpuQuota !== undefined) host.CpuQuota = r.cpuQuota;
-  if (r.cpuPeriod !== undefined) host.CpuPeriod = r.cpuPeriod;
-  if (r.memoryLimitBytes !== undefined && r.memoryLimitBytes > 0) {
-    host.Memory = r.memoryLimitBytes;
-    host.MemorySwap = r.memoryLimitBytes;
-  }
+  Object.assign(host, containerUpdateOptions(r));
   if (r.oomScoreAdj !== undefined) host.OomScoreAdj = r.oomScoreAdj;
   if (spec.capAdd?.length) host.CapAdd = [...spec.capAdd];
   if (spec.capDrop?.length) host.CapDrop = [...spec.capDrop];
