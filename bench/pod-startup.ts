@@ -117,7 +117,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     log(`options: ${JSON.stringify(opts)}`);
     log('starting the control plane');
-    cp = await startControlPlane({ timeoutMs: 180_000 });
+    cp = await startControlPlane({ timeoutMs: 180_000, ownSessions: opts.controlPlaneNice > 0 });
     log(`control plane ready in ${cp.timings.ready} ms`);
     let endpoint = '/var/run/docker.sock';
     if (!opts.directDocker) {

@@ -36,7 +36,7 @@ export interface ContainerBehaviour {
 }
 
 export type FakeOp =
-  | 'version' | 'list' | 'inspectImage' | 'pull' | 'listImages' | 'runSandbox' | 'create' | 'start' | 'stop'
+  | 'version' | 'list' | 'inspect' | 'inspectImage' | 'pull' | 'listImages' | 'runSandbox' | 'create' | 'start' | 'stop'
   | 'remove' | 'logs' | 'readFile' | 'exec' | 'update';
 
 /** One call the runtime received, in order (tests assert on these). */
@@ -183,6 +183,16 @@ export class FakeRuntime implements ContainerRuntime {
   async listPod(podUid: string): Promise<ObservedContainer[]> {
     this.#enter({ op: 'list' });
     return [...this.#containers.values()].filter((c) => c.observed.podUid === podUid).map((c) => structuredClone(c.observed));
+  }
+
+  async inspectContainers(ids: readonly string[]): Promise<ObservedContainer[]> {
+    const out: ObservedContainer[] = [];
+    for (const id of ids) {
+      this.#enter({ op: 'inspect', id });
+      const c = this.#containers.get(id);
+      if (c) out.push(structuredClone(c.observed));
+    }
+    return out;
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {

@@ -200,6 +200,8 @@ export interface ContainerRuntime {
   listManaged(): Promise<ObservedContainer[]>;
   /** The managed containers of one pod (as listManaged, filtered by the pod uid label): a pod sync's own look. */
   listPod?(podUid: string): Promise<ObservedContainer[]>;
+  /** The given managed containers as they are now (one inspect each; gone ones left out): a sync's look after its own creates/starts. */
+  inspectContainers?(ids: readonly string[]): Promise<ObservedContainer[]>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   /** auth: the registry credential chosen from imagePullSecrets / the node's docker config (agent/images/keyring.ts). */
   pullImage(ref: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, auth?: RegistryAuth): Promise<ImageInfo>;

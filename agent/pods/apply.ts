@@ -146,6 +146,7 @@ export async function startContainer(
       }
     }
     const id = await deps.startSlots.run(() => deps.runtime.createContainer(spec), 'create');
+    record.created?.push(id);
     emit('Normal', 'Created', `Created container: ${c.name}`);
     stage = 'start';
     await deps.startSlots.run(() => deps.runtime.startContainer(id), 'start');

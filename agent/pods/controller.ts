@@ -112,7 +112,11 @@ export class PodController implements Lifecycle {
     this.#loops.push(this.#relistLoop(s), this.#gcLoop(s), this.#volumeLoop(s));
     if (this.#deps.runtime.watchEvents) {
       const onEvent = (e: RuntimeEvent) => {
-        if (!e.podUid || !this.#records.has(e.podUid)) return;
+        if (!e.podUid) return;
+        if (!this.#records.has(e.podUid)) {
+          this.#deps.cache.touch(e.podUid); // a pod not known yet: its first look must list
+          return;
+        }
         const held = this.#heldEvents.get(e.podUid);
         if (held) held.push(e); // the pod's sync is running: judged against its last look when it ends
         else if (!this.#alreadySeen(e)) this.#changed(e.podUid);

@@ -6,6 +6,8 @@
 // only moves forward: an answer from a list that started before the entry's own source is not applied.
 // While the runtime's event stream is up, a pod with no event since its last list is looked at from the
 // snapshot (lookPod; the Evented PLEG's cache): the event of any change will bring it back for a new list.
+// So is a pod absent from a node-wide list that began while the stream was up (it has no containers),
+// and a sync's look after its own creates/starts inspects only those containers (lookAfter).
 import type { ContainerRuntime, ObservedContainer } from '../../runtime/types.js';
 import { groupByPod } from './observed.js';
 
@@ -25,13 +27,26 @@ export class RuntimeCache {
   podLists = 0;
   /** Looks answered from the snapshot (no list). */
   cachedLooks = 0;
-  /** The runtime's event stream is connected (set by the pod controller). */
-  eventsLive = false;
-  /** Pods with a runtime event since their last list started. */
-  readonly #dirty = new Set<string>();
+  /** Looks after a sync's own actions answered by inspecting only those containers (no list). */
+  partialLooks = 0;
+  #eventsLive = false;
+  /** The list sequence number when the event stream last came up. */
+  #liveSince = 0;
+  /** Pods with a runtime event since their last list started: the sequence number at the event. */
+  readonly #dirty = new Map<string, number>();
 
   constructor(runtime: ContainerRuntime) {
     this.#runtime = runtime;
+  }
+
+  /** The runtime's event stream is connected (set by the pod controller). */
+  get eventsLive(): boolean {
+    return this.#eventsLive;
+  }
+
+  set eventsLive(live: boolean) {
+    if (live && !this.#eventsLive) this.#liveSince = this.#seq;
+    this.#eventsLive = live;
   }
 
   snapshot(): ReadonlyMap<string, ObservedContainer[]> {
@@ -57,7 +72,18 @@ export class RuntimeCache {
 
   /** A runtime event for the pod: its next look lists again. */
   touch(uid: string): void {
-    this.#dirty.add(uid);
+    this.#dirty.set(uid, this.#seq);
+  }
+
+  /**
+   * The pod's snapshot entry when it is known to be current without a list: the event stream is up, no
+   * event came for the pod since its entry's list began, and that list (or a node-wide one, which would
+   * have shown its containers) began while the stream was up.
+   */
+  #current(uid: string): ObservedContainer[] | undefined {
+    if (!this.#eventsLive || this.#dirty.has(uid)) return undefined;
+    if ((this.#stamps.get(uid) ?? 0) > this.#liveSince || this.#fullStamp > this.#liveSince) return this.#snapshot.get(uid) ?? [];
+    return undefined;
   }
 
   /**
@@ -65,11 +91,32 @@ export class RuntimeCache {
    * has an entry and no event came since that entry's list started; otherwise from a new list.
    */
   async lookPod(uid: string): Promise<ObservedContainer[]> {
-    if (this.eventsLive && !this.#dirty.has(uid) && this.#stamps.has(uid)) {
+    const known = this.#current(uid);
+    if (known) {
       this.cachedLooks++;
-      return (this.#snapshot.get(uid) ?? []).map((c) => ({ ...c, annotations: { ...c.annotations } }));
+      return copy(known);
     }
     return this.refreshPod(uid);
+  }
+
+  /**
+   * The pod's containers after the caller's own creates/starts of `ids`: when its entry is current
+   * (see #current), only those containers are inspected and merged into it; otherwise a new list.
+   * An event arriving meanwhile marks the pod, so its next look lists again.
+   */
+  async lookAfter(uid: string, ids: readonly string[]): Promise<ObservedContainer[]> {
+    const base = this.#current(uid);
+    if (!base || !this.#runtime.inspectContainers) return this.refreshPod(uid);
+    const seq = ++this.#seq;
+    const fresh = await this.#runtime.inspectContainers(ids);
+    this.partialLooks++;
+    const merged = [...base.filter((c) => !ids.includes(c.id)), ...fresh];
+    if (seq > (this.#stamps.get(uid) ?? this.#fullStamp)) {
+      if (merged.length) this.#snapshot.set(uid, merged);
+      else this.#snapshot.delete(uid);
+      this.#stamps.set(uid, seq);
+    }
+    return copy(merged);
   }
 
   /** The containers of one pod, from a list that starts now (a node-wide one when the runtime has no per-pod list). */
@@ -81,7 +128,7 @@ export class RuntimeCache {
     try {
       containers = await this.#runtime.listPod(uid);
     } catch (err) {
-      this.#dirty.add(uid);
+      this.#dirty.set(uid, this.#seq);
       throw err;
     }
     this.podLists++;
@@ -115,6 +162,11 @@ export class RuntimeCache {
     this.#snapshot = snapshot;
     this.#stamps = stamps;
     this.#fullStamp = Math.max(this.#fullStamp, seq);
+    for (const [uid, at] of this.#dirty) if (at < seq) this.#dirty.delete(uid); // this list began after that event
     return fresh;
   }
+}
+
+function copy(list: readonly ObservedContainer[]): ObservedContainer[] {
+  return list.map((c) => ({ ...c, annotations: { ...c.annotations } }));
 }

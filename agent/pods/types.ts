@@ -63,6 +63,11 @@ export interface PodRecord {
   /** Aborted when the pod is deleted: a sync stuck in an image pull gives up so deletion can go on. */
   syncAbort?: AbortController;
   state: PodStateName;
+  /**
+   * The containers this sync created (sandbox and app), or undefined once it did anything else (a kill,
+   * a failed step): its last look then lists the pod again instead of inspecting only these.
+   */
+  created?: string[];
   /** Failed by the node, not by its containers: refused at admission, or past activeDeadlineSeconds. */
   failed?: { reason: string; message: string };
 }

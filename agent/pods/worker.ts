@@ -101,7 +101,9 @@ export class PodWorker {
     }
 
     // A sync that changed nothing in the runtime keeps its first look (a list that started in this sync).
-    if (acted) observed = viewPod(await deps.cache.refreshPod(uid));
+    // After only its own creates/starts, a look at those containers; after anything else, a new list.
+    if (acted) observed = viewPod(record.created ? await deps.cache.lookAfter(uid, record.created) : await deps.cache.refreshPod(uid));
+    record.created = undefined;
     record.state = settle(record.state, factsOf(record, observed));
     record.lastFingerprint = podFingerprint(observed.all); // seen: the relist need not bring this pod back for it
     deps.probes?.syncPod(record.pod, runningForProbes(record.pod, observed, this.#podIP(record, observed)));
@@ -233,13 +235,16 @@ export class PodWorker {
   async #runContainers(record: PodRecord, observedBefore: PodObserved): Promise<{ requeueAfterMs: number | undefined; acted: boolean }> {
     const deps = this.#deps;
     let observed = observedBefore;
+    record.created = [];
     const killed = await this.#killUnhealthy(record, observed);
     if (killed) observed = viewPod(await deps.cache.refreshPod(record.uid));
     const plan = computePodActions(this.#planInput(record, observed, false));
     const resize = await this.#resize.plan(record.pod, observed, plan); // in-place resize: RestartContainer resizes join plan's kills/starts
     const resized = resize !== undefined && (resize.plan.updates.length > 0 || resize.plan.restarts.length > 0 || resize.plan.recordOnly.length > 0);
     const acted = killed || resized || plan.killPod || plan.createSandbox || plan.containersToKill.length > 0 || plan.containersToStart.length > 0 || (plan.ephemeralToStart ?? []).length > 0;
-    return { requeueAfterMs: await this.#applyPlan(record, observed, plan, resize), acted };
+    if (killed || resized || plan.killPod || plan.containersToKill.length > 0) record.created = undefined;
+    const requeueAfterMs = await this.#applyPlan(record, observed, plan, resize);
+    return { requeueAfterMs, acted };
   }
 
   async #applyPlan(record: PodRecord, observed: PodObserved, plan: ReturnType<typeof computePodActions>, resize: Awaited<ReturnType<PodResizer['plan']>>): Promise<number | undefined> {
@@ -259,10 +264,12 @@ export class PodWorker {
       try {
         sandboxId = await createSandbox(deps, record, plan, () => this.#prepared(record));
       } catch (err) {
+        record.created = undefined;
         deps.log.warn({ pod: record.key, err }, 'sandbox not created; will retry');
         return 2000;
       }
-      sandboxIP = viewPod(await deps.cache.refreshPod(record.uid)).sandbox?.ip;
+      // The sandbox's IP: a look at the new sandbox only (a list when the pod's entry is not current).
+      sandboxIP = viewPod(sandboxId && record.created ? await deps.cache.lookAfter(record.uid, [sandboxId]) : await deps.cache.refreshPod(record.uid)).sandbox?.ip;
     }
     if (!sandboxId) return plan.requeueAfterMs;
     let prepared: Map<string, PreparedVolume>;
@@ -275,11 +282,15 @@ export class PodWorker {
     let retry = plan.requeueAfterMs;
     retry = minDefined(retry, await this.#resize.apply(record.pod, resize));
     for (const action of plan.ephemeralToStart ?? []) {
-      if (!(await startContainer(deps, record, action, sandboxId, sandboxIP, prepared))) retry = Math.min(retry ?? Infinity, 5000);
+      if (!(await startContainer(deps, record, action, sandboxId, sandboxIP, prepared))) {
+        record.created = undefined;
+        retry = Math.min(retry ?? Infinity, 5000);
+      }
     }
     for (const action of plan.containersToStart) {
       const ok = await startContainer(deps, record, action, sandboxId, sandboxIP, prepared);
       if (!ok) {
+        record.created = undefined;
         const reason = record.waiting.get(action.container.name)?.reason;
         const wait = reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? 10_000 : 5000;
         retry = Math.min(retry ?? Infinity, wait);

@@ -31,14 +31,17 @@ export const COMPARED = [
   'container_start_time_seconds', 'container_oom_events_total',
 ];
 
-export interface Diff { max_rel_diff: number; series: number; missing_in_cadvisor: number; worst?: string }
+export interface Diff { max_rel_diff: number; series: number; missing_in_cadvisor: number; worst?: string; compared?: number; exact?: number }
 
 /**
- * Largest relative difference |a-b|/max(|a|,|b|) per metric for the bench's containers, "at the same
- * moment": both peers stamp every sample with its collection time and each housekeeps on its own
- * cadence, so over several simultaneous scrapes each of our samples is compared with cAdvisor's value
- * at that time (linear between its two samples around it; else its closest sample).
- * `missing_in_cadvisor` counts our series the peer lacks.
+ * Largest relative difference per metric for the bench's containers "at the same moment": both peers
+ * stamp every sample with its collection time and each housekeeps on its own cadence, so each of our
+ * samples is compared with what cAdvisor's samples say about that moment. Between cAdvisor's two
+ * samples around it the value was within their range (a counter only grows; an idle gauge moves in
+ * steps), so ours counts as off only by its distance outside that range; when both of cAdvisor's
+ * samples agree that is an exact comparison. A sample with none of cAdvisor's around it is compared
+ * with the closest one (and the gap reported). Per series, the worst of our samples counts.
+ * `missing_in_cadvisor` counts our series the peer lacks; `exact` how many comparisons had one value.
  */
 export function compare(ours: string[], theirs: string[]): Record<string, Diff> {
   const key = (s: Sample) => [s.name, s.labels.name, s.labels.interface, s.labels.cpu, s.labels.failure_type, s.labels.scope].join('|');
@@ -60,40 +63,44 @@ export function compare(ours: string[], theirs: string[]): Record<string, Diff> 
   const out: Record<string, Diff> = {};
   for (const [k, mine] of ourSeries) {
     const name = mine[0]!.name;
-    const r = (out[name] ??= { max_rel_diff: 0, series: 0, missing_in_cadvisor: 0 });
+    const r = (out[name] ??= { max_rel_diff: 0, series: 0, missing_in_cadvisor: 0, compared: 0, exact: 0 });
     const their = peer.get(k);
     if (their === undefined) {
       r.missing_in_cadvisor++;
       continue;
     }
-    // Ours against theirs at our sample's own time: interpolated between the two cAdvisor samples
-    // around it when there are such (counters move between two peers' reads), else the closest one.
-    let best = { s: mine[0]!, v: their[0]!.value, gap: Infinity };
-    const sorted = [...their].sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0));
-    for (const a of mine) {
-      if (a.ts === undefined) continue;
-      for (let i = 0; i < sorted.length; i++) {
-        const b = sorted[i]!;
-        const next = sorted[i + 1];
-        if (b.ts === undefined) continue;
-        if (next?.ts !== undefined && b.ts <= a.ts && a.ts <= next.ts) {
-          const v = next.ts === b.ts ? b.value : b.value + ((next.value - b.value) * (a.ts - b.ts)) / (next.ts - b.ts);
-          if (best.gap > 0) best = { s: a, v, gap: 0 };
-        } else if (Math.abs(a.ts - b.ts) < best.gap) best = { s: a, v: b.value, gap: Math.abs(a.ts - b.ts) };
-      }
-    }
-    const s = best.s;
-    const pv = best.v;
-    const rel = s.value === pv ? 0 : Math.abs(s.value - pv) / Math.max(Math.abs(s.value), Math.abs(pv));
+    const sorted = [...their].filter((b) => b.ts !== undefined).sort((a, b) => a.ts! - b.ts!);
+    const verdicts = mine.filter((a) => a.ts !== undefined).map((a) => judge(a, sorted)).filter((v) => v !== undefined);
+    if (!verdicts.length) verdicts.push({ s: mine[0]!, lo: their[0]!.value, hi: their[0]!.value, gap: Infinity });
+    const bracketed = verdicts.filter((v) => v.gap === 0);
     r.series++;
-    if (round(rel, 4) > r.max_rel_diff) {
-      r.max_rel_diff = round(rel, 4);
-      // A gap explains a moving counter (0: cAdvisor's value interpolated at our sample's time).
-      const gap = best.gap === 0 ? ', cAdvisor interpolated at our sample time' : best.gap < Infinity ? `, sampled ${(best.gap / 1000).toFixed(1)} s apart` : '';
-      r.worst = `${s.labels.name}: dockerlet ${s.value}, cAdvisor ${round(pv, 1)}${gap}`;
+    for (const v of bracketed.length ? bracketed : [verdicts.reduce((a, b) => (b.gap < a.gap ? b : a))]) {
+      r.compared!++;
+      if (v.lo === v.hi) r.exact!++;
+      const x = v.s.value;
+      const edge = x < v.lo ? v.lo : x > v.hi ? v.hi : x;
+      const rel = x === edge ? 0 : Math.abs(x - edge) / Math.max(Math.abs(x), Math.abs(edge));
+      if (round(rel, 4) > r.max_rel_diff) {
+        r.max_rel_diff = round(rel, 4);
+        const what = v.gap === 0 ? (v.lo === v.hi ? `cAdvisor ${v.lo} before and after our sample` : `cAdvisor went ${v.lo}..${v.hi} around our sample`) : `cAdvisor ${v.lo}${v.gap < Infinity ? `, sampled ${(v.gap / 1000).toFixed(1)} s apart` : ''}`;
+        r.worst = `${v.s.labels.name}: dockerlet ${x}, ${what}`;
+      }
     }
   }
   return out;
+}
+
+/** What cAdvisor's samples say about the value at our sample's time: the range of the two around it, or the closest. */
+function judge(a: Sample, sorted: Sample[]): { s: Sample; lo: number; hi: number; gap: number } | undefined {
+  let closest: { s: Sample; lo: number; hi: number; gap: number } | undefined;
+  for (let i = 0; i < sorted.length; i++) {
+    const b = sorted[i]!;
+    const next = sorted[i + 1];
+    if (next && b.ts! <= a.ts! && a.ts! <= next.ts!) return { s: a, lo: Math.min(b.value, next.value), hi: Math.max(b.value, next.value), gap: 0 };
+    const gap = Math.abs(a.ts! - b.ts!);
+    if (!closest || gap < closest.gap) closest = { s: a, lo: b.value, hi: b.value, gap };
+  }
+  return closest;
 }
 
 /** Per metric, the worst of several rounds' comparisons (largest difference, most missing series). */
@@ -109,6 +116,8 @@ export function worstOf(rounds: Record<string, Diff>[]): Record<string, Diff> {
           if (d.worst) o.worst = d.worst;
         }
         o.series = Math.min(o.series, d.series);
+        o.compared = (o.compared ?? 0) + (d.compared ?? 0);
+        o.exact = (o.exact ?? 0) + (d.exact ?? 0);
         o.missing_in_cadvisor = Math.max(o.missing_in_cadvisor, d.missing_in_cadvisor);
       }
     }

@@ -261,14 +261,38 @@ function hostBusyTicks(): number {
   return user + nice + system + irq + softirq + steal;
 }
 
+/** Steal ticks (CPU the hypervisor gave to other guests) from /proc/stat. */
+function hostStealTicks(): number {
+  return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);
+}
+
+/** Per containerd-shim process: its CPU ticks and its reaped children's (runc), by pid. */
+function shimTicks(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pidsByComm(['containerd-shim', 'containerd-shim-runc-v2'])) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** CPU seconds used by named processes (and by the whole host) between start() and stop(). */
 export class CpuWindow {
   #pids: { label: string; pid: number; ticks: number }[] = [];
   #host = 0;
+  #steal = 0;
+  #shims = new Map<number, number>();
 
   /** named: label → pids; a label starting with '@' means "label each pid by its comm". */
   start(named: Record<string, number[]>): void {
     this.#host = hostBusyTicks();
+    this.#steal = hostStealTicks();
+    this.#shims = shimTicks();
     this.#pids = [];
     for (const [label, pids] of Object.entries(named)) {
       for (const pid of pids) this.#pids.push({ label: label.startsWith('@') ? commOf(pid) : label, pid, ticks: readProcUsage(pid)?.cpuTicks ?? NaN });
@@ -282,7 +306,11 @@ export class CpuWindow {
       const now = readProcUsage(p.pid)?.cpuTicks ?? NaN;
       out[p.label] = Math.round(((out[p.label] ?? 0) + (now - p.ticks) / tck) * 100) / 100;
     }
+    let shims = 0;
+    for (const [pid, t] of shimTicks()) shims += t - (this.#shims.get(pid) ?? 0);
+    out['containerd-shims (with runc)'] = Math.round((shims / tck) * 100) / 100;
     out['host (all processes)'] = Math.round(((hostBusyTicks() - this.#host) / tck) * 100) / 100;
+    out['host steal (other guests)'] = Math.round(((hostStealTicks() - this.#steal) / tck) * 100) / 100;
     return out;
   }
 }

@@ -7,6 +7,7 @@ import type { Options } from './pod-options.js';
 import { splitLists, splitSummary } from './pod-split.js';
 import { printStages } from './pod-report.js';
 import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, type AgentRun, type TrialCtx } from './pod-trials.js';
+import { setNice } from './pod-nice.js';
 
 /** A run's fields worth keeping in the JSON (the per-pod inputs are summarised, not stored). */
 export function runDetails(r: AgentRun): Omit<AgentRun, 'split'> & { split: ReturnType<typeof splitSummary> } {
@@ -29,6 +30,8 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   const ratios: Record<string, number> = {};
   const notes: string[] = [];
   const warmups: AgentRun[] = [];
+  const cpPids = tctx.controlPlanePids;
+  if (opts.controlPlaneNice > 0) log(`control plane (pids ${cpPids.join(', ')}) at nice ${opts.controlPlaneNice}: ${JSON.stringify(setNice(cpPids, opts.controlPlaneNice))}`);
   for (let i = 0; i < opts.densityWarmup; i++) {
     log(`(b) warm-up density run ${i + 1}/${opts.densityWarmup}: scale 0 → ${N}${i === 0 && opts.idleSeconds ? `, then ${opts.idleSeconds} s idle` : ''}`);
     warmups.push(await agentRun(tctx, N, i === 0 ? { ...(opts.idleSeconds ? { idleSeconds: opts.idleSeconds } : {}), profile: true } : {}));
@@ -37,6 +40,12 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   log(`(b) ${opts.trials} paired trials of ${N} pods (agent, raw Docker at ${parallelism ?? 'the agent\'s measured parallelism'}; order shuffled)`);
   const tr = await pairedTrials(tctx, { n: N, trials: opts.trials, ...(parallelism !== undefined ? { parallelism } : {}), ...(warmups.length === 0 && opts.idleSeconds ? { firstIdleSeconds: opts.idleSeconds } : {}), skipBaseline: opts.skipBaseline });
   if (parallelism !== undefined && !opts.baselineParallelism) tr.parallelismSource = `the agent's mean create/start calls in flight in the warm-up run (${warmups[0]!.dockerCalls?.meanMutatingInFlight.toFixed(1)})`;
+  // The same trials with the control plane at normal priority, competing with dockerd as it does on this host.
+  let colocated: Awaited<ReturnType<typeof pairedTrials>> | undefined;
+  if (opts.controlPlaneNice > 0 && opts.colocatedTrials > 0 && !opts.skipBaseline) {
+    log(`(b') ${opts.colocatedTrials} paired trials with the control plane back at nice 0 (${JSON.stringify(setNice(cpPids, 0))})`);
+    colocated = await pairedTrials(tctx, { n: N, trials: opts.colocatedTrials, parallelism: tr.parallelism, skipBaseline: false });
+  }
   const idleRun = [...warmups, ...tr.agentRuns].find((r) => r.idle);
   const runs100 = tr.agentRuns;
   const agentS = spread(runs100.map((r) => r.density.seconds));
@@ -48,6 +57,12 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
     ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
     ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
+    if (colocated) {
+      const c = spread(colocated.trials.map((t) => t.ratio));
+      ratios[`density_${N}_vs_raw_docker_colocated`] = c.median;
+      ratios[`density_${N}_vs_raw_docker_colocated_min`] = c.min;
+      ratios[`density_${N}_vs_raw_docker_colocated_max`] = c.max;
+    }
   }
   figures[`agent_peak_rss_${N}_mib`] = Math.max(...[...warmups, ...runs100].map((r) => r.usage.peakRssMiB));
   figures[`agent_cpu_${N}_start_s`] = spread(runs100.map((r) => r.usage.cpuSeconds)).median;
@@ -68,6 +83,8 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     trials: tr.trials, ratio: ratioS, agentSeconds: agentS, rawDockerSeconds: dockerS, baselineParallelism: tr.parallelism, baselineParallelismSource: tr.parallelismSource,
     split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines,
     rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
+    controlPlaneNice: opts.controlPlaneNice,
+    ...(colocated ? { colocated: { trials: colocated.trials, runs: colocated.agentRuns.map(runDetails), baselines: colocated.baselines } } : {}),
   };
 
   if (opts.directRef && !opts.skipBaseline && tctx.baselineDocker !== docker) {
@@ -75,6 +92,13 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     details.rawDockerDirectReference = ref;
     notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
   }
+  if (opts.controlPlaneNice > 0) {
+    notes.push(`(b) the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) ran at nice ${opts.controlPlaneNice} (each in a session of its own, its autogroup and threads at that nice: this kernel shares CPU between sessions first) during the warm-up and the ${tr.trials.length} trials: on a real node it runs on other machines, while here a 100-pod start keeps both cores busy and its CPU (details.density.runs[].cpuSeconds) would lengthen the agent's run only; the agent, dockerd, containerd and the bench ran at normal priority`);
+    if (colocated) {
+      const c = spread(colocated.trials.map((t) => t.ratio));
+      notes.push(`(b') ${colocated.trials.length} more paired trials with the control plane at normal priority, as this host co-locates it: ratios.density_${N}_vs_raw_docker_colocated = ${c.median} (min ${c.min}, max ${c.max}); agent runs ${colocated.trials.map((t) => t.agentS).join(', ')} s, raw Docker ${colocated.trials.map((t) => t.dockerS).join(', ')} s`);
+    }
+  } else notes.push('(b) the control plane ran at normal priority, co-located with the node on this host (--control-plane-nice 0)');
   const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(
     `(b) per pod, the create/start calls took p50 ${split['docker: create/start calls'].p50} s for the agent's pods vs ${rawPerPod} s (median of the raw-Docker runs' p50) for the raw-Docker pairs at the same parallelism`,

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
-  [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline] [--out FILE]`;
+  [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline]
+  [--control-plane-nice 19] [--colocated-trials 2] [--out FILE]`;
 
 export interface Options {
   quick: boolean;
@@ -43,6 +44,10 @@ export interface Options {
   compiled: boolean;
   agentRepo: string;
   skipBaseline: boolean;
+  /** The control plane's nice value during the paired trials (a real node does not host it); 0 leaves it as is. */
+  controlPlaneNice: number;
+  /** Extra paired trials with the control plane at normal priority (co-located, as this host runs it). */
+  colocatedTrials: number;
   agentNodeFlags: string[];
   out: string;
 }
@@ -55,7 +60,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
       trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'big-from': { type: 'string' },
       'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
       'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'direct-ref': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
-      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
+      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'control-plane-nice': { type: 'string' }, 'colocated-trials': { type: 'string' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
     },
   });
   const quick = v.quick ?? false;
@@ -87,6 +92,8 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     compiled: v.compiled ?? false,
     agentRepo: v['agent-repo'] ?? repo,
     skipBaseline: v['skip-baseline'] ?? false,
+    controlPlaneNice: int('control-plane-nice', v['control-plane-nice'], 19, 0, 19),
+    colocatedTrials: int('colocated-trials', v['colocated-trials'], quick ? 0 : 2, 0, 20),
     agentNodeFlags: (v['agent-node-flags'] ?? '').split(' ').filter(Boolean),
     out: v.out ?? (quick ? join(tmpdir(), 'dockerlet-bench', 'pod-startup-quick.json') : join(repo, 'bench/results/pod-startup.json')),
   });

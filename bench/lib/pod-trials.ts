@@ -127,7 +127,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
   const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
   const sampler = new ProcSampler(ctx.agentPid);
   const cpu = new CpuWindow();
-  cpu.start({ agent: [ctx.agentPid], '@': ctx.controlPlanePids, dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']) });
+  cpu.start({ agent: [ctx.agentPid], '@': ctx.controlPlanePids, dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid] });
   await prof?.start();
   sampler.start(200);
   let density: DensityResult;
@@ -174,7 +174,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
 export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
   const l0 = loadavg()[0]!;
   const cpu = new CpuWindow();
-  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']) });
+  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid] });
   const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
   const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template });
   const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number] };

@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import { annotationsFromLabels, identityFromLabels, Labels, parseDockerName } from '../naming.js';
 import type { ObservedContainer } from '../types.js';
 import { isNotFound, toDockerletError } from './errors.js';
-import { changeKey, imageRefFor, toObserved } from './observe.js';
+import { changeKey, changeKeyOfInspect, imageRefFor, toObserved } from './observe.js';
 
 interface CacheEntry {
   key: string;
@@ -99,10 +99,27 @@ export class ContainerLister {
     }
     await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
       const forgets = this.#forgets.get(id);
-      const observed = await this.#observe(id);
-      if (observed === null) return; // removed between list and inspect
+      const got = await this.#observe(id);
+      if (got === null) return; // removed between list and inspect
+      const observed = got.observed;
       if (this.#forgets.get(id) === forgets) this.#cache.set(id, { key, observed });
       if (observed) out.push(observed);
+    });
+    return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));
+  }
+
+  /**
+   * Inspects the given containers (gone or foreign ones left out). A result whose list change key is
+   * known from the inspect alone is cached, so the next list does not inspect the container again.
+   */
+  async inspect(ids: readonly string[]): Promise<ObservedContainer[]> {
+    const out: ObservedContainer[] = [];
+    await forEachLimit([...ids], INSPECT_PARALLELISM, async (id) => {
+      const forgets = this.#forgets.get(id);
+      const got = await this.#observe(id);
+      if (!got) return;
+      if (got.key !== undefined && this.#forgets.get(id) === forgets) this.#cache.set(id, { key: got.key, observed: got.observed });
+      if (got.observed) out.push(got.observed);
     });
     return out.map((o) => ({ ...o, annotations: { ...o.annotations } }));
   }
@@ -122,8 +139,8 @@ export class ContainerLister {
     return o;
   }
 
-  /** Inspect → ObservedContainer; null when the container is gone, undefined when not ours. */
-  async #observe(id: string): Promise<ObservedContainer | undefined | null> {
+  /** Inspect → ObservedContainer (undefined when not ours) and its list change key when known; null when gone. */
+  async #observe(id: string): Promise<{ observed: ObservedContainer | undefined; key: string | undefined } | null> {
     let info: Dockerode.ContainerInspectInfo;
     try {
       info = await this.#docker().getContainer(id).inspect();
@@ -133,7 +150,7 @@ export class ContainerLister {
     }
     const observed = toObserved(info, await this.#imageRef(info.Image));
     if (!observed) this.#log().debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');
-    return observed;
+    return { observed, key: changeKeyOfInspect(info) };
   }
 
   async #imageRef(imageId: string): Promise<string> {

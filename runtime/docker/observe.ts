@@ -31,6 +31,18 @@ export function changeKey(c: Pick<Dockerode.ContainerInfo, 'State' | 'Status'>):
   return `${c.State}|${normalizeStatus(c.Status ?? '')}`;
 }
 
+/**
+ * The change key a list would show for an inspected container, for the states whose list Status text
+ * follows from the inspect alone (running without a health check or pause, exited); else undefined.
+ */
+export function changeKeyOfInspect(info: Pick<Dockerode.ContainerInspectInfo, 'State'>): string | undefined {
+  const st = info.State;
+  if (!st) return undefined;
+  if (st.Status === 'running' && !st.Paused && !st.Restarting && !st.Health) return changeKey({ State: 'running', Status: 'Up' });
+  if (st.Status === 'exited') return changeKey({ State: 'exited', Status: `Exited (${st.ExitCode})` });
+  return undefined;
+}
+
 /** dockershim's image ref: `docker-pullable://<repo digest>` when one exists, else `docker://<image id>`. */
 export function imageRefFor(imageId: string, repoDigests: string[] | undefined): string {
   const digest = repoDigests?.[0];

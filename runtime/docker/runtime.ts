@@ -74,6 +74,10 @@ export class DockerRuntime implements ContainerRuntime {
     return this.#lister.list(this.#ownedFilter(), podUid);
   }
 
+  inspectContainers(ids: readonly string[]): Promise<ObservedContainer[]> {
+    return this.#lister.inspect(ids);
+  }
+
   /** Image inspect, answered from the presence cache while the image event stream is up (see watchEvents). */
   inspectImage(ref: string): Promise<ImageInfo | undefined> {
     return this.#images.inspect(ref, () => images.inspectImage(this.#client, ref));

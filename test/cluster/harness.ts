@@ -57,6 +57,11 @@ export interface StartOptions {
   advertiseAddress?: string;
   /** Extra kube-controller-manager flags (later flags win), e.g. ['--node-monitor-grace-period=20s']. */
   controllerManagerArgs?: string[];
+  /**
+   * Each component in a session of its own (setsid), so the scheduler's autogroups treat it as its own
+   * task group (bench/pod-startup lowers their CPU priority); default: this process's session.
+   */
+  ownSessions?: boolean;
 }
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -69,7 +74,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'dockerlet-cp-')));
   const sub = (name: string) => join(dir, name);
   await Promise.all(['pki', 'logs', 'data', 'kubeconfigs'].map((d) => mkdir(sub(d), { recursive: true })));
-  const procs = new ProcessSet();
+  const procs = new ProcessSet({ ownSessions: opts.ownSessions ?? false });
   const timings: Record<string, number> = {};
   const mark = (what: string) => {
     timings[what] = Date.now() - t0;

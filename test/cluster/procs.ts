@@ -67,6 +67,12 @@ export function tailFile(path: string, lines: number): string {
 
 export class ProcessSet {
   private readonly entries: Entry[] = [];
+  /** Children start in sessions of their own (still stopped by stopAll() and the exit hooks). */
+  private readonly ownSessions: boolean;
+
+  constructor(opts: { ownSessions?: boolean } = {}) {
+    this.ownSessions = opts.ownSessions ?? false;
+  }
   /** Synchronous cleanup (e.g. removing a temp dir) run if this process exits before stopAll(). */
   exitCleanup: (() => void) | undefined;
 
@@ -79,7 +85,7 @@ export class ProcessSet {
     const fd = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: false, env: { ...process.env } });
+      child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: this.ownSessions, env: { ...process.env } });
     } finally {
       closeSync(fd);
     }

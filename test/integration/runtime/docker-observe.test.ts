@@ -79,6 +79,32 @@ test('listPod lists one pod\'s containers and inspects again only the one whose 
   assert.deepEqual(await rt.listPod(`${RUN}-none`), []);
 });
 
+test('inspectContainers shows a new container as a list would, and the next list does not inspect it again', async () => {
+  const rt = new DockerRuntime({ log: silentLogger() });
+  const sb = await rt.runSandbox({ identity: ident('c', 'POD'), image: PAUSE, hostname: 'c', hostNetwork: false, portBindings: [] });
+  const app = await rt.createContainer({
+    identity: ident('c', 'app'), sandboxId: sb, image: BUSYBOX, command: ['sh', '-c', 'exit 3'], env: [], mounts: [], resources: {}, annotations: {},
+  });
+  const seen = await rt.inspectContainers([sb]);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]!.state, 'running');
+  assert.match(seen[0]!.ip ?? '', /^\d+\.\d+\.\d+\.\d+$/, 'the sandbox IP from the inspect');
+  await rt.startContainer(app);
+  await until('the app to exit', async () => ((await docker.getContainer(app).inspect()).State.Status === 'exited' ? true : undefined));
+  const [done] = await rt.inspectContainers([app]);
+  assert.equal(done?.state, 'exited');
+  assert.equal(done?.exitCode, 3);
+  assert.deepEqual(await rt.inspectContainers(['0123456789ab-no-such-container']), [], 'a gone container is left out');
+  const inspects = spy(Dockerode.Container.prototype as unknown as { inspect: (...a: unknown[]) => unknown });
+  try {
+    const listed = await rt.listPod(`${RUN}-c`);
+    assert.deepEqual(listed.map((c) => `${c.containerName}:${c.state}`).sort(), ['POD:running', 'app:exited']);
+    assert.deepEqual(inspects.ids, [], 'the list\'s change keys (running "Up", "Exited (3)") match the ones derived from the inspects');
+  } finally {
+    inspects.restore();
+  }
+});
+
 test('image presence is cached while the image event stream is up and forgotten when the image goes', async () => {
   const rt = new DockerRuntime({ log: silentLogger() });
   const ac = new AbortController();

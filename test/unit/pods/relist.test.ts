@@ -110,20 +110,71 @@ test('lookPod answers from the snapshot only while events are live and nothing h
   assert.equal(lists(), 1, 'events not live: a list');
   cache.eventsLive = true;
   await cache.lookPod('u');
-  assert.equal(lists(), 1, 'live, listed, no event since: the snapshot');
+  assert.equal(lists(), 2, 'live now, but its list began before the stream was up: a list');
+  await cache.lookPod('u');
+  assert.equal(lists(), 2, 'live, listed since, no event since: the snapshot');
   assert.equal(cache.cachedLooks, 1);
   assert.deepEqual(await cache.lookPod('never-listed'), []);
-  assert.equal(lists(), 2, 'a pod never listed is listed');
+  assert.equal(lists(), 3, 'a pod never listed (and no node-wide list since the stream came up) is listed');
   rt.exit(app.id, 1);
   cache.touch('u'); // the die event
   assert.deepEqual(states(await cache.lookPod('u')), ['app:exited']);
-  assert.equal(lists(), 3);
+  assert.equal(lists(), 4);
   rt.fail('list');
   cache.touch('u');
   await assert.rejects(cache.lookPod('u'));
   assert.deepEqual(states(await cache.lookPod('u')), ['app:exited'], 'a failed list leaves the pod to be listed again');
-  assert.equal(lists(), 5);
+  assert.equal(lists(), 6);
   cache.eventsLive = false;
   await cache.lookPod('u');
-  assert.equal(lists(), 6, 'events lost: every look lists');
+  assert.equal(lists(), 7, 'events lost: every look lists');
+});
+
+test('a pod absent from a node-wide list made while events are live is known empty, until an event for it', async () => {
+  const rt = new FakeRuntime({ clock: new FakeClock() });
+  rt.seed(identity('a', 'POD'));
+  const cache = new RuntimeCache(rt);
+  cache.eventsLive = true;
+  await cache.refresh(); // began while the stream was up
+  const lists = () => rt.count('list');
+  assert.deepEqual(await cache.lookPod('new'), []);
+  assert.equal(lists(), 1, 'a new pod: no list');
+  rt.seed(identity('new', 'POD')); // made by someone else: its event marks the pod
+  cache.touch('new');
+  assert.deepEqual(states(await cache.lookPod('new')), ['POD:running']);
+  assert.equal(lists(), 2);
+  cache.touch('gone');
+  await cache.refresh();
+  assert.deepEqual(await cache.lookPod('gone'), [], 'a node-wide list begun after the event clears it');
+  assert.equal(lists(), 3);
+  cache.eventsLive = false;
+  cache.eventsLive = true; // the stream came back: what it missed is unknown until a node-wide list
+  assert.deepEqual(await cache.lookPod('other'), []);
+  assert.equal(lists(), 4);
+});
+
+test('lookAfter inspects only the containers a sync made when the pod\'s entry is current, else lists', async () => {
+  const rt = new FakeRuntime({ clock: new FakeClock() });
+  const cache = new RuntimeCache(rt);
+  cache.eventsLive = true;
+  await cache.refresh();
+  const lists = () => rt.count('list');
+  const sb = rt.seed(identity('u', 'POD'));
+  assert.deepEqual(states(await cache.lookAfter('u', [sb.id])), ['POD:running']);
+  const app = rt.seed(identity('u', 'app'));
+  assert.deepEqual(states(await cache.lookAfter('u', [app.id])), ['POD:running', 'app:running']);
+  assert.equal(lists(), 1, 'no list: two inspects');
+  assert.equal(rt.count('inspect'), 2);
+  assert.equal(cache.partialLooks, 2);
+  assert.deepEqual(states(cache.containersOf('u')), ['POD:running', 'app:running']);
+  rt.exit(app.id, 2);
+  assert.deepEqual(states(await cache.lookPod('u')), ['POD:running', 'app:running'], 'no event yet: the snapshot');
+  cache.touch('u');
+  const again = rt.seed(identity('u', 'app'));
+  const seen = await cache.lookAfter('u', [again.id]);
+  assert.equal(lists(), 2, 'an event since the entry: a list, which also shows the exit');
+  assert.equal(seen.filter((c) => c.containerName === 'app').length, 2);
+  cache.eventsLive = false;
+  await cache.lookAfter('u', [again.id]);
+  assert.equal(lists(), 3, 'events not live: a list');
 });

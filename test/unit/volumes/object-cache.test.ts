@@ -3,7 +3,7 @@
 // last pod; and through the VolumeManager: 50 pods' refresh pass is one GET, not 50.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ConfigMap, Pod } from '../../../kube/api.js';
@@ -91,6 +91,34 @@ test('VolumeManager: set-up reads per pod, a refresh pass of 50 pods is one GET 
     assert.equal(vm.objectsHeld(), 1);
     for (const p of pods) await vm.teardown(p.metadata.uid!);
     assert.equal(vm.objectsHeld(), 0);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('VolumeManager: an unchanged payload is not compared with the files on every refresh, only every 10 minutes', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'dkl-written-'));
+  const clock = new FakeClock();
+  const cm: ConfigMap = { metadata: { name: 'settings' }, data: { key: 'v1' } };
+  const client = { get: async <T>(): Promise<T> => structuredClone(cm) as T } as unknown as KubeClient;
+  const vm = new VolumeManager({ rootDir: root, client, clock, log: silentLogger(), nodeName: 'n' });
+  try {
+    const pod: Pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { containers: [{ name: 'c' }], volumes: [{ name: 'cfg', configMap: { name: 'settings' } }] } };
+    await vm.setup(pod);
+    const file = path.join(vm.volumeDir('u', 'configMap', 'cfg'), 'key');
+    assert.equal(await readFile(file, 'utf8'), 'v1');
+    // Someone rewrites the file behind the agent's back (the data dir is a plain directory here).
+    await writeFile(await realpath(file), 'tampered');
+    clock.advance(DEFAULT_OBJECT_TTL_MS + 1);
+    assert.deepEqual((await vm.refresh(pod)).updated, [], 'same payload as last written: the files are not read');
+    assert.equal(await readFile(file, 'utf8'), 'tampered');
+    clock.advance(10 * 60_000);
+    assert.deepEqual((await vm.refresh(pod)).updated, ['cfg'], 'after 10 minutes the disk is compared again');
+    assert.equal(await readFile(file, 'utf8'), 'v1');
+    cm.data = { key: 'v2' };
+    clock.advance(DEFAULT_OBJECT_TTL_MS + 1);
+    assert.deepEqual((await vm.refresh(pod)).updated, ['cfg'], 'a changed payload is written at once');
+    assert.equal(await readFile(file, 'utf8'), 'v2');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
