@@ -15,8 +15,14 @@ let defaultsCollected = false;
 export function collectProcessMetrics(): void {
   if (defaultsCollected) return;
   defaultsCollected = true;
-  collectDefaultMetrics({ register });
+  // prom-client samples the event-loop delay with a libuv timer every eventLoopMonitoringPrecision ms:
+  // its default 10 woke an idle agent 100 times a second (most of its idle CPU). Once a second still
+  // feeds nodejs_eventloop_lag_* (a stalled loop shows as a late tick).
+  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 }
+
+/** How often the event-loop delay histogram samples (ms). */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 function getOrCreate<T>(name: string, make: () => T, reg: Registry = register): T {
   return (reg.getSingleMetric(name) as T | undefined) ?? make();

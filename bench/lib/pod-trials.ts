@@ -39,6 +39,8 @@ export interface IdleWindow {
   /** Agent CPU as % of one core over the window. */
   pctCore: number;
   rssMiBEnd: number;
+  /** % of one core in each minute of the window (the last part may be shorter). */
+  pctCorePerMinute: number[];
   /** Agent CPU seconds in the window by thread name (main JS thread "node", libuv pool, V8 workers, tsx's loader). */
   threads: Record<string, number>;
   dockerCalls?: Record<string, number>;
@@ -92,7 +94,17 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
   const u0 = readProcUsage(ctx.agentPid);
   const th0 = threadTicks(ctx.agentPid);
   const t0 = performance.now();
-  await sleep(seconds * 1000);
+  // The window's CPU per minute too: a container's memory settles for a while after its start, and
+  // each move makes the collector read it in full.
+  const perMinute: number[] = [];
+  let last = u0?.cpuTicks ?? NaN;
+  for (let left = seconds; left > 0; left -= 60) {
+    const part = Math.min(60, left);
+    await sleep(part * 1000);
+    const now = readProcUsage(ctx.agentPid)?.cpuTicks ?? NaN;
+    perMinute.push(round(((now - last) / clockTicks() / part) * 100, 2));
+    last = now;
+  }
   const u1 = readProcUsage(ctx.agentPid);
   const th1 = threadTicks(ctx.agentPid);
   const threads: Record<string, number> = {};
@@ -109,6 +121,7 @@ export async function idleWindow(ctx: TrialCtx, seconds: number): Promise<IdleWi
     agentCpuSeconds: round(cpu, 2),
     pctCore: round((cpu / wall) * 100, 2),
     rssMiBEnd: round((u1?.rssKiB ?? NaN) / 1024, 1),
+    pctCorePerMinute: perMinute,
     threads,
     ...(calls ? { dockerCalls: Object.fromEntries(Object.entries(calls.routes).map(([k, r]) => [k, r.count])) } : {}),
     apiRequests: diffCounts(api0, await scrapeRequestTotals(ctx.adminKubeconfig)),
@@ -162,7 +175,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
     await prof?.start();
     idle = await idleWindow(ctx, o.idleSeconds);
     if (prof) profiles[`idle-${n}`] = await prof.stop(`idle-${n}`);
-    ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core, RSS ${idle.rssMiBEnd} MiB; CPU s by thread ${JSON.stringify(idle.threads)}`);
+    ctx.log(`idle with ${n} pods: agent ${idle.pctCore} % of a core (per minute ${idle.pctCorePerMinute.join(', ')}), RSS ${idle.rssMiBEnd} MiB; CPU s by thread ${JSON.stringify(idle.threads)}`);
   }
   if (!o.keep) {
     if (!(await drainDensity(ctx, 240_000))) ctx.log('the drain did not finish within 240 s');
