@@ -2,7 +2,7 @@
 // refresh rule: refresh when older than 80% of the TTL, or older than 24 h.
 import type { Pod, TokenRequest } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
-import { DockerletError, ErrorCodes } from '../../lib/errors.js';
+import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
 import { tokenPath } from '../containers/sources.js';
 
 /** What ServiceAccount admission sets when a projected token source leaves expirationSeconds unset. */
@@ -43,8 +43,33 @@ export function requiresRefresh(t: IssuedToken, now: number): boolean {
   return now >= refreshAt(t);
 }
 
+/**
+ * The node authorizer decides a node's token request from its graph of pods and their nodes, fed by an
+ * informer: a pod the node sees bound right away can be unknown there for a moment ("node requested
+ * token bound to a pod scheduled on a different node"). Such a refusal is asked again after these
+ * delays (~1.5 s in all) before it fails the volume set-up (and the pod sync's 2 s retry).
+ */
+const GRAPH_RETRY_MS = [50, 100, 200, 400, 800];
+
+function isGraphLag(err: unknown): boolean {
+  const status = (err as { details?: { status?: number } }).details?.status;
+  return status === 403 && /scheduled on a different node|not found/i.test(errorMessage(err));
+}
+
+async function createWithGraphRetry<T>(create: () => Promise<T>, delays: readonly number[]): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await create();
+    } catch (err) {
+      const delay = delays[i];
+      if (delay === undefined || !isGraphLag(err)) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 /** POST …/serviceaccounts/<sa>/token bound to the pod; audiences default to the API server's. */
-export async function requestToken(client: KubeClient, pod: Pod, src: TokenSourceSpec): Promise<IssuedToken> {
+export async function requestToken(client: KubeClient, pod: Pod, src: TokenSourceSpec, retryDelaysMs: readonly number[] = GRAPH_RETRY_MS): Promise<IssuedToken> {
   const ns = pod.metadata.namespace ?? 'default';
   const expirationSeconds = src.expirationSeconds ?? DEFAULT_EXPIRATION_SECONDS;
   const body: TokenRequest = {
@@ -56,7 +81,7 @@ export async function requestToken(client: KubeClient, pod: Pod, src: TokenSourc
       boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
     },
   };
-  const res = await client.create<TokenRequest>(tokenPath(ns, serviceAccountOf(pod)), body);
+  const res = await createWithGraphRetry(() => client.create<TokenRequest>(tokenPath(ns, serviceAccountOf(pod)), body), retryDelaysMs);
   const token = res.status?.token;
   const exp = res.status?.expirationTimestamp ? Date.parse(res.status.expirationTimestamp) : Number.NaN;
   if (!token || Number.isNaN(exp)) throw new DockerletError(ErrorCodes.VOLUME, 'token request returned no token', { details: { reason: 'token' } });

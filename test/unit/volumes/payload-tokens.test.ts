@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../../kube/api.js';
-import { ErrorCodes, isCode, type DockerletError } from '../../../lib/errors.js';
+import { DockerletError, ErrorCodes, isCode } from '../../../lib/errors.js';
+import type { KubeClient } from '../../../kube/types.js';
 import { configMapPayload, downwardApiPayload, secretPayload } from '../../../agent/volumes/payload.js';
-import { refreshAt, requiresRefresh, type IssuedToken } from '../../../agent/volumes/tokens.js';
+import { refreshAt, requestToken, requiresRefresh, type IssuedToken } from '../../../agent/volumes/tokens.js';
 
 const text = (p: Map<string, { data: Buffer; mode: number }>) =>
   Object.fromEntries([...p].map(([k, v]) => [k, `${v.data.toString()}@${v.mode.toString(8)}`]));
@@ -43,4 +44,27 @@ test('token refresh at 80% of the TTL, or after 24 h', () => {
   assert.equal(requiresRefresh(t, 1_000_000 + 2880_000), true);
   const long: IssuedToken = { token: 't', expiresAt: 48 * 3600_000, ttlSeconds: 48 * 3600, key: 'k' };
   assert.equal(refreshAt(long), 24 * 3600_000);
+});
+
+test('a token request the node authorizer refuses for a pod its graph does not know yet is asked again; other refusals fail at once', async () => {
+  const pod: Pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u1' }, spec: { containers: [{ name: 'c' }] } };
+  const lag = new DockerletError(ErrorCodes.KUBE_API, 'POST …/token: 403 Forbidden: serviceaccounts "default" is forbidden: node requested token bound to a pod scheduled on a different node', { details: { status: 403 } });
+  let calls = 0;
+  const answer = (failures: number, err: Error) => ({
+    create: async <T>(): Promise<T> => {
+      calls++;
+      if (calls <= failures) throw err;
+      return { spec: { expirationSeconds: 3607 }, status: { token: 'tok', expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } } as T;
+    },
+  }) as unknown as KubeClient;
+  const t = await requestToken(answer(2, lag), pod, {}, [1, 1, 1]);
+  assert.equal(t.token, 'tok');
+  assert.equal(calls, 3);
+  calls = 0;
+  await assert.rejects(requestToken(answer(5, lag), pod, {}, [1, 1]), /different node/);
+  assert.equal(calls, 3, 'gives up after the delays');
+  calls = 0;
+  const denied = new DockerletError(ErrorCodes.KUBE_API, 'POST …/token: 403 Forbidden: no RBAC', { details: { status: 403 } });
+  await assert.rejects(requestToken(answer(1, denied), pod, {}, [1, 1]), /no RBAC/);
+  assert.equal(calls, 1, 'any other refusal is not asked again');
 });
