@@ -14,7 +14,7 @@ import { detectLayout, type CgroupLayout } from './cgroup/layout.js';
 import { parseNetDev } from './cgroup/parse.js';
 import { OpenFiles } from './cgroup/files.js';
 import {
-  cgroupExistsSync, limitsOf, readCgroupSync, readCpuTotal, readMemoryStatBytes, readMemoryUsage, readSmall,
+  cgroupExistsSync, limitsOf, readCgroupSync, readCpuTotal, readIdleMovedSync, readMemoryStatBytes, readMemoryUsage, readSmall,
 } from './cgroup/reader.js';
 import { DockerSource, identityKey, podFromLabels } from './docker.js';
 import { readFs, readMachine } from './machine.js';
@@ -279,12 +279,16 @@ export class Collector implements Lifecycle {
     if (cpu === undefined && !cgroupExistsSync(layout, path)) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 300_000;
-    // Nothing ran when the CPU time stands still; the last read holds while the memory usage and
-    // memory.stat do too (reclaim changes them without the container running).
+    // Nothing ran when the CPU time stands still: the last read holds while the memory usage and
+    // memory.stat do too; else only memory (charge caches, reclaim) and block I/O (writeback) can have
+    // moved, and those alone are read again (the whole cgroup is read every idleReuseMs).
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
-    if (idle && now - last.at < reuse && !limitsStale && readMemoryUsage(layout, path, files) === last.sample.memory.usage) {
-      const stat = readMemoryStatBytes(layout, path, files, last.memStat);
-      if (stat !== undefined && stat === last.memStat) return last.sample;
+    if (idle && now - last.at < reuse && !limitsStale) {
+      const usage = readMemoryUsage(layout, path, files);
+      const stat = usage === undefined ? undefined : readMemoryStatBytes(layout, path, files, last.memStat);
+      if (stat !== undefined && usage === last.sample.memory.usage && stat === last.memStat) return last.sample;
+      const moved = stat === undefined ? undefined : readIdleMovedSync(layout, path, files);
+      if (moved) return this.#full.set(path, { ...last, sample: { ...last.sample, ...moved }, memStat: stat }).get(path)!.sample;
     }
     // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
     // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest. Limits

@@ -5,7 +5,7 @@
 // vanished mid-read is reported by the caller through `exists`.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupSample, MemoryStats, ProcessStats, SpecStats } from '../types.js';
+import type { BlkioDevice, CgroupSample, MemoryStats, ProcessStats, SpecStats } from '../types.js';
 import { readSmall, type OpenFiles } from './files.js';
 import { cgroupDir, type CgroupLayout } from './layout.js';
 
@@ -115,6 +115,40 @@ export function readMemoryStatBytes(layout: CgroupLayout, path: string, files: O
   return last?.equals(b) ? last : b;
 }
 
+/**
+ * What can move in a cgroup where nothing ran: memory (reclaim, per-CPU charge caches draining) and
+ * block I/O (writeback of its dirty pages), or undefined when unreadable or for the v2 root. The
+ * collector re-reads only these for an idle container whose memory moved.
+ */
+export function readIdleMovedSync(layout: CgroupLayout, path: string, files?: OpenFiles): Pick<CgroupSample, 'memory' | 'blkio'> | undefined {
+  const text = reader(files ? { files } : {}, path);
+  if (layout.version === 2) {
+    if (path === '/' || path === '') return undefined;
+    const dir = cgroupDir(layout, '', path)!;
+    const current = text(`${dir}/memory.current`);
+    const stat = text(`${dir}/memory.stat`);
+    if (current === undefined || stat === undefined) return undefined;
+    return {
+      memory: memoryFrom(parseFlatKeyed(stat), num(current), num(text(`${dir}/memory.peak`)), num(text(`${dir}/memory.swap.current`)), 0, false),
+      blkio: parseIoStat(text(`${dir}/io.stat`) ?? ''),
+    };
+  }
+  const dir = cgroupDir(layout, 'memory', path);
+  if (dir === undefined) return undefined;
+  const usage = text(`${dir}/memory.usage_in_bytes`);
+  const stat = text(`${dir}/memory.stat`);
+  if (usage === undefined || stat === undefined) return undefined;
+  const memStat = parseFlatKeyed(stat);
+  const u = num(usage);
+  const memsw = text(`${dir}/memory.memsw.usage_in_bytes`);
+  const swap = memsw !== undefined ? Math.max(0, num(memsw) - u) : memStat.get('total_swap') ?? 0;
+  const blkioDir = cgroupDir(layout, 'blkio', path);
+  return {
+    memory: memoryFrom(memStat, u, num(text(`${dir}/memory.max_usage_in_bytes`)), swap, num(text(`${dir}/memory.failcnt`)), true),
+    blkio: blkioDir === undefined ? [] : blkioV1(text, (f) => `${blkioDir}/${f}`),
+  };
+}
+
 /** Whether the cgroup still exists (its memory or unified directory). */
 export async function cgroupExists(layout: CgroupLayout, path: string): Promise<boolean> {
   return cgroupExistsSync(layout, path);
@@ -182,6 +216,15 @@ function processes(procsText: string | undefined, pidsCurrent: string | undefine
   };
 }
 
+/** runc prefers the BFQ scheduler's recursive files when they carry device lines, else the throttle ones. */
+function blkioV1(text: Read, file: (name: string) => string | undefined): BlkioDevice[] {
+  const bfqBytes = text(file('blkio.bfq.io_service_bytes_recursive'));
+  const bfqOps = bfqBytes === undefined ? undefined : text(file('blkio.bfq.io_serviced_recursive'));
+  const bfq = parseBlkioV1(bfqBytes ?? '', bfqOps ?? '');
+  return bfq.length > 0 ? bfq : parseBlkioV1(
+    text(file('blkio.throttle.io_service_bytes_recursive')) ?? '', text(file('blkio.throttle.io_serviced_recursive')) ?? '');
+}
+
 function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opts: ReaderOptions): CgroupSample {
   const d = (c: string, f: string) => { const dir = cgroupDir(layout, c, path); return dir && `${dir}/${f}`; };
   const text = reader(opts, path);
@@ -203,8 +246,7 @@ function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opt
   const memSoft = limit(d('memory', 'memory.soft_limit_in_bytes'));
   const memswUsage = text(d('memory', 'memory.memsw.usage_in_bytes'));
   const oomControl = text(d('memory', 'memory.oom_control'));
-  const bfqBytes = text(d('blkio', 'blkio.bfq.io_service_bytes_recursive'));
-  const bfqOps = bfqBytes === undefined ? undefined : text(d('blkio', 'blkio.bfq.io_serviced_recursive'));
+  const blkio = blkioV1(text, (f) => d('blkio', f));
   const pidsCur = text(d('pids', 'pids.current'));
   const pidsMax = limit(d('pids', 'pids.max'));
   const procs = text(d('pids', 'cgroup.procs')) ?? text(d('cpu', 'cgroup.procs'));
@@ -215,10 +257,6 @@ function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opt
   const u = num(memUsage);
   const swap = memswUsage !== undefined ? Math.max(0, num(memswUsage) - u) : memStat.get('total_swap') ?? 0;
   const oom = parseFlatKeyed(oomControl ?? '').get('oom_kill');
-  // runc prefers the BFQ scheduler's recursive files when they carry device lines, else the throttle ones.
-  const bfq = parseBlkioV1(bfqBytes ?? '', bfqOps ?? '');
-  const blkio = bfq.length > 0 ? bfq : parseBlkioV1(
-    text(d('blkio', 'blkio.throttle.io_service_bytes_recursive')) ?? '', text(d('blkio', 'blkio.throttle.io_serviced_recursive')) ?? '');
   const { stats: proc, pids } = processes(procs, pidsCur, pidsMax, opts);
   return {
     cpu: {

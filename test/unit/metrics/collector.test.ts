@@ -108,13 +108,16 @@ test('CPU rate from two samples on the injected clock; an idle container reuses 
   clock.advance(5000);
   await collector.housekeep();
   c = collector.snapshot()!.containers[0]!;
-  assert.equal(c.sample.memory.rss, 1, 'memory.stat moved: a full read');
-  assert.equal(c.sample.blkio[0]?.readBytes, 1);
+  assert.equal(c.sample.memory.rss, 1, 'memory.stat moved: memory read again');
+  assert.equal(c.sample.blkio[0]?.readBytes, 1, 'and block I/O (writeback moves it without the container running)');
+  assert.equal(c.sample.processes, read.processes, 'the rest (nothing ran) kept from the last full read');
+  assert.equal(c.sample.cpu, read.cpu);
   writeFileSync(join(cg, 'memory.current'), '999\n'); // memory moves without the container running
   clock.advance(15_000);
   await collector.housekeep();
   c = collector.snapshot()!.containers[0]!;
-  assert.equal(c.sample.memory.usage, 999, 'memory usage moved: a full read');
+  assert.equal(c.sample.memory.usage, 999, 'memory usage moved: memory read again');
+  assert.equal(c.sample.processes, read.processes);
   writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 3000001\n');
   writeFileSync(join(cg, 'memory.current'), '1234\n');
   clock.advance(1000);
