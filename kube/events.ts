@@ -149,10 +149,14 @@ export class EventRecorder implements Lifecycle, EventSink {
     return this.#running && !this.#stopped && (this.#queue.length > 0 || this.#writing);
   }
 
-  /** Records an event: logs it as a JSON line and queues it for the API. Never throws or blocks. */
+  /**
+   * Records an event: logs it as a JSON line and queues it for the API. Never throws or blocks. The log
+   * line is info when it is the only record (no API server) or a Warning, else debug (the kubelet logs
+   * events at verbosity 3: a 100-pod start wrote 300 Normal lines).
+   */
   event(obj: EventObject, type: EventType, reason: string, message: string): void {
     const namespace = obj.namespace || 'default';
-    this.#log.info(
+    this.#log[!this.#client || type === 'Warning' ? 'info' : 'debug'](
       { event: { type, reason, message, object: { kind: obj.kind, namespace: obj.namespace ?? '', name: obj.name, fieldPath: obj.fieldPath } } },
       'event',
     );

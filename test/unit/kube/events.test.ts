@@ -41,6 +41,19 @@ test('standalone (no client): events are only logged as JSON lines', async () =>
   await rec.stop();
 });
 
+test('with an API server, Normal events are logged at debug and Warnings at info (the kubelet logs them at verbosity 3)', async () => {
+  const { lines, log } = capture();
+  const rec = new EventRecorder({ client: new FakeKube(), component: 'kubelet', host: 'node-a', log });
+  const ac = new AbortController();
+  await rec.start(ac.signal);
+  rec.event(POD, 'Normal', 'Started', 'Started container app');
+  rec.event(POD, 'Warning', 'BackOff', 'Back-off restarting failed container');
+  await rec.flush();
+  assert.deepEqual(lines.filter((l) => l.msg === 'event').map((l) => (l.event as { reason: string }).reason), ['BackOff']);
+  ac.abort();
+  await rec.stop();
+});
+
 test('writes a core/v1 Event, aggregates repeats with a PATCH, new message → new Event', async () => {
   const kube = new FakeKube();
   const clock = new FakeClock();
