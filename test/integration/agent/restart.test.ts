@@ -60,7 +60,15 @@ after(async () => {
   await bed?.stop();
 }, { timeout: 120_000 });
 
+/** The Started events of the namespace's pods as the API server holds them (repeats aggregated into count). */
+async function startedEvents(): Promise<number> {
+  const list = await b().kubectlJson<{ items: { reason?: string; count?: number; series?: { count?: number } }[] }>(['get', 'events', '-n', NS, '--field-selector', 'reason=Started']);
+  return list.items.reduce((n, e) => n + Math.max(e.count ?? 1, e.series?.count ?? 0), 0);
+}
+
 test('after SIGKILL the restarted agent adopts the running containers: same IDs, no restarts, no duplicates', { timeout: 120_000 }, async () => {
+  // Every Started event written before the kill (the recorder sends them in the background).
+  await b().waitFor(async () => ((await startedEvents()) >= NAMES.length ? true : undefined), { what: 'the Started events in the API', timeoutMs: 30_000 });
   const before = await snapshot();
   assert.equal(before.containers.length, 4, `sandbox + app per pod: ${before.containers.join(' ')}`);
   await b().killAgent();
@@ -73,8 +81,7 @@ test('after SIGKILL the restarted agent adopts the running containers: same IDs,
   assert.deepEqual(afterRestart.containers, before.containers, 'no container created or removed');
   for (const n of NAMES) assert.deepEqual(afterRestart.pods.get(n), before.pods.get(n), `pod ${n} unchanged`);
   assert.ok(allRunningReady(afterRestart));
-  const started = b().agentLog().split('\n').filter((l) => l.includes('"reason":"Started"') && l.includes(`"namespace":"${NS}"`));
-  assert.equal(started.length, NAMES.length, 'containers were started once each (before the kill), never again');
+  assert.equal(await startedEvents(), NAMES.length, 'containers were started once each (before the kill), never again');
 });
 
 test('after SIGTERM the node turns NotReady/Unknown; when the agent returns it is Ready again, pods too', { timeout: 170_000 }, async () => {
