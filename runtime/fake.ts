@@ -186,13 +186,8 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async inspectContainers(ids: readonly string[]): Promise<ObservedContainer[]> {
-    const out: ObservedContainer[] = [];
-    for (const id of ids) {
-      this.#enter({ op: 'inspect', id });
-      const c = this.#containers.get(id);
-      if (c) out.push(structuredClone(c.observed));
-    }
-    return out;
+    for (const id of ids) this.#enter({ op: 'inspect', id });
+    return ids.flatMap((id) => { const c = this.#containers.get(id); return c ? [structuredClone(c.observed)] : []; });
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {

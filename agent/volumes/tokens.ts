@@ -3,6 +3,7 @@
 import type { Pod, TokenRequest } from '../../kube/api.js';
 import type { KubeClient } from '../../kube/types.js';
 import { DockerletError, ErrorCodes, errorMessage } from '../../lib/errors.js';
+import { delay as sleep } from '../../lib/lifecycle.js';
 import { tokenPath } from '../containers/sources.js';
 
 /** What ServiceAccount admission sets when a projected token source leaves expirationSeconds unset. */
@@ -63,7 +64,7 @@ async function createWithGraphRetry<T>(create: () => Promise<T>, delays: readonl
     } catch (err) {
       const delay = delays[i];
       if (delay === undefined || !isGraphLag(err)) throw err;
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 }

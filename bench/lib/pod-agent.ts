@@ -103,6 +103,8 @@ export interface ProcUsage {
   hwmKiB: number;
   /** utime + stime in clock ticks. */
   cpuTicks: number;
+  /** cutime + cstime: the reaped children's (a shim's runc calls). */
+  childTicks: number;
 }
 
 export function readProcUsage(pid: number): ProcUsage | undefined {
@@ -112,7 +114,7 @@ export function readProcUsage(pid: number): ProcUsage | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised comm: state is field 3; utime/stime are fields 14/15.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuTicks: Number(rest[11]) + Number(rest[12]) };
+    return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuTicks: Number(rest[11]) + Number(rest[12]), childTicks: Number(rest[13]) + Number(rest[14]) };
   } catch {
     return undefined;
   }
@@ -254,29 +256,19 @@ function commOf(pid: number): string {
   }
 }
 
-/** Busy (non-idle, non-iowait) CPU ticks of the whole host from /proc/stat. */
-function hostBusyTicks(): number {
+/** Busy (non-idle, non-iowait) CPU ticks of the whole host, and steal (CPU the hypervisor gave other guests), from /proc/stat. */
+function hostTicks(): { busy: number; steal: number } {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
-  return user + nice + system + irq + softirq + steal;
-}
-
-/** Steal ticks (CPU the hypervisor gave to other guests) from /proc/stat. */
-function hostStealTicks(): number {
-  return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8] ?? 0);
+  return { busy: user + nice + system + irq + softirq + steal, steal };
 }
 
 /** Per containerd-shim process: its CPU ticks and its reaped children's (runc), by pid. */
 function shimTicks(): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of pidsByComm(['containerd-shim', 'containerd-shim-runc-v2'])) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]));
-    } catch {
-      // gone
-    }
+    const u = readProcUsage(pid);
+    if (u) out.set(pid, u.cpuTicks + u.childTicks);
   }
   return out;
 }
@@ -290,8 +282,7 @@ export class CpuWindow {
 
   /** named: label → pids; a label starting with '@' means "label each pid by its comm". */
   start(named: Record<string, number[]>): void {
-    this.#host = hostBusyTicks();
-    this.#steal = hostStealTicks();
+    ({ busy: this.#host, steal: this.#steal } = hostTicks());
     this.#shims = shimTicks();
     this.#pids = [];
     for (const [label, pids] of Object.entries(named)) {
@@ -309,8 +300,9 @@ export class CpuWindow {
     let shims = 0;
     for (const [pid, t] of shimTicks()) shims += t - (this.#shims.get(pid) ?? 0);
     out['containerd-shims (with runc)'] = Math.round((shims / tck) * 100) / 100;
-    out['host (all processes)'] = Math.round(((hostBusyTicks() - this.#host) / tck) * 100) / 100;
-    out['host steal (other guests)'] = Math.round(((hostStealTicks() - this.#steal) / tck) * 100) / 100;
+    const host = hostTicks();
+    out['host (all processes)'] = Math.round(((host.busy - this.#host) / tck) * 100) / 100;
+    out['host steal (other guests)'] = Math.round(((host.steal - this.#steal) / tck) * 100) / 100;
     return out;
   }
 }

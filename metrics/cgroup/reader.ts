@@ -125,28 +125,14 @@ export function readIdleMovedSync(layout: CgroupLayout, path: string, files?: Op
   if (layout.version === 2) {
     if (path === '/' || path === '') return undefined;
     const dir = cgroupDir(layout, '', path)!;
-    const current = text(`${dir}/memory.current`);
-    const stat = text(`${dir}/memory.stat`);
-    if (current === undefined || stat === undefined) return undefined;
-    return {
-      memory: memoryFrom(parseFlatKeyed(stat), num(current), num(text(`${dir}/memory.peak`)), num(text(`${dir}/memory.swap.current`)), 0, false),
-      blkio: parseIoStat(text(`${dir}/io.stat`) ?? ''),
-    };
+    const f = (name: string) => text(`${dir}/${name}`);
+    const m = memoryV2(f);
+    return m.complete ? { memory: m.memory, blkio: parseIoStat(f('io.stat') ?? '') } : undefined;
   }
-  const dir = cgroupDir(layout, 'memory', path);
-  if (dir === undefined) return undefined;
-  const usage = text(`${dir}/memory.usage_in_bytes`);
-  const stat = text(`${dir}/memory.stat`);
-  if (usage === undefined || stat === undefined) return undefined;
-  const memStat = parseFlatKeyed(stat);
-  const u = num(usage);
-  const memsw = text(`${dir}/memory.memsw.usage_in_bytes`);
-  const swap = memsw !== undefined ? Math.max(0, num(memsw) - u) : memStat.get('total_swap') ?? 0;
+  const m = memoryV1(text, (name) => { const dir = cgroupDir(layout, 'memory', path); return dir && `${dir}/${name}`; });
+  if (!m.complete) return undefined;
   const blkioDir = cgroupDir(layout, 'blkio', path);
-  return {
-    memory: memoryFrom(memStat, u, num(text(`${dir}/memory.max_usage_in_bytes`)), swap, num(text(`${dir}/memory.failcnt`)), true),
-    blkio: blkioDir === undefined ? [] : blkioV1(text, (f) => `${blkioDir}/${f}`),
-  };
+  return { memory: m.memory, blkio: blkioDir === undefined ? [] : blkioV1(text, (name) => `${blkioDir}/${name}`) };
 }
 
 /** Whether the cgroup still exists (its memory or unified directory). */
@@ -216,6 +202,36 @@ function processes(procsText: string | undefined, pidsCurrent: string | undefine
   };
 }
 
+/** v1 memory counters; complete: usage and memory.stat were readable. */
+function memoryV1(text: Read, file: (name: string) => string | undefined): { memory: MemoryStats; complete: boolean } {
+  const usage = text(file('memory.usage_in_bytes'));
+  const statText = text(file('memory.stat'));
+  const memStat = parseFlatKeyed(statText ?? '');
+  const u = num(usage);
+  const memsw = text(file('memory.memsw.usage_in_bytes'));
+  const swap = memsw !== undefined ? Math.max(0, num(memsw) - u) : memStat.get('total_swap') ?? 0;
+  const memory = memoryFrom(memStat, u, num(text(file('memory.max_usage_in_bytes'))), swap, num(text(file('memory.failcnt'))), true);
+  return { memory, complete: usage !== undefined && statText !== undefined };
+}
+
+/**
+ * v2 memory counters; complete: memory.current and memory.stat were readable. The root cgroup has no
+ * memory.current: with meminfo, runc's rootStatsFromMeminfo (MemTotal − MemFree) stands in.
+ */
+function memoryV2(f: (name: string) => string | undefined, meminfo?: string): { memory: MemoryStats; complete: boolean } {
+  const current = f('memory.current');
+  const statText = f('memory.stat');
+  const memStat = parseFlatKeyed(statText ?? '');
+  let usage = num(current);
+  if (current === undefined && meminfo) {
+    const mi = parseMeminfo(meminfo);
+    usage = (mi.get('MemTotal') ?? 0) - (mi.get('MemFree') ?? 0);
+    if (!memStat.has('inactive_file')) memStat.set('inactive_file', mi.get('Inactive(file)') ?? 0);
+  }
+  const memory = memoryFrom(memStat, usage, num(f('memory.peak')), num(f('memory.swap.current')), 0, false);
+  return { memory, complete: current !== undefined && statText !== undefined };
+}
+
 /** runc prefers the BFQ scheduler's recursive files when they carry device lines, else the throttle ones. */
 function blkioV1(text: Read, file: (name: string) => string | undefined): BlkioDevice[] {
   const bfqBytes = text(file('blkio.bfq.io_service_bytes_recursive'));
@@ -237,14 +253,9 @@ function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opt
   const quota = limit(d('cpu', 'cpu.cfs_quota_us'));
   const period = limit(d('cpu', 'cpu.cfs_period_us'));
   const shares = limit(d('cpu', 'cpu.shares'));
-  const memUsage = text(d('memory', 'memory.usage_in_bytes'));
-  const memMax = text(d('memory', 'memory.max_usage_in_bytes'));
-  const memFailcnt = text(d('memory', 'memory.failcnt'));
-  const memStatText = text(d('memory', 'memory.stat'));
   const memLimit = limit(d('memory', 'memory.limit_in_bytes'));
   const memswLimit = limit(d('memory', 'memory.memsw.limit_in_bytes'));
   const memSoft = limit(d('memory', 'memory.soft_limit_in_bytes'));
-  const memswUsage = text(d('memory', 'memory.memsw.usage_in_bytes'));
   const oomControl = text(d('memory', 'memory.oom_control'));
   const blkio = blkioV1(text, (f) => d('blkio', f));
   const pidsCur = text(d('pids', 'pids.current'));
@@ -253,9 +264,6 @@ function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opt
   const acct = parseFlatKeyed(acctStat ?? '');
   const cs = parseFlatKeyed(cpuStat ?? '');
   const q = parseSingle(quota);
-  const memStat = parseFlatKeyed(memStatText ?? '');
-  const u = num(memUsage);
-  const swap = memswUsage !== undefined ? Math.max(0, num(memswUsage) - u) : memStat.get('total_swap') ?? 0;
   const oom = parseFlatKeyed(oomControl ?? '').get('oom_kill');
   const { stats: proc, pids } = processes(procs, pidsCur, pidsMax, opts);
   return {
@@ -267,7 +275,7 @@ function readV1(layout: Extract<CgroupLayout, { version: 1 }>, path: string, opt
         periods: cs.get('nr_periods')!, throttledPeriods: cs.get('nr_throttled') ?? 0, throttledNs: cs.get('throttled_time') ?? 0,
       } : {}),
     },
-    memory: memoryFrom(memStat, u, num(memMax), swap, num(memFailcnt), true),
+    memory: memoryV1(text, (f) => d('memory', f)).memory,
     blkio,
     processes: lim ? { ...proc, threadsMax: lim.threadsMax } : proc,
     spec: lim ? lim.spec : {
@@ -293,10 +301,6 @@ function readV2(root: string, path: string, opts: ReaderOptions): CgroupSample {
   const cpuStat = f('cpu.stat');
   const cpuMax = limit('cpu.max');
   const cpuWeight = limit('cpu.weight');
-  const current = f('memory.current');
-  const peak = f('memory.peak');
-  const memStatText = f('memory.stat');
-  const swapCur = f('memory.swap.current');
   const memMax = limit('memory.max');
   const swapMax = limit('memory.swap.max');
   const memMin = limit('memory.min');
@@ -308,14 +312,6 @@ function readV2(root: string, path: string, opts: ReaderOptions): CgroupSample {
   const meminfo = isRoot ? text(join(opts.procRoot ?? '/proc', 'meminfo')) : undefined;
   const cs = parseFlatKeyed(cpuStat ?? '');
   const { quota, period } = parseCpuMax(cpuMax);
-  const memStat = parseFlatKeyed(memStatText ?? '');
-  let usage = num(current);
-  if (isRoot && current === undefined && meminfo) {
-    // The root cgroup has no memory.current: runc's rootStatsFromMeminfo uses MemTotal − MemFree.
-    const mi = parseMeminfo(meminfo);
-    usage = (mi.get('MemTotal') ?? 0) - (mi.get('MemFree') ?? 0);
-    if (!memStat.has('inactive_file')) memStat.set('inactive_file', mi.get('Inactive(file)') ?? 0);
-  }
   const oom = parseFlatKeyed(events ?? '').get('oom_kill');
   const { stats: proc, pids } = processes(procs, pidsCur, pidsMax, opts);
   return {
@@ -327,7 +323,7 @@ function readV2(root: string, path: string, opts: ReaderOptions): CgroupSample {
         periods: cs.get('nr_periods')!, throttledPeriods: cs.get('nr_throttled') ?? 0, throttledNs: (cs.get('throttled_usec') ?? 0) * 1000,
       } : {}),
     },
-    memory: memoryFrom(memStat, usage, num(peak), num(swapCur), 0, false),
+    memory: memoryV2(f, meminfo).memory,
     blkio: parseIoStat(ioStat ?? ''),
     processes: lim ? { ...proc, threadsMax: lim.threadsMax } : proc,
     spec: lim ? lim.spec : {
