@@ -146,8 +146,8 @@ export async function main(args: string[]): Promise<void> {
     const configFile = join(work, 'agent.yaml');
     // Its own kubelet API port on loopback: another engineer's agent may hold 10250 on this host.
     const port = await freePort();
-    await writeFile(configFile, `maxPods: ${opts.maxPods}\nport: ${port}\naddress: 127.0.0.1\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}`);
-    notes.push(`agent config: maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}`);
+    await writeFile(configFile, `maxPods: ${opts.maxPods}\nport: ${port}\naddress: 127.0.0.1\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}${opts.runtimeParallelism !== undefined ? `runtimeParallelism: ${opts.runtimeParallelism}\n` : ''}`);
+    notes.push(`agent config: maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}${opts.runtimeParallelism !== undefined ? `, runtimeParallelism ${opts.runtimeParallelism}` : ''}`);
     if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
     if (phasesDir) await mkdir(phasesDir, { recursive: true });
     const profStart = Date.now();

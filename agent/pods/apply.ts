@@ -2,7 +2,7 @@
 // runtime — sandbox, then containers, each followed by its postStart hook; ephemeral containers are
 // marked with io.kubernetes.container.type=ephemeral. Every failure becomes a waiting reason on the
 // container and an Event; nothing here decides *what* to do.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import { ErrorCodes, errorMessage, isCode } from '../../lib/errors.js';
@@ -73,7 +73,8 @@ export async function createSandbox(deps: WorkerDeps, record: PodRecord, plan: P
     deps.events.event({ kind: 'Node', apiVersion: 'v1', name: deps.node.nodeName, uid: deps.node.nodeName }, 'Warning', 'MissingClusterDNS', missingDNS.node);
   }
   try {
-    return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)), 'sandbox');
+    // After the app containers of pods already under way (priority 1 > 0): pods finish in turn.
+    return await deps.startSlots.run(() => deps.runtime.runSandbox(deps.spec.sandboxSpec(pod, deps.pauseImage, plan.sandboxAttempt)), 'sandbox', 1);
   } catch (err) {
     deps.events.event(podRef(pod), 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
     throw err;
@@ -126,8 +127,9 @@ export async function startContainer(
     const env = await deps.spec.resolveEnv(pod, c, deps.envSources, { ...deps.node, podIP: sandboxIP });
     const mounts = await deps.volumes.mountsFor(pod, c, prepared, env);
     const tmPath = terminationMessageHostPath(deps.podsDir, record.uid, c.name, action.restartCount);
-    await mkdir(join(tmPath, '..'), { recursive: true });
-    await writeFile(tmPath, '');
+    // Small local files: synchronous calls cost less than a thread-pool round trip each.
+    mkdirSync(join(tmPath, '..'), { recursive: true });
+    writeFileSync(tmPath, '');
     stage = 'create';
     const spec = deps.spec.containerSpec({
       pod, container: c, kind: action.kind === 'init' ? 'init' : 'container', sandboxId, attempt: action.attempt, restartCount: action.restartCount,

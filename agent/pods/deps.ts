@@ -77,7 +77,8 @@ export interface AdmissionConfig {
  * Semaphore); kind names the call ('sandbox', 'create', 'start') for an adaptive limit's latency baselines.
  */
 export interface StartSlots {
-  run<T>(fn: () => Promise<T>, kind?: string): Promise<T>;
+  /** kind: calls of like cost; priority: a lower number is served first when calls wait (default 0). */
+  run<T>(fn: () => Promise<T>, kind?: string, priority?: number): Promise<T>;
 }
 
 export interface WorkerDeps {

@@ -4,6 +4,7 @@
 // to <podsDir>/<uid>/resize-actuated.json, read back after an agent restart), the accepted allocation
 // (in memory: after a restart it is rebuilt from what runs, and a pending resize is judged again), and
 // the pending / in-progress conditions with the generation each refers to.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResourceRequirements } from '../../kube/api.js';
@@ -30,8 +31,10 @@ export function actuatedPath(podsDir: string, uid: string): string {
 
 /** Reads the record of a pod; an absent or unreadable file is an empty one. */
 export async function loadActuated(podsDir: string, uid: string): Promise<Map<string, ResourceRequirements>> {
+  const path = actuatedPath(podsDir, uid);
+  if (!existsSync(path)) return new Map(); // a new pod: no failed read (an exception each) to find that out
   try {
-    const raw = JSON.parse(await readFile(actuatedPath(podsDir, uid), 'utf8')) as unknown;
+    const raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
     const out = new Map<string, ResourceRequirements>();
     if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
       for (const [id, r] of Object.entries(raw as Record<string, unknown>)) {

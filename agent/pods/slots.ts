@@ -5,6 +5,10 @@
 // smallest one seen lately; each round (as many calls as the limit) estimates how many calls wait inside
 // Docker from the mean of latency / no-load latency r: queue = limit × (1 − 1 / r); below alpha
 // and with callers waiting the limit grows by one, above beta it shrinks by one, within [min, max].
+// A free slot goes to the waiting call of the lowest priority number, in arrival order among equals: the
+// worker ranks a pod's app containers before new sandboxes, so pods finish one after another (as the
+// kubelet's per-pod workers run a pod's SyncPod to its end) instead of every sandbox first and every
+// app container last, and Docker keeps serving a mix of network set-ups and plain starts.
 
 export interface SlotsOptions {
   /** The highest limit (the config's runtimeParallelism). */
@@ -35,7 +39,7 @@ export class AdaptiveSlots {
   readonly #now: () => number;
   #limit: number;
   #held = 0;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiters: { go: () => void; priority: number }[] = [];
   readonly #noLoadMs = new Map<string, number>();
   #roundCalls = 0;
   /** Sum over the round of latency / the kind's no-load latency. */
@@ -65,11 +69,14 @@ export class AdaptiveSlots {
     return this.#waiters.length;
   }
 
-  /** Runs fn within a slot; kind groups calls of like cost (their latencies are compared with each other). */
-  async run<T>(fn: () => Promise<T>, kind = 'call'): Promise<T> {
+  /**
+   * Runs fn within a slot; kind groups calls of like cost (their latencies are compared with each other);
+   * a lower priority number is served first when callers wait.
+   */
+  async run<T>(fn: () => Promise<T>, kind = 'call', priority = 0): Promise<T> {
     if (this.#held >= this.#limit) {
       this.#roundStarved = true;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await new Promise<void>((resolve) => this.#waiters.push({ go: resolve, priority }));
     } else this.#held++;
     const started = this.#now();
     let ok = false;
@@ -86,14 +93,23 @@ export class AdaptiveSlots {
   #release(): void {
     // A lowered limit takes effect as calls finish: the slot passes on only while under it.
     if (this.#held <= this.#limit) {
-      const next = this.#waiters.shift();
+      const next = this.#next();
       if (next) return next();
     }
     this.#held--;
     while (this.#held < this.#limit && this.#waiters.length) {
       this.#held++;
-      this.#waiters.shift()!();
+      this.#next()!();
     }
+  }
+
+  /** Takes the first waiter of the lowest priority number. */
+  #next(): (() => void) | undefined {
+    let best = -1;
+    for (let i = 0; i < this.#waiters.length; i++) {
+      if (best < 0 || this.#waiters[i]!.priority < this.#waiters[best]!.priority) best = i;
+    }
+    return best < 0 ? undefined : this.#waiters.splice(best, 1)[0]!.go;
   }
 
   #sample(kind: string, ms: number): void {
@@ -113,7 +129,7 @@ export class AdaptiveSlots {
     // A raised limit lets waiters in at once.
     while (this.#held < this.#limit && this.#waiters.length) {
       this.#held++;
-      this.#waiters.shift()!();
+      this.#next()!();
     }
   }
 }

@@ -2,7 +2,9 @@
 // `..YYYY_MM_DD_HH_MM_SS.<rand>` directory, `..data` is a symlink to it, and each top-level name is a
 // symlink `<name> → ..data/<name>`. An update writes a new timestamped dir and renames a fresh symlink
 // over `..data`, so readers see the old or the new set of files, never a mix.
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+// Synchronous calls: these are small files and directories on a tmpfs or the local disk, where a thread-pool
+// round trip per call costs more than the call itself (a token volume takes ~15 of them).
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { Payload } from './payload.js';
@@ -62,7 +64,7 @@ function tsDirPrefix(now: number): string {
 
 async function listFiles(root: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+  for (const e of readdirSync(path.join(root, rel), { withFileTypes: true })) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...(await listFiles(root, r)));
     else out.push(r);
@@ -72,8 +74,10 @@ async function listFiles(root: string, rel = ''): Promise<string[]> {
 
 /** The name of the current timestamped directory, if any. */
 export async function currentDataDir(targetDir: string): Promise<string | undefined> {
+  const link = path.join(targetDir, DATA_DIR);
+  if (!lstatSync(link, { throwIfNoEntry: false })) return undefined; // a new volume: no exception to find that out
   try {
-    return await readlink(path.join(targetDir, DATA_DIR));
+    return readlinkSync(link);
   } catch {
     return undefined;
   }
@@ -89,7 +93,8 @@ async function matches(tsDir: string, payload: Payload, fsGroup: number | undefi
   if (files.length !== payload.size || files.some((f) => !payload.has(f))) return false;
   for (const [p, f] of payload) {
     const full = path.join(tsDir, p);
-    const [content, st] = await Promise.all([readFile(full), stat(full)]);
+    const content = readFileSync(full);
+    const st = statSync(full);
     if (!content.equals(f.data) || (st.mode & 0o7777) !== effectiveMode(f.mode, fsGroup)) return false;
     if (fsGroup !== undefined && st.gid !== fsGroup) return false;
   }
@@ -98,11 +103,11 @@ async function matches(tsDir: string, payload: Payload, fsGroup: number | undefi
 
 async function applyGroup(p: string, fsGroup: number | undefined, isDir: boolean, baseMode: number): Promise<void> {
   if (fsGroup === undefined) {
-    await chmod(p, baseMode);
+    chmodSync(p, baseMode);
     return;
   }
-  await chown(p, -1, fsGroup);
-  await chmod(p, baseMode | RO_MASK | (isDir ? DIR_MASK : 0));
+  chownSync(p, -1, fsGroup);
+  chmodSync(p, baseMode | RO_MASK | (isDir ? DIR_MASK : 0));
 }
 
 async function writePayload(tsDir: string, payload: Payload, fsGroup: number | undefined): Promise<void> {
@@ -111,19 +116,18 @@ async function writePayload(tsDir: string, payload: Payload, fsGroup: number | u
     const full = path.join(tsDir, p);
     const dir = path.dirname(full);
     if (dir !== tsDir) {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
       // Fix up every directory level created below the timestamped dir.
       for (let d = dir; d !== tsDir && d.startsWith(tsDir); d = path.dirname(d)) await applyGroup(d, fsGroup, true, 0o755);
     }
-    await writeFile(full, f.data, { mode: f.mode & 0o7777 });
+    writeFileSync(full, f.data, { mode: f.mode & 0o7777 });
     await applyGroup(full, fsGroup, false, f.mode & 0o7777);
   }
 }
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await lstat(p);
-    return true;
+    return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }
@@ -144,31 +148,31 @@ export async function writeAtomic(targetDir: string, rawPayload: Payload, opts: 
     return false;
   }
 
-  const tsDir = await mkdtemp(path.join(targetDir, tsDirPrefix(opts.now)));
+  const tsDir = mkdtempSync(path.join(targetDir, tsDirPrefix(opts.now)));
   try {
     await writePayload(tsDir, payload, opts.fsGroup);
     const tmpLink = path.join(targetDir, DATA_TMP);
-    await rm(tmpLink, { force: true });
-    await symlink(path.basename(tsDir), tmpLink);
-    await rename(tmpLink, path.join(targetDir, DATA_DIR));
+    rmSync(tmpLink, { force: true });
+    symlinkSync(path.basename(tsDir), tmpLink);
+    renameSync(tmpLink, path.join(targetDir, DATA_DIR));
   } catch (err) {
-    await rm(tsDir, { recursive: true, force: true });
+    rmSync(tsDir, { recursive: true, force: true });
     throw err;
   }
 
   await createVisibleLinks(targetDir, topLevel);
   // Remove user-visible links of names that left the payload, then every stale timestamped dir.
-  for (const e of await readdir(targetDir, { withFileTypes: true })) {
+  for (const e of readdirSync(targetDir, { withFileTypes: true })) {
     if (e.name.startsWith('..')) continue;
     if (!topLevel.has(e.name) && e.isSymbolicLink()) {
-      const to = await readlink(path.join(targetDir, e.name));
-      if (to.startsWith(`${DATA_DIR}/`)) await rm(path.join(targetDir, e.name), { force: true });
+      const to = readlinkSync(path.join(targetDir, e.name));
+      if (to.startsWith(`${DATA_DIR}/`)) rmSync(path.join(targetDir, e.name), { force: true });
     }
   }
   const keep = path.basename(tsDir);
-  for (const e of await readdir(targetDir, { withFileTypes: true })) {
+  for (const e of readdirSync(targetDir, { withFileTypes: true })) {
     if (e.isDirectory() && e.name.startsWith('..') && e.name !== keep && e.name !== DATA_DIR) {
-      await rm(path.join(targetDir, e.name), { recursive: true, force: true });
+      rmSync(path.join(targetDir, e.name), { recursive: true, force: true });
     }
   }
   return true;
@@ -177,6 +181,6 @@ export async function writeAtomic(targetDir: string, rawPayload: Payload, opts: 
 async function createVisibleLinks(targetDir: string, names: Set<string>): Promise<void> {
   for (const name of names) {
     const p = path.join(targetDir, name);
-    if (!(await exists(p))) await symlink(path.posix.join(DATA_DIR, name), p);
+    if (!(await exists(p))) symlinkSync(path.posix.join(DATA_DIR, name), p);
   }
 }

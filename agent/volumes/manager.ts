@@ -3,7 +3,8 @@
 // token rotation), torn down (tmpfs unmounted, directory removed) after the pod is gone. ConfigMaps and
 // Secrets are read through one shared cache (./object-cache.ts, the kubelet's Cache strategy).
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { chmod, readdir, realpath, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import type { Container, Pod, Volume } from '../../kube/api.js';
@@ -157,7 +158,7 @@ export class VolumeManager {
     const fresh = { afterMark: this.#objects.mark() };
     return this.#withLock(uid, async () => {
       const out = new Map<string, PreparedVolume>();
-      await mkdir(path.join(this.podDir(uid), 'volumes'), { recursive: true, mode: 0o750 });
+      mkdirSync(path.join(this.podDir(uid), 'volumes'), { recursive: true, mode: 0o750 });
       for (const vol of pod.spec.volumes ?? []) out.set(vol.name, await this.#setupOne(pod, vol, fresh));
       return out;
     });
@@ -255,7 +256,7 @@ export class VolumeManager {
         return { hostPath: hp.path, kind };
       }
       const dir = this.volumeDir(uid, kind, vol.name);
-      await mkdir(dir, { recursive: true, mode: 0o750 });
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
       const fsGroup = pod.spec.securityContext?.fsGroup;
       if (kind === 'emptyDir') {
         if (vol.emptyDir?.medium === 'Memory') await ensureTmpfs(dir, { root: this.#root, sizeBytes: bytesOf(vol.emptyDir.sizeLimit) || undefined });
@@ -268,7 +269,7 @@ export class VolumeManager {
       }
       // secret and projected are memory-backed (tmpfs) like upstream; configMap/downwardAPI are on disk.
       if (kind === 'secret' || kind === 'projected') await ensureTmpfs(dir, { root: this.#root });
-      else await chmod(dir, 0o777);
+      else chmodSync(dir, 0o777);
       await this.#writeContents(pod, vol, dir, fresh);
       return { hostPath: dir, readOnly: true, kind };
     } catch (err) {

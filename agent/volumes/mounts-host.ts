@@ -3,7 +3,8 @@
 // lookups, unmounting (CleanupMountPoint). mount/umount are mount(2)/umount2(2) calls through the
 // native addon (./mount-native.ts); mount(8)/umount(8) only where the addon is not built.
 import { execFile } from 'node:child_process';
-import { readFile, realpath, stat, statfs } from 'node:fs/promises';
+import { realpathSync, statfsSync, statSync } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
@@ -69,7 +70,8 @@ export interface MountOptions {
 
 /** The real path of dir, refused unless it is inside the real path of root. */
 export async function realPathUnder(root: string, dir: string): Promise<string> {
-  const [realRoot, real] = await Promise.all([realpath(path.resolve(root)), realpath(path.resolve(dir))]);
+  const realRoot = realpathSync(path.resolve(root));
+  const real = realpathSync(path.resolve(dir));
   if (real === realRoot || !real.startsWith(realRoot.endsWith('/') ? realRoot : `${realRoot}/`)) {
     throw new DockerletError(ErrorCodes.VOLUME, `refusing to mount or unmount ${dir}: not inside ${root}`, { details: { reason: 'mount' } });
   }
@@ -95,13 +97,14 @@ export async function mountTmpfs(dir: string, opts: MountOptions): Promise<void>
 /** mount-utils IsLikelyNotMountPoint, inverted: dir is on another device than its parent. */
 export async function isMountPoint(dir: string): Promise<boolean> {
   const abs = path.resolve(dir);
-  const [self, parent] = await Promise.all([stat(abs), stat(path.dirname(abs))]);
+  const self = statSync(abs);
+  const parent = statSync(path.dirname(abs));
   return self.dev !== parent.dev;
 }
 
 /** Mounts a tmpfs at dir unless one is already there (a mount point whose filesystem is tmpfs). */
 export async function ensureTmpfs(dir: string, opts: MountOptions): Promise<boolean> {
-  if ((await isMountPoint(dir)) && (await statfs(dir)).type === TMPFS_MAGIC) return false;
+  if ((await isMountPoint(dir)) && statfsSync(dir).type === TMPFS_MAGIC) return false;
   await mountTmpfs(dir, opts);
   return true;
 }

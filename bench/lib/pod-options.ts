@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
-  [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N]
+  [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N] [--runtime-parallelism N]
   [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline]
   [--control-plane-nice 19] [--colocated-trials 2] [--out FILE]`;
 
@@ -32,6 +32,8 @@ export interface Options {
   /** The agent's maxPods (its default 110 would refuse the big run). */
   maxPods: number;
   podWorkers?: number;
+  /** The agent's runtimeParallelism (its adaptive create/start limit's ceiling). */
+  runtimeParallelism?: number;
   directDocker: boolean;
   /** The raw-Docker baseline talks to dockerd directly even when the agent goes through the pass-through. */
   baselineDirect: boolean;
@@ -58,7 +60,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     options: {
       quick: { type: 'boolean' }, pods: { type: 'string' }, warmup: { type: 'string' }, density: { type: 'string' },
       trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'big-from': { type: 'string' },
-      'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' },
+      'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' }, 'runtime-parallelism': { type: 'string' },
       'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'direct-ref': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
       'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'control-plane-nice': { type: 'string' }, 'colocated-trials': { type: 'string' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
     },
@@ -84,6 +86,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     ...(v['baseline-parallelism'] !== undefined ? { baselineParallelism: int('baseline-parallelism', v['baseline-parallelism'], 12, 1, 300) } : {}),
     maxPods: int('max-pods', v['max-pods'], Math.max(110, big + 10, density + 10), 1, 1000),
     ...(v['pod-workers'] !== undefined ? { podWorkers: int('pod-workers', v['pod-workers'], 1024, 1, 4096) } : {}),
+    ...(v['runtime-parallelism'] !== undefined ? { runtimeParallelism: int('runtime-parallelism', v['runtime-parallelism'], 12, 1, 256) } : {}),
     directDocker: v['direct-docker'] ?? false,
     baselineDirect: v['baseline-direct'] ?? false,
     directRef: v['direct-ref'] ?? false,

@@ -1,8 +1,8 @@
 // The Docker runtime's host side (what dockershim did on the node beside dockerd): files the containers
 // bind (termination-message file, the generated /etc/hosts), Localhost seccomp profiles, what the daemon
 // can grant a privileged container (capabilities, host devices), and the pod cgroups (limits, removal).
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
-import { mkdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, type Dirent } from 'node:fs';
+import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { GeneratedFile, Resources } from '../types.js';
@@ -23,12 +23,13 @@ export function ensureFile(path: string): void {
 
 /** Writes a generated file (prefix + includeFile's contents + suffix), mode 0644, replaced atomically. */
 export async function writeGeneratedFile(f: GeneratedFile): Promise<void> {
+  // A few hundred bytes on local disk: synchronous calls, cheaper than four thread-pool round trips.
   try {
-    const included = f.includeFile ? await readFile(f.includeFile, 'utf8') : '';
-    await mkdir(dirname(f.hostPath), { recursive: true });
+    const included = f.includeFile ? readFileSync(f.includeFile, 'utf8') : '';
+    mkdirSync(dirname(f.hostPath), { recursive: true });
     const tmp = `${f.hostPath}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await writeFile(tmp, f.prefix + included + f.suffix, { mode: 0o644 });
-    await rename(tmp, f.hostPath);
+    writeFileSync(tmp, f.prefix + included + f.suffix, { mode: 0o644 });
+    renameSync(tmp, f.hostPath);
   } catch (err) {
     throw new DockerletError(ErrorCodes.CONTAINER_CONFIG, `cannot write ${f.containerPath} for the container at ${f.hostPath}`, {
       cause: err,
@@ -82,29 +83,34 @@ export function privilegedCapabilities(statusText?: string): string[] | undefine
  * cpu.shares / cpu.cfs_period_us / cpu.cfs_quota_us / memory.limit_in_bytes, or v2 cpu.weight / cpu.max /
  * memory.max (the kubelet's shares → weight conversion).
  */
+const unifiedAt = new Map<string, boolean>();
+
+/** Whether `mount` holds the unified (v2) hierarchy; asked once per mount point. */
+function isUnified(mount: string): boolean {
+  let v2 = unifiedAt.get(mount);
+  if (v2 === undefined) {
+    v2 = existsSync(`${mount}/cgroup.controllers`);
+    unifiedAt.set(mount, v2);
+  }
+  return v2;
+}
+
+/** Writes the pod cgroup's limits (small cgroupfs files: synchronous writes, no thread-pool round trip). */
 export async function writePodCgroup(parent: string, r: Resources, mount = '/sys/fs/cgroup'): Promise<void> {
-  const v2 = (() => {
-    try {
-      readFileSync(`${mount}/cgroup.controllers`);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  if (v2) {
+  if (isUnified(mount)) {
     const dir = `${mount}${parent}`;
-    if (r.cpuShares !== undefined) await writeFile(`${dir}/cpu.weight`, String(1 + Math.trunc(((r.cpuShares - 2) * 9999) / 262142)));
-    if (r.cpuQuota !== undefined) await writeFile(`${dir}/cpu.max`, `${r.cpuQuota > 0 ? r.cpuQuota : 'max'} ${r.cpuPeriod ?? 100000}`);
-    if (r.memoryLimitBytes) await writeFile(`${dir}/memory.max`, String(r.memoryLimitBytes));
+    if (r.cpuShares !== undefined) writeFileSync(`${dir}/cpu.weight`, String(1 + Math.trunc(((r.cpuShares - 2) * 9999) / 262142)));
+    if (r.cpuQuota !== undefined) writeFileSync(`${dir}/cpu.max`, `${r.cpuQuota > 0 ? r.cpuQuota : 'max'} ${r.cpuPeriod ?? 100000}`);
+    if (r.memoryLimitBytes) writeFileSync(`${dir}/memory.max`, String(r.memoryLimitBytes));
     return;
   }
   const cpu = `${mount}/cpu${parent}`;
-  if (r.cpuShares !== undefined) await writeFile(`${cpu}/cpu.shares`, String(r.cpuShares));
+  if (r.cpuShares !== undefined) writeFileSync(`${cpu}/cpu.shares`, String(r.cpuShares));
   if (r.cpuQuota !== undefined) {
-    await writeFile(`${cpu}/cpu.cfs_period_us`, String(r.cpuPeriod ?? 100000));
-    await writeFile(`${cpu}/cpu.cfs_quota_us`, String(r.cpuQuota > 0 ? r.cpuQuota : -1));
+    writeFileSync(`${cpu}/cpu.cfs_period_us`, String(r.cpuPeriod ?? 100000));
+    writeFileSync(`${cpu}/cpu.cfs_quota_us`, String(r.cpuQuota > 0 ? r.cpuQuota : -1));
   }
-  if (r.memoryLimitBytes) await writeFile(`${mount}/memory${parent}/memory.limit_in_bytes`, String(r.memoryLimitBytes));
+  if (r.memoryLimitBytes) writeFileSync(`${mount}/memory${parent}/memory.limit_in_bytes`, String(r.memoryLimitBytes));
 }
 
 /**

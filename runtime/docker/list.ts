@@ -26,6 +26,8 @@ export class ContainerLister {
   readonly #startErrors = new Map<string, string>();
   /** Per container, how often it was forgotten: an inspect that a forget overtook is not kept. */
   readonly #forgets = new Map<string, number>();
+  /** Containers this process started whose start event has not come yet. */
+  readonly #ownStarts = new Set<string>();
 
   constructor(docker: () => Dockerode, log: () => Logger) {
     this.#docker = docker;
@@ -41,12 +43,20 @@ export class ContainerLister {
   /**
    * A Docker event for the container: a create never invalidates (created containers are not cached),
    * nor does a start of one last seen running (the entry was inspected after that start: a restart's die
-   * came first and forgot it); every other event does.
+   * came first and forgot it) or the echo of our own start; every other event does.
    */
   eventFor(id: string, action: string): void {
     if (action === 'create') return;
-    if (action === 'start' && this.#cache.get(id)?.observed?.state === 'running') return;
+    // The echo of our own start (Docker logs it before answering the call): an inspect made after the
+    // call returned already shows what it reports, so it must not lose that inspect's cache entry.
+    if (action === 'start' && (this.#ownStarts.delete(id) || this.#cache.get(id)?.observed?.state === 'running')) return;
+    this.#ownStarts.delete(id);
     this.forget(id);
+  }
+
+  /** This process's start of the container returned: its coming start event is an echo (see eventFor). */
+  started(id: string): void {
+    this.#ownStarts.add(id);
   }
 
   /** The pod a cached container belongs to (for the pod cgroup's removal). */
@@ -96,6 +106,7 @@ export class ContainerLister {
     if (podUid === undefined) {
       for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
       for (const id of this.#forgets.keys()) if (!seen.has(id)) this.#forgets.delete(id);
+      for (const id of this.#ownStarts) if (!seen.has(id)) this.#ownStarts.delete(id);
     }
     await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
       const forgets = this.#forgets.get(id);

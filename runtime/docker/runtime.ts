@@ -1,5 +1,6 @@
 // ContainerRuntime on Docker Engine (API 1.41) through dockerode: pod sandboxes as pause containers
 // holding the network/IPC namespaces, app containers joined to them, named and labelled as dockershim.
+import { existsSync } from 'node:fs';
 import Dockerode from 'dockerode';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import { partLogger, type Logger } from '../../lib/log.js';
@@ -119,7 +120,7 @@ export class DockerRuntime implements ContainerRuntime {
     const id = await this.#create(this.#clampOom(this.#owned(sandboxCreateOptions(spec, await this.#hostFacts()))));
     try {
       await this.startContainer(id);
-      if (spec.dns && spec.network) await rewriteResolvConf((await this.#client.getContainer(id).inspect()).ResolvConfPath, spec.dns);
+      if (spec.dns && spec.network) await rewriteResolvConf(await this.#resolvConfPath(id), spec.dns);
     } catch (err) {
       await this.removeContainer(id).catch((e: unknown) => this.#log.warn({ id, err: e }, 'removing failed sandbox'));
       throw err;
@@ -132,6 +133,17 @@ export class DockerRuntime implements ContainerRuntime {
       }
     }
     return id;
+  }
+
+  /**
+   * The sandbox's resolv.conf on the host: Docker keeps it at <DockerRootDir>/containers/<id>/resolv.conf
+   * (container.Root); an inspect only when it is not there (this process sees another filesystem).
+   */
+  async #resolvConfPath(id: string): Promise<string> {
+    const root = (await this.#hostFacts()).rootDir;
+    const path = root ? `${root}/containers/${id}/resolv.conf` : undefined;
+    if (path && existsSync(path)) return path;
+    return (await this.#client.getContainer(id).inspect()).ResolvConfPath;
   }
 
   async createContainer(spec: ContainerCreateSpec): Promise<string> {
@@ -186,8 +198,9 @@ export class DockerRuntime implements ContainerRuntime {
     this.#facts ??= (async () => {
       const facts: DockerHostFacts = {};
       try {
-        const info = (await this.#client.info()) as { CgroupDriver?: string };
+        const info = (await this.#client.info()) as { CgroupDriver?: string; DockerRootDir?: string };
         if (info.CgroupDriver) facts.cgroupDriver = info.CgroupDriver;
+        if (info.DockerRootDir) facts.rootDir = info.DockerRootDir;
       } catch (err) {
         this.#log.warn({ err }, 'docker info failed; assuming the cgroupfs driver');
       }
@@ -206,6 +219,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.#lister.forget(id);
     try {
       await this.#client.getContainer(id).start();
+      this.#lister.started(id);
     } catch (err) {
       if (dockerStatus(err) === 304) return; // already started
       const e = toDockerletError('start', err, { id });

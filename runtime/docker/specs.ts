@@ -27,6 +27,8 @@ export interface DockerHostFacts {
   hostDevices?: string[];
   /** Contents of Localhost seccomp profiles, by the spec's localhost/<path>. */
   seccompProfiles?: Record<string, string>;
+  /** docker info DockerRootDir: a container's files are under <root>/containers/<id>. */
+  rootDir?: string;
 }
 
 /**

@@ -26,6 +26,23 @@ test('at most limit calls run at once, handed over in arrival order', async () =
   assert.equal(slots.inFlight, 0);
 });
 
+test('a free slot goes to the lowest priority number first, in arrival order among equals', async () => {
+  const slots = new AdaptiveSlots({ max: 1, min: 1, initial: 1, now: () => 0 });
+  const order: string[] = [];
+  const gates = new Map<string, () => void>();
+  const call = (name: string, priority: number) => slots.run(() => new Promise<void>((resolve) => { order.push(name); gates.set(name, resolve); }), 'call', priority);
+  const runs = [call('sandbox-a', 1), call('sandbox-b', 1), call('app-a create', 0), call('sandbox-c', 1), call('app-a start', 0)];
+  await tick();
+  assert.deepEqual(order, ['sandbox-a']);
+  for (const next of ['sandbox-a', 'app-a create', 'app-a start', 'sandbox-b']) {
+    gates.get(next)!();
+    await tick();
+  }
+  assert.deepEqual(order, ['sandbox-a', 'app-a create', 'app-a start', 'sandbox-b', 'sandbox-c']);
+  gates.get('sandbox-c')!();
+  await Promise.all(runs);
+});
+
 test('a failed call frees its slot', async () => {
   const slots = new AdaptiveSlots({ max: 1, min: 1, initial: 1 });
   await assert.rejects(slots.run(async () => { throw new Error('docker said no'); }));

@@ -59,3 +59,24 @@ test('an inspect overtaken by an event is returned but not kept', async () => {
   assert.equal(state.inspects, 2);
   assert.equal(again[0]?.startedAt, '2026-12-04T12:00:09.000Z');
 });
+
+test('the echo of our own start arriving while the inspect after it is in flight does not lose that inspect', async () => {
+  const { d, state } = docker();
+  const lister = new ContainerLister(() => d, () => silentLogger());
+  lister.started('c1'); // the agent's start call returned
+  let release!: () => void;
+  state.hold = new Promise<void>((r) => { release = r; });
+  const look = lister.inspect(['c1']);
+  await new Promise((r) => setImmediate(r));
+  lister.eventFor('c1', 'start'); // the start event, delivered late
+  release();
+  state.hold = undefined;
+  await look;
+  await lister.list(['io.kubernetes.pod.uid']);
+  assert.equal(state.inspects, 1, 'the list reuses the inspect made after the start');
+  // Without our start call, a start event still makes the next list look again (after a die).
+  lister.eventFor('c1', 'die');
+  lister.eventFor('c1', 'start');
+  await lister.list(['io.kubernetes.pod.uid']);
+  assert.equal(state.inspects, 2);
+});
