@@ -242,6 +242,7 @@ export class Agent implements Lifecycle {
     const collector = new Collector({ docker, clock: systemClock, log: child('metrics') }, {
       podsOnly: true, nodeName: cfg.nodeName, stateDir: join(cfg.rootDir, 'metrics'), housekeepingMs: 10_000,
     });
+    runtime.onInspect((info) => collector.offerInspect(info)); // one inspect per started container, not two
     const metricsRoutes = registerMetricsRoutes(collector, { nodeName: cfg.nodeName });
     const pods = this.#pods;
     this.#relists = () => cache.relists;

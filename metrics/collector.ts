@@ -1,10 +1,9 @@
-// The collector: cAdvisor's housekeeping (manager/container.go housekeepingTick) at the kubelet's
-// interval (10 s, pkg/kubelet/cadvisor/cadvisor_linux.go), reading every container's cgroup, the
-// sandboxes' /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads.
-// A scrape formats the snapshot; it never touches cgroups. Containers that stopped are not in the
-// next snapshot, so their series disappear. Idle cost: the files read every pass stay open (pread),
-// a container whose CPU time and network counters did not move reuses its last entry, and the
-// Docker API is called only when events say something changed.
+// The collector: cAdvisor's housekeeping (manager/container.go housekeepingTick) at the kubelet's interval
+// (10 s, pkg/kubelet/cadvisor/cadvisor_linux.go), reading every container's cgroup, the sandboxes'
+// /proc/<pid>/net/dev and the root cgroup into one snapshot that every endpoint reads. A scrape formats
+// the snapshot; it never touches cgroups. Stopped containers' series disappear with the next snapshot.
+// Idle cost: files read every pass stay open (pread), a container whose CPU time and network counters did
+// not move reuses its last entry, and Docker is asked only when events say something changed.
 import type Dockerode from 'dockerode';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Lifecycle } from '../lib/lifecycle.js';
@@ -82,6 +81,11 @@ export class Collector implements Lifecycle {
   /** The latest snapshot (undefined before the first housekeeping). */
   snapshot(): Snapshot | undefined {
     return this.#snapshot;
+  }
+
+  /** A container inspect made elsewhere (the agent's runtime): spares the collector its own (DockerSource.offer). */
+  offerInspect(info: Dockerode.ContainerInspectInfo): void {
+    this.#source?.offer(info);
   }
 
   /**
@@ -186,8 +190,8 @@ export class Collector implements Lifecycle {
         const last = this.#entries.get(path);
         const quiet = this.#quiet.get(path);
         if (last && last.meta === meta && quiet !== undefined && now - quiet.at < quiet.interval && !this.#limitsStale.has(meta.id)) {
-          // Dynamic housekeeping (cAdvisor's allow_dynamic_housekeeping, the kubelet's 15 s maximum):
-          // each look that finds a container unchanged doubles its interval, up to the maximum.
+          // Dynamic housekeeping (cAdvisor's allow_dynamic_housekeeping, the kubelet's 15 s maximum): each
+          // look that finds a container unchanged doubles its interval, up to the maximum.
           const e: Entry = { ...last };
           const net = this.#net.get(meta.pid);
           if (net) this.#netSeen.set(meta.pid, net); // its netns file stays open, its parse stays known
@@ -247,8 +251,7 @@ export class Collector implements Lifecycle {
     this.#net = this.#netSeen; // pids not read this pass are forgotten
     this.#netSeen = new Map();
     if (this.#files) {
-      // Files of containers and network namespaces no longer measured are closed (an open net/dev
-      // keeps its namespace alive).
+      // Files of containers and netns no longer measured are closed (an open net/dev keeps its netns alive).
       for (const pid of this.#net.keys()) live.add(`pid:${pid}`);
       this.#files.retain(live);
     }
@@ -279,9 +282,8 @@ export class Collector implements Lifecycle {
     if (cpu === undefined && !cgroupExistsSync(layout, path)) return undefined;
     const last = this.#full.get(path);
     const reuse = this.#opts.idleReuseMs ?? 300_000;
-    // Nothing ran when the CPU time stands still: the last read holds while the memory usage and
-    // memory.stat do too; else only memory (charge caches, reclaim) and block I/O (writeback) can have
-    // moved, and those alone are read again (the whole cgroup is read every idleReuseMs).
+    // CPU time standing still = nothing ran: the last read holds while memory usage and memory.stat do too;
+    // else only memory and block I/O (writeback) moved: those alone are read again (all every idleReuseMs).
     const idle = last !== undefined && cpu !== undefined && last.sample.cpu.totalNs === cpu;
     if (idle && now - last.at < reuse && !limitsStale) {
       const usage = readMemoryUsage(layout, path, files);
@@ -290,9 +292,8 @@ export class Collector implements Lifecycle {
       const moved = stat === undefined ? undefined : readIdleMovedSync(layout, path, files);
       if (moved) return this.#full.set(path, { ...last, sample: { ...last.sample, ...moved }, memStat: stat }).get(path)!.sample;
     }
-    // Nothing in an idle cgroup ran, so no process opened or closed a file: keep the fd count (the
-    // dearest part of a read: a readdir of /proc/<pid>/fd per process) and refresh the rest. Limits
-    // change only through `docker update` (an event): read again on one, else every LIMITS_MS.
+    // An idle cgroup opened no file: keep the fd count (a readdir of /proc/<pid>/fd per process, the dearest
+    // part). Limits change only through `docker update` (an event): read again on one, else every LIMITS_MS.
     const limits = last && !limitsStale && now - last.limitsAt < LIMITS_MS ? limitsOf(last.sample) : undefined;
     const sample = readCgroupSync(layout, path, {
       ...opts, countFds: opts.countFds && !idle, ...(files ? { files } : {}), ...(limits ? { limits } : {}),

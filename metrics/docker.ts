@@ -4,6 +4,7 @@
 // the sandbox is the container named POD). A container's cgroup comes from /proc/<pid>/cgroup, else from
 // inspect's CgroupParent and the daemon's cgroup driver. Inspect results are cached per id and dropped
 // on the container's 'start'/'die'/'destroy' events.
+import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { delay } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/log.js';
@@ -67,6 +68,8 @@ export class DockerSource {
   #dirty = true;
   /** Containers started since the last list (from events), to inspect and add. */
   #started = new Set<string>();
+  /** Metadata from inspects made by others (the agent's runtime) after a start, used instead of an inspect. */
+  #offered = new Map<string, ContainerMeta>();
 
   constructor(docker: Dockerode, opts: DockerSourceOptions, log: Logger) {
     this.#docker = docker;
@@ -92,6 +95,7 @@ export class DockerSource {
       this.#started.add(id);
     } else if (action === 'die' || action === 'destroy') {
       this.#cache.delete(id);
+      this.#offered.delete(id);
       this.#started.delete(id);
       if (this.#listed?.some((m) => m.id === id)) this.#listed = this.#listed.filter((m) => m.id !== id);
     }
@@ -149,12 +153,30 @@ export class DockerSource {
       out.push(meta);
     }));
     for (const id of this.#cache.keys()) if (!live.has(id)) this.#cache.delete(id);
+    for (const id of this.#offered.keys()) if (!live.has(id)) this.#offered.delete(id);
     this.#listed = out.sort((a, b) => (a.id < b.id ? -1 : 1));
     this.#listedAt = now;
     return this.#listed;
   }
 
+  /**
+   * An inspect someone else made (the agent inspects each container it starts): a running container's
+   * metadata is kept for the next list, which then need not inspect it (cAdvisor inspects each new
+   * container once; with the agent that was the second inspect of each). A die drops it.
+   */
+  offer(c: Dockerode.ContainerInspectInfo): void {
+    if (!c.State?.Running || !this.#info) return;
+    const meta = this.#metaOf(c, this.#info.cgroupDriver);
+    if (this.#wanted(meta.labels)) this.#offered.set(c.Id, meta);
+  }
+
   async #inspect(id: string, driver: string): Promise<ContainerMeta | undefined> {
+    const offered = this.#offered.get(id);
+    if (offered) {
+      this.#offered.delete(id);
+      // Still the process that inspect saw (not restarted since, unnoticed): no inspect needed.
+      if (offered.pid > 0 && existsSync(`${this.#opts.procRoot ?? '/proc'}/${offered.pid}`)) return offered;
+    }
     let c: Dockerode.ContainerInspectInfo;
     try {
       c = await this.#docker.getContainer(id).inspect();
@@ -162,6 +184,10 @@ export class DockerSource {
       return undefined; // removed between list and inspect
     }
     if (!c.State?.Running) return undefined;
+    return this.#metaOf(c, driver);
+  }
+
+  #metaOf(c: Dockerode.ContainerInspectInfo, driver: string): ContainerMeta {
     const labels = c.Config?.Labels ?? {};
     const pid = c.State.Pid ?? 0;
     let cgroupPath: string | undefined;

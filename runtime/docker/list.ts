@@ -28,6 +28,8 @@ export class ContainerLister {
   readonly #forgets = new Map<string, number>();
   /** Containers this process started whose start event has not come yet. */
   readonly #ownStarts = new Set<string>();
+  /** Told of every inspect (the metrics collector reuses it instead of inspecting the container again). */
+  onInspect: ((info: Dockerode.ContainerInspectInfo) => void) | undefined;
 
   constructor(docker: () => Dockerode, log: () => Logger) {
     this.#docker = docker;
@@ -158,6 +160,11 @@ export class ContainerLister {
     } catch (err) {
       if (isNotFound(err)) return null;
       throw toDockerletError('inspect', err, { id });
+    }
+    try {
+      this.onInspect?.(info);
+    } catch (err) {
+      this.#log().warn({ err }, 'inspect listener failed');
     }
     const observed = toObserved(info, await this.#imageRef(info.Image));
     if (!observed) this.#log().debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');

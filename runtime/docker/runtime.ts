@@ -79,6 +79,11 @@ export class DockerRuntime implements ContainerRuntime {
     return this.#lister.inspect(ids);
   }
 
+  /** fn sees every container inspect the runtime makes (one listener; the last set wins). */
+  onInspect(fn: (info: Dockerode.ContainerInspectInfo) => void): void {
+    this.#lister.onInspect = fn;
+  }
+
   /** Image inspect, answered from the presence cache while the image event stream is up (see watchEvents). */
   inspectImage(ref: string): Promise<ImageInfo | undefined> {
     return this.#images.inspect(ref, () => images.inspectImage(this.#client, ref));

@@ -20,18 +20,20 @@ const NETDEV = (rx: number) => [
   '',
 ].join('\n');
 
-const calls = { list: 0 };
+const calls = { list: 0, inspect: 0 };
 const streams: PassThrough[] = [];
+
+const INSPECT = {
+  Id: ID, Name: '/web', Created: '2026-12-04T10:00:00.5Z', State: { Running: true, Pid: PID },
+  Config: { Image: 'nginx:1.27', Labels: { app: 'x' } }, HostConfig: { NetworkMode: 'bridge' },
+};
 
 function fakeDocker(): Dockerode {
   return {
     info: async () => ({ CgroupDriver: 'systemd', ServerVersion: '28.0.0', DockerRootDir: '/' }),
     listContainers: async () => { calls.list++; return [{ Id: ID, Labels: { app: 'x' } }]; },
     getContainer: () => ({
-      inspect: async () => ({
-        Id: ID, Name: '/web', Created: '2026-12-04T10:00:00.5Z', State: { Running: true, Pid: PID },
-        Config: { Image: 'nginx:1.27', Labels: { app: 'x' } }, HostConfig: { NetworkMode: 'bridge' },
-      }),
+      inspect: async () => { calls.inspect++; return INSPECT; },
     }),
     getEvents: async (opts: { abortSignal?: AbortSignal }) => {
       const s = new PassThrough();
@@ -245,4 +247,36 @@ test("limits are kept between reads until a 'docker update' event (or 5 min) and
   clock.advance(301_000);
   await collector.housekeep();
   assert.equal(spec().memoryLimit, 0, 'after 5 min without an event: read again (unlimited → 0)');
+});
+
+test("a container the agent's runtime inspected after its start is measured without an inspect of the collector's own", async (t) => {
+  const { root, clock, collector } = setup();
+  const ac = new AbortController();
+  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
+  await collector.start(ac.signal);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  const stream = streams.at(-1)!;
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers.length, 0);
+  const before = calls.inspect;
+  collector.offerInspect(INSPECT as unknown as Dockerode.ContainerInspectInfo); // the runtime's look after its start
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(collector.snapshot()!.containers.length, 1);
+  assert.equal(collector.snapshot()!.containers[0]!.meta?.name, 'web');
+  assert.equal(calls.inspect, before, 'no inspect of its own');
+  // A later restart is inspected by the collector again (the die dropped what was offered).
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
+  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 2) * 1e6 })}\n`);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(1000);
+  await collector.housekeep();
+  assert.equal(calls.inspect, before + 1);
 });
