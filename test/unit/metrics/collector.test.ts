@@ -161,7 +161,8 @@ test('OOM counts persist: a new collector on the same state dir starts from the 
   await again.stop();
 });
 
-test('container events update the cached list without a full re-list', async (t) => {
+/** A started collector after its first housekeeping on a connected event stream; `send` writes one container event. */
+async function running(t: { after(fn: () => Promise<void>): void }) {
   const { root, clock, collector } = setup();
   const ac = new AbortController();
   t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
@@ -169,17 +170,25 @@ test('container events update the cached list without a full re-list', async (t)
   await new Promise((r) => setImmediate(r));
   clock.advance(1000);
   await collector.housekeep(); // the stream connected: one re-list for what it may have missed
-  const before = calls.list;
   const stream = streams.at(-1)!;
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
+  const send = (Action: string, offsetMs = 1) => stream.write(`${JSON.stringify({ Type: 'container', Action, Actor: { ID, Attributes: Action === 'start' ? { name: 'web' } : {} }, timeNano: (clock.now() + offsetMs) * 1e6 })}\n`);
+  /** Lets the events arrive, then runs a housekeeping pass one second later. */
+  const pass = async () => {
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1000);
+    await collector.housekeep();
+  };
+  return { collector, send, pass };
+}
+
+test('container events update the cached list without a full re-list', async (t) => {
+  const { collector, send, pass } = await running(t);
+  const before = calls.list;
+  send('die');
+  await pass();
   assert.equal(collector.snapshot()!.containers.length, 0, "a 'die' event drops the container");
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
+  send('start');
+  await pass();
   assert.equal(collector.snapshot()!.containers.length, 1, "a 'start' event adds it back (inspected)");
   assert.equal(calls.list, before, 'no full re-list');
 });
@@ -250,33 +259,20 @@ test("limits are kept between reads until a 'docker update' event (or 5 min) and
 });
 
 test("a container the agent's runtime inspected after its start is measured without an inspect of the collector's own", async (t) => {
-  const { root, clock, collector } = setup();
-  const ac = new AbortController();
-  t.after(async () => { ac.abort(); await collector.stop(); rmSync(root, { recursive: true, force: true }); });
-  await collector.start(ac.signal);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
-  const stream = streams.at(-1)!;
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
+  const { collector, send, pass } = await running(t);
+  send('die');
+  await pass();
   assert.equal(collector.snapshot()!.containers.length, 0);
   const before = calls.inspect;
   collector.offerInspect(INSPECT as unknown as Dockerode.ContainerInspectInfo); // the runtime's look after its start
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
+  send('start');
+  await pass();
   assert.equal(collector.snapshot()!.containers.length, 1);
   assert.equal(collector.snapshot()!.containers[0]!.meta?.name, 'web');
   assert.equal(calls.inspect, before, 'no inspect of its own');
   // A later restart is inspected by the collector again (the die dropped what was offered).
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID, Attributes: {} }, timeNano: (clock.now() + 1) * 1e6 })}\n`);
-  stream.write(`${JSON.stringify({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { name: 'web' } }, timeNano: (clock.now() + 2) * 1e6 })}\n`);
-  await new Promise((r) => setImmediate(r));
-  clock.advance(1000);
-  await collector.housekeep();
+  send('die');
+  send('start', 2);
+  await pass();
   assert.equal(calls.inspect, before + 1);
 });
