@@ -165,7 +165,7 @@ export class DockerSource {
    * container once; with the agent that was the second inspect of each). A die drops it.
    */
   offer(c: Dockerode.ContainerInspectInfo): void {
-    if (!c.State?.Running || !this.#info) return;
+    if (!c.State?.Running || !this.#info || this.#cache.has(c.Id)) return; // known already: nothing to spare
     const meta = this.#metaOf(c, this.#info.cgroupDriver);
     if (this.#wanted(meta.labels)) this.#offered.set(c.Id, meta);
   }

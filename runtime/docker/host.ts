@@ -78,11 +78,6 @@ export function privilegedCapabilities(statusText?: string): string[] | undefine
   return held.length === CAP_NAMES.length ? undefined : [...held];
 }
 
-/**
- * Writes a pod cgroup's limits (cgroupfs layout; the dirs exist once the sandbox runs under it): v1
- * cpu.shares / cpu.cfs_period_us / cpu.cfs_quota_us / memory.limit_in_bytes, or v2 cpu.weight / cpu.max /
- * memory.max (the kubelet's shares → weight conversion).
- */
 const unifiedAt = new Map<string, boolean>();
 
 /** Whether `mount` holds the unified (v2) hierarchy; asked once per mount point. */
@@ -95,7 +90,12 @@ function isUnified(mount: string): boolean {
   return v2;
 }
 
-/** Writes the pod cgroup's limits (small cgroupfs files: synchronous writes, no thread-pool round trip). */
+/**
+ * Writes a pod cgroup's limits (cgroupfs layout; the dirs exist once the sandbox runs under it): v1
+ * cpu.shares / cpu.cfs_period_us / cpu.cfs_quota_us / memory.limit_in_bytes, or v2 cpu.weight / cpu.max /
+ * memory.max (the kubelet's shares → weight conversion).
+ * Small cgroupfs files: synchronous writes, no thread-pool round trip.
+ */
 export async function writePodCgroup(parent: string, r: Resources, mount = '/sys/fs/cgroup'): Promise<void> {
   if (isUnified(mount)) {
     const dir = `${mount}${parent}`;
