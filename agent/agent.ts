@@ -38,6 +38,7 @@ import type { EnvSources, WorkerDeps } from './pods/deps.js';
 import { ImageManager } from './pods/images.js';
 import { RuntimeCache } from './pods/relist.js';
 import { AdaptiveSlots } from './pods/slots.js';
+import { Semaphore } from '../lib/semaphore.js';
 import { effectiveServerConfig } from './server/config.js';
 import { kubeletConfigz } from './server/configz.js';
 import type { KubeletServer } from './server/kubelet-server.js';
@@ -173,6 +174,7 @@ export class Agent implements Lifecycle {
       podsDir: join(cfg.rootDir, 'pods'),
       probes: prober,
       startSlots: new AdaptiveSlots({ max: cfg.runtimeParallelism }),
+      stopSlots: new Semaphore(cfg.runtimeParallelism),
       crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, systemClock),
       clock: systemClock,
       log: child('pod-worker'),

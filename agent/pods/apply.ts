@@ -52,7 +52,9 @@ export async function killContainers(deps: WorkerDeps, pod: Pod, kills: KillActi
 }
 
 export async function stopSandbox(deps: WorkerDeps, sandbox: ObservedContainer | undefined): Promise<void> {
-  if (sandbox?.state === 'running') await deps.runtime.stopContainer(sandbox.id, 0);
+  if (sandbox?.state !== 'running') return;
+  const stop = () => deps.runtime.stopContainer(sandbox.id, 0);
+  await (deps.stopSlots ? deps.stopSlots.run(stop) : stop());
 }
 
 /** Creates the sandbox (volumes first). Returns its id, or undefined after recording why not. */

@@ -98,6 +98,12 @@ export interface WorkerDeps {
   crashBackoff: Backoff;
   /** Bounds concurrent Docker creates/starts: Docker is fastest at low parallelism (bench/pod-startup). */
   startSlots: StartSlots;
+  /**
+   * Bounds concurrent sandbox stops (each tears down a network endpoint in dockerd). Docker 20.10's
+   * libnetwork can deadlock when a mass deletion stops ~80 sandboxes at once (moby#26251's sbLeave
+   * stacks, seen here on a 100-pod scale-down); unbounded when absent.
+   */
+  stopSlots?: { run<T>(fn: () => Promise<T>): Promise<T> };
   probes?: Probes;
   admission?: AdmissionConfig;
   /** The kubelet's clusterDNS; when given, a ClusterFirst pod on a node without one gets MissingClusterDNS Events. */
