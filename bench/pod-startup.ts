@@ -25,7 +25,7 @@ import { AgentSeen } from './lib/pod-agentseen.js';
 import { INSPECT_FLAG, PhaseProfiler } from './lib/pod-inspector.js';
 import { removeBaselineContainers } from './lib/pod-baseline.js';
 import { DockerFilterProxy } from './lib/pod-docker-filter.js';
-import { parseOptions } from './lib/pod-options.js';
+import { parseOptions, shippedNodeFlags } from './lib/pod-options.js';
 import { BUSYBOX, PAUSE, createDeployment, runSinglePods, type PhaseCtx } from './lib/pod-phases.js';
 import { summariseProfileFile, type ProfileSummary } from './lib/pod-profile.js';
 import { buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
@@ -142,7 +142,7 @@ export async function main(args: string[]): Promise<void> {
       notes.push('the agent ran as plain JavaScript (sources transpiled file by file with esbuild, no tsx loader): --compiled');
     }
     if (opts.agentRepo !== REPO) notes.push(`the agent ran from ${opts.agentRepo}, not this checkout`);
-    if (opts.agentNodeFlags.length) notes.push(`agent node flags: ${opts.agentNodeFlags.join(' ')}`);
+    notes.push(`agent node flags: ${opts.agentNodeFlags.join(' ') || 'none'}${opts.agentNodeFlags.join(' ') === shippedNodeFlags(opts.agentRepo).join(' ') ? ' (as shipped: the systemd unit\'s NODE_OPTIONS)' : ''}`);
     const configFile = join(work, 'agent.yaml');
     // Its own kubelet API port on loopback: another engineer's agent may hold 10250 on this host.
     const port = await freePort();

@@ -1,13 +1,25 @@
 // Command-line options of `npm run bench -- pod-startup`, validated once and frozen. --quick is the
 // short run for engineers measuring a change (1 paired trial, 5 single pods, no 250-pod run, 15 s
 // idle window, result written outside bench/results unless --out says otherwise).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 
+/**
+ * The node flags the agent ships with: the NODE_OPTIONS of systemd/dockerlet.service (the Dockerfile
+ * sets the same), so the bench measures the agent as operators run it. --agent-node-flags replaces them
+ * (--agent-node-flags= for none).
+ */
+export function shippedNodeFlags(repo: string): string[] {
+  const unit = readFileSync(join(repo, 'systemd/dockerlet.service'), 'utf8');
+  const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit);
+  return m ? m[1]!.replace(/^"|"$/g, '').split(' ').filter(Boolean) : [];
+}
+
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N] [--runtime-parallelism N]
-  [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags "..."] [--skip-baseline]
+  [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags=FLAGS (default: the systemd unit's NODE_OPTIONS)] [--skip-baseline]
   [--control-plane-nice 19] [--colocated-trials 2] [--out FILE]`;
 
 export interface Options {
@@ -97,7 +109,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     skipBaseline: v['skip-baseline'] ?? false,
     controlPlaneNice: int('control-plane-nice', v['control-plane-nice'], 19, 0, 19),
     colocatedTrials: int('colocated-trials', v['colocated-trials'], quick ? 0 : 2, 0, 20),
-    agentNodeFlags: (v['agent-node-flags'] ?? '').split(' ').filter(Boolean),
+    agentNodeFlags: v['agent-node-flags'] !== undefined ? v['agent-node-flags'].split(' ').filter(Boolean) : shippedNodeFlags(v['agent-repo'] ?? repo),
     out: v.out ?? (quick ? join(tmpdir(), 'dockerlet-bench', 'pod-startup-quick.json') : join(repo, 'bench/results/pod-startup.json')),
   });
 }
