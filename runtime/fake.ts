@@ -70,6 +70,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: FakeCall[] = [];
   /** Container names that were in use at create (the Docker runtime replaces them; a worker should not cause any). */
   readonly nameConflicts: string[] = [];
+  /** No pod cgroups here; a test sets this to see what the controller's GC keeps. */
+  removeOrphanPodCgroups?: (keep: ReadonlySet<string>) => Promise<number>;
   readonly #clock: Clock;
   readonly #emitEvents: boolean;
   readonly #containers = new Map<string, FakeContainer>();

@@ -213,6 +213,8 @@ export interface ContainerRuntime {
   /** Sends stopSignal (image STOPSIGNAL or SIGTERM), then SIGKILL after graceSeconds. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Removes the empty pod cgroups of pods not in keep (the kubelet's cleanupOrphanedPodCgroups); returns how many dirs. */
+  removeOrphanPodCgroups?(keep: ReadonlySet<string>): Promise<number>;
   /** Container logs as a byte stream (stdout+stderr demultiplexed, in order). */
   logs(id: string, opts: LogOptions): Promise<NodeJS.ReadableStream>;
   /** Reads a file from a (possibly exited) container, e.g. the termination message. */

@@ -4,7 +4,7 @@
 // /kubepods/besteffort/pod<uid>. The sandbox and every container of the pod take it as their cgroup
 // parent, so the pod's totals can be read from one directory (metrics/ reads HostConfig.CgroupParent).
 // With Docker's systemd cgroup driver the runtime turns the path into slices (runtime/docker/specs.ts).
-import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../kube/api.js';
 import type { Resources } from '../../runtime/types.js';
@@ -27,34 +27,6 @@ export function podCgroupParent(pod: Pod, root: string = KUBEPODS_CGROUP): strin
 
 /** Where the cgroup v1 controllers / the v2 unified hierarchy are mounted. */
 export const CGROUP_MOUNT = '/sys/fs/cgroup';
-
-/**
- * Removes a gone pod's (empty) pod cgroups under every controller, as the kubelet's
- * podContainerManager.Destroy after its containers are removed (Docker removes only the containers'
- * own cgroups). Non-empty or absent directories are left alone; returns how many were removed.
- */
-export async function removePodCgroups(podUid: string, root: string = KUBEPODS_CGROUP, mount: string = CGROUP_MOUNT): Promise<number> {
-  if (!podUid || podUid.includes('/') || podUid.startsWith('.')) return 0;
-  const base = root.replace(/^\/+|\/+$/g, '');
-  const rels = [`${base}/pod${podUid}`, `${base}/burstable/pod${podUid}`, `${base}/besteffort/pod${podUid}`];
-  let controllers: string[];
-  try {
-    controllers = (await readdir(mount, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    return 0;
-  }
-  const dirs = [...rels.map((r) => join(mount, r)), ...controllers.flatMap((c) => rels.map((r) => join(mount, c, r)))];
-  let removed = 0;
-  for (const d of dirs) {
-    try {
-      await rmdir(d);
-      removed++;
-    } catch {
-      // absent, or still has processes/children
-    }
-  }
-  return removed;
-}
 
 interface Amounts {
   cpu: number; // millicores

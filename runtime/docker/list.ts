@@ -28,6 +28,8 @@ export class ContainerLister {
   readonly #forgets = new Map<string, number>();
   /** Containers this process started whose start event has not come yet. */
   readonly #ownStarts = new Set<string>();
+  /** The pod of every container seen, kept through forgets (a stopped container is removed after its stop forgot it). */
+  readonly #podOf = new Map<string, string>();
   /** Told of every inspect (the metrics collector reuses it instead of inspecting the container again). */
   onInspect: ((info: Dockerode.ContainerInspectInfo) => void) | undefined;
 
@@ -61,9 +63,15 @@ export class ContainerLister {
     this.#ownStarts.add(id);
   }
 
-  /** The pod a cached container belongs to (for the pod cgroup's removal). */
+  /** The pod a container seen by this lister belongs to (for the pod cgroup's removal). */
   podUidOf(id: string): string | undefined {
-    return this.#cache.get(id)?.observed?.podUid;
+    return this.#podOf.get(id);
+  }
+
+  /** The container was removed: nothing about it is kept. */
+  removed(id: string): void {
+    this.forget(id);
+    this.#podOf.delete(id);
   }
 
   startFailed(id: string, message: string): void {
@@ -88,6 +96,8 @@ export class ContainerLister {
     for (const c of list) {
       if (podUid !== undefined && c.Labels?.[Labels.podUid] !== podUid) continue; // Docker filtered; never trust a proxy's answer
       seen.add(c.Id);
+      const uid = c.Labels?.[Labels.podUid];
+      if (uid) this.#podOf.set(c.Id, uid);
       // A container not yet started is described from the list entry, never inspected: Docker holds
       // the container lock for the whole of a start, so inspecting another pod's container while it
       // starts would stall this caller for seconds (measured by bench/pod-startup).
@@ -109,6 +119,7 @@ export class ContainerLister {
       for (const id of this.#startErrors.keys()) if (!seen.has(id)) this.#startErrors.delete(id);
       for (const id of this.#forgets.keys()) if (!seen.has(id)) this.#forgets.delete(id);
       for (const id of this.#ownStarts) if (!seen.has(id)) this.#ownStarts.delete(id);
+      for (const id of this.#podOf.keys()) if (!seen.has(id)) this.#podOf.delete(id);
     }
     await forEachLimit(stale, INSPECT_PARALLELISM, async ({ id, key }) => {
       const forgets = this.#forgets.get(id);
@@ -167,6 +178,7 @@ export class ContainerLister {
       this.#log().warn({ err }, 'inspect listener failed');
     }
     const observed = toObserved(info, await this.#imageRef(info.Image));
+    if (observed?.podUid) this.#podOf.set(id, observed.podUid);
     if (!observed) this.#log().debug({ id, name: info.Name }, 'labelled container without a pod identity; ignored');
     return { observed, key: changeKeyOfInspect(info) };
   }

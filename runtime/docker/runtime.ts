@@ -19,6 +19,7 @@ import {
   rewriteResolvConf, writePodCgroup,
 } from './host.js';
 import * as images from './images.js';
+import { removeOrphanPodCgroups } from './pod-cgroups.js';
 import { LogStream, logsQuery } from './logs.js';
 import { ContainerLister } from './list.js';
 import { containerCreateOptions, containerUpdateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
@@ -251,11 +252,21 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       await this.#client.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) {
+        this.#lister.removed(id);
+        return;
+      }
       if (dockerStatus(err) === 409 && /already in progress/i.test(String((err as Error).message))) return;
       throw toDockerletError('remove', err, { id });
     }
+    this.#lister.removed(id);
     if (podUid) await this.#removePodCgroup(podUid);
+  }
+
+  /** Removes the empty pod cgroups of pods not in keep (cgroupfs driver; systemd removes empty slices itself). */
+  async removeOrphanPodCgroups(keep: ReadonlySet<string>): Promise<number> {
+    if ((await this.#hostFacts()).cgroupDriver === 'systemd') return 0;
+    return removeOrphanPodCgroups(keep);
   }
 
   /**

@@ -196,6 +196,8 @@ test('containers of pods the node does not have are collected; what runs for a k
   assert.equal(w.status.get(pod.metadata.uid!), undefined);
   const creates = w.runtime.count('create');
 
+  const kept: string[][] = [];
+  w.runtime.removeOrphanPodCgroups = async (keep) => { kept.push([...keep].sort()); return 0; };
   const c = await startController();
   const uid = pod.metadata.uid!;
   await until(() => w.status.get(uid)?.phase === 'Running', 'the adopted pod to report');
@@ -204,6 +206,8 @@ test('containers of pods the node does not have are collected; what runs for a k
   assert.equal(removed, 2, 'the stranger pod\'s sandbox and container');
   assert.equal(w.runtime.containersOf(orphan.metadata.uid!).length, 0);
   assert.ok(running(uid, 'app'));
+  // The pod cgroups kept: the node's pod only; the stranger's (its containers collected) may go.
+  assert.deepEqual(kept, [[uid]]);
 });
 
 // TODO until PodController schedules on deps.clock (requests-architecture.md): the worker asks for a

@@ -80,3 +80,19 @@ test('the echo of our own start arriving while the inspect after it is in flight
   await lister.list(['io.kubernetes.pod.uid']);
   assert.equal(state.inspects, 2);
 });
+
+test('the pod of a container is still known after a stop or an event forgot its inspect, until it is removed or gone from a full list', async () => {
+  const { d } = docker();
+  const lister = new ContainerLister(() => d, () => silentLogger());
+  await lister.list(['io.kubernetes.pod.uid']);
+  lister.forget('c1'); // our own stop
+  lister.eventFor('c1', 'die');
+  assert.equal(lister.podUidOf('c1'), 'u1', 'the pod cgroup can still be removed with the container');
+  lister.removed('c1');
+  assert.equal(lister.podUidOf('c1'), undefined);
+  await lister.list(['io.kubernetes.pod.uid']);
+  assert.equal(lister.podUidOf('c1'), 'u1', 'known from the list row');
+  (d as unknown as { listContainers: () => Promise<unknown[]> }).listContainers = async () => [];
+  await lister.list(['io.kubernetes.pod.uid']);
+  assert.equal(lister.podUidOf('c1'), undefined, 'pruned with the container');
+});
