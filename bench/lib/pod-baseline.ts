@@ -8,7 +8,8 @@ import type Dockerode from 'dockerode';
 import type { Pod } from '../../kube/api.js';
 import { buildContainerCreateSpec, buildSandboxSpec } from '../../agent/containers/container.js';
 import { readHostResolvConf } from '../../agent/containers/dns.js';
-import { hasCapSysResource } from '../../runtime/docker/runtime.js';
+import { podCgroupParent } from '../../agent/containers/cgroups.js';
+import { hasCapSysResource, removeEmptyCgroups } from '../../runtime/docker/runtime.js';
 import { containerCreateOptions, sandboxCreateOptions } from '../../runtime/docker/specs.js';
 import { dist, mapLimit, type Dist } from './pod-timeline.js';
 
@@ -57,9 +58,13 @@ function relabel(o: Dockerode.ContainerCreateOptions, name: string, oomFloor: nu
   return { ...o, name, Labels: labels, HostConfig: host };
 }
 
+/** The pod cgroups the baseline's sandboxes made (Docker never removes a container's cgroup parent). */
+const baselineCgroups = new Set<string>();
+
 async function prepare(o: BaselineOptions, i: number, run: string, oomFloor: number, hostDNS: Awaited<ReturnType<typeof readHostResolvConf>>): Promise<Prepared> {
   const uid = randomUUID();
   const pod: Pod = { ...o.template, metadata: { ...o.template.metadata, name: `base-${i}`, uid } };
+  baselineCgroups.add(podCgroupParent(pod));
   const podDir = join(o.dir, uid);
   const tokenDir = join(podDir, 'token');
   const tm = join(podDir, 'termination-log');
@@ -119,5 +124,8 @@ export async function removeBaselineContainers(docker: Dockerode): Promise<numbe
   for (const pass of [list.filter((c) => !isSandbox(c)), list.filter(isSandbox)]) {
     await mapLimit(pass, 8, (c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined));
   }
+  // Their pod cgroups too, as the agent removes its pods' (left behind, thousands slow every cgroup read).
+  const rels = [...baselineCgroups];
+  if (await removeEmptyCgroups(rels)) baselineCgroups.clear();
   return list.length;
 }
