@@ -3,7 +3,8 @@
 // runAsNonRoot refusals), sysctls on the sandbox, host namespaces, and the per-QoS pod cgroup parent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Pod } from '../../../kube/api.js';
 import { startBed, type Bed } from '../agent/bed.js';
@@ -133,12 +134,19 @@ test('BestEffort pod cgroup parent is /kubepods/besteffort/pod<uid>', { timeout:
   assert.equal((await inspect('ids', 'c')).HostConfig.CgroupParent, `/kubepods/besteffort/pod${p.metadata.uid}`);
 });
 
-test('the pod cgroup is removed with the pod\'s last container (container GC after deletion)', { timeout: 180_000 }, async () => {
+test('the pod cgroup is removed with the pod\'s last container (container GC after deletion); so is an orphaned one left by containers removed behind the agent\'s back', { timeout: 300_000 }, async () => {
   const p = await running('grouponly');
   const dir = `/sys/fs/cgroup/memory/kubepods/besteffort/pod${p.metadata.uid}`;
   assert.ok(existsSync(dir), dir);
+  // What `docker rm` of a pod's containers leaves: its empty pod cgroup, made a while ago.
+  const stray = ['memory', 'cpu'].map((c) => `/sys/fs/cgroup/${c}/kubepods/besteffort/pod${randomUUID()}`);
+  for (const d of stray) {
+    mkdirSync(d);
+    utimesSync(d, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+  }
   await b().kubectl(['delete', 'pod', 'grouponly', '-n', NS, '--wait=true', '--timeout=60s']);
   await b().waitFor(() => !existsSync(dir) && !existsSync(`/sys/fs/cgroup/cpu/kubepods/besteffort/pod${p.metadata.uid}`), { what: `${dir} removed`, timeoutMs: 150_000, intervalMs: 2000 });
+  await b().waitFor(() => stray.every((d) => !existsSync(d)), { what: `${stray.join(', ')} removed`, timeoutMs: 90_000, intervalMs: 2000 });
 });
 
 test('seccomp Localhost: the profile under <root-dir>/seccomp filters; a missing one is CreateContainerConfigError', { timeout: 120_000 }, async () => {
