@@ -24,7 +24,7 @@ import { compileAgent, readProcUsage, startAgent, summariseAgentLog, type AgentP
 import { AgentSeen } from './lib/pod-agentseen.js';
 import { INSPECT_FLAG, PhaseProfiler } from './lib/pod-inspector.js';
 import { removeBaselineContainers } from './lib/pod-baseline.js';
-import { removeEmptyCgroups } from '../runtime/docker/runtime.js';
+import { podCgroupPaths, removeEmptyCgroups } from '../runtime/docker/runtime.js';
 import { DockerFilterProxy } from './lib/pod-docker-filter.js';
 import { parseOptions, shippedNodeFlags } from './lib/pod-options.js';
 import { BUSYBOX, PAUSE, createDeployment, runSinglePods, type PhaseCtx } from './lib/pod-phases.js';
@@ -73,7 +73,7 @@ async function removeNamespaceContainers(docker: Dockerode): Promise<number> {
   // And their pod cgroups, as the agent's own removal would (outside the timed runs: left to the agent's
   // orphan GC they would be removed during the next run).
   const uids = new Set(list.map((c) => c.Labels['io.kubernetes.pod.uid']).filter((u): u is string => !!u));
-  await removeEmptyCgroups([...uids].flatMap((u) => ['', '/burstable', '/besteffort'].map((q) => `/kubepods${q}/pod${u}`)));
+  await removeEmptyCgroups([...uids].flatMap((u) => podCgroupPaths(u)));
   return list.length;
 }
 

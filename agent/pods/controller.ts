@@ -285,13 +285,14 @@ export class PodController implements Lifecycle {
     await this.#cleanupOrphanedPodDirs(); // their containers are gone now
     const gone = new Set([...orphans, ...dead].map((c) => c.id));
     // kubelet cleanupOrphanedPodCgroups: the pod cgroups of pods this node no longer has and of which no container is left.
-    const keep = new Set([...this.#records.keys(), ...[...snap.values()].flat().filter((c) => !gone.has(c.id)).map((c) => c.podUid)]);
+    const live = [...snap.values()].flat().filter((c) => !gone.has(c.id));
+    const keep = new Set([...this.#records.keys(), ...live.map((c) => c.podUid)]);
     const cgroups = await this.#deps.runtime.removeOrphanPodCgroups?.(keep).catch((err: unknown) => {
       this.#deps.log.warn({ err }, 'orphaned pod cgroups not removed; will retry');
       return 0;
     });
     if (cgroups) this.#deps.log.info({ dirs: cgroups }, 'removed the cgroups of orphaned pods');
-    this.#worker.pruneContainers(new Set([...snap.values()].flat().map((c) => c.id).filter((id) => !gone.has(id))));
+    this.#worker.pruneContainers(new Set(live.map((c) => c.id)));
     this.#deps.crashBackoff.gc();
     return orphans.length + dead.length;
   }

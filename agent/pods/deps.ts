@@ -99,9 +99,9 @@ export interface WorkerDeps {
   /** Bounds concurrent Docker creates/starts: Docker is fastest at low parallelism (bench/pod-startup). */
   startSlots: StartSlots;
   /**
-   * Bounds concurrent sandbox stops (each tears down a network endpoint in dockerd). Docker 20.10's
-   * libnetwork can deadlock when a mass deletion stops ~80 sandboxes at once (moby#26251's sbLeave
-   * stacks, seen here on a 100-pod scale-down); unbounded when absent.
+   * Bounds concurrent sandbox stops (each tears down a network endpoint in dockerd), so a mass deletion
+   * does not pile them up in dockerd: Docker 20.10's libnetwork has a lock-order deadlock between
+   * container exits and its endpoint watch that heavy churn meets (a mitigation); unbounded when absent.
    */
   stopSlots?: { run<T>(fn: () => Promise<T>): Promise<T> };
   probes?: Probes;

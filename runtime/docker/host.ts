@@ -2,7 +2,7 @@
 // bind (termination-message file, the generated /etc/hosts), Localhost seccomp profiles, what the daemon
 // can grant a privileged container (capabilities, host devices), and the pod cgroups (limits, removal).
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, type Dirent } from 'node:fs';
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DockerletError, ErrorCodes } from '../../lib/errors.js';
 import type { GeneratedFile, Resources } from '../types.js';
@@ -111,30 +111,6 @@ export async function writePodCgroup(parent: string, r: Resources, mount = '/sys
     writeFileSync(`${cpu}/cpu.cfs_quota_us`, String(r.cpuQuota > 0 ? r.cpuQuota : -1));
   }
   if (r.memoryLimitBytes) writeFileSync(`${mount}/memory${parent}/memory.limit_in_bytes`, String(r.memoryLimitBytes));
-}
-
-/**
- * rmdir of each cgroupfs-relative dir under every controller (v1) or the unified hierarchy (v2); absent or
- * non-empty dirs are left. True when none of them exists any more.
- */
-export async function removeEmptyCgroups(rels: string[], mount = '/sys/fs/cgroup'): Promise<boolean> {
-  let roots: string[];
-  try {
-    roots = readdirSync(mount, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${mount}/${d.name}`);
-  } catch {
-    return true;
-  }
-  let left = false;
-  for (const root of [mount, ...roots]) {
-    for (const rel of rels) {
-      try {
-        await rmdir(`${root}${rel}`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
-      }
-    }
-  }
-  return !left;
 }
 
 /** Docker's devices.HostDevices: every char/block device under /dev but pts, shm, fd, mqueue, console. */

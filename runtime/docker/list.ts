@@ -68,9 +68,8 @@ export class ContainerLister {
     return this.#podOf.get(id);
   }
 
-  /** The container was removed: nothing about it is kept. */
+  /** The container was removed (its removal forgot its inspect already): its pod is dropped too. */
   removed(id: string): void {
-    this.forget(id);
     this.#podOf.delete(id);
   }
 

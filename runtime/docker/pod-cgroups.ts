@@ -1,12 +1,19 @@
-// The kubelet's cleanupOrphanedPodCgroups (kubelet_pods.go, with pod_container_manager_linux.go
-// GetAllPodsFromCgroups): Docker removes a container's own cgroup, never the pod cgroup above it, so the
-// pod cgroups (cgroupfs layout: /kubepods/pod<uid>, /kubepods/burstable/pod<uid>,
-// /kubepods/besteffort/pod<uid>) of pods that are gone are removed here, under every v1 controller or in
-// the unified v2 hierarchy. Left behind they pile up by the thousand on a node that churns pods, and
-// every read of a hierarchical total (memory.stat of /kubepods) walks them all.
+// Pod cgroup removal: a pod's own after its last container (podContainerManager.Destroy), and the
+// kubelet's cleanupOrphanedPodCgroups (kubelet_pods.go, with pod_container_manager_linux.go
+// GetAllPodsFromCgroups) for pods that are gone. Docker removes a container's own cgroup, never the pod
+// cgroup above it (cgroupfs layout: /kubepods/pod<uid>, /kubepods/burstable/pod<uid>,
+// /kubepods/besteffort/pod<uid>); these are removed under every v1 controller or in the unified v2
+// hierarchy. Left behind they pile up by the thousand on a node that churns pods, and every read of a
+// hierarchical total (memory.stat of /kubepods) walks them all.
 import { readdir, rmdir, stat } from 'node:fs/promises';
 
 const QOS_DIRS = ['', '/burstable', '/besteffort'];
+
+/** A pod's cgroup under each QoS level (cgroupfs-relative); it lives under one of them. */
+export function podCgroupPaths(podUid: string, root = '/kubepods'): string[] {
+  return QOS_DIRS.map((q) => `${root.replace(/\/+$/, '')}${q}/pod${podUid}`);
+}
+
 const POD_DIR = /^pod([0-9a-fA-F][0-9a-fA-F-]{0,63})$/;
 
 export interface OrphanCgroupOptions {
@@ -34,6 +41,24 @@ async function hierarchies(mount: string): Promise<string[]> {
   }
   if (entries.some((e) => e.name === 'cgroup.controllers')) return [mount];
   return entries.filter((e) => e.isDirectory() && !e.isSymbolicLink()).map((e) => `${mount}/${e.name}`);
+}
+
+/**
+ * rmdir of each cgroupfs-relative dir in every hierarchy; absent or busy dirs are left. True when none
+ * of them exists any more.
+ */
+export async function removeEmptyCgroups(rels: readonly string[], mount = '/sys/fs/cgroup'): Promise<boolean> {
+  let left = false;
+  for (const h of await hierarchies(mount)) {
+    for (const rel of rels) {
+      try {
+        await rmdir(`${h}${rel}`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
+      }
+    }
+  }
+  return !left;
 }
 
 /**

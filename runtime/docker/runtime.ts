@@ -10,16 +10,17 @@ import type {
   SandboxSpec,
 } from '../types.js';
 
-export { hasCapSysResource, hostDevices, privilegedCapabilities, removeEmptyCgroups, writePodCgroup } from './host.js';
+export { hasCapSysResource, hostDevices, privilegedCapabilities, writePodCgroup } from './host.js';
+export { podCgroupPaths, removeEmptyCgroups } from './pod-cgroups.js';
 import { dockerStatus, isNameConflict, isNotFound, isTransientNetworkError, toDockerletError, type DockerOp } from './errors.js';
 import { watchEvents, watchImageEvents } from './events.js';
 import { execInContainer } from './exec.js';
 import {
-  ensureFile, hasCapSysResource, hostDevices, privilegedCapabilities, readSeccompProfile, removeEmptyCgroups, writeGeneratedFile,
+  ensureFile, hasCapSysResource, hostDevices, privilegedCapabilities, readSeccompProfile, writeGeneratedFile,
   rewriteResolvConf, writePodCgroup,
 } from './host.js';
 import * as images from './images.js';
-import { removeOrphanPodCgroups } from './pod-cgroups.js';
+import { podCgroupPaths, removeEmptyCgroups, removeOrphanPodCgroups } from './pod-cgroups.js';
 import { LogStream, logsQuery } from './logs.js';
 import { ContainerLister } from './list.js';
 import { containerCreateOptions, containerUpdateOptions, nonRootViolation, sandboxCreateOptions, type DockerHostFacts } from './specs.js';
@@ -278,7 +279,7 @@ export class DockerRuntime implements ContainerRuntime {
     const parent = this.#podCgroups.get(podUid);
     const facts = await this.#hostFacts();
     if (facts.cgroupDriver === 'systemd') return; // systemd removes empty slices itself
-    const rels = parent ? [parent] : ['pod', 'burstable/pod', 'besteffort/pod'].map((p) => `/kubepods/${p}${podUid}`);
+    const rels = parent ? [parent] : podCgroupPaths(podUid);
     if (await removeEmptyCgroups(rels)) this.#podCgroups.delete(podUid);
   }
 
