@@ -18,7 +18,7 @@ run() { # threads, name pattern, files...
   echo "test-native-asan: $threads relay thread(s)"
   # Leak checking is off: Node itself does not free everything at exit.
   LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 DOCKERLET_NATIVE_RELAY="$PWD/build/relay-asan.node" \
-    DOCKERLET_RELAY_THREADS=$threads node --import tsx --test --test-concurrency=1 --test-reporter=spec --test-name-pattern "$pattern" "$@"
+    DOCKERLET_RELAY_THREADS=$threads node --import tsx --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec --test-name-pattern "$pattern" "$@"
 }
 run 2 '\[native\]|relay' test/integration/proxy/tcp.test.ts test/integration/proxy/native.test.ts test/unit/proxy/native-*.test.ts
 run 1 '10,000' test/integration/proxy/tcp.test.ts

@@ -179,8 +179,12 @@ for (const mode of MODES) {
 
 for (const mode of MODES) {
   for (const closeRemoved of [false, true]) test(`[${mode}] an endpoint leaving the slice ${closeRemoved ? 'closes its connections (closeRemovedEndpointConnections)' : 'keeps its established connections (the default, as upstream)'}; a not-ready but serving one keeps them`, async () => {
-    const a = await backend('127.0.0.2', echo);
-    const b = await backend('127.0.0.3', echo);
+    // Each backend answers with its name, so the test knows which client the balancer gave to which
+    // endpoint (with several relay threads the accept order, and so the round robin's, is not the
+    // connect order).
+    const tagged = (name: string) => (s: net.Socket) => { s.on('error', () => s.destroy()); s.on('data', (d) => s.write(`${name}:${d.toString()}`)); s.on('end', () => s.end()); };
+    const a = await backend('127.0.0.2', tagged('a'));
+    const b = await backend('127.0.0.3', tagged('b'));
     const l = await listener([ep('127.0.0.2', a.port), ep('127.0.0.3', b.port)], { mode, closeRemovedEndpointConnections: closeRemoved });
     const open = async () => {
       const c = net.connect({ port: l.port, host: '127.0.0.1' });
@@ -195,29 +199,32 @@ for (const mode of MODES) {
     });
     const c1 = await open();
     const c2 = await open();
-    assert.equal(await roundTrip(c1, 'one'), 'one');
-    assert.equal(await roundTrip(c2, 'two'), 'two');
+    const r1 = await roundTrip(c1, 'one');
+    const r2 = await roundTrip(c2, 'two');
+    assert.deepEqual([r1, r2].map((r) => r.slice(2)).sort(), ['one', 'two']);
+    assert.deepEqual([r1[0], r2[0]].sort(), ['a', 'b'], 'round robin: one client per endpoint');
+    const [stay, leave] = r1.startsWith('a:') ? [c1, c2] : [c2, c1];
     const byEp = l.connectionsByEndpoint();
     assert.equal(byEp.get(`127.0.0.2:${a.port}`), 1);
     assert.equal(byEp.get(`127.0.0.3:${b.port}`), 1);
-    const c2closed = new Promise<void>((r) => c2.once('close', () => r()));
+    const leaveClosed = new Promise<void>((r) => leave.once('close', () => r()));
     // .2 becomes terminating but still serving; .3 leaves the slice.
     l.setEndpoints([ep('127.0.0.2', a.port, { ready: false, serving: true, terminating: true })]);
     if (closeRemoved) {
-      await c2closed;
+      await leaveClosed;
       assert.equal(l.stats.endpointRemovalCloses, 1);
     } else {
       // The removed endpoint's connection still carries data; new connections only go to .2.
-      assert.equal(await roundTrip(c2, 'kept'), 'kept');
+      assert.equal(await roundTrip(leave, 'kept'), 'b:kept');
       assert.equal(l.stats.endpointRemovalCloses, 0);
       const c3 = await open();
-      assert.equal(await roundTrip(c3, 'new'), 'new');
+      assert.equal(await roundTrip(c3, 'new'), 'a:new');
       assert.equal(l.connectionsByEndpoint().get(`127.0.0.2:${a.port}`), 2);
       c3.destroy();
-      c2.destroy();
+      leave.destroy();
     }
-    assert.equal(await roundTrip(c1, 'still'), 'still');
-    c1.destroy();
+    assert.equal(await roundTrip(stay, 'still'), 'a:still');
+    stay.destroy();
   });
 }
 
