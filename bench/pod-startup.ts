@@ -27,6 +27,7 @@ import { removeBaselineContainers } from './lib/pod-baseline.js';
 import { podCgroupPaths, removeEmptyCgroups } from '../runtime/docker/runtime.js';
 import { DockerFilterProxy } from './lib/pod-docker-filter.js';
 import { parseOptions, shippedNodeFlags } from './lib/pod-options.js';
+import { createDecoy } from './lib/pod-decoy.js';
 import { BUSYBOX, PAUSE, createDeployment, runSinglePods, type PhaseCtx } from './lib/pod-phases.js';
 import { summariseProfileFile, type ProfileSummary } from './lib/pod-profile.js';
 import { buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
@@ -197,11 +198,13 @@ export async function main(args: string[]): Promise<void> {
     }
 
     await createDeployment(ctx);
+    const decoy = opts.baselineLoad === 'decoy' && opts.trials > 0 && !opts.skipBaseline ? await createDecoy(ctx, `${NODE}-decoy`) : undefined;
+    if (decoy) log(`decoy node ${decoy.node}: the raw-Docker runs of the trials run while the control plane schedules as many decoy pods there (and once more with it idle)`);
     await sleep(2000);
     if (!agent.alive()) throw new Error(`agent exited:\n${agent.logTail()}`);
     const tctx: TrialCtx = {
       ...ctx, proxy, seen, agentAlive: () => ag.alive(), ...(profiler ? { profiler } : {}), agentPid: agent.pid, controlPlanePids: cp.pids(), adminKubeconfig: cp.adminKubeconfigPath, workDir: work, baselineDocker,
-      removeContainers: () => removeNamespaceContainers(docker),
+      removeContainers: () => removeNamespaceContainers(docker), ...(decoy ? { decoy } : {}),
     };
     const N = opts.density;
     const dens = opts.trials > 0 ? await densityPhase(tctx, opts, docker, log) : undefined;

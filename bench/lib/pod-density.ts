@@ -57,6 +57,13 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
     ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
     ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
+    const idle = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
+    if (idle.n) {
+      figures[`raw_docker_${N}_control_plane_idle_s`] = spread(tr.idleBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle`] = idle.median;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle_min`] = idle.min;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle_max`] = idle.max;
+    }
     if (colocated) {
       const c = spread(colocated.trials.map((t) => t.ratio));
       ratios[`density_${N}_vs_raw_docker_colocated`] = c.median;
@@ -78,10 +85,10 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   figures.configmap_gets_per_pod = perPod(['GET configmaps']);
   const split = splitSummary(splitLists(runs100.map((r) => r.split)));
   printStages(`(b) per-pod split over ${runs100.length} run(s) of ${N} pods (s: p50, p90, mean, n)`, split);
-  printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio }])));
+  printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio, ...(t.dockerIdleS !== undefined ? { dockerIdleS: t.dockerIdleS, ratioIdle: t.ratioIdle } : {}) }])));
   const details: Record<string, unknown> = {
     trials: tr.trials, ratio: ratioS, agentSeconds: agentS, rawDockerSeconds: dockerS, baselineParallelism: tr.parallelism, baselineParallelismSource: tr.parallelismSource,
-    split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines,
+    split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines, idleBaselines: tr.idleBaselines,
     rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
     controlPlaneNice: opts.controlPlaneNice,
     ...(colocated ? { colocated: { trials: colocated.trials, runs: colocated.agentRuns.map(runDetails), baselines: colocated.baselines } } : {}),
@@ -99,6 +106,10 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
       notes.push(`(b') ${colocated.trials.length} more paired trials with the control plane at normal priority, as this host co-locates it: ratios.density_${N}_vs_raw_docker_colocated = ${c.median} (min ${c.min}, max ${c.max}); agent runs ${colocated.trials.map((t) => t.agentS).join(', ')} s, raw Docker ${colocated.trials.map((t) => t.dockerS).join(', ')} s`);
     }
   } else notes.push('(b) the control plane ran at normal priority, co-located with the node on this host (--control-plane-nice 0)');
+  if (tctx.decoy && !opts.skipBaseline) {
+    const idle = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
+    notes.push(`(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does its own part of a ${N}-pod start (bench/lib/pod-decoy.ts: the same Deployment scaled 0 → ${N} onto a decoy Node no agent serves, so the ReplicaSet controller, scheduler, apiserver, etcd and the bench's watch work as in the agent's run; the agent's own API writes and what they trigger are not replayed). Nice 19 does not keep the control plane off dockerd's CPU on this 2-vCPU host: a busy loop at nice 19 in its own autogroup slowed 100 raw-Docker pairs by 13 % at half a core and 29 % at a full core. Each trial also ran raw Docker with the control plane idle: ratios.density_${N}_vs_raw_docker_control_plane_idle = ${idle.median} (min ${idle.min}, max ${idle.max}), raw Docker ${tr.trials.map((t) => t.dockerIdleS).join(', ')} s`);
+  }
   const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(
     `(b) per pod, the create/start calls took p50 ${split['docker: create/start calls'].p50} s for the agent's pods vs ${rawPerPod} s (median of the raw-Docker runs' p50) for the raw-Docker pairs at the same parallelism`,

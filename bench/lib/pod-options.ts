@@ -20,6 +20,7 @@ export function shippedNodeFlags(repo: string): string[] {
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N] [--runtime-parallelism N]
   [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags=FLAGS (default: the systemd unit's NODE_OPTIONS)] [--skip-baseline]
+  [--baseline-load decoy|none (default decoy: raw Docker runs while the control plane schedules as many decoy pods; see pod-decoy.ts)]
   [--control-plane-nice 19] [--colocated-trials 2] [--out FILE]`;
 
 export interface Options {
@@ -58,6 +59,8 @@ export interface Options {
   compiled: boolean;
   agentRepo: string;
   skipBaseline: boolean;
+  /** decoy: the raw-Docker arm runs with the control plane's own load of a density run (bench/lib/pod-decoy.ts), and once more without; none: only without. */
+  baselineLoad: 'decoy' | 'none';
   /** The control plane's nice value during the paired trials (a real node does not host it); 0 leaves it as is. */
   controlPlaneNice: number;
   /** Extra paired trials with the control plane at normal priority (co-located, as this host runs it). */
@@ -74,7 +77,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
       trials: { type: 'string' }, 'density-warmup': { type: 'string' }, big: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'big-from': { type: 'string' },
       'baseline-parallelism': { type: 'string' }, 'max-pods': { type: 'string' }, 'pod-workers': { type: 'string' }, 'runtime-parallelism': { type: 'string' },
       'direct-docker': { type: 'boolean' }, 'baseline-direct': { type: 'boolean' }, 'direct-ref': { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'profile-phases': { type: 'string' }, compiled: { type: 'boolean' },
-      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'control-plane-nice': { type: 'string' }, 'colocated-trials': { type: 'string' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
+      'agent-repo': { type: 'string' }, 'skip-baseline': { type: 'boolean' }, 'baseline-load': { type: 'string' }, 'control-plane-nice': { type: 'string' }, 'colocated-trials': { type: 'string' }, 'agent-node-flags': { type: 'string' }, out: { type: 'string' },
     },
   });
   const quick = v.quick ?? false;
@@ -82,6 +85,11 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     const n = s === undefined ? d : Number(s);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer in [${min}, ${max}], got ${s}\nusage: ${USAGE}`);
     return n;
+  };
+  const oneOf = <T extends string>(name: string, s: string | undefined, allowed: readonly T[], d: T): T => {
+    if (s === undefined) return d;
+    if (!(allowed as readonly string[]).includes(s)) throw new Error(`--${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(s)}`);
+    return s as T;
   };
   const big = int('big', v.big, quick ? 0 : 250, 0, 400);
   const density = int('density', v.density, 100, 1, 300);
@@ -107,6 +115,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     compiled: v.compiled ?? false,
     agentRepo: v['agent-repo'] ?? repo,
     skipBaseline: v['skip-baseline'] ?? false,
+    baselineLoad: oneOf('baseline-load', v['baseline-load'], ['decoy', 'none'] as const, 'decoy'),
     controlPlaneNice: int('control-plane-nice', v['control-plane-nice'], 19, 0, 19),
     colocatedTrials: int('colocated-trials', v['colocated-trials'], quick ? 0 : 2, 0, 20),
     agentNodeFlags: v['agent-node-flags'] !== undefined ? v['agent-node-flags'].split(' ').filter(Boolean) : shippedNodeFlags(v['agent-repo'] ?? repo),

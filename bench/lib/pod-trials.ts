@@ -13,6 +13,7 @@ import type { ProfileSummary } from './pod-profile.js';
 import { diffCounts, scrapeRequestTotals, type RequestCounts } from './pod-apimetrics.js';
 import { removeBaselineContainers, runBaseline, type BaselineResult } from './pod-baseline.js';
 import type { DockerCallStats, DockerFilterProxy, PodCallTimes } from './pod-docker-filter.js';
+import { drainDecoy, scaleDecoy, type Decoy } from './pod-decoy.js';
 import { BUSYBOX, PAUSE, benchPodSpec, densityPodTimes, drainDensity, runDensity, type DensityResult, type PhaseCtx } from './pod-phases.js';
 import { wallSplit, type SplitInput, type WallSplit } from './pod-split.js';
 import { percentile, round } from './pod-timeline.js';
@@ -31,6 +32,8 @@ export interface TrialCtx extends PhaseCtx {
   profiler?: PhaseProfiler;
   /** Removes every container of the bench namespace (after a drain, the exited ones). */
   removeContainers(): Promise<unknown>;
+  /** Set unless --baseline-load none: the raw-Docker arm runs with the control plane's own load (pod-decoy.ts). */
+  decoy?: Decoy;
 }
 
 export interface IdleWindow {
@@ -184,24 +187,35 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
   return { pods: n, density, wall, usage, cpuSeconds, ...(dockerCalls ? { dockerCalls } : {}), apiRequests, seenSource: source, ...(idle ? { idle } : {}), load1: [l0, loadavg()[0]!], ...(prof ? { profiles } : {}), split };
 }
 
-export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
+/**
+ * One raw-Docker run of n pairs. loaded: while the control plane does its own part of an agent run for
+ * n decoy pods (pod-decoy.ts), as in the agent's arm; else with the control plane idle.
+ */
+export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, loaded = false): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number]; controlPlaneLoad: boolean }> {
   const l0 = loadavg()[0]!;
   const cpu = new CpuWindow();
-  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid] });
+  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids });
   const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
+  const withLoad = loaded && ctx.decoy !== undefined;
+  if (withLoad) await scaleDecoy(ctx, n);
   const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template });
-  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number] };
+  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number], controlPlaneLoad: withLoad };
+  if (withLoad && !(await drainDecoy(ctx, 120_000))) ctx.log('the decoy pods were not all deleted within 120 s');
   await removeBaselineContainers(ctx.docker);
-  ctx.log(`raw Docker: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
+  ctx.log(`raw Docker${withLoad ? ` (control plane busy with ${n} decoy pods)` : ''}: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
   return out;
 }
 
 export interface Trial {
   trial: number;
-  order: ('agent' | 'docker')[];
+  /** docker: raw Docker with the control plane's own load (or idle when there is no decoy); docker-idle: control plane idle. */
+  order: ('agent' | 'docker' | 'docker-idle')[];
   agentS: number;
   dockerS: number;
   ratio: number;
+  /** With a decoy: the raw-Docker run with the control plane idle, and the ratio against it. */
+  dockerIdleS?: number;
+  ratioIdle?: number;
   parallelism: number;
 }
 
@@ -209,6 +223,8 @@ export interface TrialsResult {
   trials: Trial[];
   agentRuns: AgentRun[];
   baselines: Awaited<ReturnType<typeof baselineRun>>[];
+  /** With a decoy: the raw-Docker runs with the control plane idle. */
+  idleBaselines: Awaited<ReturnType<typeof baselineRun>>[];
   parallelism: number;
   parallelismSource: string;
 }
@@ -223,12 +239,14 @@ export function agentParallelism(r: AgentRun): number | undefined {
 export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number; parallelism?: number; firstIdleSeconds?: number; skipBaseline: boolean }): Promise<TrialsResult> {
   let parallelism = o.parallelism;
   let parallelismSource = parallelism !== undefined ? '--baseline-parallelism' : '';
-  const out: TrialsResult = { trials: [], agentRuns: [], baselines: [], parallelism: parallelism ?? NaN, parallelismSource };
+  const out: TrialsResult = { trials: [], agentRuns: [], baselines: [], idleBaselines: [], parallelism: parallelism ?? NaN, parallelismSource };
   for (let t = 1; t <= o.trials; t++) {
     // Shuffled order; while the parallelism is unknown the agent runs first (its run measures it).
-    const order: Trial['order'] = o.skipBaseline ? ['agent'] : parallelism === undefined || randomInt(2) === 0 ? ['agent', 'docker'] : ['docker', 'agent'];
+    const raws: Trial['order'] = o.skipBaseline ? [] : ctx.decoy ? ['docker', 'docker-idle'] : ['docker'];
+    const order: Trial['order'] = parallelism === undefined ? ['agent', ...shuffle(raws)] : shuffle(['agent', ...raws]);
     let a: AgentRun | undefined;
     let b: Awaited<ReturnType<typeof baselineRun>> | undefined;
+    let bIdle: Awaited<ReturnType<typeof baselineRun>> | undefined;
     for (const who of order) {
       ctx.log(`trial ${t}/${o.trials}: ${who}`);
       if (who === 'agent') {
@@ -239,17 +257,33 @@ export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number
           parallelism = agentParallelism(a) ?? 12;
           parallelismSource = agentParallelism(a) !== undefined ? `the agent's mean create/start calls in flight in trial ${t} (${a.dockerCalls?.meanMutatingInFlight.toFixed(1)})` : 'fallback 12 (no pass-through stats)';
         }
-      } else {
-        b = await baselineRun(ctx, o.n, parallelism!, `t${t}`);
+      } else if (who === 'docker') {
+        b = await baselineRun(ctx, o.n, parallelism!, `t${t}`, true);
         out.baselines.push(b);
+      } else {
+        bIdle = await baselineRun(ctx, o.n, parallelism!, `t${t}-idle`, false);
+        out.idleBaselines.push(bIdle);
       }
       await sleep(2000);
     }
-    out.trials.push({ trial: t, order, agentS: a!.density.seconds, dockerS: b?.seconds ?? NaN, ratio: b && b.failures === 0 ? round(a!.density.seconds / b.seconds) : NaN, parallelism: parallelism! });
+    const ratio = (x: typeof b) => (x && x.failures === 0 ? round(a!.density.seconds / x.seconds) : NaN);
+    out.trials.push({
+      trial: t, order, agentS: a!.density.seconds, dockerS: b?.seconds ?? NaN, ratio: ratio(b),
+      ...(bIdle ? { dockerIdleS: bIdle.seconds, ratioIdle: ratio(bIdle) } : {}), parallelism: parallelism!,
+    });
   }
   out.parallelism = parallelism ?? NaN;
   out.parallelismSource = parallelismSource;
   return out;
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const v = [...xs];
+  for (let i = v.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [v[i], v[j]] = [v[j]!, v[i]!];
+  }
+  return v;
 }
 
 /** Median, min, max and the middle half of a list (nearest rank). */
