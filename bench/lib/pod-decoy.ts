@@ -9,7 +9,7 @@
 // the agent adds to the control plane (its pod status writes and what they trigger, its Events, its token
 // requests and reads) stays in the agent's arm only.
 import type { Pod } from '../../kube/api.js';
-import { benchPodSpec, type PhaseCtx } from './pod-phases.js';
+import { benchPodSpec, createDeployment, scaleDeployment, type PhaseCtx } from './pod-phases.js';
 
 export const DECOY = 'decoy';
 const TAINT = 'dockerlet.io/bench-decoy';
@@ -34,16 +34,12 @@ export async function createDecoy(ctx: PhaseCtx, node: string): Promise<Decoy> {
     },
   }, 'merge');
   const spec: Pod['spec'] = { ...benchPodSpec(), nodeSelector: { 'kubernetes.io/hostname': node }, tolerations: [{ operator: 'Exists' }] };
-  await ctx.admin.create(`/apis/apps/v1/namespaces/${ctx.namespace}/deployments`, {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: DECOY, namespace: ctx.namespace },
-    spec: { replicas: 0, selector: { matchLabels: { bench: DECOY } }, template: { metadata: { labels: { bench: DECOY } }, spec } },
-  });
+  await createDeployment(ctx, DECOY, spec);
   return { node };
 }
 
 export async function scaleDecoy(ctx: PhaseCtx, replicas: number): Promise<void> {
-  await ctx.admin.patch(`/apis/apps/v1/namespaces/${ctx.namespace}/deployments/${DECOY}/scale`, { spec: { replicas } }, 'merge');
+  await scaleDeployment(ctx, replicas, DECOY);
 }
 
 /** Scales the decoy to 0 and deletes its pods at once (no agent will confirm them); waits until the watch has none. */

@@ -51,18 +51,19 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   const agentS = spread(runs100.map((r) => r.density.seconds));
   const dockerS = spread(tr.baselines.filter((b) => b.failures === 0).map((b) => b.seconds));
   const ratioS = spread(tr.trials.map((t) => t.ratio));
+  /** Against raw Docker with the control plane idle (trials with a decoy only). */
+  const idleS = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
   figures[`density_${N}_s`] = agentS.median;
   if (!opts.skipBaseline) {
     figures[`raw_docker_${N}_s`] = dockerS.median;
     ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
     ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
     ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
-    const idle = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
-    if (idle.n) {
+    if (idleS.n) {
       figures[`raw_docker_${N}_control_plane_idle_s`] = spread(tr.idleBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
-      ratios[`density_${N}_vs_raw_docker_control_plane_idle`] = idle.median;
-      ratios[`density_${N}_vs_raw_docker_control_plane_idle_min`] = idle.min;
-      ratios[`density_${N}_vs_raw_docker_control_plane_idle_max`] = idle.max;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle`] = idleS.median;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle_min`] = idleS.min;
+      ratios[`density_${N}_vs_raw_docker_control_plane_idle_max`] = idleS.max;
     }
     if (colocated) {
       const c = spread(colocated.trials.map((t) => t.ratio));
@@ -106,9 +107,8 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
       notes.push(`(b') ${colocated.trials.length} more paired trials with the control plane at normal priority, as this host co-locates it: ratios.density_${N}_vs_raw_docker_colocated = ${c.median} (min ${c.min}, max ${c.max}); agent runs ${colocated.trials.map((t) => t.agentS).join(', ')} s, raw Docker ${colocated.trials.map((t) => t.dockerS).join(', ')} s`);
     }
   } else notes.push('(b) the control plane ran at normal priority, co-located with the node on this host (--control-plane-nice 0)');
-  if (tctx.decoy && !opts.skipBaseline) {
-    const idle = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
-    notes.push(`(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does its own part of a ${N}-pod start (bench/lib/pod-decoy.ts: the same Deployment scaled 0 → ${N} onto a decoy Node no agent serves, so the ReplicaSet controller, scheduler, apiserver, etcd and the bench's watch work as in the agent's run; the agent's own API writes and what they trigger are not replayed). Nice 19 does not keep the control plane off dockerd's CPU on this 2-vCPU host: a busy loop at nice 19 in its own autogroup slowed 100 raw-Docker pairs by 13 % at half a core and 29 % at a full core. Each trial also ran raw Docker with the control plane idle: ratios.density_${N}_vs_raw_docker_control_plane_idle = ${idle.median} (min ${idle.min}, max ${idle.max}), raw Docker ${tr.trials.map((t) => t.dockerIdleS).join(', ')} s`);
+  if (idleS.n) {
+    notes.push(`(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does its own part of a ${N}-pod start (bench/lib/pod-decoy.ts: the same Deployment scaled 0 → ${N} onto a decoy Node no agent serves, so the ReplicaSet controller, scheduler, apiserver, etcd and the bench's watch work as in the agent's run; the agent's own API writes and what they trigger are not replayed). Nice 19 does not keep the control plane off dockerd's CPU on this 2-vCPU host: a busy loop at nice 19 in its own autogroup slowed 100 raw-Docker pairs by 13 % at half a core and 29 % at a full core. Each trial also ran raw Docker with the control plane idle: ratios.density_${N}_vs_raw_docker_control_plane_idle = ${idleS.median} (min ${idleS.min}, max ${idleS.max}), raw Docker ${tr.trials.map((t) => t.dockerIdleS).join(', ')} s`);
   }
   const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(

@@ -107,20 +107,21 @@ export interface DensityResult {
 
 const DEPLOY = 'density';
 
-export async function createDeployment(ctx: PhaseCtx): Promise<void> {
+/** A Deployment of the bench's pod (labelled bench=<name>) at 0 replicas; spec overrides the pod spec. */
+export async function createDeployment(ctx: PhaseCtx, name = DEPLOY, spec: Pod['spec'] = benchPodSpec()): Promise<void> {
   await ctx.admin.create(`/apis/apps/v1/namespaces/${ctx.namespace}/deployments`, {
     apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: DEPLOY, namespace: ctx.namespace },
+    metadata: { name, namespace: ctx.namespace },
     spec: {
       replicas: 0,
-      selector: { matchLabels: { bench: DEPLOY } },
-      template: { metadata: { labels: { bench: DEPLOY } }, spec: benchPodSpec() },
+      selector: { matchLabels: { bench: name } },
+      template: { metadata: { labels: { bench: name } }, spec },
     },
   });
 }
 
-export async function scaleDeployment(ctx: PhaseCtx, replicas: number): Promise<void> {
-  await ctx.admin.patch(`/apis/apps/v1/namespaces/${ctx.namespace}/deployments/${DEPLOY}/scale`, { spec: { replicas } }, 'merge');
+export async function scaleDeployment(ctx: PhaseCtx, replicas: number, name = DEPLOY): Promise<void> {
+  await ctx.admin.patch(`/apis/apps/v1/namespaces/${ctx.namespace}/deployments/${name}/scale`, { spec: { replicas } }, 'merge');
 }
 
 const densityPods = (w: PodWatch) => w.all().filter((t) => t.labels.bench === DEPLOY);

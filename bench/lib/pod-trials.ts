@@ -191,7 +191,7 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
  * One raw-Docker run of n pairs. loaded: while the control plane does its own part of an agent run for
  * n decoy pods (pod-decoy.ts), as in the agent's arm; else with the control plane idle.
  */
-export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, loaded = false): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number]; controlPlaneLoad: boolean }> {
+export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, loaded = false): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
   const l0 = loadavg()[0]!;
   const cpu = new CpuWindow();
   cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids });
@@ -199,7 +199,7 @@ export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number,
   const withLoad = loaded && ctx.decoy !== undefined;
   if (withLoad) await scaleDecoy(ctx, n);
   const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template });
-  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number], controlPlaneLoad: withLoad };
+  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number] };
   if (withLoad && !(await drainDecoy(ctx, 120_000))) ctx.log('the decoy pods were not all deleted within 120 s');
   await removeBaselineContainers(ctx.docker);
   ctx.log(`raw Docker${withLoad ? ` (control plane busy with ${n} decoy pods)` : ''}: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
