@@ -27,7 +27,7 @@ import { removeBaselineContainers } from './lib/pod-baseline.js';
 import { podCgroupPaths, removeEmptyCgroups } from '../runtime/docker/runtime.js';
 import { DockerFilterProxy } from './lib/pod-docker-filter.js';
 import { parseOptions, shippedNodeFlags } from './lib/pod-options.js';
-import { createDecoy } from './lib/pod-decoy.js';
+import { createDecoy, type Decoy } from './lib/pod-decoy.js';
 import { BUSYBOX, PAUSE, createDeployment, runSinglePods, type PhaseCtx } from './lib/pod-phases.js';
 import { summariseProfileFile, type ProfileSummary } from './lib/pod-profile.js';
 import { buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
@@ -100,6 +100,7 @@ export async function main(args: string[]): Promise<void> {
   let agent: AgentProcess | undefined;
   let proxy: DockerFilterProxy | undefined;
   let profiler: PhaseProfiler | undefined;
+  let decoy: Decoy | undefined;
   const seen = new AgentSeen(rootDir, join(work, 'agent.log'));
   const onSignal = () => { log('signal: cleaning up'); void cleanup().finally(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
@@ -107,6 +108,7 @@ export async function main(args: string[]): Promise<void> {
   let cleaned: Promise<void> | undefined;
   const cleanup = () => (cleaned ??= (async () => {
     profiler?.close();
+    await decoy?.kubelet?.stop().catch(() => undefined);
     await agent?.stop().catch(() => undefined);
     seen.stop();
     await watch?.stop().catch(() => undefined);
@@ -198,8 +200,10 @@ export async function main(args: string[]): Promise<void> {
     }
 
     await createDeployment(ctx);
-    const decoy = opts.baselineLoad === 'decoy' && opts.trials > 0 && !opts.skipBaseline ? await createDecoy(ctx, `${NODE}-decoy`) : undefined;
-    if (decoy) log(`decoy node ${decoy.node}: the raw-Docker runs of the trials run while the control plane schedules as many decoy pods there (and once more with it idle)`);
+    const c = cp;
+    const decoyKubelet = opts.baselineLoad === 'kubelet' ? { mintNodeCredentials: (n: string) => c.mintNodeCredentials(n), docker } : undefined;
+    decoy = opts.baselineLoad !== 'none' && opts.trials > 0 && !opts.skipBaseline ? await createDecoy(ctx, `${NODE}-decoy`, decoyKubelet) : undefined;
+    if (decoy) log(`decoy node ${decoy.node}: the raw-Docker runs of the trials run while the control plane schedules as many decoy pods there${decoy.kubelet ? ', a decoy kubelet replaying the kubelet\'s writes for them (and once more without those writes)' : ''} (and once more with it idle)`);
     await sleep(2000);
     if (!agent.alive()) throw new Error(`agent exited:\n${agent.logTail()}`);
     const tctx: TrialCtx = {

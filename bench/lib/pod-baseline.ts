@@ -32,6 +32,8 @@ export interface BaselineOptions {
   dir: string;
   /** A pod as the bench creates it (name/uid are replaced per baseline pod). */
   template: Pod;
+  /** Told when pair i begins and when its app container has started (pod-decoy-kubelet.ts); must not block. */
+  hooks?: { begin?(i: number): void; started?(i: number, ids: { sandboxId: string; appId: string }): void };
 }
 
 export interface BaselineResult {
@@ -92,7 +94,7 @@ export async function runBaseline(docker: Dockerode, o: BaselineOptions): Promis
   let firstError: string | undefined;
   const inCall: number[] = [];
   const t0 = performance.now();
-  await mapLimit(prepared, o.parallelism, async (p) => {
+  await mapLimit(prepared, o.parallelism, async (p, i) => {
     let ms = 0;
     const timed = async <T>(f: () => Promise<T>): Promise<T> => {
       const s = performance.now();
@@ -103,10 +105,12 @@ export async function runBaseline(docker: Dockerode, o: BaselineOptions): Promis
       }
     };
     try {
+      o.hooks?.begin?.(i);
       const sb = await timed(() => docker.createContainer(p.sandbox));
       await timed(() => sb.start());
       const app = await timed(() => docker.createContainer(p.app(sb.id)));
       await timed(() => app.start());
+      o.hooks?.started?.(i, { sandboxId: sb.id, appId: app.id });
       inCall.push(ms);
     } catch (err) {
       failures++;

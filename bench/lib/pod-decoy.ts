@@ -5,21 +5,38 @@
 // So the raw-Docker arm runs while the control plane does what it does in the agent's arm for its own
 // part: a Deployment of the same pods scaled 0 → N (the ReplicaSet controller creates them, the scheduler
 // binds them, the apiserver and etcd store them, the bench's watch sees them), bound to a decoy Node no
-// agent serves (a tainted Node object only; its pods stay Pending and are deleted after the run). What
-// the agent adds to the control plane (its pod status writes and what they trigger, its Events, its token
-// requests and reads) stays in the agent's arm only.
+// agent serves (a tainted Node object only; its pods are deleted after the run). What a kubelet adds to
+// the control plane (its pod status writes and what they trigger, its Events, its token requests) is
+// replayed for the decoy pods by pod-decoy-kubelet.ts (--baseline-load kubelet); without it those pods
+// stay Pending and that work is in the agent's arm only.
+import type Dockerode from 'dockerode';
 import type { Pod } from '../../kube/api.js';
-import { benchPodSpec, createDeployment, scaleDeployment, type PhaseCtx } from './pod-phases.js';
+import { createKubeClient } from '../../kube/client.js';
+import { loadKubeconfig } from '../../kube/kubeconfig.js';
+import { silentLogger } from '../../lib/log.js';
+import { DecoyKubelet } from './pod-decoy-kubelet.js';
+import { BUSYBOX, benchPodSpec, createDeployment, scaleDeployment, type PhaseCtx } from './pod-phases.js';
 
 export const DECOY = 'decoy';
 const TAINT = 'dockerlet.io/bench-decoy';
 
 export interface Decoy {
   node: string;
+  /** Replays the kubelet's writes for the decoy pods (--baseline-load kubelet). */
+  kubelet?: DecoyKubelet;
 }
 
-/** The decoy Node (tainted so only decoy pods land there) and its Deployment at 0 replicas. */
-export async function createDecoy(ctx: PhaseCtx, node: string): Promise<Decoy> {
+export interface DecoyKubeletOptions {
+  /** Mints the decoy Node's client credentials (the harness's ControlPlane.mintNodeCredentials). */
+  mintNodeCredentials(node: string): Promise<{ kubeconfigPath: string }>;
+  docker: Dockerode;
+}
+
+/**
+ * The decoy Node (tainted so only decoy pods land there) and its Deployment at 0 replicas; with
+ * `kubelet`, a decoy kubelet (the Node's own credentials) that replays the kubelet's writes for them.
+ */
+export async function createDecoy(ctx: PhaseCtx, node: string, kubelet?: DecoyKubeletOptions): Promise<Decoy> {
   await ctx.admin.create('/api/v1/nodes', {
     apiVersion: 'v1', kind: 'Node',
     metadata: { name: node, labels: { 'kubernetes.io/hostname': node, 'kubernetes.io/os': 'linux' } },
@@ -35,7 +52,11 @@ export async function createDecoy(ctx: PhaseCtx, node: string): Promise<Decoy> {
   }, 'merge');
   const spec: Pod['spec'] = { ...benchPodSpec(), nodeSelector: { 'kubernetes.io/hostname': node }, tolerations: [{ operator: 'Exists' }] };
   await createDeployment(ctx, DECOY, spec);
-  return { node };
+  if (!kubelet) return { node };
+  const creds = await kubelet.mintNodeCredentials(node);
+  const k = new DecoyKubelet(createKubeClient(loadKubeconfig(creds.kubeconfigPath), { log: silentLogger() }), node);
+  await k.start(kubelet.docker, BUSYBOX);
+  return { node, kubelet: k };
 }
 
 export async function scaleDecoy(ctx: PhaseCtx, replicas: number): Promise<void> {

@@ -51,6 +51,8 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   const agentS = spread(runs100.map((r) => r.density.seconds));
   const dockerS = spread(tr.baselines.filter((b) => b.failures === 0).map((b) => b.seconds));
   const ratioS = spread(tr.trials.map((t) => t.ratio));
+  /** Against raw Docker with the scheduling load only (trials with the decoy kubelet only). */
+  const schedS = spread(tr.trials.map((t) => t.ratioSched ?? NaN));
   /** Against raw Docker with the control plane idle (trials with a decoy only). */
   const idleS = spread(tr.trials.map((t) => t.ratioIdle ?? NaN));
   figures[`density_${N}_s`] = agentS.median;
@@ -59,6 +61,12 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     ratios[`density_${N}_vs_raw_docker`] = ratioS.median;
     ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
     ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
+    if (schedS.n) {
+      figures[`raw_docker_${N}_scheduling_load_s`] = spread(tr.schedBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
+      ratios[`density_${N}_vs_raw_docker_scheduling_load`] = schedS.median;
+      ratios[`density_${N}_vs_raw_docker_scheduling_load_min`] = schedS.min;
+      ratios[`density_${N}_vs_raw_docker_scheduling_load_max`] = schedS.max;
+    }
     if (idleS.n) {
       figures[`raw_docker_${N}_control_plane_idle_s`] = spread(tr.idleBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
       ratios[`density_${N}_vs_raw_docker_control_plane_idle`] = idleS.median;
@@ -86,10 +94,10 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   figures.configmap_gets_per_pod = perPod(['GET configmaps']);
   const split = splitSummary(splitLists(runs100.map((r) => r.split)));
   printStages(`(b) per-pod split over ${runs100.length} run(s) of ${N} pods (s: p50, p90, mean, n)`, split);
-  printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio, ...(t.dockerIdleS !== undefined ? { dockerIdleS: t.dockerIdleS, ratioIdle: t.ratioIdle } : {}) }])));
+  printStages('(b) trials', Object.fromEntries(tr.trials.map((t) => [`trial ${t.trial} (${t.order.join(' then ')})`, { agentS: t.agentS, dockerS: t.dockerS, ratio: t.ratio, ...(t.dockerSchedS !== undefined ? { dockerSchedS: t.dockerSchedS, ratioSched: t.ratioSched } : {}), ...(t.dockerIdleS !== undefined ? { dockerIdleS: t.dockerIdleS, ratioIdle: t.ratioIdle } : {}) }])));
   const details: Record<string, unknown> = {
     trials: tr.trials, ratio: ratioS, agentSeconds: agentS, rawDockerSeconds: dockerS, baselineParallelism: tr.parallelism, baselineParallelismSource: tr.parallelismSource,
-    split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines, idleBaselines: tr.idleBaselines,
+    split, seenSource: runs100[0]?.seenSource, runs: runs100.map(runDetails), warmups: warmups.map(runDetails), baselines: tr.baselines, schedBaselines: tr.schedBaselines, idleBaselines: tr.idleBaselines,
     rawDockerPerPodDocker: tr.baselines.map((b) => b.perPodDocker),
     controlPlaneNice: opts.controlPlaneNice,
     ...(colocated ? { colocated: { trials: colocated.trials, runs: colocated.agentRuns.map(runDetails), baselines: colocated.baselines } } : {}),
@@ -107,9 +115,7 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
       notes.push(`(b') ${colocated.trials.length} more paired trials with the control plane at normal priority, as this host co-locates it: ratios.density_${N}_vs_raw_docker_colocated = ${c.median} (min ${c.min}, max ${c.max}); agent runs ${colocated.trials.map((t) => t.agentS).join(', ')} s, raw Docker ${colocated.trials.map((t) => t.dockerS).join(', ')} s`);
     }
   } else notes.push('(b) the control plane ran at normal priority, co-located with the node on this host (--control-plane-nice 0)');
-  if (idleS.n) {
-    notes.push(`(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does its own part of a ${N}-pod start (bench/lib/pod-decoy.ts: the same Deployment scaled 0 → ${N} onto a decoy Node no agent serves, so the ReplicaSet controller, scheduler, apiserver, etcd and the bench's watch work as in the agent's run; the agent's own API writes and what they trigger are not replayed). Nice 19 does not keep the control plane off dockerd's CPU on this 2-vCPU host: a busy loop at nice 19 in its own autogroup slowed 100 raw-Docker pairs by 13 % at half a core and 29 % at a full core. Each trial also ran raw Docker with the control plane idle: ratios.density_${N}_vs_raw_docker_control_plane_idle = ${idleS.median} (min ${idleS.min}, max ${idleS.max}), raw Docker ${tr.trials.map((t) => t.dockerIdleS).join(', ')} s`);
-  }
+  if (idleS.n) notes.push(decoyNote(N, tr, schedS, idleS));
   const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(
     `(b) per pod, the create/start calls took p50 ${split['docker: create/start calls'].p50} s for the agent's pods vs ${rawPerPod} s (median of the raw-Docker runs' p50) for the raw-Docker pairs at the same parallelism`,
@@ -117,4 +123,15 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}; the agent stages include waiting for the agent's own create/start slots (runtimeParallelism)`,
   );
   return { figures, ratios, details, notes, runs: [...warmups, ...runs100] };
+}
+
+/** What the raw-Docker arm's control plane did, and the other baselines' ratios. */
+function decoyNote(N: number, tr: Awaited<ReturnType<typeof pairedTrials>>, schedS: ReturnType<typeof spread>, idleS: ReturnType<typeof spread>): string {
+  const nice = 'Nice 19 does not keep the control plane off dockerd\'s CPU on this 2-vCPU host: a busy loop at nice 19 in its own autogroup slowed 100 raw-Docker pairs by 13 % at half a core and 29 % at a full core.';
+  const sched = `the same Deployment scaled 0 → ${N} onto a decoy Node no agent serves (bench/lib/pod-decoy.ts), so the ReplicaSet controller, scheduler, apiserver, etcd and the bench's watch work as in the agent's run`;
+  const idle = `with the control plane idle: ratios.density_${N}_vs_raw_docker_control_plane_idle = ${idleS.median} (min ${idleS.min}, max ${idleS.max}), raw Docker ${tr.trials.map((t) => t.dockerIdleS).join(', ')} s`;
+  if (!schedS.n) return `(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does its own part of a ${N}-pod start: ${sched}; the kubelet's API writes and what they trigger are not replayed. ${nice} Each trial also ran raw Docker ${idle}`;
+  const replay = tr.baselines.map((b) => b.replay).filter((r) => r !== undefined);
+  const sum = (k: 'tokens' | 'events' | 'statusPatches') => replay.reduce((a, r) => a + r[k], 0);
+  return `(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does all it does in an agent run: ${sched}, and a decoy kubelet (bench/lib/pod-decoy-kubelet.ts, the decoy Node's credentials, the agent's own request builders) watches the Node's pods and, as each raw-Docker pair begins and starts, makes a kubelet's writes for one decoy pod: the TokenRequest, the Pulled/Created/Started Events and the status patch to Running (over the ${replay.length} runs: ${sum('tokens')} token requests, ${sum('events')} Events, ${sum('statusPatches')} status patches; the ReplicaSet and Deployment status updates those trigger follow). So only the agent's own work differs between the arms. ${nice} Each trial also ran raw Docker with the scheduling load only (the previous definition): ratios.density_${N}_vs_raw_docker_scheduling_load = ${schedS.median} (min ${schedS.min}, max ${schedS.max}), raw Docker ${tr.trials.map((t) => t.dockerSchedS).join(', ')} s; and ${idle}`;
 }

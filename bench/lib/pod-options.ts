@@ -20,7 +20,9 @@ export function shippedNodeFlags(repo: string): string[] {
 export const USAGE = `npm run bench -- pod-startup [--quick] [--cpu-prof DIR] [--profile-phases DIR] [--trials 5] [--pods 20] [--warmup 1]
   [--density 100] [--big 250] [--big-from FILE] [--idle-seconds 60] [--baseline-parallelism N] [--max-pods N] [--pod-workers N] [--runtime-parallelism N]
   [--direct-docker] [--baseline-direct] [--direct-ref] [--compiled] [--agent-repo DIR] [--agent-node-flags=FLAGS (default: the systemd unit's NODE_OPTIONS)] [--skip-baseline]
-  [--baseline-load decoy|none (default decoy: raw Docker runs while the control plane schedules as many decoy pods; see pod-decoy.ts)]
+  [--baseline-load kubelet|decoy|none (default kubelet: raw Docker runs while the control plane schedules as many decoy pods and
+   a decoy kubelet replays the kubelet's writes for them, see pod-decoy-kubelet.ts; each trial also runs raw Docker with the
+   scheduling load only and with the control plane idle. decoy: the scheduling load (and idle) only. none: idle only)]
   [--control-plane-nice 19] [--colocated-trials 2] [--out FILE]`;
 
 export interface Options {
@@ -60,7 +62,7 @@ export interface Options {
   agentRepo: string;
   skipBaseline: boolean;
   /** decoy: the raw-Docker arm runs with the control plane's own load of a density run (bench/lib/pod-decoy.ts), and once more without; none: only without. */
-  baselineLoad: 'decoy' | 'none';
+  baselineLoad: 'kubelet' | 'decoy' | 'none';
   /** The control plane's nice value during the paired trials (a real node does not host it); 0 leaves it as is. */
   controlPlaneNice: number;
   /** Extra paired trials with the control plane at normal priority (co-located, as this host runs it). */
@@ -115,7 +117,7 @@ export function parseOptions(args: string[], repo: string): Readonly<Options> {
     compiled: v.compiled ?? false,
     agentRepo: v['agent-repo'] ?? repo,
     skipBaseline: v['skip-baseline'] ?? false,
-    baselineLoad: oneOf('baseline-load', v['baseline-load'], ['decoy', 'none'] as const, 'decoy'),
+    baselineLoad: oneOf('baseline-load', v['baseline-load'], ['kubelet', 'decoy', 'none'] as const, 'kubelet'),
     controlPlaneNice: int('control-plane-nice', v['control-plane-nice'], 19, 0, 19),
     colocatedTrials: int('colocated-trials', v['colocated-trials'], quick ? 0 : 2, 0, 20),
     agentNodeFlags: v['agent-node-flags'] !== undefined ? v['agent-node-flags'].split(' ').filter(Boolean) : shippedNodeFlags(v['agent-repo'] ?? repo),

@@ -14,6 +14,7 @@ import { diffCounts, scrapeRequestTotals, type RequestCounts } from './pod-apime
 import { removeBaselineContainers, runBaseline, type BaselineResult } from './pod-baseline.js';
 import type { DockerCallStats, DockerFilterProxy, PodCallTimes } from './pod-docker-filter.js';
 import { drainDecoy, scaleDecoy, type Decoy } from './pod-decoy.js';
+import type { PairIds, ReplayStats } from './pod-decoy-kubelet.js';
 import { BUSYBOX, PAUSE, benchPodSpec, densityPodTimes, drainDensity, runDensity, type DensityResult, type PhaseCtx } from './pod-phases.js';
 import { wallSplit, type SplitInput, type WallSplit } from './pod-split.js';
 import { percentile, round } from './pod-timeline.js';
@@ -32,7 +33,10 @@ export interface TrialCtx extends PhaseCtx {
   profiler?: PhaseProfiler;
   /** Removes every container of the bench namespace (after a drain, the exited ones). */
   removeContainers(): Promise<unknown>;
-  /** Set unless --baseline-load none: the raw-Docker arm runs with the control plane's own load (pod-decoy.ts). */
+  /**
+   * Set unless --baseline-load none: the raw-Docker arm runs with the control plane's own load
+   * (pod-decoy.ts) and, with decoy.kubelet, the kubelet's writes replayed too (pod-decoy-kubelet.ts).
+   */
   decoy?: Decoy;
 }
 
@@ -188,31 +192,52 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
 }
 
 /**
- * One raw-Docker run of n pairs. loaded: while the control plane does its own part of an agent run for
- * n decoy pods (pod-decoy.ts), as in the agent's arm; else with the control plane idle.
+ * What the control plane does during a raw-Docker run: 'kubelet', all it does in an agent run (the decoy
+ * pods scheduled and the kubelet's writes for them replayed); 'scheduling', its own part only (the decoy
+ * pods scheduled, pod-decoy.ts); 'idle', nothing.
  */
-export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, loaded = false): Promise<BaselineResult & { cpu: Record<string, number>; load1: [number, number] }> {
+export type BaselineLoad = 'kubelet' | 'scheduling' | 'idle';
+
+export type BaselineRun = BaselineResult & { load: BaselineLoad; cpu: Record<string, number>; load1: [number, number]; replay?: ReplayStats };
+
+/** One raw-Docker run of n pairs with the control plane doing `load`'s work for n decoy pods. */
+export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, load: BaselineLoad = 'idle'): Promise<BaselineRun> {
   const l0 = loadavg()[0]!;
   const cpu = new CpuWindow();
   cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids });
   const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
-  const withLoad = loaded && ctx.decoy !== undefined;
+  const withLoad = load !== 'idle' && ctx.decoy !== undefined;
+  const kubelet = load === 'kubelet' ? ctx.decoy?.kubelet : undefined;
+  if (load !== 'idle' && !withLoad) throw new Error(`raw-Docker run with load ${load} needs the decoy`);
+  if (load === 'kubelet' && !kubelet) throw new Error('raw-Docker run with the kubelet load needs the decoy kubelet');
+  kubelet?.beginRun();
   if (withLoad) await scaleDecoy(ctx, n);
-  const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template });
-  const out = { ...b, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number] };
+  const hooks = kubelet ? { begin: (i: number) => kubelet.pairBegins(i), started: (i: number, ids: PairIds) => kubelet.pairStarted(i, ids) } : undefined;
+  const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template, ...(hooks ? { hooks } : {}) });
+  // The replayed writes still in flight are load of this run too: its CPU window closes after them.
+  const replay = kubelet ? await kubelet.finish(60_000) : undefined;
+  const out: BaselineRun = { ...b, load, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number], ...(replay ? { replay } : {}) };
   if (withLoad && !(await drainDecoy(ctx, 120_000))) ctx.log('the decoy pods were not all deleted within 120 s');
   await removeBaselineContainers(ctx.docker);
-  ctx.log(`raw Docker${withLoad ? ` (control plane busy with ${n} decoy pods)` : ''}: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
+  const what = load === 'kubelet' ? ` (control plane busy with ${n} decoy pods and their kubelet writes: ${JSON.stringify(replay)})` : withLoad ? ` (control plane busy with ${n} decoy pods)` : '';
+  ctx.log(`raw Docker${what}: ${n} pairs at parallelism ${parallelism} in ${b.seconds} s${b.failures ? ` (${b.failures} failed: ${b.firstError})` : ''}`);
   return out;
 }
 
 export interface Trial {
   trial: number;
-  /** docker: raw Docker with the control plane's own load (or idle when there is no decoy); docker-idle: control plane idle. */
-  order: ('agent' | 'docker' | 'docker-idle')[];
+  /**
+   * docker: raw Docker with the bench's baseline load (--baseline-load: kubelet, else scheduling, else
+   * idle when there is no decoy); docker-sched: with the scheduling load only (when docker has the
+   * kubelet's); docker-idle: the control plane idle (when there is a decoy).
+   */
+  order: ('agent' | 'docker' | 'docker-sched' | 'docker-idle')[];
   agentS: number;
   dockerS: number;
   ratio: number;
+  /** With the decoy kubelet: the raw-Docker run with the scheduling load only, and the ratio against it. */
+  dockerSchedS?: number;
+  ratioSched?: number;
   /** With a decoy: the raw-Docker run with the control plane idle, and the ratio against it. */
   dockerIdleS?: number;
   ratioIdle?: number;
@@ -222,9 +247,11 @@ export interface Trial {
 export interface TrialsResult {
   trials: Trial[];
   agentRuns: AgentRun[];
-  baselines: Awaited<ReturnType<typeof baselineRun>>[];
+  baselines: BaselineRun[];
+  /** With the decoy kubelet: the raw-Docker runs with the scheduling load only. */
+  schedBaselines: BaselineRun[];
   /** With a decoy: the raw-Docker runs with the control plane idle. */
-  idleBaselines: Awaited<ReturnType<typeof baselineRun>>[];
+  idleBaselines: BaselineRun[];
   parallelism: number;
   parallelismSource: string;
 }
@@ -239,14 +266,16 @@ export function agentParallelism(r: AgentRun): number | undefined {
 export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number; parallelism?: number; firstIdleSeconds?: number; skipBaseline: boolean }): Promise<TrialsResult> {
   let parallelism = o.parallelism;
   let parallelismSource = parallelism !== undefined ? '--baseline-parallelism' : '';
-  const out: TrialsResult = { trials: [], agentRuns: [], baselines: [], idleBaselines: [], parallelism: parallelism ?? NaN, parallelismSource };
+  const out: TrialsResult = { trials: [], agentRuns: [], baselines: [], schedBaselines: [], idleBaselines: [], parallelism: parallelism ?? NaN, parallelismSource };
+  const mainLoad: BaselineLoad = ctx.decoy?.kubelet ? 'kubelet' : ctx.decoy ? 'scheduling' : 'idle';
   for (let t = 1; t <= o.trials; t++) {
     // Shuffled order; while the parallelism is unknown the agent runs first (its run measures it).
-    const raws: Trial['order'] = o.skipBaseline ? [] : ctx.decoy ? ['docker', 'docker-idle'] : ['docker'];
+    const raws: Trial['order'] = o.skipBaseline ? [] : ctx.decoy?.kubelet ? ['docker', 'docker-sched', 'docker-idle'] : ctx.decoy ? ['docker', 'docker-idle'] : ['docker'];
     const order: Trial['order'] = parallelism === undefined ? ['agent', ...shuffle(raws)] : shuffle(['agent', ...raws]);
     let a: AgentRun | undefined;
-    let b: Awaited<ReturnType<typeof baselineRun>> | undefined;
-    let bIdle: Awaited<ReturnType<typeof baselineRun>> | undefined;
+    let b: BaselineRun | undefined;
+    let bSched: BaselineRun | undefined;
+    let bIdle: BaselineRun | undefined;
     for (const who of order) {
       ctx.log(`trial ${t}/${o.trials}: ${who}`);
       if (who === 'agent') {
@@ -258,17 +287,21 @@ export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number
           parallelismSource = agentParallelism(a) !== undefined ? `the agent's mean create/start calls in flight in trial ${t} (${a.dockerCalls?.meanMutatingInFlight.toFixed(1)})` : 'fallback 12 (no pass-through stats)';
         }
       } else if (who === 'docker') {
-        b = await baselineRun(ctx, o.n, parallelism!, `t${t}`, true);
+        b = await baselineRun(ctx, o.n, parallelism!, `t${t}`, mainLoad);
         out.baselines.push(b);
+      } else if (who === 'docker-sched') {
+        bSched = await baselineRun(ctx, o.n, parallelism!, `t${t}-sched`, 'scheduling');
+        out.schedBaselines.push(bSched);
       } else {
-        bIdle = await baselineRun(ctx, o.n, parallelism!, `t${t}-idle`, false);
+        bIdle = await baselineRun(ctx, o.n, parallelism!, `t${t}-idle`, 'idle');
         out.idleBaselines.push(bIdle);
       }
       await sleep(2000);
     }
-    const ratio = (x: typeof b) => (x && x.failures === 0 ? round(a!.density.seconds / x.seconds) : NaN);
+    const ratio = (x: BaselineRun | undefined) => (x && x.failures === 0 && (x.replay?.failures ?? 0) === 0 ? round(a!.density.seconds / x.seconds) : NaN);
     out.trials.push({
       trial: t, order, agentS: a!.density.seconds, dockerS: b?.seconds ?? NaN, ratio: ratio(b),
+      ...(bSched ? { dockerSchedS: bSched.seconds, ratioSched: ratio(bSched) } : {}),
       ...(bIdle ? { dockerIdleS: bIdle.seconds, ratioIdle: ratio(bIdle) } : {}), parallelism: parallelism!,
     });
   }
