@@ -46,15 +46,17 @@ export function requiresRefresh(t: IssuedToken, now: number): boolean {
 
 /**
  * The node authorizer decides a node's token request from its graph of pods and their nodes, fed by an
- * informer: a pod the node sees bound right away can be unknown there for a moment ("node requested
- * token bound to a pod scheduled on a different node"). Such a refusal is asked again after these
- * delays (~1.5 s in all) before it fails the volume set-up (and the pod sync's 2 s retry).
+ * informer: a pod the node sees bound right away can be unknown there for a moment. Then the service
+ * account has no path to the node yet ("no relationship found between node 'n' and this object"), or
+ * the pod is not yet on it ("node requested token bound to a pod scheduled on a different node"). Such
+ * a refusal is asked again after these delays (~1.5 s in all) before it fails the volume set-up (and
+ * the pod sync's 2 s retry).
  */
 const GRAPH_RETRY_MS = [50, 100, 200, 400, 800];
 
 function isGraphLag(err: unknown): boolean {
   const status = (err as { details?: { status?: number } }).details?.status;
-  return status === 403 && /scheduled on a different node|not found/i.test(errorMessage(err));
+  return status === 403 && /scheduled on a different node|no relationship found between node|not found/i.test(errorMessage(err));
 }
 
 async function createWithGraphRetry<T>(create: () => Promise<T>, delays: readonly number[]): Promise<T> {
