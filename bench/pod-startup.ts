@@ -20,6 +20,7 @@ import { silentLogger } from '../lib/log.js';
 import { mountsUnder, unmount } from '../agent/volumes/mounts-host.js';
 import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
 import { freePort } from '../test/cluster/net.js';
+import { DEFAULT_CLUSTER_DNS_IP } from '../test/cluster/dns.js';
 import { compileAgent, readProcUsage, startAgent, summariseAgentLog, type AgentProcess } from './lib/pod-agent.js';
 import { AgentSeen } from './lib/pod-agentseen.js';
 import { INSPECT_FLAG, PhaseProfiler } from './lib/pod-inspector.js';
@@ -30,7 +31,7 @@ import { parseOptions, shippedNodeFlags } from './lib/pod-options.js';
 import { createDecoy, type Decoy } from './lib/pod-decoy.js';
 import { BUSYBOX, PAUSE, createDeployment, runSinglePods, type PhaseCtx } from './lib/pod-phases.js';
 import { summariseProfileFile, type ProfileSummary } from './lib/pod-profile.js';
-import { buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
+import { BASELINES, buildReport, printStages, printTable, writeReport } from './lib/pod-report.js';
 import { splitLists, splitSummary } from './lib/pod-split.js';
 import { dist, mapLimit, round } from './lib/pod-timeline.js';
 import { agentRun, type AgentRun, type TrialCtx } from './lib/pod-trials.js';
@@ -154,8 +155,10 @@ export async function main(args: string[]): Promise<void> {
     const configFile = join(work, 'agent.yaml');
     // Its own kubelet API port on loopback: another engineer's agent may hold 10250 on this host.
     const port = await freePort();
-    await writeFile(configFile, `maxPods: ${opts.maxPods}\nport: ${port}\naddress: 127.0.0.1\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}${opts.runtimeParallelism !== undefined ? `runtimeParallelism: ${opts.runtimeParallelism}\n` : ''}`);
-    notes.push(`agent config: maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}${opts.runtimeParallelism !== undefined ? `, runtimeParallelism ${opts.runtimeParallelism}` : ''}`);
+    // clusterDNS as a cluster's nodes have it (kubeadm's 10.96.0.10): without it every ClusterFirst pod
+    // gets a MissingClusterDNS Warning and a Node event (two more API writes per pod than a real node).
+    await writeFile(configFile, `maxPods: ${opts.maxPods}\nport: ${port}\naddress: 127.0.0.1\nclusterDNS: [${DEFAULT_CLUSTER_DNS_IP}]\n${opts.podWorkers !== undefined ? `podWorkers: ${opts.podWorkers}\n` : ''}${opts.runtimeParallelism !== undefined ? `runtimeParallelism: ${opts.runtimeParallelism}\n` : ''}`);
+    notes.push(`agent config: clusterDNS [${DEFAULT_CLUSTER_DNS_IP}] (as a cluster's nodes; the raw-Docker sandboxes get the same resolv.conf), maxPods ${opts.maxPods}${opts.big > 100 ? ` (its default 110 would refuse the ${opts.big}-pod run)` : ''}${opts.podWorkers !== undefined ? `, podWorkers ${opts.podWorkers}` : ''}${opts.runtimeParallelism !== undefined ? `, runtimeParallelism ${opts.runtimeParallelism}` : ''}`);
     if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
     if (phasesDir) await mkdir(phasesDir, { recursive: true });
     const profStart = Date.now();
@@ -201,7 +204,7 @@ export async function main(args: string[]): Promise<void> {
 
     await createDeployment(ctx);
     const c = cp;
-    const decoyKubelet = opts.baselineLoad === 'kubelet' ? { mintNodeCredentials: (n: string) => c.mintNodeCredentials(n), docker } : undefined;
+    const decoyKubelet = opts.baselineLoad === 'kubelet' ? { mintNodeCredentials: (n: string) => c.mintNodeCredentials(n), docker, nice: opts.controlPlaneNice } : undefined;
     decoy = opts.baselineLoad !== 'none' && opts.trials > 0 && !opts.skipBaseline ? await createDecoy(ctx, `${NODE}-decoy`, decoyKubelet) : undefined;
     if (decoy) log(`decoy node ${decoy.node}: the raw-Docker runs of the trials run while the control plane schedules as many decoy pods there${decoy.kubelet ? ', a decoy kubelet replaying the kubelet\'s writes for them (and once more without those writes)' : ''} (and once more with it idle)`);
     await sleep(2000);
@@ -267,7 +270,7 @@ export async function main(args: string[]): Promise<void> {
       loadAverage: { atStart: loadAtStart, atAgentReady: loadAtAgentStart, atEnd: loadavg() },
       agentLog, profile, controlPlaneStartMs: cp.timings.ready, options: opts,
     });
-    const report = buildReport(figures, ratios, N, notes, details);
+    const report = buildReport(figures, ratios, N, notes, details, dens && !opts.skipBaseline ? BASELINES[decoy ? opts.baselineLoad : 'none'] : undefined);
     printTable(report);
     const profiles: [string, ProfileSummary][] = profile ? [['whole life (--cpu-prof)', profile]] : [];
     for (const r of [...(dens?.runs ?? []), ...(bigRun ? [bigRun] : [])]) profiles.push(...Object.entries(r.profiles ?? {}));

@@ -11,6 +11,7 @@ import { readHostResolvConf } from '../../agent/containers/dns.js';
 import { podCgroupParent } from '../../agent/containers/cgroups.js';
 import { hasCapSysResource, removeEmptyCgroups } from '../../runtime/docker/runtime.js';
 import { containerCreateOptions, sandboxCreateOptions } from '../../runtime/docker/specs.js';
+import { DEFAULT_CLUSTER_DNS_IP } from '../../test/cluster/dns.js';
 import { dist, mapLimit, type Dist } from './pod-timeline.js';
 
 export const BASELINE_LABEL = 'io.dockerlet.bench';
@@ -73,7 +74,7 @@ async function prepare(o: BaselineOptions, i: number, run: string, oomFloor: num
   await mkdir(tokenDir, { recursive: true });
   await writeFile(join(tokenDir, 'token'), 'x'.repeat(900));
   await writeFile(tm, '', { mode: 0o666 });
-  const sandbox = relabel(sandboxCreateOptions(buildSandboxSpec(pod, o.pauseImage, { attempt: 0, clusterDNS: [], clusterDomain: 'cluster.local', ...(hostDNS ? { hostDNS } : {}) })), `dlbench_${run}_${i}_POD`, oomFloor);
+  const sandbox = relabel(sandboxCreateOptions(buildSandboxSpec(pod, o.pauseImage, { attempt: 0, clusterDNS: [DEFAULT_CLUSTER_DNS_IP], clusterDomain: 'cluster.local', ...(hostDNS ? { hostDNS } : {}) })), `dlbench_${run}_${i}_POD`, oomFloor);
   const c = pod.spec.containers[0]!;
   const app = (sandboxId: string) => relabel(containerCreateOptions(buildContainerCreateSpec({
     pod, container: c, kind: 'container', sandboxId, attempt: 0, restartCount: 0,

@@ -12,9 +12,10 @@
 // - when the pair's app container has started: the Pulled, Created and Started Events
 //   (kube/events.ts EventRecorder, the agent's messages) and the pod status patch to Running
 //   (agent/status compute + patch, from the pair's real container ids).
-// Pod i of the decoy (in the order the watch saw them bound) goes with the run's pair i. The writes
-// are load only: the raw-Docker run's time is still its Docker calls' (finish() waits outside it).
-import type Dockerode from 'dockerode';
+// Pod i of the decoy (in the order the watch saw them bound) goes with the run's pair i. The raw-Docker
+// run's time is still its Docker calls' (finish() waits outside it). It runs in a child process of its
+// own (pod-decoy-kubelet-proc.ts), so its client work does not share the bench's event loop, which
+// times the raw-Docker calls; its CPU is reported beside the arm's.
 import type { Pod } from '../../kube/api.js';
 import { EventRecorder } from '../../kube/events.js';
 import { createInformer, type DockerletInformer } from '../../kube/informer.js';
@@ -25,7 +26,6 @@ import { computePodStatus } from '../../agent/status/compute.js';
 import { podStatusPatch } from '../../agent/status/patch.js';
 import { requestToken } from '../../agent/volumes/tokens.js';
 import type { ObservedContainer } from '../../runtime/types.js';
-import { imageRefFor } from '../../runtime/docker/observe.js';
 
 /** Pod and host IPs written to the API only (RFC 2544's benchmarking range: never routed anywhere). */
 const HOST_IP = '198.18.0.1';
@@ -45,34 +45,44 @@ export interface ReplayStats {
   firstError?: string;
 }
 
+/** One raw-Docker run's replay: its own pods, counters and abort (a late write never counts in the next run). */
+interface RunState {
+  stats: ReplayStats;
+  order: Pod[];
+  ignore: Set<string>;
+  waiters: Map<number, ((p: Pod) => void)[]>;
+  pending: Set<Promise<void>>;
+  ac: AbortController;
+}
+
+function newRun(ignore: Set<string>): RunState {
+  return { stats: { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: 0 }, order: [], ignore, waiters: new Map(), pending: new Set(), ac: new AbortController() };
+}
+
 export class DecoyKubelet {
   readonly #client: KubeClient;
   readonly #inf: DockerletInformer<Pod>;
   readonly #events: EventRecorder;
   readonly #abort = new AbortController();
-  #imageRef = '';
-  /** Pods bound to the node in the order first seen, this run's only. */
-  #order: Pod[] = [];
-  #ignore = new Set<string>();
-  #waiters = new Map<number, ((p: Pod) => void)[]>();
-  #pending: Promise<void>[] = [];
-  #stats: ReplayStats = { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: 0 };
+  readonly #imageRef: string;
+  #run: RunState = newRun(new Set());
 
-  constructor(client: KubeClient, node: string) {
+  /** imageRef: the app image's ref as the runtime reports it (runtime/docker/observe.ts imageRefFor). */
+  constructor(client: KubeClient, node: string, imageRef: string) {
     this.#client = client;
+    this.#imageRef = imageRef;
     this.#inf = createInformer<Pod>(client, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${node}` }, { log: silentLogger() });
     this.#events = new EventRecorder({ client, host: node, log: silentLogger() });
   }
 
-  async start(docker: Dockerode, image: string): Promise<void> {
-    const info = await docker.getImage(image).inspect();
-    this.#imageRef = imageRefFor(info.Id, info.RepoDigests);
+  async start(): Promise<void> {
     this.#inf.on({ add: (p) => this.#seen(p), update: (_o, p) => this.#seen(p) });
     await this.#inf.start(this.#abort.signal);
     await this.#events.start(this.#abort.signal);
   }
 
   async stop(): Promise<void> {
+    this.#run.ac.abort();
     this.#abort.abort();
     await this.#events.stop();
     await this.#inf.stop();
@@ -81,60 +91,65 @@ export class DecoyKubelet {
 
   /** A new run: pods already on the node (a previous run's, being deleted) are not replayed again. */
   beginRun(): void {
-    this.#ignore = new Set(this.#inf.list().map((p) => p.metadata.uid!));
-    this.#order = [];
-    this.#waiters.clear();
-    this.#pending = [];
-    this.#stats = { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: 0 };
+    this.#run.ac.abort();
+    this.#run = newRun(new Set(this.#inf.list().map((p) => p.metadata.uid!)));
   }
 
   #seen(p: Pod): void {
+    const run = this.#run;
     const uid = p.metadata.uid!;
-    if (this.#ignore.has(uid) || p.metadata.deletionTimestamp || this.#order.some((q) => q.metadata.uid === uid)) return;
-    const i = this.#order.push(p) - 1;
-    for (const w of this.#waiters.get(i) ?? []) w(p);
-    this.#waiters.delete(i);
+    if (run.ignore.has(uid) || p.metadata.deletionTimestamp || run.order.some((q) => q.metadata.uid === uid)) return;
+    const i = run.order.push(p) - 1;
+    for (const w of run.waiters.get(i) ?? []) w(p);
+    run.waiters.delete(i);
   }
 
-  #pod(i: number): Promise<Pod> {
-    const p = this.#order[i];
+  #pod(run: RunState, i: number): Promise<Pod> {
+    const p = run.order[i];
     if (p) return Promise.resolve(p);
-    return new Promise((resolve) => this.#waiters.set(i, [...(this.#waiters.get(i) ?? []), resolve]));
+    return new Promise((resolve) => run.waiters.set(i, [...(run.waiters.get(i) ?? []), resolve]));
   }
 
-  #track(what: Promise<void>): void {
-    this.#pending.push(what.catch((err: unknown) => {
-      this.#stats.failures++;
-      this.#stats.firstError ??= err instanceof Error ? err.message : String(err);
-    }));
+  #track(run: RunState, work: (live: () => boolean) => Promise<void>): void {
+    const live = () => !run.ac.signal.aborted;
+    const p: Promise<void> = work(live).catch((err: unknown) => {
+      if (!live()) return;
+      run.stats.failures++;
+      run.stats.firstError ??= err instanceof Error ? err.message : String(err);
+    }).finally(() => run.pending.delete(p));
+    run.pending.add(p);
   }
 
   /** Pair i's sandbox is about to be created: the pod's token request (the agent sets volumes up first). */
   pairBegins(i: number): void {
-    this.#track((async () => {
-      const pod = await this.#pod(i);
+    const run = this.#run;
+    this.#track(run, async (live) => {
+      const pod = await this.#pod(run, i);
+      if (!live()) return;
       await requestToken(this.#client, pod, {});
-      this.#stats.tokens++;
-    })());
+      run.stats.tokens++;
+    });
   }
 
   /** Pair i's app container has started: its Events and the pod's status patch to Running. */
   pairStarted(i: number, ids: PairIds): void {
+    const run = this.#run;
     const startedAt = new Date().toISOString();
-    this.#track((async () => {
-      const pod = await this.#pod(i);
+    this.#track(run, async (live) => {
+      const pod = await this.#pod(run, i);
+      if (!live()) return;
       const c = pod.spec.containers[0]!;
       const ref = podRef(pod, `spec.containers{${c.name}}`);
       this.#events.event(ref, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
       this.#events.event(ref, 'Normal', 'Created', `Created container: ${c.name}`);
       this.#events.event(ref, 'Normal', 'Started', `Started container ${c.name}`);
-      this.#stats.events += 3;
-      await this.#patchRunning(pod, i, ids, startedAt);
-      this.#stats.pods++;
-    })());
+      run.stats.events += 3;
+      if (await this.#patchRunning(pod, i, ids, startedAt)) run.stats.statusPatches++;
+      run.stats.pods++;
+    });
   }
 
-  async #patchRunning(pod: Pod, i: number, ids: PairIds, startedAt: string): Promise<void> {
+  async #patchRunning(pod: Pod, i: number, ids: PairIds, startedAt: string): Promise<boolean> {
     const observed = (id: string, kind: 'sandbox' | 'container', name: string): ObservedContainer => ({
       id, dockerName: `k8s_${name}_${pod.metadata.name}`, state: 'running', image: pod.spec.containers[0]!.image ?? '', imageRef: this.#imageRef,
       createdAt: startedAt, startedAt, annotations: {}, podUid: pod.metadata.uid!, podName: pod.metadata.name!, podNamespace: pod.metadata.namespace!,
@@ -148,23 +163,32 @@ export class DecoyKubelet {
     });
     const server = this.#inf.get(`${pod.metadata.namespace}/${pod.metadata.name}`) ?? pod;
     const patch = podStatusPatch(pod.metadata.uid!, server.status, desired);
-    if (!patch) return;
+    if (!patch) return false;
     await this.#client.patch(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, patch.body, 'strategic', { timeoutMs: 15_000 });
-    this.#stats.statusPatches++;
+    return true;
   }
 
-  /** Waits (bounded) for the run's replayed writes; a pair whose pod never came is counted as failed. */
+  /**
+   * Waits (bounded) for the run's replayed writes and Events. On the timeout every replay still
+   * outstanding (a pair whose pod never came, a write unanswered) is a failure, and the run is aborted.
+   */
   async finish(timeoutMs: number): Promise<ReplayStats> {
+    const run = this.#run;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
-    const done = Promise.all(this.#pending).then(() => this.#events.flush());
-    const r = await Promise.race([done.then(() => 'done' as const), timeout]);
+    const done = (async () => {
+      while (run.pending.size) await Promise.all([...run.pending]);
+      await this.#events.flush();
+      return 'done' as const;
+    })();
+    const r = await Promise.race([done, timeout]);
     clearTimeout(timer);
+    const stats = { ...run.stats };
     if (r === 'timeout') {
-      this.#stats.failures += this.#waiters.size;
-      this.#stats.firstError ??= `replay not finished within ${timeoutMs} ms (${this.#order.length} decoy pods seen)`;
+      stats.failures += Math.max(1, run.pending.size);
+      stats.firstError ??= `replay not finished within ${timeoutMs} ms (${run.pending.size} outstanding, ${run.order.length} decoy pods seen)`;
     }
-    this.#waiters.clear(); // replays still waiting for a pod that never came are dropped
-    return { ...this.#stats };
+    run.ac.abort();
+    return stats;
   }
 }

@@ -11,10 +11,9 @@
 // stay Pending and that work is in the agent's arm only.
 import type Dockerode from 'dockerode';
 import type { Pod } from '../../kube/api.js';
-import { createKubeClient } from '../../kube/client.js';
-import { loadKubeconfig } from '../../kube/kubeconfig.js';
-import { silentLogger } from '../../lib/log.js';
-import { DecoyKubelet } from './pod-decoy-kubelet.js';
+import { imageRefFor } from '../../runtime/docker/observe.js';
+import { DecoyKubeletProcess } from './pod-decoy-kubelet-proc.js';
+import { setNice } from './pod-nice.js';
 import { BUSYBOX, benchPodSpec, createDeployment, scaleDeployment, type PhaseCtx } from './pod-phases.js';
 
 export const DECOY = 'decoy';
@@ -22,14 +21,16 @@ const TAINT = 'dockerlet.io/bench-decoy';
 
 export interface Decoy {
   node: string;
-  /** Replays the kubelet's writes for the decoy pods (--baseline-load kubelet). */
-  kubelet?: DecoyKubelet;
+  /** Replays the kubelet's writes for the decoy pods (--baseline-load kubelet), in a child process. */
+  kubelet?: DecoyKubeletProcess;
 }
 
 export interface DecoyKubeletOptions {
   /** Mints the decoy Node's client credentials (the harness's ControlPlane.mintNodeCredentials). */
   mintNodeCredentials(node: string): Promise<{ kubeconfigPath: string }>;
   docker: Dockerode;
+  /** The child's nice (its session's autogroup too), as the control plane's; 0 leaves it. */
+  nice: number;
 }
 
 /**
@@ -54,8 +55,14 @@ export async function createDecoy(ctx: PhaseCtx, node: string, kubelet?: DecoyKu
   await createDeployment(ctx, DECOY, spec);
   if (!kubelet) return { node };
   const creds = await kubelet.mintNodeCredentials(node);
-  const k = new DecoyKubelet(createKubeClient(loadKubeconfig(creds.kubeconfigPath), { log: silentLogger() }), node);
-  await k.start(kubelet.docker, BUSYBOX);
+  const image = await kubelet.docker.getImage(BUSYBOX).inspect();
+  const k = await DecoyKubeletProcess.start(creds.kubeconfigPath, node, imageRefFor(image.Id, image.RepoDigests));
+  try {
+    if (kubelet.nice > 0) setNice([k.pid], kubelet.nice);
+  } catch (err) {
+    await k.stop();
+    throw err;
+  }
   return { node, kubelet: k };
 }
 

@@ -6,8 +6,9 @@ import type Dockerode from 'dockerode';
 import type { Options } from './pod-options.js';
 import { splitLists, splitSummary } from './pod-split.js';
 import { printStages } from './pod-report.js';
-import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, type AgentRun, type TrialCtx } from './pod-trials.js';
+import { agentParallelism, agentRun, baselineRun, pairedTrials, spread, usable, type AgentRun, type TrialCtx } from './pod-trials.js';
 import { setNice } from './pod-nice.js';
+import { round } from './pod-timeline.js';
 
 /** A run's fields worth keeping in the JSON (the per-pod inputs are summarised, not stored). */
 export function runDetails(r: AgentRun): Omit<AgentRun, 'split'> & { split: ReturnType<typeof splitSummary> } {
@@ -49,7 +50,7 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   const idleRun = [...warmups, ...tr.agentRuns].find((r) => r.idle);
   const runs100 = tr.agentRuns;
   const agentS = spread(runs100.map((r) => r.density.seconds));
-  const dockerS = spread(tr.baselines.filter((b) => b.failures === 0).map((b) => b.seconds));
+  const dockerS = spread(tr.baselines.filter(usable).map((b) => b.seconds));
   const ratioS = spread(tr.trials.map((t) => t.ratio));
   /** Against raw Docker with the scheduling load only (trials with the decoy kubelet only). */
   const schedS = spread(tr.trials.map((t) => t.ratioSched ?? NaN));
@@ -62,13 +63,13 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
     ratios[`density_${N}_vs_raw_docker_min`] = ratioS.min;
     ratios[`density_${N}_vs_raw_docker_max`] = ratioS.max;
     if (schedS.n) {
-      figures[`raw_docker_${N}_scheduling_load_s`] = spread(tr.schedBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
+      figures[`raw_docker_${N}_scheduling_load_s`] = spread(tr.schedBaselines.filter(usable).map((b) => b.seconds)).median;
       ratios[`density_${N}_vs_raw_docker_scheduling_load`] = schedS.median;
       ratios[`density_${N}_vs_raw_docker_scheduling_load_min`] = schedS.min;
       ratios[`density_${N}_vs_raw_docker_scheduling_load_max`] = schedS.max;
     }
     if (idleS.n) {
-      figures[`raw_docker_${N}_control_plane_idle_s`] = spread(tr.idleBaselines.filter((b) => b.failures === 0).map((b) => b.seconds)).median;
+      figures[`raw_docker_${N}_control_plane_idle_s`] = spread(tr.idleBaselines.filter(usable).map((b) => b.seconds)).median;
       ratios[`density_${N}_vs_raw_docker_control_plane_idle`] = idleS.median;
       ratios[`density_${N}_vs_raw_docker_control_plane_idle_min`] = idleS.min;
       ratios[`density_${N}_vs_raw_docker_control_plane_idle_max`] = idleS.max;
@@ -104,9 +105,11 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   };
 
   if (opts.directRef && !opts.skipBaseline && tctx.baselineDocker !== docker) {
-    const ref = await baselineRun({ ...tctx, baselineDocker: docker }, N, tr.parallelism, 'direct');
+    // Against the runs made with the same (no) control-plane load, so only the pass-through differs.
+    const ref = await baselineRun({ ...tctx, baselineDocker: docker }, N, tr.parallelism, 'direct', 'idle');
     details.rawDockerDirectReference = ref;
-    notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism took ${ref.seconds} s vs the median ${dockerS.median} s through it`);
+    const through = spread((tr.idleBaselines.length ? tr.idleBaselines : tr.baselines).filter(usable).map((b) => b.seconds)).median;
+    notes.push(`the pass-through's own cost: one raw-Docker run straight to dockerd at the same parallelism, control plane idle, took ${ref.seconds} s vs the median ${through} s through it${tr.idleBaselines.length ? ' (control plane idle too)' : ''}`);
   }
   if (opts.controlPlaneNice > 0) {
     notes.push(`(b) the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) ran at nice ${opts.controlPlaneNice} (each in a session of its own, its autogroup and threads at that nice: this kernel shares CPU between sessions first) during the warm-up and the ${tr.trials.length} trials: on a real node it runs on other machines, while here a 100-pod start keeps both cores busy and its CPU (details.density.runs[].cpuSeconds) would lengthen the agent's run only; the agent, dockerd, containerd and the bench ran at normal priority`);
@@ -119,7 +122,7 @@ export async function densityPhase(tctx: TrialCtx, opts: Readonly<Options>, dock
   const rawPerPod = spread(tr.baselines.map((b) => b.perPodDocker?.p50 ?? NaN)).median;
   notes.push(
     `(b) per pod, the create/start calls took p50 ${split['docker: create/start calls'].p50} s for the agent's pods vs ${rawPerPod} s (median of the raw-Docker runs' p50) for the raw-Docker pairs at the same parallelism`,
-    `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and a raw-Docker run of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
+    `(b) ${runs100.length} paired trial(s): each the agent's run (Deployment scaled 0 → ${N}, timed from the scale request to the bench's watch seeing all Running; then scaled to 0 and drained) and raw-Docker runs (one per baseline load) of the same ${N} sandbox + app container pairs at parallelism ${tr.parallelism} (${tr.parallelismSource}), the order drawn at random per trial; ratio = median of the per-trial ratios (min ${ratioS.min}, max ${ratioS.max}); agent runs ${agentS.values.join(', ')} s, raw Docker ${dockerS.values.join(', ')} s`,
     `(b) the agent's time includes ReplicaSet creation and scheduling (control plane): see details.density.split (per pod, p50/p90) and runs[].wall (last pod created/bound, first/last Docker call); the "agent saw it" time is from ${runs100[0]?.seenSource ?? '?'}; the agent stages include waiting for the agent's own create/start slots (runtimeParallelism)`,
   );
   return { figures, ratios, details, notes, runs: [...warmups, ...runs100] };
@@ -136,7 +139,8 @@ function decoyNote(N: number, tr: Awaited<ReturnType<typeof pairedTrials>>, sche
   const med = (xs: number[]) => spread(xs).median;
   const cpAgent = med(tr.agentRuns.map((r) => ['etcd', 'kube-apiserver', 'kube-controller', 'kube-scheduler'].reduce((a, k) => a + (r.cpuSeconds[k] ?? 0), 0)));
   const cp = (bs: typeof tr.baselines) => med(bs.map((b) => b.cpu['control plane'] ?? NaN));
-  const bench = (bs: { cpu: Record<string, number> }[]) => med(bs.map((b) => b.cpu['bench (watch, pass-through)'] ?? NaN));
-  const cpu = `Control-plane CPU-s per run (medians): ${cpAgent} in the agent's runs, ${cp(tr.baselines)} with the kubelet load, ${cp(tr.schedBaselines)} with the scheduling load only, ${cp(tr.idleBaselines)} idle. The decoy kubelet runs in the bench process, so the raw-Docker arm also carries its client CPU (the bench process used ${bench(tr.baselines)} CPU-s per run with the kubelet load, ${med(tr.agentRuns.map((r) => r.cpuSeconds['bench (watch, pass-through)'] ?? NaN))} in the agent's runs, ${bench(tr.schedBaselines)} with the scheduling load only).`;
-  return `(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does all it does in an agent run: ${sched}, and a decoy kubelet (bench/lib/pod-decoy-kubelet.ts, the decoy Node's credentials, the agent's own request builders) watches the Node's pods and, as each raw-Docker pair begins and starts, makes a kubelet's writes for one decoy pod: the TokenRequest, the Pulled/Created/Started Events and the status patch to Running (over the ${replay.length} runs: ${sum('tokens')} token requests, ${sum('events')} Events, ${sum('statusPatches')} status patches; the ReplicaSet and Deployment status updates those trigger follow). So only the agent's own work differs between the arms. ${cpu} ${nice} Each trial also ran raw Docker with the scheduling load only (the previous definition): ratios.density_${N}_vs_raw_docker_scheduling_load = ${schedS.median} (min ${schedS.min}, max ${schedS.max}), raw Docker ${tr.trials.map((t) => t.dockerSchedS).join(', ')} s; and ${idle}`;
+  const perPod = (counts: Record<string, number>[]) => round(med(counts.map((c) => Object.values(c).reduce((a, x) => a + x, 0) / N)));
+  const child = med(tr.baselines.map((b) => b.cpu['decoy kubelet (bench child)'] ?? NaN));
+  const cpu = `Control-plane CPU-s per run (medians): ${cpAgent} in the agent's runs, ${cp(tr.baselines)} with the kubelet load, ${cp(tr.schedBaselines)} with the scheduling load only, ${cp(tr.idleBaselines)} idle; API requests per pod (apiserver_request_total, every client): ${perPod(tr.agentRuns.map((r) => r.apiRequests))} in the agent's runs, ${perPod(tr.baselines.map((b) => b.apiRequests))} with the kubelet load, ${perPod(tr.schedBaselines.map((b) => b.apiRequests))} with the scheduling load only. The decoy kubelet is a client too: it runs in a child process of its own at the control plane's priority (so not on the event loop that times the raw-Docker calls), and its ${child} CPU-s per run (median) are load the agent's arm does not have (there the agent's own client work is part of the agent)`;
+  return `(b) ratios.density_${N}_vs_raw_docker compares the agent's run with a raw-Docker run made while the control plane does the work of an agent run: ${sched}, and a decoy kubelet (bench/lib/pod-decoy-kubelet.ts, the decoy Node's credentials, the agent's own request builders) watches the Node's pods and, as each raw-Docker pair begins and starts, makes a kubelet's writes for one decoy pod: the TokenRequest, the Pulled/Created/Started Events and the status patch to Running (over the ${replay.length} runs: ${sum('tokens')} token requests, ${sum('events')} Events, ${sum('statusPatches')} status patches; the ReplicaSet and Deployment status updates those trigger follow). Not replayed: the agent's token requests refused while the Node authorizer's graph lags and asked again, its ConfigMap reads, Node status and Lease writes. ${cpu}. ${nice} Each trial also ran raw Docker with the scheduling load only (the previous definition): ratios.density_${N}_vs_raw_docker_scheduling_load = ${schedS.median} (min ${schedS.min}, max ${schedS.max}), raw Docker ${tr.trials.map((t) => t.dockerSchedS).join(', ')} s; and ${idle}`;
 }

@@ -61,7 +61,12 @@ export interface Options {
   compiled: boolean;
   agentRepo: string;
   skipBaseline: boolean;
-  /** decoy: the raw-Docker arm runs with the control plane's own load of a density run (bench/lib/pod-decoy.ts), and once more without; none: only without. */
+  /**
+   * kubelet: the ratio's raw-Docker run has the control plane do an agent run's work (decoy pods scheduled,
+   * bench/lib/pod-decoy.ts, and a kubelet's writes for them replayed, bench/lib/pod-decoy-kubelet.ts); each
+   * trial also runs raw Docker with the scheduling load only and idle. decoy: the scheduling load, and
+   * idle. none: idle only.
+   */
   baselineLoad: 'kubelet' | 'decoy' | 'none';
   /** The control plane's nice value during the paired trials (a real node does not host it); 0 leaves it as is. */
   controlPlaneNice: number;

@@ -8,13 +8,15 @@ export interface PodStartupReport {
   name: 'pod-startup';
   date: string;
   host: { cores: number; memory: string };
+  /** What ratios.density_<N>_vs_raw_docker's raw-Docker run had the control plane do (--baseline-load). */
+  baseline?: string;
   figures: Record<string, number>;
   ratios: Record<string, number>;
   targets: Record<string, number>;
   met: Record<string, boolean>;
   notes: string[];
   details: Record<string, unknown>;
-  history?: { date: string; figures: Record<string, number>; ratios: Record<string, number> }[];
+  history?: { date: string; baseline?: string; figures: Record<string, number>; ratios: Record<string, number> }[];
 }
 
 /** Issue 17's targets (upper bounds); `density_<N>_vs_raw_docker` is keyed by the run's N. */
@@ -28,7 +30,14 @@ export const TARGETS = {
   idle_cpu_100_pct_core: 1.0,
 } as const;
 
-export function buildReport(figures: Record<string, number>, ratios: Record<string, number>, densityN: number, notes: string[], details: Record<string, unknown>): PodStartupReport {
+/** The raw-Docker baseline of the headline ratio, by --baseline-load. */
+export const BASELINES = {
+  kubelet: 'raw Docker while the control plane does an agent run\'s work: decoy pods scheduled, a decoy kubelet replaying the kubelet\'s writes for them',
+  decoy: 'raw Docker while the control plane schedules as many decoy pods (its own share of an agent run)',
+  none: 'raw Docker with the control plane idle (at nice 19)',
+} as const;
+
+export function buildReport(figures: Record<string, number>, ratios: Record<string, number>, densityN: number, notes: string[], details: Record<string, unknown>, baseline?: string): PodStartupReport {
   const ratioKey = `density_${densityN}_vs_raw_docker`;
   const targets: Record<string, number> = {};
   const met: Record<string, boolean> = {};
@@ -43,6 +52,7 @@ export function buildReport(figures: Record<string, number>, ratios: Record<stri
     name: 'pod-startup',
     date: new Date().toISOString(),
     host: { cores: availableParallelism(), memory: `${Math.round(totalmem() / 1024 ** 3)} GiB` },
+    ...(baseline ? { baseline } : {}),
     figures, ratios, targets, met, notes, details,
   };
 }
@@ -73,7 +83,7 @@ export async function writeReport(path: string, r: PodStartupReport): Promise<vo
   let history: NonNullable<PodStartupReport['history']>;
   try {
     const prev = JSON.parse(await readFile(path, 'utf8')) as PodStartupReport;
-    history = [{ date: prev.date, figures: prev.figures, ratios: prev.ratios }, ...(prev.history ?? [])].slice(0, 5);
+    history = [{ date: prev.date, ...(prev.baseline ? { baseline: prev.baseline } : {}), figures: prev.figures, ratios: prev.ratios }, ...(prev.history ?? [])].slice(0, 5);
   } catch {
     history = [];
   }

@@ -198,13 +198,20 @@ export async function agentRun(ctx: TrialCtx, n: number, o: { idleSeconds?: numb
  */
 export type BaselineLoad = 'kubelet' | 'scheduling' | 'idle';
 
-export type BaselineRun = BaselineResult & { load: BaselineLoad; cpu: Record<string, number>; load1: [number, number]; replay?: ReplayStats };
+export type BaselineRun = BaselineResult & { load: BaselineLoad; cpu: Record<string, number>; load1: [number, number]; replay?: ReplayStats; apiRequests: RequestCounts };
+
+/** A raw-Docker run to compare with: every pair made, and (with the kubelet load) every write replayed. */
+export function usable(b: BaselineRun | undefined): b is BaselineRun {
+  return b !== undefined && b.failures === 0 && (b.replay?.failures ?? 0) === 0;
+}
 
 /** One raw-Docker run of n pairs with the control plane doing `load`'s work for n decoy pods. */
 export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, load: BaselineLoad = 'idle'): Promise<BaselineRun> {
   const l0 = loadavg()[0]!;
+  const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
   const cpu = new CpuWindow();
-  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids });
+  const kubeletPid: Record<string, number[]> = load === 'kubelet' && ctx.decoy?.kubelet ? { 'decoy kubelet (bench child)': [ctx.decoy.kubelet.pid] } : {};
+  cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids, ...kubeletPid });
   const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
   const withLoad = load !== 'idle' && ctx.decoy !== undefined;
   const kubelet = load === 'kubelet' ? ctx.decoy?.kubelet : undefined;
@@ -216,7 +223,8 @@ export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number,
   const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template, ...(hooks ? { hooks } : {}) });
   // The replayed writes still in flight are load of this run too: its CPU window closes after them.
   const replay = kubelet ? await kubelet.finish(60_000) : undefined;
-  const out: BaselineRun = { ...b, load, cpu: cpu.stop(), load1: [l0, loadavg()[0]!] as [number, number], ...(replay ? { replay } : {}) };
+  const cpuSeconds = cpu.stop();
+  const out: BaselineRun = { ...b, load, cpu: cpuSeconds, load1: [l0, loadavg()[0]!] as [number, number], ...(replay ? { replay } : {}), apiRequests: diffCounts(api0, await scrapeRequestTotals(ctx.adminKubeconfig)) };
   if (withLoad && !(await drainDecoy(ctx, 120_000))) ctx.log('the decoy pods were not all deleted within 120 s');
   await removeBaselineContainers(ctx.docker);
   const what = load === 'kubelet' ? ` (control plane busy with ${n} decoy pods and their kubelet writes: ${JSON.stringify(replay)})` : withLoad ? ` (control plane busy with ${n} decoy pods)` : '';
@@ -298,7 +306,7 @@ export async function pairedTrials(ctx: TrialCtx, o: { n: number; trials: number
       }
       await sleep(2000);
     }
-    const ratio = (x: BaselineRun | undefined) => (x && x.failures === 0 && (x.replay?.failures ?? 0) === 0 ? round(a!.density.seconds / x.seconds) : NaN);
+    const ratio = (x: BaselineRun | undefined) => (usable(x) ? round(a!.density.seconds / x.seconds) : NaN);
     out.trials.push({
       trial: t, order, agentS: a!.density.seconds, dockerS: b?.seconds ?? NaN, ratio: ratio(b),
       ...(bSched ? { dockerSchedS: bSched.seconds, ratioSched: ratio(bSched) } : {}),
