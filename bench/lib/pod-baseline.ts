@@ -33,8 +33,13 @@ export interface BaselineOptions {
   dir: string;
   /** A pod as the bench creates it (name/uid are replaced per baseline pod). */
   template: Pod;
-  /** Told when pair i begins and when its app container has started (pod-decoy-kubelet.ts); must not block. */
-  hooks?: { begin?(i: number): void; started?(i: number, ids: { sandboxId: string; appId: string }): void };
+  /** Told when pair i begins and when its app container has started (the decoy kubelet); must not block. */
+  hooks?: PairHooks;
+}
+
+export interface PairHooks {
+  pairBegins(i: number): void;
+  pairStarted(i: number, ids: { sandboxId: string; appId: string }): void;
 }
 
 export interface BaselineResult {
@@ -106,12 +111,12 @@ export async function runBaseline(docker: Dockerode, o: BaselineOptions): Promis
       }
     };
     try {
-      o.hooks?.begin?.(i);
+      o.hooks?.pairBegins(i);
       const sb = await timed(() => docker.createContainer(p.sandbox));
       await timed(() => sb.start());
       const app = await timed(() => docker.createContainer(p.app(sb.id)));
       await timed(() => app.start());
-      o.hooks?.started?.(i, { sandboxId: sb.id, appId: app.id });
+      o.hooks?.pairStarted(i, { sandboxId: sb.id, appId: app.id });
       inCall.push(ms);
     } catch (err) {
       failures++;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createKubeClient } from '../../kube/client.js';
 import { loadKubeconfig } from '../../kube/kubeconfig.js';
 import { silentLogger } from '../../lib/log.js';
-import { DecoyKubelet, type PairIds, type ReplayStats } from './pod-decoy-kubelet.js';
+import { DecoyKubelet, replayStats, type PairIds, type ReplayStats } from './pod-decoy-kubelet.js';
 
 type ToChild =
   | { op: 'beginRun' }
@@ -78,7 +78,7 @@ export class DecoyKubeletProcess {
     this.#send({ op: 'finish', timeoutMs });
     const m = await reply;
     if (m.op === 'finished') return m.stats;
-    return { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: 1, firstError: m.op === 'error' ? m.message : m.op };
+    return replayStats(m.op === 'error' ? m.message : m.op);
   }
 
   async stop(): Promise<void> {

@@ -49,14 +49,20 @@ export interface ReplayStats {
 interface RunState {
   stats: ReplayStats;
   order: Pod[];
-  ignore: Set<string>;
+  /** uids in order, and those of a previous run's pods. */
+  seen: Set<string>;
   waiters: Map<number, ((p: Pod) => void)[]>;
   pending: Set<Promise<void>>;
   ac: AbortController;
 }
 
-function newRun(ignore: Set<string>): RunState {
-  return { stats: { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: 0 }, order: [], ignore, waiters: new Map(), pending: new Set(), ac: new AbortController() };
+/** Counters of a replay that has done nothing yet; `failures` 1 with a reason for one that could not run. */
+export function replayStats(firstError?: string): ReplayStats {
+  return { pods: 0, tokens: 0, events: 0, statusPatches: 0, failures: firstError ? 1 : 0, ...(firstError ? { firstError } : {}) };
+}
+
+function newRun(previous: Set<string>): RunState {
+  return { stats: replayStats(), order: [], seen: previous, waiters: new Map(), pending: new Set(), ac: new AbortController() };
 }
 
 export class DecoyKubelet {
@@ -98,7 +104,8 @@ export class DecoyKubelet {
   #seen(p: Pod): void {
     const run = this.#run;
     const uid = p.metadata.uid!;
-    if (run.ignore.has(uid) || p.metadata.deletionTimestamp || run.order.some((q) => q.metadata.uid === uid)) return;
+    if (run.seen.has(uid) || p.metadata.deletionTimestamp) return;
+    run.seen.add(uid);
     const i = run.order.push(p) - 1;
     for (const w of run.waiters.get(i) ?? []) w(p);
     run.waiters.delete(i);

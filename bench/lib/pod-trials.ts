@@ -14,7 +14,7 @@ import { diffCounts, scrapeRequestTotals, type RequestCounts } from './pod-apime
 import { removeBaselineContainers, runBaseline, type BaselineResult } from './pod-baseline.js';
 import type { DockerCallStats, DockerFilterProxy, PodCallTimes } from './pod-docker-filter.js';
 import { drainDecoy, scaleDecoy, type Decoy } from './pod-decoy.js';
-import type { PairIds, ReplayStats } from './pod-decoy-kubelet.js';
+import type { ReplayStats } from './pod-decoy-kubelet.js';
 import { BUSYBOX, PAUSE, benchPodSpec, densityPodTimes, drainDensity, runDensity, type DensityResult, type PhaseCtx } from './pod-phases.js';
 import { wallSplit, type SplitInput, type WallSplit } from './pod-split.js';
 import { percentile, round } from './pod-timeline.js';
@@ -208,19 +208,18 @@ export function usable(b: BaselineRun | undefined): b is BaselineRun {
 /** One raw-Docker run of n pairs with the control plane doing `load`'s work for n decoy pods. */
 export async function baselineRun(ctx: TrialCtx, n: number, parallelism: number, tag: string, load: BaselineLoad = 'idle'): Promise<BaselineRun> {
   const l0 = loadavg()[0]!;
+  if (load !== 'idle' && !ctx.decoy) throw new Error(`raw-Docker run with load ${load} needs the decoy`);
+  const kubelet = load === 'kubelet' ? ctx.decoy?.kubelet : undefined;
+  if (load === 'kubelet' && !kubelet) throw new Error('raw-Docker run with the kubelet load needs the decoy kubelet');
   const api0 = await scrapeRequestTotals(ctx.adminKubeconfig);
   const cpu = new CpuWindow();
-  const kubeletPid: Record<string, number[]> = load === 'kubelet' && ctx.decoy?.kubelet ? { 'decoy kubelet (bench child)': [ctx.decoy.kubelet.pid] } : {};
+  const kubeletPid: Record<string, number[]> = kubelet ? { 'decoy kubelet (bench child)': [kubelet.pid] } : {};
   cpu.start({ dockerd: pidsByComm(['dockerd']), containerd: pidsByComm(['containerd']), 'bench (watch, pass-through)': [process.pid], 'control plane': ctx.controlPlanePids, ...kubeletPid });
   const template = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'bench-baseline', uid: 'x' }, spec: benchPodSpec() };
-  const withLoad = load !== 'idle' && ctx.decoy !== undefined;
-  const kubelet = load === 'kubelet' ? ctx.decoy?.kubelet : undefined;
-  if (load !== 'idle' && !withLoad) throw new Error(`raw-Docker run with load ${load} needs the decoy`);
-  if (load === 'kubelet' && !kubelet) throw new Error('raw-Docker run with the kubelet load needs the decoy kubelet');
+  const withLoad = load !== 'idle';
   kubelet?.beginRun();
   if (withLoad) await scaleDecoy(ctx, n);
-  const hooks = kubelet ? { begin: (i: number) => kubelet.pairBegins(i), started: (i: number, ids: PairIds) => kubelet.pairStarted(i, ids) } : undefined;
-  const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template, ...(hooks ? { hooks } : {}) });
+  const b = await runBaseline(ctx.baselineDocker, { count: n, parallelism, pauseImage: PAUSE, image: BUSYBOX, dir: join(ctx.workDir, `baseline-${tag}`), template, ...(kubelet ? { hooks: kubelet } : {}) });
   // The replayed writes still in flight are load of this run too: its CPU window closes after them.
   const replay = kubelet ? await kubelet.finish(60_000) : undefined;
   const cpuSeconds = cpu.stop();
